@@ -1,0 +1,67 @@
+/** Options every S3 command shares, and their mapping to ConnectionOptions. */
+import { Option, type Command } from 'commander';
+import type { ConnectionOptions } from '../config/options.js';
+import { DEFAULT_CONCURRENCY } from '../config/options.js';
+import { parseIntInRange, parseNumberInRange } from '../config/units.js';
+import { DEFAULT_ESTIMATOR } from '../engine/estimator.js';
+import { DEFAULT_RETRY } from '../engine/request.js';
+import { createLogger } from './logging.js';
+import type { Logger } from '../logger.js';
+
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+export interface CommonFlags {
+  endpointUrl?: string[];
+  region?: string;
+  profile?: string;
+  concurrency: string;
+  retries: string;
+  deadlineFraction: string;
+  deadlineBackoff: string;
+  minDeadlineMs: string;
+  maxDeadlineMs: string;
+  expectedMbps: string;
+  json?: boolean;
+  progress: boolean;
+  logLevel: string;
+  logFile?: string;
+}
+
+export function addCommonOptions(cmd: Command): Command {
+  return cmd
+    .option('--endpoint-url <url>', 'S3 endpoint; repeat for several gateways in front of the same data (default: AWS S3)', collect)
+    .option('--region <region>', 'signing region (default: AWS_REGION, the profile\'s, else us-east-1)')
+    .option('--profile <name>', 'AWS shared-config profile for credentials')
+    .option('-c, --concurrency <n>', 'requests in flight at once, over all endpoints (1–1024)', String(DEFAULT_CONCURRENCY))
+    .option('--retries <n>', 'retries per request after the first attempt (0–100)', String(DEFAULT_RETRY.retries))
+    .addOption(new Option('--deadline-fraction <x>', 'request deadline = x × expected time from the bandwidth estimate (1–100)').default(String(DEFAULT_ESTIMATOR.fraction)))
+    .addOption(new Option('--deadline-backoff <x>', 'deadline multiplier per retry (1–10)').default(String(DEFAULT_ESTIMATOR.backoff)))
+    .addOption(new Option('--min-deadline-ms <ms>', 'smallest first-attempt deadline, ms (100–3600000)').default(String(DEFAULT_ESTIMATOR.minMs)))
+    .addOption(new Option('--max-deadline-ms <ms>', 'largest first-attempt deadline, ms (1000–86400000)').default(String(DEFAULT_ESTIMATOR.maxMs)))
+    .addOption(new Option('--expected-mbps <MBps>', 'bandwidth assumed per endpoint until measured, MB/s (0.01–100000)').default(String(DEFAULT_ESTIMATOR.expectedMBps)))
+    .option('--json', 'write NDJSON to stdout: one record per request, then the summary')
+    .option('--no-progress', 'no live progress on stderr (it only shows on a terminal anyway)')
+    .option('--log-level <level>', 'log level of the NDJSON log on stderr: fatal|error|warn|info|debug|trace|silent', 'warn')
+    .option('--log-file <path>', 'write the log to this file instead of stderr');
+}
+
+export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn: ConnectionOptions; logger: Logger } {
+  const logger = createLogger(f.logLevel, f.logFile);
+  const conn: ConnectionOptions = {
+    ...(f.endpointUrl && { endpointUrls: f.endpointUrl }),
+    ...(f.region !== undefined && { region: f.region }),
+    ...(f.profile !== undefined && { profile: f.profile }),
+    concurrency: parseIntInRange(f.concurrency, '--concurrency', 1, 1024),
+    retry: { retries: parseIntInRange(f.retries, '--retries', 0, 100) },
+    estimator: {
+      fraction: parseNumberInRange(f.deadlineFraction, '--deadline-fraction', 1, 100),
+      backoff: parseNumberInRange(f.deadlineBackoff, '--deadline-backoff', 1, 10),
+      minMs: parseNumberInRange(f.minDeadlineMs, '--min-deadline-ms', 100, 3_600_000),
+      maxMs: parseNumberInRange(f.maxDeadlineMs, '--max-deadline-ms', 1000, 86_400_000),
+      expectedMBps: parseNumberInRange(f.expectedMbps, '--expected-mbps', 0.01, 100_000),
+    },
+    logger,
+    signal,
+  };
+  return { conn, logger };
+}

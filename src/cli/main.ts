@@ -1,0 +1,80 @@
+/**
+ * The s3x command line: builds the commander program, runs one command, and is the one error
+ * boundary — typed errors become one `s3x: error: …` line and their exit code. Only this
+ * module decides the exit code; bin/s3x.js sets it.
+ */
+import { createRequire } from 'node:module';
+import { Command, CommanderError } from 'commander';
+import { EXIT, S3xError } from '../errors.js';
+import { registerUpload } from './commands/upload.js';
+
+export interface CliContext {
+  /** aborted on SIGINT/SIGTERM */
+  signal: AbortSignal;
+  out: (text: string) => void;
+  err: (text: string) => void;
+  /** set by the command's action (commander discards action return values) */
+  exitCode: number;
+}
+
+const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export async function main(argv: string[]): Promise<number> {
+  const interrupt = new AbortController();
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals === 1) {
+      process.stderr.write(`\ns3x: ${sig}: stopping (aborting open uploads); press Ctrl-C again to quit at once\n`);
+      interrupt.abort();
+    } else {
+      process.exit(EXIT.INTERRUPTED);
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const ctx: CliContext = {
+    signal: interrupt.signal,
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    exitCode: EXIT.OK,
+  };
+  let exitCode: number;
+  const program = new Command('s3x')
+    .description('Fast, fault-tolerant bulk transfers to S3-compatible object stores, over several endpoints at once')
+    .version(version)
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ writeOut: ctx.out, writeErr: ctx.err });
+  program.addHelpText('after', `
+Examples:
+  $ s3x upload ./build my-bucket ci/run-42 --endpoint-url http://127.0.0.1:7480
+  $ s3x upload --help`);
+  registerUpload(program, ctx);
+
+  try {
+    await program.parseAsync(argv, { from: 'node' });
+    exitCode = ctx.exitCode;
+  } catch (err) {
+    exitCode = handleError(err, ctx);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  return exitCode;
+}
+
+function handleError(err: unknown, ctx: CliContext): number {
+  if (err instanceof CommanderError) {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;
+    return EXIT.USAGE; // commander has already printed its message
+  }
+  if (err instanceof S3xError) {
+    ctx.err(`s3x: error: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  ctx.err(`s3x: internal error: ${e?.stack ?? String(err)}\n`);
+  return 70;
+}

@@ -1,0 +1,75 @@
+/**
+ * Everything the CLI draws: the per-request table (cli-table3), the summary, NDJSON records,
+ * and live progress (ora, only when stderr is a terminal).
+ */
+import Table from 'cli-table3';
+import ora, { type Ora } from 'ora';
+import { formatBytes } from '../config/units.js';
+import type { RequestReport } from '../engine/request.js';
+import type { UploadProgress, UploadSummary } from '../engine/upload.js';
+
+export type Write = (text: string) => void;
+
+/** s3-algo's columns, plus key and endpoint first. */
+export function renderRequestTable(reports: readonly RequestReport[]): string {
+  const table = new Table({
+    head: ['key', 'endpoint', 'attempts', 'bytes', 'success_ms', 'total_ms', 'MBps', 'MBps est'],
+    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const r of reports) {
+    const label = r.op === 'UploadPart' ? `${r.key} #${r.part}` : r.op === 'PutObject' || r.op === 'GetObject' ? r.key : `${r.key} (${r.op})`;
+    table.push([
+      label, r.endpoint, r.attempts, r.bytes, r.successMs.toFixed(1), r.totalMs.toFixed(1),
+      r.ok ? r.mbps.toFixed(2) : `failed: ${r.error}`, r.mbpsEst.toFixed(2),
+    ]);
+  }
+  return table.toString();
+}
+
+function secs(ms: number): string {
+  return `${(ms / 1000).toFixed(2)} s`;
+}
+
+export function renderUploadSummary(s: UploadSummary): string {
+  const target = `s3://${s.bucket}/${s.prefix ? `${s.prefix}/` : ''}`;
+  const lines: string[] = [];
+  if (s.dryRun) {
+    lines.push(`Dry run: would upload ${s.files} files, ${formatBytes(s.bytes)} to ${target} (nothing sent)`);
+  } else {
+    const verb = s.interrupted ? 'Interrupted after uploading' : s.fatal ? 'Stopped after uploading' : 'Uploaded';
+    lines.push(`${verb} ${s.files} files, ${formatBytes(s.bytes)} to ${target} in ${secs(s.wallMs)}: ` +
+      `${s.mbps.toFixed(1)} MB/s, ${s.objectsPerSec.toFixed(1)} objects/s`);
+    lines.push(`Requests: ${s.requests}, retries: ${s.retries}, over ${s.endpoints.length} endpoint${s.endpoints.length === 1 ? '' : 's'}` +
+      (s.endpoints.length > 1 ? ` (${s.endpoints.map((e) => `${e.name} ${e.url}: ${e.requests}`).join(', ')})` : ''));
+  }
+  if (s.notAttempted > 0) lines.push(`Not attempted: ${s.notAttempted} files (run again to send them)`);
+  if (s.skipped.length > 0) {
+    lines.push(`Skipped: ${s.skipped.length}`);
+    const shown = s.skipped.slice(0, 20);
+    for (const k of shown) lines.push(`  ${k.rel}: ${k.reason}`);
+    if (s.skipped.length > shown.length) lines.push(`  … and ${s.skipped.length - shown.length} more (see --json or --log-level info)`);
+  }
+  if (s.failed.length > 0) {
+    lines.push(`Failed: ${s.failed.length} files`);
+    for (const f of s.failed) lines.push(`  ${f.path}: ${f.error}`);
+  } else if (!s.dryRun) {
+    lines.push('Failed: 0');
+  }
+  return lines.join('\n');
+}
+
+/** ora spinner with files/bytes/rate; a no-op object when stderr is not a TTY. */
+export function createProgress(enabled: boolean): { update(p: UploadProgress): void; stop(): void } {
+  if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
+  const spinner: Ora = ora({ stream: process.stderr, text: 'walking…', discardStdin: false }).start();
+  return {
+    update(p) {
+      const rate = p.elapsedMs > 0 ? p.bytesDone / 1e6 / (p.elapsedMs / 1000) : 0;
+      const total = p.walkDone ? `/${p.filesFound}` : ` (${p.filesFound} found)`;
+      spinner.text = `${p.filesDone}${total} files, ${formatBytes(p.bytesDone)}, ${rate.toFixed(1)} MB/s` +
+        (p.filesFailed ? `, ${p.filesFailed} failed` : '');
+    },
+    stop() { spinner.stop(); },
+  };
+}

@@ -1,0 +1,67 @@
+/**
+ * Options shared by every command that talks to S3, with their defaults and ranges, and the
+ * function that checks them. Units are in the names.
+ */
+import { UsageError } from '../errors.js';
+import { DEFAULT_ESTIMATOR, type EstimatorConfig } from '../engine/estimator.js';
+import { DEFAULT_RETRY, type RetryConfig } from '../engine/request.js';
+import { MAX_PART_BYTES, MAX_PUT_BYTES, MIB, MIN_PART_BYTES } from '../engine/multipart.js';
+import { normalizeEndpointUrl } from '../endpoints/endpoint.js';
+import type { Logger } from '../logger.js';
+
+export interface ConnectionOptions {
+  /** endpoint base URLs; several = endpoints in front of the same data. Empty: AWS S3 */
+  endpointUrls?: string[];
+  /** signing region; default AWS_REGION, AWS_DEFAULT_REGION, the profile's, else us-east-1 */
+  region?: string;
+  /** AWS shared-config profile */
+  profile?: string;
+  /** requests in flight at once over all endpoints; default 16, range 1–1024 */
+  concurrency?: number;
+  retry?: Partial<RetryConfig>;
+  estimator?: Partial<EstimatorConfig>;
+  logger?: Logger;
+  /** aborts the run: in-flight requests are cut, open multipart uploads aborted */
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_CONCURRENCY = 16;
+/** Files at or above this size go multipart; default 64 MiB (one PUT is cheapest below it). */
+export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 64 * MIB;
+/** Part size of multipart uploads; default 16 MiB, range 5 MiB – 5 GiB. */
+export const DEFAULT_PART_SIZE_BYTES = 16 * MIB;
+
+export interface ResolvedConnection {
+  endpointUrls: string[];
+  region: string | undefined;
+  profile: string | undefined;
+  concurrency: number;
+  retry: RetryConfig;
+  estimator: EstimatorConfig;
+}
+
+export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
+  const endpointUrls = (o.endpointUrls ?? []).map(normalizeEndpointUrl);
+  const concurrency = o.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
+    throw new UsageError(`--concurrency must be a whole number from 1 to 1024, got ${concurrency}`);
+  }
+  const retry = { ...DEFAULT_RETRY, ...o.retry };
+  if (!Number.isInteger(retry.retries) || retry.retries < 0 || retry.retries > 100) {
+    throw new UsageError(`--retries must be a whole number from 0 to 100, got ${retry.retries}`);
+  }
+  const estimator = { ...DEFAULT_ESTIMATOR, ...o.estimator };
+  const region = o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (o.profile || env.AWS_PROFILE ? undefined : 'us-east-1');
+  return { endpointUrls, region, profile: o.profile, concurrency, retry, estimator };
+}
+
+/** Checks part size and threshold; returns them. */
+export function resolveMultipart(partSizeBytes = DEFAULT_PART_SIZE_BYTES, thresholdBytes = DEFAULT_MULTIPART_THRESHOLD_BYTES): { partSizeBytes: number; thresholdBytes: number } {
+  if (partSizeBytes < MIN_PART_BYTES || partSizeBytes > MAX_PART_BYTES) {
+    throw new UsageError(`--part-size must be from 5 MiB to 5 GiB (S3's limits), got ${partSizeBytes} bytes`);
+  }
+  if (thresholdBytes < 1 || thresholdBytes > MAX_PUT_BYTES) {
+    throw new UsageError(`--multipart-threshold must be from 1 byte to 5 GiB (S3's largest single PUT), got ${thresholdBytes} bytes`);
+  }
+  return { partSizeBytes, thresholdBytes };
+}

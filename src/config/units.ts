@@ -1,0 +1,57 @@
+/**
+ * Parsing and formatting of the human units s3x accepts and prints.
+ * Sizes accept bytes or a binary/decimal suffix: `8388608`, `8MiB`, `8M` (= MiB, as aws-cli),
+ * `500KB` (decimal), `1.5GiB`.
+ */
+import { UsageError } from '../errors.js';
+
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1,
+  k: 1024, ki: 1024, kib: 1024, kb: 1000,
+  m: 1024 ** 2, mi: 1024 ** 2, mib: 1024 ** 2, mb: 1000 ** 2,
+  g: 1024 ** 3, gi: 1024 ** 3, gib: 1024 ** 3, gb: 1000 ** 3,
+  t: 1024 ** 4, ti: 1024 ** 4, tib: 1024 ** 4, tb: 1000 ** 4,
+};
+
+/** Parses "16MiB" / "8M" / "1048576" into bytes; throws UsageError naming `what` otherwise. */
+export function parseSizeBytes(text: string, what: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);
+  const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) {
+    throw new UsageError(`${what}: '${text}' is not a size (examples: 8MiB, 16M, 1048576)`);
+  }
+  return Math.round(Number(m[1]) * unit);
+}
+
+/** Parses a whole number within [min, max]; throws UsageError naming `what` otherwise. */
+export function parseIntInRange(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`${what}: '${text}' must be a whole number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** Parses a positive decimal number within [min, max]. */
+export function parseNumberInRange(text: string, what: string, min: number, max: number): number {
+  const n = Number(text);
+  if (text.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+    throw new UsageError(`${what}: '${text}' must be a number from ${min} to ${max}`);
+  }
+  return n;
+}
+
+/** 1536 → "1.5 KiB"; exact bytes below 1 KiB. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = bytes / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(v >= 100 ? 0 : 1)} ${units[i]}`;
+}
+
+/** Bytes over milliseconds as MB/s (10^6 bytes, as s3-algo and aws-cli report). */
+export function mbps(bytes: number, ms: number): number {
+  return ms > 0 ? bytes / 1e6 / (ms / 1000) : 0;
+}

@@ -1,0 +1,98 @@
+/**
+ * One S3 endpoint: its SDK client (with the settings S3-compatible servers need), its own
+ * keep-alive socket pool, its deadline estimator and its usage counters.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { S3Client } from '@aws-sdk/client-s3';
+import { DeadlineEstimator, type EstimatorConfig } from '../engine/estimator.js';
+import { UsageError } from '../errors.js';
+import type { Logger } from '../logger.js';
+
+export interface EndpointConfig {
+  /** short name used in reports; default "ep1", "ep2"… or the URL's host:port */
+  name: string;
+  /** base URL (http/https); undefined = AWS S3 itself, resolved by the SDK from the region */
+  url?: string;
+  /** signing region; undefined = the SDK's chain (env, profile) */
+  region?: string;
+  /** shared-config profile for credentials (and region) */
+  profile?: string;
+  /** sockets (and requests in flight) this endpoint may use at once; default = --concurrency */
+  maxConcurrent: number;
+  /** path-style addressing (http://host/bucket/key); default true for custom URLs */
+  pathStyle: boolean;
+}
+
+export interface EndpointStats {
+  requests: number;
+  bytes: number;
+  errors: number;
+  retries: number;
+  inFlight: number;
+  inFlightPeak: number;
+}
+
+/** Checks an endpoint URL and returns it without a trailing slash; UsageError otherwise. */
+export function normalizeEndpointUrl(text: string): string {
+  let u: URL;
+  try {
+    u = new URL(text);
+  } catch {
+    throw new UsageError(`--endpoint-url '${text}' is not a URL (expected e.g. http://127.0.0.1:7480)`);
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
+    throw new UsageError(`--endpoint-url '${text}': only http:// and https:// are supported`);
+  }
+  if (u.username || u.password) {
+    throw new UsageError(`--endpoint-url must not carry credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile`);
+  }
+  if (u.search || u.hash) throw new UsageError(`--endpoint-url '${u.origin}…' must not have a query or fragment`);
+  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
+}
+
+export class Endpoint {
+  readonly client: S3Client;
+  readonly estimator: DeadlineEstimator;
+  readonly stats: EndpointStats = { requests: 0, bytes: 0, errors: 0, retries: 0, inFlight: 0, inFlightPeak: 0 };
+  private readonly agent: http.Agent;
+
+  constructor(readonly config: EndpointConfig, estimatorConfig: EstimatorConfig, logger: Logger) {
+    this.estimator = new DeadlineEstimator(estimatorConfig);
+    const isHttps = config.url ? config.url.startsWith('https:') : true;
+    // One keep-alive pool per endpoint, sized to its concurrency (+2 for control requests
+    // such as Complete/Abort issued while every data slot is busy).
+    const agentOptions = { keepAlive: true, maxSockets: config.maxConcurrent + 2, keepAliveMsecs: 1000 };
+    this.agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    this.client = new S3Client({
+      ...(config.url !== undefined && { endpoint: config.url }),
+      ...(config.region !== undefined && { region: config.region }),
+      ...(config.profile !== undefined && { profile: config.profile }),
+      forcePathStyle: config.pathStyle,
+      // SDK ≥ 3.729 otherwise sends CRC32 trailers as aws-chunked bodies, which Ceph RGW
+      // answers with 411 MissingContentLength (shared/s3servers.md).
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // The engine owns retries: a streamed body cannot be re-sent by the SDK, and its
+      // retries would multiply ours.
+      maxAttempts: 1,
+      requestHandler: isHttps ? { httpsAgent: this.agent, connectionTimeout: 10_000 } : { httpAgent: this.agent, connectionTimeout: 10_000 },
+      // Without a logger the SDK console.warns on every failed streamed upload.
+      logger: {
+        debug: () => {},
+        info: () => {},
+        warn: (...args: unknown[]) => logger.debug({ endpoint: config.name, sdk: args.map(String).join(' ') }, 'sdk warning'),
+        error: (...args: unknown[]) => logger.debug({ endpoint: config.name, sdk: args.map(String).join(' ') }, 'sdk error'),
+      },
+    });
+  }
+
+  get name(): string { return this.config.name; }
+  /** What the user sees: the URL, or "aws" for the default AWS endpoint. */
+  get label(): string { return this.config.url ?? 'aws'; }
+
+  destroy(): void {
+    this.client.destroy();
+    this.agent.destroy();
+  }
+}

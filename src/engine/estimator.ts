@@ -1,0 +1,109 @@
+/**
+ * Per-endpoint deadline estimator — s3-algo's algorithm, with its two bugs fixed.
+ *
+ *   expectedMs(bytes)        = latencyMs + bytes × secondsPerByte × 1000
+ *   deadlineMs(bytes, n)     = clamp(fraction × expectedMs(bytes), minMs, maxMs) × backoff^n
+ *
+ * where n is the 0-based attempt number: the first attempt gets the plain budget, every retry
+ * gets `backoff` times the previous one (s3-algo copies its attempt counter per try, so its
+ * deadline never grows).
+ *
+ * Learning (`record`) is an exponentially weighted moving average with weight `alpha` on the
+ * NEW sample: `estimate ← alpha × sample + (1 − alpha) × estimate` (s3-algo documents this
+ * but codes the weights the other way round). Requests of at least `bandwidthSampleBytes`
+ * teach the bandwidth (secondsPerByte, after subtracting the current latency estimate);
+ * smaller ones teach the latency (after subtracting the transfer-time estimate). Until a
+ * quantity has 1/alpha samples its weight is 1/n (a plain running mean that starts from the
+ * configured prior), so the first few samples replace the prior quickly instead of being
+ * averaged into it at weight alpha.
+ */
+
+/** Tunables of the estimator; every field has a unit in its name or doc. */
+export interface EstimatorConfig {
+  /** deadline = fraction × expected time; default 3, range 1–100 */
+  fraction: number;
+  /** deadline multiplier per retry; default 1.5, range 1–10 */
+  backoff: number;
+  /** lower clamp of the first-attempt deadline, ms; default 2000 */
+  minMs: number;
+  /** upper clamp of the first-attempt deadline, ms; default 600000 (10 min) */
+  maxMs: number;
+  /** bandwidth assumed before any sample, MB/s (10^6 bytes); default 10 */
+  expectedMBps: number;
+  /** latency assumed before any sample, ms; default 50 */
+  expectedLatencyMs: number;
+  /** EWMA weight of a new sample, 0 < alpha ≤ 1; default 0.2 */
+  alpha: number;
+  /** requests of at least this many bytes teach bandwidth, smaller ones latency; default 1 MiB */
+  bandwidthSampleBytes: number;
+}
+
+export const DEFAULT_ESTIMATOR: EstimatorConfig = {
+  fraction: 3,
+  backoff: 1.5,
+  minMs: 2000,
+  maxMs: 600_000,
+  expectedMBps: 10,
+  expectedLatencyMs: 50,
+  alpha: 0.2,
+  bandwidthSampleBytes: 1024 * 1024,
+};
+
+/** The floor of secondsPerByte: 100 GB/s. Keeps a 0-ms sample from making every deadline minMs. */
+const MIN_SECONDS_PER_BYTE = 1 / 100e9;
+
+export class DeadlineEstimator {
+  private latencyMsEst: number;
+  private secondsPerByteEst: number;
+  private latencySamples = 0;
+  private bandwidthSamples = 0;
+
+  constructor(readonly config: EstimatorConfig = DEFAULT_ESTIMATOR) {
+    this.latencyMsEst = config.expectedLatencyMs;
+    this.secondsPerByteEst = 1 / (config.expectedMBps * 1e6);
+  }
+
+  /** Expected duration of a request of `bytes`, ms. */
+  expectedMs(bytes: number): number {
+    return this.latencyMsEst + bytes * this.secondsPerByteEst * 1000;
+  }
+
+  /** Whole-request budget for attempt `attempt` (0 = first try), ms. */
+  deadlineMs(bytes: number, attempt: number): number {
+    const { fraction, minMs, maxMs, backoff } = this.config;
+    const base = Math.min(maxMs, Math.max(minMs, fraction * this.expectedMs(bytes)));
+    return base * backoff ** attempt;
+  }
+
+  /** Learns from one successful request of `bytes` that took `elapsedMs`. */
+  record(bytes: number, elapsedMs: number): void {
+    const { alpha, bandwidthSampleBytes } = this.config;
+    if (!(elapsedMs >= 0) || !(bytes >= 0)) return;
+    if (bytes >= bandwidthSampleBytes) {
+      this.bandwidthSamples++;
+      const w = Math.max(alpha, 1 / this.bandwidthSamples);
+      const transferMs = Math.max(elapsedMs - this.latencyMsEst, elapsedMs / 2);
+      const sample = Math.max(MIN_SECONDS_PER_BYTE, transferMs / 1000 / bytes);
+      this.secondsPerByteEst = w * sample + (1 - w) * this.secondsPerByteEst;
+    } else {
+      this.latencySamples++;
+      const w = Math.max(alpha, 1 / this.latencySamples);
+      const sample = Math.max(0, elapsedMs - bytes * this.secondsPerByteEst * 1000);
+      this.latencyMsEst = w * sample + (1 - w) * this.latencyMsEst;
+    }
+  }
+
+  /** Current bandwidth estimate, MB/s (10^6 bytes). */
+  get mbps(): number {
+    return 1 / this.secondsPerByteEst / 1e6;
+  }
+
+  /** Current latency estimate, ms. */
+  get latencyMs(): number {
+    return this.latencyMsEst;
+  }
+
+  get samples(): { latency: number; bandwidth: number } {
+    return { latency: this.latencySamples, bandwidth: this.bandwidthSamples };
+  }
+}

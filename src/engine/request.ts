@@ -1,0 +1,163 @@
+/**
+ * The request wrapper every S3 request passes through: route → deadline → send → learn →
+ * retry → report. One attempt = one fresh body (the `send` callback builds it), one
+ * AbortController whose timer is the whole-request deadline from the endpoint's estimator.
+ */
+import { setMaxListeners } from 'node:events';
+import { mbps } from '../config/units.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import type { EndpointPool } from '../endpoints/pool.js';
+import type { Logger } from '../logger.js';
+import { backoffMs, decide, errorFacts, type Decision, type ErrorFacts } from './retry-policy.js';
+
+export type Operation =
+  | 'PutObject' | 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload'
+  | 'AbortMultipartUpload' | 'ListObjectsV2' | 'HeadObject' | 'GetObject' | 'DeleteObjects';
+
+/** One line of the per-request table: s3-algo's RequestReport plus key, endpoint and op. */
+export interface RequestReport {
+  op: Operation;
+  key: string;
+  /** part number for UploadPart */
+  part?: number;
+  /** endpoint name of the last attempt */
+  endpoint: string;
+  bytes: number;
+  attempts: number;
+  /** duration of the last (successful) attempt, ms */
+  successMs: number;
+  /** from the first attempt's start to the end, waits included, ms */
+  totalMs: number;
+  /** bytes / successMs, MB/s */
+  mbps: number;
+  /** the endpoint's bandwidth estimate when the request finished, MB/s */
+  mbpsEst: number;
+  ok: boolean;
+  /** error code of the last attempt, when !ok */
+  error?: string;
+}
+
+export interface RetryConfig {
+  /** retries after the first attempt; default 5, range 0–100 */
+  retries: number;
+  /** base of the full-jitter backoff, ms; default 100 */
+  backoffBaseMs: number;
+  /** cap of one backoff wait, ms; default 10000 */
+  backoffCapMs: number;
+}
+
+export const DEFAULT_RETRY: RetryConfig = { retries: 5, backoffBaseMs: 100, backoffCapMs: 10_000 };
+
+export interface RequestSpec<T> {
+  op: Operation;
+  key: string;
+  part?: number;
+  /** payload bytes (request body for uploads, expected response body for downloads) */
+  bytes: number;
+  /** send on this endpoint only (multipart parts when endpoints do not share storage) */
+  endpoint?: Endpoint;
+  /** override of RetryConfig.retries (preflight checks use fewer) */
+  retries?: number;
+  /** sends one attempt; must build a fresh body each time and honour `signal` */
+  send(endpoint: Endpoint, signal: AbortSignal): Promise<T>;
+}
+
+/** Thrown when a request gives up; carries the decision and the report. */
+export class RequestFailed extends Error {
+  constructor(readonly facts: ErrorFacts, readonly decision: Decision, readonly report: RequestReport, readonly endpoint: Endpoint) {
+    super(`${report.op} ${report.key}${report.part ? ` part ${report.part}` : ''}: ${facts.code}${facts.message && facts.message !== facts.code ? ` (${facts.message})` : ''}`);
+    this.name = 'RequestFailed';
+  }
+}
+
+/** Thrown when the run was aborted (Ctrl-C, library abort) while the request was under way. */
+export class Interrupted extends Error {
+  constructor() { super('interrupted'); this.name = 'Interrupted'; }
+}
+
+class DeadlineExceeded extends Error {
+  readonly code = 'DeadlineExceeded';
+  constructor(ms: number) { super(`no answer within the ${Math.round(ms)} ms deadline`); this.name = 'DeadlineExceeded'; }
+}
+
+export class RequestEngine {
+  constructor(
+    private readonly pool: EndpointPool,
+    private readonly retry: RetryConfig,
+    private readonly runSignal: AbortSignal,
+    private readonly logger: Logger,
+    private readonly onReport: (r: RequestReport) => void = () => {},
+  ) {
+    // every in-flight attempt listens on the run's signal
+    setMaxListeners(0, runSignal);
+  }
+
+  async run<T>(spec: RequestSpec<T>): Promise<T> {
+    const maxRetries = spec.retries ?? this.retry.retries;
+    const start = performance.now();
+    for (let attempt = 0; ; attempt++) {
+      if (this.runSignal.aborted) throw new Interrupted();
+      const ep = spec.endpoint ?? this.pool.pick();
+      const deadlineMs = ep.estimator.deadlineMs(spec.bytes, attempt);
+      const ac = new AbortController();
+      const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), deadlineMs);
+      const onRunAbort = (): void => ac.abort(new Interrupted());
+      this.runSignal.addEventListener('abort', onRunAbort, { once: true });
+      ep.stats.requests++;
+      ep.stats.inFlight++;
+      if (ep.stats.inFlight > ep.stats.inFlightPeak) ep.stats.inFlightPeak = ep.stats.inFlight;
+      const t0 = performance.now();
+      try {
+        const result = await spec.send(ep, ac.signal);
+        const successMs = performance.now() - t0;
+        ep.estimator.record(spec.bytes, successMs);
+        ep.stats.bytes += spec.bytes;
+        this.onReport(this.report(spec, ep, attempt + 1, successMs, performance.now() - start, true));
+        return result;
+      } catch (raw) {
+        // An abort surfaces as the SDK's AbortError; the real cause is the signal's reason.
+        const err: unknown = ac.signal.aborted ? ac.signal.reason : raw;
+        if (err instanceof Interrupted || this.runSignal.aborted) throw new Interrupted();
+        ep.stats.errors++;
+        const facts = errorFacts(err);
+        const decision = decide(facts);
+        const elapsed = performance.now() - t0;
+        if (decision !== 'retry' || attempt >= maxRetries) {
+          const report = this.report(spec, ep, attempt + 1, elapsed, performance.now() - start, false, facts.code);
+          this.onReport(report);
+          throw new RequestFailed(facts, decision, report, ep);
+        }
+        ep.stats.retries++;
+        const waitMs = backoffMs(attempt, this.retry.backoffBaseMs, this.retry.backoffCapMs, facts.retryAfterMs);
+        this.logger.info(
+          { op: spec.op, key: spec.key, part: spec.part, endpoint: ep.name, attempt: attempt + 1, code: facts.code, status: facts.status, deadlineMs: Math.round(deadlineMs), waitMs: Math.round(waitMs) },
+          'attempt failed, retrying',
+        );
+        await this.sleep(waitMs);
+      } finally {
+        clearTimeout(timer);
+        this.runSignal.removeEventListener('abort', onRunAbort);
+        ep.stats.inFlight--;
+      }
+    }
+  }
+
+  private report(spec: RequestSpec<unknown>, ep: Endpoint, attempts: number, successMs: number, totalMs: number, ok: boolean, error?: string): RequestReport {
+    return {
+      op: spec.op, key: spec.key, ...(spec.part !== undefined && { part: spec.part }),
+      endpoint: ep.name, bytes: spec.bytes, attempts,
+      successMs: Math.round(successMs * 10) / 10, totalMs: Math.round(totalMs * 10) / 10,
+      mbps: ok ? mbps(spec.bytes, successMs) : 0, mbpsEst: ep.estimator.mbps, ok,
+      ...(error !== undefined && { error }),
+    };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.runSignal.aborted) return reject(new Interrupted());
+      const onAbort = (): void => { clearTimeout(t); reject(new Interrupted()); };
+      const t = setTimeout(() => { this.runSignal.removeEventListener('abort', onAbort); resolve(); }, ms);
+      this.runSignal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

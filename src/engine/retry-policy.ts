@@ -1,0 +1,131 @@
+/**
+ * The one table that decides what happens after a failed attempt, and the backoff between
+ * attempts. Every S3 request s3x sends is classified here and nowhere else.
+ *
+ *   retry  – transient: back off (full jitter, honouring Retry-After) and try again with a
+ *            larger deadline, possibly on another endpoint
+ *   fail   – this object cannot succeed as asked (e.g. AccessDenied on one key, local file
+ *            unreadable): give up on it at once, the run goes on
+ *   fatal  – nothing in this run can succeed (no such bucket, credentials rejected): stop
+ *            dispatching and exit with a clear message
+ */
+export type Decision = 'retry' | 'fail' | 'fatal';
+
+/** Error codes (S3 XML `<Code>`, SDK error names and Node `err.code`) → decision. */
+export const ERROR_DECISIONS: Readonly<Record<string, Decision>> = {
+  // ours
+  DeadlineExceeded: 'retry',
+  // S3 server side, transient
+  SlowDown: 'retry',
+  InternalError: 'retry',
+  ServiceUnavailable: 'retry',
+  RequestTimeout: 'retry',
+  RequestTimeTooSkewed: 'retry',
+  OperationAborted: 'retry',
+  Throttling: 'retry',
+  ThrottlingException: 'retry',
+  TooManyRequestsException: 'retry',
+  XAmzContentSHA256Mismatch: 'retry',
+  BadDigest: 'retry', // body corrupted in transit: resend
+  IncompleteBody: 'retry',
+  // network (Node / SDK)
+  ECONNRESET: 'retry',
+  ECONNREFUSED: 'retry',
+  ECONNABORTED: 'retry',
+  ETIMEDOUT: 'retry',
+  EPIPE: 'retry',
+  EHOSTUNREACH: 'retry',
+  ENETUNREACH: 'retry',
+  EAI_AGAIN: 'retry',
+  ENOTFOUND: 'fatal',
+  EMFILE: 'retry',
+  TimeoutError: 'retry',
+  RequestTimeoutError: 'retry',
+  'socket hang up': 'retry',
+  // the whole run is wrong
+  NoSuchBucket: 'fatal',
+  InvalidAccessKeyId: 'fatal',
+  SignatureDoesNotMatch: 'fatal',
+  InvalidBucketName: 'fatal',
+  AuthorizationHeaderMalformed: 'fatal',
+  CredentialsProviderError: 'fatal',
+  PermanentRedirect: 'fatal',
+  // this object only
+  AccessDenied: 'fail',
+  NoSuchKey: 'fail',
+  NoSuchUpload: 'fail',
+  EntityTooLarge: 'fail',
+  EntityTooSmall: 'fail',
+  InvalidPart: 'fail',
+  InvalidPartOrder: 'fail',
+  KeyTooLongError: 'fail',
+  ENOENT: 'fail',
+  EACCES: 'fail',
+  EPERM: 'fail',
+  EISDIR: 'fail',
+  ELOOP: 'fail',
+  FileChanged: 'fail',
+};
+
+/** HTTP statuses that decide on their own when the code is not in the table. */
+function decideByStatus(status: number | undefined): Decision | undefined {
+  if (status === undefined) return undefined;
+  if (status === 429 || status === 500 || status === 502 || status === 503 || status === 504) return 'retry';
+  if (status >= 400 && status < 500) return 'fail';
+  if (status >= 500) return 'retry';
+  return undefined;
+}
+
+/** The fields of an SDK / Node error that classification reads. */
+export interface ErrorFacts {
+  code: string;
+  status?: number;
+  retryAfterMs?: number;
+  message: string;
+}
+
+type ErrorLike = {
+  name?: unknown; code?: unknown; message?: unknown; Code?: unknown;
+  $metadata?: { httpStatusCode?: number };
+  $response?: { statusCode?: number; headers?: Record<string, string | undefined> };
+};
+
+/** Pulls code, HTTP status and Retry-After out of whatever the SDK or Node threw. */
+export function errorFacts(err: unknown): ErrorFacts {
+  const e = (typeof err === 'object' && err !== null ? err : {}) as ErrorLike;
+  const message = typeof e.message === 'string' ? e.message : String(err);
+  const status = e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
+  let code =
+    (typeof e.Code === 'string' && e.Code) ||
+    (typeof e.code === 'string' && e.code) ||
+    (typeof e.name === 'string' && e.name !== 'Error' && e.name) ||
+    '';
+  if (!code && /socket hang up/i.test(message)) code = 'socket hang up';
+  if (!code) code = status ? `HTTP${status}` : 'Error';
+  const retryAfter = e.$response?.headers?.['retry-after'];
+  let retryAfterMs: number | undefined;
+  if (retryAfter !== undefined) {
+    const secs = Number(retryAfter);
+    if (Number.isFinite(secs)) retryAfterMs = Math.max(0, secs * 1000);
+    else {
+      const at = Date.parse(retryAfter);
+      if (Number.isFinite(at)) retryAfterMs = Math.max(0, at - Date.now());
+    }
+  }
+  return { code, ...(status !== undefined && { status }), ...(retryAfterMs !== undefined && { retryAfterMs }), message };
+}
+
+/** The decision for one failed attempt. Unknown errors without an HTTP status are retried. */
+export function decide(facts: ErrorFacts): Decision {
+  return ERROR_DECISIONS[facts.code] ?? decideByStatus(facts.status) ?? 'retry';
+}
+
+/**
+ * Full-jitter exponential backoff (AWS Architecture Blog, "Exponential Backoff and Jitter"):
+ * sleep = random(0, min(capMs, baseMs × 2^retry)), never less than a server's Retry-After.
+ * `retry` is 0 for the wait before the second attempt.
+ */
+export function backoffMs(retry: number, baseMs: number, capMs: number, retryAfterMs?: number, random: () => number = Math.random): number {
+  const jitter = random() * Math.min(capMs, baseMs * 2 ** retry);
+  return retryAfterMs !== undefined ? Math.max(jitter, Math.min(retryAfterMs, capMs)) : jitter;
+}

@@ -1,0 +1,128 @@
+/**
+ * Streams the files under a directory (fast-glob), as they are found: memory stays flat for
+ * millions of files. Dotfiles are included. Symlinks are skipped unless `followSymlinks`;
+ * when followed, a link back to one of its own ancestors (a loop) is reported and skipped.
+ * Unreadable directories are reported and skipped; the walk goes on.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import fg from 'fast-glob';
+
+export interface FileEntry {
+  /** absolute path */
+  path: string;
+  /** path relative to the root, `/`-separated */
+  rel: string;
+  size: number;
+  mtimeMs: number;
+}
+
+export interface WalkProblem {
+  /** path relative to the root (or the root itself) */
+  rel: string;
+  reason: string;
+  /** 'failed' counts toward exit 1 (something the user wanted was not read); 'skipped' does not */
+  kind: 'failed' | 'skipped';
+}
+
+export interface WalkOptions {
+  /** globs a file must match (any); default all. Patterns without `/` match the base name. */
+  include?: string[];
+  /** globs that exclude a file (any); same matching as include */
+  exclude?: string[];
+  followSymlinks?: boolean;
+  onProblem?: (p: WalkProblem) => void;
+}
+
+type Readdir = typeof fs.readdir;
+
+export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGenerator<FileEntry> {
+  const absRoot = path.resolve(root);
+  const onProblem = opts.onProblem ?? (() => {});
+  const relOf = (p: string): string => path.relative(absRoot, p).split(path.sep).join('/') || '.';
+
+  // Realpaths of directories, cached: used to spot a followed link that points at an ancestor.
+  const realCache = new Map<string, Promise<string | undefined>>();
+  const real = (p: string): Promise<string | undefined> => {
+    let r = realCache.get(p);
+    if (!r) {
+      r = fs.promises.realpath(p).catch(() => undefined);
+      realCache.set(p, r);
+    }
+    return r;
+  };
+  const isLoop = async (dir: string): Promise<boolean> => {
+    const target = await real(dir);
+    if (target === undefined) return false;
+    for (let a = path.dirname(dir); a.length >= absRoot.length && a !== dir; a = path.dirname(a)) {
+      if ((await real(a)) === target) return true;
+      if (a === absRoot || a === path.dirname(a)) break;
+    }
+    return false;
+  };
+
+  // fast-glob stops the whole stream on the first readdir error; this adapter reports the
+  // directory instead and lets the walk go on.
+  const readdir = ((dir: fs.PathLike, options: unknown, cb: (err: NodeJS.ErrnoException | null, files: unknown[]) => void) => {
+    const dirPath = String(dir);
+    const go = (): void =>
+      (fs.readdir as (p: fs.PathLike, o: unknown, c: (e: NodeJS.ErrnoException | null, f: unknown[]) => void) => void)(dir, options, (err, files) => {
+        if (err) {
+          onProblem({ rel: relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
+          cb(null, []);
+        } else cb(null, files);
+      });
+    if (opts.followSymlinks && path.resolve(dirPath) !== absRoot) {
+      void isLoop(path.resolve(dirPath)).then((loop) => {
+        if (loop) {
+          onProblem({ rel: relOf(dirPath), reason: 'symlink loop (points at one of its own parent directories)', kind: 'skipped' });
+          cb(null, []);
+        } else go();
+      });
+    } else go();
+  }) as unknown as Readdir;
+
+  const rootStat = await fs.promises.stat(absRoot); // ENOENT / ENOTDIR are the caller's to report
+  if (!rootStat.isDirectory()) {
+    const e = new Error(`not a directory: ${root}`) as NodeJS.ErrnoException;
+    e.code = 'ENOTDIR';
+    throw e;
+  }
+  await fs.promises.access(absRoot, fs.constants.R_OK | fs.constants.X_OK);
+
+  const include = opts.include && opts.include.length > 0 ? opts.include : ['**'];
+  const stream = fg.stream(include, {
+    cwd: absRoot,
+    dot: true,
+    onlyFiles: false,
+    markDirectories: false,
+    followSymbolicLinks: opts.followSymlinks ?? false,
+    baseNameMatch: true,
+    ignore: opts.exclude ?? [],
+    objectMode: true,
+    stats: true,
+    suppressErrors: false,
+    unique: true,
+    fs: { readdir },
+  });
+
+  for await (const raw of stream) {
+    const entry = raw as unknown as { path: string; dirent: fs.Dirent; stats?: fs.Stats };
+    const rel = entry.path;
+    const st = entry.stats;
+    if (entry.dirent.isDirectory() || st?.isDirectory()) continue;
+    if (entry.dirent.isSymbolicLink() && !(st?.isFile())) {
+      onProblem({
+        rel,
+        reason: opts.followSymlinks ? 'broken symlink' : 'symlink not followed (use --follow-symlinks)',
+        kind: 'skipped',
+      });
+      continue;
+    }
+    if (!st || !st.isFile()) {
+      onProblem({ rel, reason: 'not a regular file', kind: 'skipped' });
+      continue;
+    }
+    yield { path: path.join(absRoot, rel), rel, size: st.size, mtimeMs: st.mtimeMs };
+  }
+}

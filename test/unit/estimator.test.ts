@@ -1,0 +1,78 @@
+import { describe, expect, it } from 'vitest';
+import { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from '../../src/engine/estimator.js';
+
+const cfg = (o: Partial<EstimatorConfig> = {}): EstimatorConfig => ({ ...DEFAULT_ESTIMATOR, ...o });
+
+describe('DeadlineEstimator', () => {
+  it('follows the documented formula before any sample', () => {
+    const e = new DeadlineEstimator(cfg({ expectedMBps: 10, expectedLatencyMs: 50, fraction: 3, minMs: 100, maxMs: 1e6, backoff: 1.5 }));
+    // expected(10 MB) = 50 ms + 10e6 B / 10e6 B/s = 1050 ms; deadline = 3 × 1050
+    expect(e.expectedMs(10e6)).toBeCloseTo(1050, 6);
+    expect(e.deadlineMs(10e6, 0)).toBeCloseTo(3150, 6);
+    expect(e.deadlineMs(10e6, 1)).toBeCloseTo(4725, 6);
+    expect(e.deadlineMs(10e6, 2)).toBeCloseTo(7087.5, 6);
+  });
+
+  it('clamps before applying the per-attempt backoff', () => {
+    const e = new DeadlineEstimator(cfg({ minMs: 2000, maxMs: 5000, backoff: 2 }));
+    expect(e.deadlineMs(0, 0)).toBe(2000); // 3 × 50 ms < min
+    expect(e.deadlineMs(0, 3)).toBe(16000); // grows past min with attempts
+    expect(e.deadlineMs(1e12, 0)).toBe(5000);
+    expect(e.deadlineMs(1e12, 1)).toBe(10000); // and past max too: a retry always gets more time
+  });
+
+  it('grows the deadline strictly on every attempt', () => {
+    const e = new DeadlineEstimator();
+    let prev = 0;
+    for (let a = 0; a < 8; a++) {
+      const d = e.deadlineMs(4096, a);
+      expect(d).toBeGreaterThan(prev);
+      prev = d;
+    }
+  });
+
+  it('weights the new sample by alpha (not 1 − alpha) once warmed up', () => {
+    const e = new DeadlineEstimator(cfg({ alpha: 0.2, expectedMBps: 10, expectedLatencyMs: 0, bandwidthSampleBytes: 1 }));
+    for (let i = 0; i < 5; i++) e.record(10e6, 1000); // 10 MB/s, latency 0: 5 samples = 1/alpha, warmed up
+    expect(e.mbps).toBeCloseTo(10, 6);
+    e.record(10e6, 500); // one 20 MB/s sample: spb = 0.2 × 0.05e-6 + 0.8 × 0.1e-6 = 0.09e-6
+    expect(1 / e.mbps).toBeCloseTo(0.09, 6);
+  });
+
+  it('learns latency from small requests and bandwidth from large ones', () => {
+    const e = new DeadlineEstimator(cfg({ expectedLatencyMs: 50, expectedMBps: 10 }));
+    for (let i = 0; i < 30; i++) e.record(1000, 5.1); // 1 kB in 5.1 ms: ~5 ms latency
+    expect(e.latencyMs).toBeGreaterThan(4.5);
+    expect(e.latencyMs).toBeLessThan(5.5);
+    expect(e.mbps).toBeCloseTo(10, 6); // untouched by small requests
+    for (let i = 0; i < 30; i++) e.record(100e6, 5 + 1000); // 100 MB/s
+    expect(e.mbps).toBeGreaterThan(95);
+    expect(e.mbps).toBeLessThan(105);
+  });
+
+  it.each([10, 0.1])('is within 20%% of a %sx bandwidth change in at most 20 samples', (factor) => {
+    const e = new DeadlineEstimator(cfg({ expectedLatencyMs: 10 }));
+    const size = 16 * 1024 * 1024;
+    const ms = (mbpsTrue: number): number => 10 + (size / (mbpsTrue * 1e6)) * 1000;
+    for (let i = 0; i < 50; i++) e.record(size, ms(50));
+    expect(e.mbps).toBeCloseTo(50, 0);
+    const target = 50 * factor;
+    let n = 0;
+    while (Math.abs(e.mbps - target) / target > 0.2 && n < 100) { e.record(size, ms(target)); n++; }
+    expect(n).toBeLessThanOrEqual(20);
+  });
+
+  it('replaces the prior quickly while it has few samples', () => {
+    const e = new DeadlineEstimator(cfg({ expectedMBps: 1, expectedLatencyMs: 0 }));
+    e.record(8 * 1024 * 1024, 80); // ~105 MB/s, first sample: weight 1
+    expect(e.mbps).toBeGreaterThan(90);
+  });
+
+  it('ignores nonsense samples', () => {
+    const e = new DeadlineEstimator();
+    const before = e.deadlineMs(1e6, 0);
+    e.record(1e6, Number.NaN);
+    e.record(-1, 10);
+    expect(e.deadlineMs(1e6, 0)).toBe(before);
+  });
+});
