@@ -27,6 +27,8 @@ export function renderRequestTable(reports: readonly RequestReport[]): string {
   return table.toString();
 }
 
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
@@ -35,15 +37,15 @@ export function renderUploadSummary(s: UploadSummary): string {
   const target = `s3://${s.bucket}/${s.prefix ? `${s.prefix}/` : ''}`;
   const lines: string[] = [];
   if (s.dryRun) {
-    lines.push(`Dry run: would upload ${s.files} files, ${formatBytes(s.bytes)} to ${target} (nothing sent)`);
+    lines.push(`Dry run: would upload ${plural(s.files, 'file')}, ${formatBytes(s.bytes)} to ${target} (nothing sent)`);
   } else {
     const verb = s.interrupted ? 'Interrupted after uploading' : s.fatal ? 'Stopped after uploading' : 'Uploaded';
-    lines.push(`${verb} ${s.files} files, ${formatBytes(s.bytes)} to ${target} in ${secs(s.wallMs)}: ` +
+    lines.push(`${verb} ${plural(s.files, 'file')}, ${formatBytes(s.bytes)} to ${target} in ${secs(s.wallMs)}: ` +
       `${s.mbps.toFixed(1)} MB/s, ${s.objectsPerSec.toFixed(1)} objects/s`);
     lines.push(`Requests: ${s.requests}, retries: ${s.retries}, over ${s.endpoints.length} endpoint${s.endpoints.length === 1 ? '' : 's'}` +
       (s.endpoints.length > 1 ? ` (${s.endpoints.map((e) => `${e.name} ${e.url}: ${e.requests}`).join(', ')})` : ''));
   }
-  if (s.notAttempted > 0) lines.push(`Not attempted: ${s.notAttempted} files (run again to send them)`);
+  if (s.notAttempted > 0) lines.push(`Not attempted: ${plural(s.notAttempted, 'file')} (run again to send them)`);
   if (s.skipped.length > 0) {
     lines.push(`Skipped: ${s.skipped.length}`);
     const shown = s.skipped.slice(0, 20);
@@ -51,7 +53,7 @@ export function renderUploadSummary(s: UploadSummary): string {
     if (s.skipped.length > shown.length) lines.push(`  … and ${s.skipped.length - shown.length} more (see --json or --log-level info)`);
   }
   if (s.failed.length > 0) {
-    lines.push(`Failed: ${s.failed.length} files`);
+    lines.push(`Failed: ${plural(s.failed.length, 'file')}`);
     for (const f of s.failed) lines.push(`  ${f.path}: ${f.error}`);
   } else if (!s.dryRun) {
     lines.push('Failed: 0');

@@ -174,7 +174,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
           fatalStop.abort();
         }
       }
-      const message = err instanceof RequestFailed ? err.message : `${(err as NodeJS.ErrnoException)?.code ?? 'Error'}: ${(err as Error)?.message ?? String(err)}`;
+      const message = err instanceof RequestFailed ? err.message : describeLocalError(err);
       failed.push({ path: f.rel, key, error: message });
       progress.filesFailed++;
       logger.warn({ path: f.rel, key, error: message }, 'upload failed');
@@ -298,6 +298,13 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       retries: e.stats.retries, inFlightPeak: e.stats.inFlightPeak, mbpsEst: e.estimator.mbps,
     })),
   };
+}
+
+/** "EACCES: permission denied, open '/x'" as Node says it, with the code in front once. */
+function describeLocalError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = e?.message ?? String(err);
+  return e?.code && !message.startsWith(e.code) ? `${e.code}: ${message}` : message;
 }
 
 function fileChanged(f: FileEntry): Error {

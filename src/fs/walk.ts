@@ -63,10 +63,14 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
 
   // fast-glob stops the whole stream on the first readdir error; this adapter reports the
   // directory instead and lets the walk go on.
-  const readdir = ((dir: fs.PathLike, options: unknown, cb: (err: NodeJS.ErrnoException | null, files: unknown[]) => void) => {
+  type Callback = (err: NodeJS.ErrnoException | null, files: unknown[]) => void;
+  const readdir = ((dir: fs.PathLike, optionsOrCb: unknown, maybeCb?: Callback) => {
+    // fs.readdir(path, cb) and fs.readdir(path, options, cb) are both in use by fast-glob
+    const cb = (typeof optionsOrCb === 'function' ? optionsOrCb : maybeCb) as Callback;
+    const options = typeof optionsOrCb === 'function' ? {} : optionsOrCb;
     const dirPath = String(dir);
     const go = (): void =>
-      (fs.readdir as (p: fs.PathLike, o: unknown, c: (e: NodeJS.ErrnoException | null, f: unknown[]) => void) => void)(dir, options, (err, files) => {
+      (fs.readdir as (p: fs.PathLike, o: unknown, c: Callback) => void)(dir, options, (err, files) => {
         if (err) {
           onProblem({ rel: relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
           cb(null, []);
