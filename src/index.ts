@@ -12,3 +12,4 @@ export { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from './en
 export type { ConnectionOptions } from './config/options.js';
 export type { Logger } from './logger.js';
 export { S3xError, UsageError, FatalRunError, EXIT } from './errors.js';
+export { generateTree, type GenerateSpec } from './fs/generate.js';

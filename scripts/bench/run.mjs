@@ -1,0 +1,145 @@
+#!/usr/bin/env node
+/**
+ * npm run bench: upload scenarios, each tool in its own process, alternating tools (A B C A B C…)
+ * on the same local server in one run; medians and min–max of wall time, client CPU (user+sys of
+ * the tool's whole process tree) and server CPU (Ceph daemons), and the ratio s3x / fastest peer.
+ * Every run is verified by listing (object count and bytes) before its time counts.
+ *
+ *   npm run bench [-- --reps 3 --scenarios S1,S2 --concurrency 16 --out docs/benchmarks.md]
+ *
+ * Endpoints: S3X_BENCH_ENDPOINT (+ AWS_* credentials), else scripts/ceph-rgw.sh up (one gateway).
+ * Peers found on PATH are included: aws-cli (`aws s3 cp --recursive`), rclone (`copy`); the
+ * plain-SDK baseline (sdk-plain.mjs) always runs.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0 ? args[i + 1] : dflt; };
+const REPS = Number(opt('reps', '3'));
+const CONC = Number(opt('concurrency', '16'));
+const OUT = opt('out', undefined);
+const SCENARIOS = {
+  S1: { what: '2,000 × 4 KiB in nested dirs', files: 2000, size: 4096, dirs: 20 },
+  S2: { what: '4 × 64 MiB', files: 4, size: 64 * 1024 * 1024, dirs: 0 },
+};
+const chosen = opt('scenarios', 'S1,S2').split(',');
+const have = (cmd) => { try { execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
+const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { encoding: 'utf8', ...o });
+
+// --- servers ---------------------------------------------------------------
+let endpoint = process.env.S3X_BENCH_ENDPOINT;
+let cephDir = process.env.S3X_CEPH_DIR;
+if (!endpoint) {
+  cephDir ??= '/tmp/s3x-ceph';
+  const envText = sh('bash', [path.join(ROOT, 'scripts/ceph-rgw.sh'), 'up', '--dir', cephDir, '7480'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const m of envText.matchAll(/^export ([A-Z0-9_]+)="?([^"\n]*)"?$/gm)) process.env[m[1]] = m[2];
+  endpoint = process.env.S3X_ENDPOINTS.split(' ')[0];
+}
+const serverCpuSec = () => {
+  if (!cephDir) return NaN;
+  let ticks = 0;
+  for (const f of fs.readdirSync(path.join(cephDir, 'run')).filter((n) => n.endsWith('.pid'))) {
+    try {
+      const pid = fs.readFileSync(path.join(cephDir, 'run', f), 'utf8').trim();
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch { /* daemon gone */ }
+  }
+  return ticks / 100;
+};
+
+// --- tools -----------------------------------------------------------------
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-bench-'));
+const cleanEnv = (home) => ({
+  PATH: process.env.PATH, HOME: home, AWS_ACCESS_KEY_ID: process.env.AWS_ACCESS_KEY_ID,
+  AWS_SECRET_ACCESS_KEY: process.env.AWS_SECRET_ACCESS_KEY, AWS_REGION: 'us-east-1', AWS_DEFAULT_REGION: 'us-east-1',
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+});
+const tools = [
+  { name: 's3x', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'upload', d, b, p, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress'] },
+  { name: 'sdk-plain', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/sdk-plain.mjs'), d, b, p, endpoint, String(CONC)] },
+];
+if (have('aws')) {
+  const version = sh('aws', ['--version'], { stdio: ['ignore', 'pipe', 'pipe'] }).trim().split(' ')[0];
+  tools.push({
+    name: `aws-cli (${version})`,
+    setup: (home) => {
+      fs.mkdirSync(path.join(home, '.aws'), { recursive: true });
+      fs.writeFileSync(path.join(home, '.aws/config'), `[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = ${CONC}\n  multipart_threshold = 64MB\n  multipart_chunksize = 16MB\n`);
+    },
+    cmd: (d, b, p) => ['aws', 's3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, d, `s3://${b}/${p}`],
+  });
+}
+if (have('rclone')) {
+  tools.push({
+    name: 'rclone',
+    env: { RCLONE_CONFIG: '/dev/null', RCLONE_S3_PROVIDER: 'Ceph', RCLONE_S3_ENDPOINT: endpoint, RCLONE_S3_ENV_AUTH: 'true' },
+    cmd: (d, b, p) => ['rclone', 'copy', d, `:s3:${b}/${p}`, '--transfers', String(CONC), '--checkers', String(CONC), '--s3-upload-cutoff', '64M', '--s3-chunk-size', '16M'],
+  });
+}
+
+// --- runs ------------------------------------------------------------------
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
+const results = [];
+const bucket = `s3x-bench-${Date.now().toString(36)}`;
+sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'mkbucket', endpoint, bucket]);
+for (const sc of chosen) {
+  const spec = SCENARIOS[sc];
+  if (!spec) throw new Error(`unknown scenario ${sc}`);
+  const dir = path.join(work, sc);
+  sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
+  const runs = Object.fromEntries(tools.map((t) => [t.name, []]));
+  for (let rep = 0; rep < REPS; rep++) {
+    for (const t of tools) {
+      const home = fs.mkdtempSync(path.join(work, 'home-'));
+      t.setup?.(home);
+      const prefix = `${sc}/${t.name.split(' ')[0]}/${rep}`;
+      const out = path.join(work, `t-${sc}-${rep}`);
+      const cpu0 = serverCpuSec();
+      execFileSync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, prefix)], { env: { ...cleanEnv(home), ...t.env }, stdio: 'inherit', timeout: 600_000 });
+      const serverSec = serverCpuSec() - cpu0;
+      const [rc, wall, user, sys] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
+      const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
+      const ok = rc === 0 && count === spec.files && bytes === spec.files * spec.size;
+      if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${count}/${spec.files} objects, ${bytes} bytes — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
+      else runs[t.name].push({ wall, cpu: user + sys, serverSec });
+      console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${ok ? '' : ' (FAILED)'}`);
+      fs.rmSync(home, { recursive: true, force: true });
+    }
+  }
+  for (const t of tools) {
+    const r = runs[t.name];
+    if (r.length === 0) continue;
+    results.push({
+      scenario: sc, what: spec.what, tool: t.name, n: r.length,
+      wall: median(r.map((x) => x.wall)), wallMin: Math.min(...r.map((x) => x.wall)), wallMax: Math.max(...r.map((x) => x.wall)),
+      cpuMsPerFile: (median(r.map((x) => x.cpu)) * 1000) / spec.files, serverSec: median(r.map((x) => x.serverSec)),
+      mbps: (spec.files * spec.size) / 1e6 / median(r.map((x) => x.wall)), objPerSec: spec.files / median(r.map((x) => x.wall)),
+    });
+  }
+}
+fs.rmSync(work, { recursive: true, force: true });
+
+// --- report ----------------------------------------------------------------
+const lines = [];
+lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; endpoint ${endpoint}; concurrency ${CONC}; ${REPS} reps, medians (min–max)`);
+lines.push('');
+lines.push('| scenario | tool | wall s | MB/s | objects/s | client CPU ms/file | server CPU s | s3x ÷ this (wall) |');
+lines.push('|---|---|---|---|---|---|---|---|');
+for (const sc of chosen) {
+  const rows = results.filter((r) => r.scenario === sc);
+  const s3x = rows.find((r) => r.tool === 's3x');
+  for (const r of rows) {
+    lines.push(`| ${sc} ${r.what} | ${r.tool} | ${r.wall.toFixed(2)} (${r.wallMin.toFixed(2)}–${r.wallMax.toFixed(2)}) | ${r.mbps.toFixed(1)} | ${r.objPerSec.toFixed(0)} | ${r.cpuMsPerFile.toFixed(2)} | ${r.serverSec.toFixed(1)} | ${s3x ? (s3x.wall / r.wall).toFixed(2) : '–'} |`);
+  }
+  const peers = rows.filter((r) => r.tool !== 's3x' && r.tool !== 'sdk-plain');
+  const fastest = peers.sort((a, b) => a.wall - b.wall)[0];
+  if (s3x && fastest) lines.push(`| ${sc} | **s3x ÷ fastest peer (${fastest.tool})** | **${(s3x.wall / fastest.wall).toFixed(2)}** | | | | | |`);
+}
+const text = lines.join('\n');
+console.log(text);
+if (OUT) fs.writeFileSync(path.join(ROOT, OUT), `# s3x benchmarks\n\nGenerated by \`npm run bench\` (scripts/bench/run.mjs). Lower wall time is better; a ratio below 1 means s3x is faster.\n\n${text}\n`);

@@ -1,0 +1,101 @@
+/**
+ * Faults between s3x and a real gateway (test/support/fault-proxy.ts): stalled requests are cut
+ * by the deadline and retried, resets and 503 SlowDown are retried with a fresh body each time,
+ * and every object still arrives byte-exact.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { listAll, makeBucket, makeTree, objectMd5, runCli, type S3TestEnv } from '../support/s3.js';
+
+const env: S3TestEnv = inject('s3');
+const MIB = 1024 * 1024;
+
+let bucket: string;
+let drop: () => Promise<void>;
+let tree: string;
+let proxy: FaultProxy | undefined;
+const files: Record<string, Buffer> = {};
+
+beforeAll(async () => {
+  ({ bucket, drop } = await makeBucket(env, 'faults'));
+  for (let i = 0; i < 40; i++) files[`small/${i}.bin`] = crypto.randomBytes(1000 + i * 500);
+  files['streamed.bin'] = crypto.randomBytes(700 * 1024); // above the 256 KiB buffer limit: a file stream
+  files['multi.bin'] = crypto.randomBytes(11 * MIB); // 3 parts of 5 MiB
+  tree = makeTree(files);
+});
+
+afterAll(async () => {
+  await proxy?.close();
+  await drop?.();
+  if (tree) fs.rmSync(tree, { recursive: true, force: true });
+});
+
+type Rec = { type: string; op?: string; attempts?: number; successMs?: number; totalMs?: number; retries?: number; failed?: unknown[]; files?: number };
+
+async function uploadThrough(prefix: string, extra: string[] = []): Promise<{ code: number | null; records: Rec[]; stderr: string }> {
+  const r = await runCli(env, ['upload', tree, bucket, prefix, '--endpoint-url', proxy!.url, '--json', '-c', '6',
+    '--multipart-threshold', '5MiB', '--part-size', '5MiB', ...extra]);
+  return { code: r.code, records: r.stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec), stderr: r.stderr };
+}
+
+async function expectAllExact(prefix: string): Promise<void> {
+  const listed = await listAll(env, bucket, prefix);
+  expect(listed.map((o) => o.Key).sort()).toEqual(Object.keys(files).map((k) => `${prefix}${k}`).sort());
+  for (const [rel, content] of Object.entries(files)) {
+    expect(await objectMd5(env, bucket, `${prefix}${rel}`), rel).toBe(crypto.createHash('md5').update(content).digest('hex'));
+  }
+}
+
+describe('s3x upload under faults', () => {
+  it('retries resets and 503 SlowDown (honouring Retry-After) with a fresh body each time', async () => {
+    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^PUT /, resetEvery: 5 } });
+    const resets = await uploadThrough('reset/');
+    expect(resets.stderr).toBe('');
+    expect(resets.code).toBe(0);
+    expect(proxy.stats().resets).toBeGreaterThanOrEqual(8);
+    const summary = resets.records.at(-1)!;
+    expect(summary.retries).toBeGreaterThanOrEqual(proxy.stats().resets);
+    await expectAllExact('reset/');
+
+    proxy.setFaults({ match: /^PUT /, slowDownEvery: 4, retryAfterSec: 1 });
+    const slow = await uploadThrough('slow/');
+    expect(slow.code).toBe(0);
+    expect(proxy.stats().slowDowns).toBeGreaterThanOrEqual(10);
+    const retried = slow.records.filter((x) => x.type === 'request' && (x.attempts ?? 0) > 1);
+    expect(retried.length).toBeGreaterThanOrEqual(10);
+    // Retry-After: 1 → at least one second between the first attempt and the success
+    for (const x of retried) expect(x.totalMs! - x.successMs!).toBeGreaterThanOrEqual(950);
+    await expectAllExact('slow/');
+    await proxy.close();
+    proxy = undefined;
+  });
+
+  it('cuts stalled requests at the deadline, retries them with a longer one, loses nothing', async () => {
+    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^PUT /, stallEvery: 6 } });
+    const r = await uploadThrough('stall/', ['--min-deadline-ms', '800']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const stalled = proxy.stats().stalled;
+    expect(stalled).toBeGreaterThanOrEqual(6);
+    const retried = r.records.filter((x) => x.type === 'request' && (x.attempts ?? 0) > 1);
+    expect(retried.length).toBeGreaterThanOrEqual(1);
+    // a stalled attempt waited out its whole deadline (≥ 800 ms) before the retry
+    for (const x of retried) expect(x.totalMs! - x.successMs!).toBeGreaterThanOrEqual(790);
+    await expectAllExact('stall/');
+  });
+
+  it('gives up after --retries and names the file (exit 1), the rest arrives', async () => {
+    await proxy?.close();
+    // every PUT of this one key is reset: it can never succeed
+    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^PUT \/[^/]+\/giveup\/small\/7\.bin/, resetEvery: 1 } });
+    const r = await runCli(env, ['upload', tree, bucket, 'giveup', '--endpoint-url', proxy.url, '--retries', '2',
+      '--multipart-threshold', '5MiB', '--part-size', '5MiB']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/Failed: 1 file\n {2}small\/7\.bin: PutObject giveup\/small\/7\.bin: /);
+    expect(proxy.stats().resets).toBe(3); // first attempt + 2 retries
+    const listed = await listAll(env, bucket, 'giveup/');
+    expect(listed).toHaveLength(Object.keys(files).length - 1);
+  });
+});
