@@ -16,6 +16,8 @@ export interface ConnectionOptions {
   region?: string;
   /** AWS shared-config profile */
   profile?: string;
+  /** explicit credentials (library use); default: the AWS chain (env, profile, …). Never logged. */
+  credentials?: Credentials;
   /** requests in flight at once over all endpoints; default 16, range 1–1024 */
   concurrency?: number;
   retry?: Partial<RetryConfig>;
@@ -23,6 +25,12 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** aborts the run: in-flight requests are cut, open multipart uploads aborted */
   signal?: AbortSignal;
+}
+
+export interface Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
 }
 
 export const DEFAULT_CONCURRENCY = 16;
@@ -35,6 +43,7 @@ export interface ResolvedConnection {
   endpointUrls: string[];
   region: string | undefined;
   profile: string | undefined;
+  credentials: Credentials | undefined;
   concurrency: number;
   retry: RetryConfig;
   estimator: EstimatorConfig;
@@ -52,7 +61,7 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
   }
   const estimator = { ...DEFAULT_ESTIMATOR, ...o.estimator };
   const region = o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (o.profile || env.AWS_PROFILE ? undefined : 'us-east-1');
-  return { endpointUrls, region, profile: o.profile, concurrency, retry, estimator };
+  return { endpointUrls, region, profile: o.profile, credentials: o.credentials, concurrency, retry, estimator };
 }
 
 /** Checks part size and threshold; returns them. */

@@ -8,6 +8,7 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DeadlineEstimator, type EstimatorConfig } from '../engine/estimator.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import type { Credentials } from '../config/options.js';
 
 export interface EndpointConfig {
   /** short name used in reports; default "ep1", "ep2"… or the URL's host:port */
@@ -18,6 +19,8 @@ export interface EndpointConfig {
   region?: string;
   /** shared-config profile for credentials (and region) */
   profile?: string;
+  /** explicit credentials; undefined = the SDK's chain */
+  credentials?: Credentials;
   /** sockets (and requests in flight) this endpoint may use at once; default = --concurrency */
   maxConcurrent: number;
   /** path-style addressing (http://host/bucket/key); default true for custom URLs */
@@ -68,6 +71,7 @@ export class Endpoint {
       ...(config.url !== undefined && { endpoint: config.url }),
       ...(config.region !== undefined && { region: config.region }),
       ...(config.profile !== undefined && { profile: config.profile }),
+      ...(config.credentials !== undefined && { credentials: config.credentials }),
       forcePathStyle: config.pathStyle,
       // SDK ≥ 3.729 otherwise sends CRC32 trailers as aws-chunked bodies, which Ceph RGW
       // answers with 411 MissingContentLength (shared/s3servers.md).

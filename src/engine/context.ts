@@ -19,6 +19,7 @@ export function openPool(conn: ResolvedConnection, logger: Logger): EndpointPool
     ...(url !== undefined && { url }),
     ...(conn.region !== undefined && { region: conn.region }),
     ...(conn.profile !== undefined && { profile: conn.profile }),
+    ...(conn.credentials !== undefined && { credentials: conn.credentials }),
     // each endpoint may take the whole concurrency: the limiter bounds the total
     maxConcurrent: conn.concurrency,
     pathStyle: url !== undefined,

@@ -178,6 +178,7 @@ describe('s3x upload', () => {
       const seen: string[] = [];
       const summary = await upload({
         dir: t, bucket, prefix: 'libapi', endpointUrls: [env.endpoints[1]!], region: env.region,
+        credentials: { accessKeyId: env.accessKeyId, secretAccessKey: env.secretAccessKey },
         onReport: (r) => seen.push(`${r.op} ${r.key}`),
       });
       expect(summary.files).toBe(1);
