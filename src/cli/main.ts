@@ -34,9 +34,16 @@ export async function main(argv: string[]): Promise<number> {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
 
+  // `s3x upload … --json | head`: once the reader is gone, drop output but finish the transfer
+  let stdoutClosed = false;
+  const onStdoutError = (e: NodeJS.ErrnoException): void => {
+    if (e.code !== 'EPIPE') throw e;
+    stdoutClosed = true;
+  };
+  process.stdout.on('error', onStdoutError);
   const ctx: CliContext = {
     signal: interrupt.signal,
-    out: (t) => process.stdout.write(t),
+    out: (t) => { if (!stdoutClosed) process.stdout.write(t); },
     err: (t) => process.stderr.write(t),
     exitCode: EXIT.OK,
   };

@@ -54,7 +54,7 @@ export async function preflight(engine: RequestEngine, pool: EndpointPool, bucke
   await Promise.all(pool.endpoints.map(async (ep) => {
     try {
       await engine.run({
-        op: 'ListObjectsV2', key: '', bytes: 0, endpoint: ep, retries: 2,
+        op: 'ListObjectsV2', key: bucket, bytes: 0, endpoint: ep, retries: 2, unreported: true,
         send: (e, signal) => e.client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }), { abortSignal: signal }),
       });
     } catch (err) {

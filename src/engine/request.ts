@@ -58,6 +58,8 @@ export interface RequestSpec<T> {
   endpoint?: Endpoint;
   /** override of RetryConfig.retries (preflight checks use fewer) */
   retries?: number;
+  /** not part of the transfer (preflight): counted in endpoint stats, not reported */
+  unreported?: boolean;
   /** sends one attempt; must build a fresh body each time and honour `signal` */
   send(endpoint: Endpoint, signal: AbortSignal): Promise<T>;
 }
@@ -112,7 +114,7 @@ export class RequestEngine {
         const successMs = performance.now() - t0;
         ep.estimator.record(spec.bytes, successMs);
         ep.stats.bytes += spec.bytes;
-        this.onReport(this.report(spec, ep, attempt + 1, successMs, performance.now() - start, true));
+        if (!spec.unreported) this.onReport(this.report(spec, ep, attempt + 1, successMs, performance.now() - start, true));
         return result;
       } catch (raw) {
         // An abort surfaces as the SDK's AbortError; the real cause is the signal's reason.
@@ -124,7 +126,7 @@ export class RequestEngine {
         const elapsed = performance.now() - t0;
         if (decision !== 'retry' || attempt >= maxRetries) {
           const report = this.report(spec, ep, attempt + 1, elapsed, performance.now() - start, false, facts.code);
-          this.onReport(report);
+          if (!spec.unreported) this.onReport(report);
           throw new RequestFailed(facts, decision, report, ep);
         }
         ep.stats.retries++;
