@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * npm run bench: upload scenarios, each tool in its own process, alternating tools (A B C A B C…)
+ * npm run bench: upload scenarios (S1 small files, S2 large files, S4 stalled requests), each tool in its own process, alternating tools (A B C A B C…)
  * on the same local server in one run; medians and min–max of wall time, client CPU (user+sys of
  * the tool's whole process tree) and server CPU (Ceph daemons), and the ratio s3x / fastest peer.
  * Every run is verified by listing (object count and bytes) before its time counts.
@@ -11,7 +11,7 @@
  * Peers found on PATH are included: aws-cli (`aws s3 cp --recursive`), rclone (`copy`); the
  * plain-SDK baseline (sdk-plain.mjs) always runs.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -25,10 +25,20 @@ const OUT = opt('out', undefined);
 const SCENARIOS = {
   S1: { what: '2,000 × 4 KiB in nested dirs', files: 2000, size: 4096, dirs: 20 },
   S2: { what: '4 × 64 MiB', files: 4, size: 64 * 1024 * 1024, dirs: 0 },
+  // s3x alone, through the fault proxy (test/support/fault-proxy.ts) in both arms, so the
+  // proxy's own cost is in the baseline too; the ratio is stalled ÷ fault-free.
+  S4: { what: '2,000 × 4 KiB, 2% of PUTs stalled vs none', files: 2000, size: 4096, dirs: 20, faults: true },
 };
-const chosen = opt('scenarios', 'S1,S2').split(',');
+const chosen = opt('scenarios', 'S1,S2,S4').split(',');
 const have = (cmd) => { try { execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { encoding: 'utf8', ...o });
+// async, so the in-process fault proxy keeps serving while a tool runs
+const runAsync = (cmd, a, o) => new Promise((resolve, reject) => {
+  const child = spawn(cmd, a, { stdio: 'inherit', ...o });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
+  child.on('error', reject);
+  child.on('close', () => { clearTimeout(timer); resolve(); });
+});
 
 // --- servers ---------------------------------------------------------------
 let endpoint = process.env.S3X_BENCH_ENDPOINT;
@@ -82,6 +92,15 @@ if (have('rclone')) {
   });
 }
 
+// S4: s3x variants through the proxy; `stall` = fraction of PUTs that never get an answer.
+const s3xCmd = (extra) => (d, b, p, ep) => [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'upload', d, b, p, '--endpoint-url', ep, '-c', String(CONC), '--no-progress', ...extra];
+const faultTools = [
+  { name: 's3x, no faults', stall: 0, cmd: s3xCmd([]) },
+  { name: 's3x, 2% stalled', stall: 0.02, cmd: s3xCmd([]) },
+  { name: 's3x, 2% stalled, --min-deadline-ms 2000', stall: 0.02, cmd: s3xCmd(['--min-deadline-ms', '2000']) },
+];
+let proxy;
+
 // --- runs ------------------------------------------------------------------
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const results = [];
@@ -92,26 +111,34 @@ for (const sc of chosen) {
   if (!spec) throw new Error(`unknown scenario ${sc}`);
   const dir = path.join(work, sc);
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
-  const runs = Object.fromEntries(tools.map((t) => [t.name, []]));
+  const scTools = spec.faults ? faultTools : tools;
+  if (spec.faults && !proxy) {
+    const { startFaultProxy } = await import(path.join(ROOT, 'dist-support/fault-proxy.js'));
+    proxy = await startFaultProxy({ target: endpoint, maxLifetimeMs: 30 * 60_000 });
+  }
+  const runs = Object.fromEntries(scTools.map((t) => [t.name, []]));
   for (let rep = 0; rep < REPS; rep++) {
-    for (const t of tools) {
+    for (const t of scTools) {
+      if (spec.faults) proxy.setFaults(t.stall ? { match: /^PUT /, stallFraction: t.stall, seed: rep + 1 } : {});
       const home = fs.mkdtempSync(path.join(work, 'home-'));
       t.setup?.(home);
-      const prefix = `${sc}/${t.name.split(' ')[0]}/${rep}`;
+      const prefix = `${sc}/${t.name.replace(/[^a-z0-9]+/gi, '-')}/${rep}`;
       const out = path.join(work, `t-${sc}-${rep}`);
       const cpu0 = serverCpuSec();
-      execFileSync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, prefix)], { env: { ...cleanEnv(home), ...t.env }, stdio: 'inherit', timeout: 600_000 });
+      const stalled0 = proxy?.stats().stalled ?? 0;
+      await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, prefix, spec.faults ? proxy.url : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
       const serverSec = serverCpuSec() - cpu0;
       const [rc, wall, user, sys] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
       const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
       const ok = rc === 0 && count === spec.files && bytes === spec.files * spec.size;
       if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${count}/${spec.files} objects, ${bytes} bytes — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
       else runs[t.name].push({ wall, cpu: user + sys, serverSec });
-      console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${ok ? '' : ' (FAILED)'}`);
+      const stalls = spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '';
+      console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${stalls}${ok ? '' : ' (FAILED)'}`);
       fs.rmSync(home, { recursive: true, force: true });
     }
   }
-  for (const t of tools) {
+  for (const t of scTools) {
     const r = runs[t.name];
     if (r.length === 0) continue;
     results.push({
@@ -123,6 +150,7 @@ for (const sc of chosen) {
   }
 }
 fs.rmSync(work, { recursive: true, force: true });
+await proxy?.close();
 
 // --- report ----------------------------------------------------------------
 const lines = [];
@@ -135,6 +163,11 @@ for (const sc of chosen) {
   const s3x = rows.find((r) => r.tool === 's3x');
   for (const r of rows) {
     lines.push(`| ${sc} ${r.what} | ${r.tool} | ${r.wall.toFixed(2)} (${r.wallMin.toFixed(2)}–${r.wallMax.toFixed(2)}) | ${r.mbps.toFixed(1)} | ${r.objPerSec.toFixed(0)} | ${r.cpuMsPerFile.toFixed(2)} | ${r.serverSec.toFixed(1)} | ${s3x ? (s3x.wall / r.wall).toFixed(2) : '–'} |`);
+  }
+  if (SCENARIOS[sc].faults) {
+    const base = rows.find((r) => r.tool === 's3x, no faults');
+    for (const r of rows.filter((x) => x !== base && base)) lines.push(`| ${sc} | **${r.tool} ÷ no faults** | **${(r.wall / base.wall).toFixed(2)}** | | | | | |`);
+    continue;
   }
   const peers = rows.filter((r) => r.tool !== 's3x' && r.tool !== 'sdk-plain');
   const fastest = peers.sort((a, b) => a.wall - b.wall)[0];

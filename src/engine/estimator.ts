@@ -22,9 +22,9 @@
 export interface EstimatorConfig {
   /** deadline = fraction × expected time; default 3, range 1–100 */
   fraction: number;
-  /** deadline multiplier per retry; default 1.5, range 1–10 */
+  /** deadline multiplier per retry; default 2, range 1–10 */
   backoff: number;
-  /** lower clamp of the first-attempt deadline, ms; default 2000 */
+  /** lower clamp of the first-attempt deadline, ms; default 500 */
   minMs: number;
   /** upper clamp of the first-attempt deadline, ms; default 600000 (10 min) */
   maxMs: number;
@@ -40,8 +40,12 @@ export interface EstimatorConfig {
 
 export const DEFAULT_ESTIMATOR: EstimatorConfig = {
   fraction: 3,
-  backoff: 1.5,
-  minMs: 2000,
+  // Chosen by measurement (README "Choosing the defaults"): small PUTs to RGW at 16 in flight
+  // take p50 24 ms, p99.9 ≤ 75 ms, so 500 ms is ~7× the worst seen; backoff 2 gives a small
+  // request 0.5+1+2+4+8+16 = 31.5 s over 6 attempts before it fails, so a server hiccup of
+  // tens of seconds still loses nothing, while a stall costs one slot only 0.5 s.
+  backoff: 2,
+  minMs: 500,
   maxMs: 600_000,
   expectedMBps: 10,
   expectedLatencyMs: 50,

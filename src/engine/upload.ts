@@ -157,6 +157,9 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   const pool = openPool(conn, logger);
   const onReport = opts.onReport ?? (() => {});
   const engine = new RequestEngine(pool, conn.retry, runSignal, logger, onReport);
+  // Aborting open multipart uploads must still work after the run's signal fired: its own
+  // engine, never interrupted, with few retries.
+  const cleanup = new RequestEngine(pool, { ...conn.retry, retries: 2 }, new AbortController().signal, logger, onReport);
   const slots = new Limiter(conn.concurrency);
   /** open multipart uploads, aborted if the run stops */
   const openUploads = new Map<string, { key: string; uploadId: string; endpoint: Endpoint }>();
@@ -252,7 +255,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
         openUploads.delete(uploadId);
       } catch (err) {
         if (!runSignal.aborted) {
-          await abortUpload(bucket, { key, uploadId, endpoint: home }, logger);
+          await abortUpload(cleanup, bucket, { key, uploadId, endpoint: home }, logger);
           openUploads.delete(uploadId);
         }
         throw err;
@@ -281,7 +284,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   } finally {
     await walk.return(undefined).catch(() => {});
     // Open multipart uploads of a stopped run are aborted, so no storage is left behind.
-    await Promise.all([...openUploads.values()].map((u) => abortUpload(bucket, u, logger)));
+    await Promise.all([...openUploads.values()].map((u) => abortUpload(cleanup, bucket, u, logger)));
     pool.destroy();
   }
 
@@ -313,10 +316,13 @@ function fileChanged(f: FileEntry): Error {
   return e;
 }
 
-/** Best effort, outside the run's signal (which may be aborted): 10 s, one try per endpoint. */
-async function abortUpload(bucket: string, u: { key: string; uploadId: string; endpoint: Endpoint }, logger: typeof silentLogger): Promise<void> {
+/** Best effort, through the cleanup engine (not tied to the run's possibly aborted signal). */
+async function abortUpload(cleanup: RequestEngine, bucket: string, u: { key: string; uploadId: string; endpoint: Endpoint }, logger: typeof silentLogger): Promise<void> {
   try {
-    await u.endpoint.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId }), { abortSignal: AbortSignal.timeout(10_000) });
+    await cleanup.run({
+      op: 'AbortMultipartUpload', key: u.key, bytes: 0, endpoint: u.endpoint,
+      send: (ep, signal) => ep.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId }), { abortSignal: signal }),
+    });
     logger.info({ key: u.key, uploadId: u.uploadId }, 'aborted multipart upload');
   } catch (err) {
     logger.warn({ key: u.key, uploadId: u.uploadId, error: String(err) }, 'could not abort multipart upload; run `s3x cleanup-multipart` later');

@@ -72,18 +72,35 @@ describe('s3x upload under faults', () => {
     proxy = undefined;
   });
 
-  it('cuts stalled requests at the deadline, retries them with a longer one, loses nothing', async () => {
-    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^PUT /, stallEvery: 6 } });
-    const r = await uploadThrough('stall/', ['--min-deadline-ms', '800']);
+  it('cuts 5% stalled requests near their deadline, retries them, loses nothing', async () => {
+    // seeded: the same requests stall on every run; default deadlines (min 500 ms, backoff 2)
+    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^PUT /, stallFraction: 0.05, seed: 7 } });
+    const r = await uploadThrough('stall/');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const stalled = proxy.stats().stalled;
-    expect(stalled).toBeGreaterThanOrEqual(6);
-    const retried = r.records.filter((x) => x.type === 'request' && (x.attempts ?? 0) > 1);
+    expect(stalled).toBeGreaterThanOrEqual(1);
+    const puts = r.records.filter((x) => x.type === 'request' && (x.op === 'PutObject' || x.op === 'UploadPart'));
+    // every stalled attempt, and nothing else, cost exactly one retry
+    expect(puts.reduce((n, x) => n + x.attempts! - 1, 0)).toBe(stalled);
+    const retried = puts.filter((x) => x.attempts! > 1);
     expect(retried.length).toBeGreaterThanOrEqual(1);
-    // a stalled attempt waited out its whole deadline (≥ 800 ms) before the retry
-    for (const x of retried) expect(x.totalMs! - x.successMs!).toBeGreaterThanOrEqual(790);
+    for (const x of retried) {
+      // cut at its deadline (≥ the 500 ms floor), and far below any SDK or aws-cli timeout (60 s)
+      expect(x.totalMs! - x.successMs!).toBeGreaterThanOrEqual(490);
+      expect(x.totalMs!).toBeLessThan(15_000);
+    }
+    expect(r.records.at(-1)!.retries).toBe(stalled);
     await expectAllExact('stall/');
+  });
+
+  it('fails at once, without retries, on wrong credentials', async () => {
+    await proxy?.close();
+    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: {} });
+    const r = await runCli(env, ['upload', tree, bucket, 'creds', '--endpoint-url', proxy.url], { env: { AWS_SECRET_ACCESS_KEY: 'not-the-secret' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^s3x: error: credentials rejected by http:\/\/127\.0\.0\.1:\d+: the secret key does not match \(SignatureDoesNotMatch\)\n$/);
+    expect(proxy.stats().requests).toBe(1);
   });
 
   it('gives up after --retries and names the file (exit 1), the rest arrives', async () => {
