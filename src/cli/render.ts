@@ -2,16 +2,15 @@
  * Everything the CLI draws: the per-request table (cli-table3), the summary, NDJSON records,
  * and live progress (ora, only when stderr is a terminal).
  */
-import Table from 'cli-table3';
-import ora, { type Ora } from 'ora';
 import { formatBytes } from '../config/units.js';
 import type { RequestReport } from '../engine/request.js';
 import type { UploadProgress, UploadSummary } from '../engine/upload.js';
 
 export type Write = (text: string) => void;
 
-/** s3-algo's columns, plus key and endpoint first. */
-export function renderRequestTable(reports: readonly RequestReport[]): string {
+/** s3-algo's columns, plus key and endpoint first. (cli-table3 loads only when a table is drawn.) */
+export async function renderRequestTable(reports: readonly RequestReport[]): Promise<string> {
+  const { default: Table } = await import('cli-table3');
   const table = new Table({
     head: ['key', 'endpoint', 'attempts', 'bytes', 'success_ms', 'total_ms', 'MBps', 'MBps est'],
     colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
@@ -61,10 +60,11 @@ export function renderUploadSummary(s: UploadSummary): string {
   return lines.join('\n');
 }
 
-/** ora spinner with files/bytes/rate; a no-op object when stderr is not a TTY. */
-export function createProgress(enabled: boolean): { update(p: UploadProgress): void; stop(): void } {
+/** ora spinner with files/bytes/rate; a no-op object (and ora never loaded) when stderr is not a TTY. */
+export async function createProgress(enabled: boolean): Promise<{ update(p: UploadProgress): void; stop(): void }> {
   if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
-  const spinner: Ora = ora({ stream: process.stderr, text: 'walking…', discardStdin: false }).start();
+  const { default: ora } = await import('ora');
+  const spinner = ora({ stream: process.stderr, text: 'walking…', discardStdin: false }).start();
   return {
     update(p) {
       const rate = p.elapsedMs > 0 ? p.bytesDone / 1e6 / (p.elapsedMs / 1000) : 0;

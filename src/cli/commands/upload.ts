@@ -48,7 +48,7 @@ Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config
   cmd.action(async (dir: string, bucket: string, prefix: string, flags: UploadFlags) => {
     const { conn, logger } = connectionFromFlags(flags, ctx.signal);
     const reports: RequestReport[] = [];
-    const progress = createProgress(flags.progress && !flags.json);
+    const progress = await createProgress(flags.progress && !flags.json);
     const opts: UploadOptions = {
       ...conn, dir, bucket, prefix,
       ...(flags.include && { include: flags.include }),
@@ -72,7 +72,7 @@ Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config
     } finally {
       progress.stop();
     }
-    if (flags.table && reports.length > 0) ctx.out(`${renderRequestTable(reports)}\n`);
+    if (flags.table && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
     if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
     else ctx.out(`${renderUploadSummary(summary)}\n`);
     logger.info({ files: summary.files, bytes: summary.bytes, failed: summary.failed.length, wallMs: Math.round(summary.wallMs) }, 'upload finished');
