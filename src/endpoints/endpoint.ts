@@ -9,6 +9,7 @@ import { DeadlineEstimator, type EstimatorConfig } from '../engine/estimator.js'
 import { UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Credentials } from '../config/options.js';
+import { SignedHttpClient } from './signed-http.js';
 
 export interface EndpointConfig {
   /** short name used in reports; default "ep1", "ep2"… or the URL's host:port */
@@ -55,7 +56,15 @@ export function normalizeEndpointUrl(text: string): string {
 }
 
 export class Endpoint {
+  /** control plane (list, multipart create/complete/abort, head, delete) */
   readonly client: S3Client;
+  /**
+   * data plane (PutObject, UploadPart, GetObject) signed directly: ~3.4× less client CPU per
+   * request than the SDK (0.25–0.29 vs 0.86–1.02 ms per 4 KiB PUT here), and on a machine the
+   * server shares that CPU is throughput. Only for custom endpoints with a known region; AWS
+   * itself goes through the SDK (its endpoint rules are the SDK's business).
+   */
+  readonly http: SignedHttpClient | undefined;
   readonly estimator: DeadlineEstimator;
   readonly stats: EndpointStats = { requests: 0, bytes: 0, errors: 0, retries: 0, inFlight: 0, inFlightPeak: 0 };
   private readonly agent: http.Agent;
@@ -89,6 +98,14 @@ export class Endpoint {
         error: (...args: unknown[]) => logger.debug({ endpoint: config.name, sdk: args.map(String).join(' ') }, 'sdk error'),
       },
     });
+
+    this.http = config.url !== undefined && config.region !== undefined
+      ? new SignedHttpClient({
+        url: config.url, region: config.region, agent: this.agent, pathStyle: config.pathStyle,
+        // the SDK's resolved provider: env / profile / explicit, memoized by the SDK
+        credentials: this.client.config.credentials,
+      })
+      : undefined;
   }
 
   get name(): string { return this.config.name; }

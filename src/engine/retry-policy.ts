@@ -65,6 +65,7 @@ export const ERROR_DECISIONS: Readonly<Record<string, Decision>> = {
   EISDIR: 'fail',
   ELOOP: 'fail',
   FileChanged: 'fail',
+  BodyLengthMismatch: 'fail', // the file grew or shrank while being sent
 };
 
 /** HTTP statuses that decide on their own when the code is not in the table. */

@@ -34,6 +34,8 @@ const BUFFERED_MAX_BYTES = 256 * 1024;
  * shared/DESIGN.md); blocking the loop for ≤ 64 KiB is shorter than that saving.
  */
 const SYNC_READ_MAX_BYTES = 64 * 1024;
+/** Read size of file streams: fewer, larger socket writes than the 64 KiB default. */
+const STREAM_CHUNK_BYTES = 1024 * 1024;
 
 export interface UploadOptions extends ConnectionOptions {
   /** local directory to upload */
@@ -94,7 +96,9 @@ export interface UploadSummary {
   wallMs: number;
   mbps: number;
   objectsPerSec: number;
+  /** requests reported (one per request, however many attempts) */
   requests: number;
+  /** attempts beyond the first, over all reported requests */
   retries: number;
   failed: FailedFile[];
   skipped: WalkProblem[];
@@ -161,7 +165,14 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   const runSignal = opts.signal ? AbortSignal.any([opts.signal, fatalStop.signal]) : fatalStop.signal;
   let fatal: string | undefined;
   const pool = openPool(conn, logger);
-  const onReport = opts.onReport ?? (() => {});
+  // the summary counts exactly the requests it reports (preflight checks are not among them)
+  let requests = 0;
+  let retries = 0;
+  const onReport = (r: RequestReport): void => {
+    requests++;
+    retries += r.attempts - 1;
+    opts.onReport?.(r);
+  };
   const engine = new RequestEngine(pool, conn.retry, runSignal, logger, onReport);
   // Aborting open multipart uploads must still work after the run's signal fired: its own
   // engine, never interrupted, with few retries.
@@ -210,10 +221,17 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       if (buffered && buffered.length !== f.size) throw fileChanged(f);
       await engine.run({
         op: 'PutObject', key, bytes: f.size,
-        send: (ep, signal) => {
-          const body = buffered ?? fs.createReadStream(f.path);
+        send: (ep, signal): Promise<unknown> => {
+          const contentType = contentTypeFor(f.rel);
+          if (ep.http) {
+            return ep.http.putObject({
+              bucket, key, contentLength: f.size, contentType,
+              body: buffered ?? (() => fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES })),
+            }, signal);
+          }
+          const body = buffered ?? fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES });
           return ep.client.send(new PutObjectCommand({
-            Bucket: bucket, Key: key, Body: body, ContentLength: f.size, ContentType: contentTypeFor(f.rel),
+            Bucket: bucket, Key: key, Body: body, ContentLength: f.size, ContentType: contentType,
           }), { abortSignal: signal }).finally(() => { if (body instanceof fs.ReadStream) body.destroy(); });
         },
       });
@@ -242,15 +260,19 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
           const len = Math.min(plan.partSizeBytes, f.size - start);
           const out = await engine.run({
             op: 'UploadPart', key, part: i + 1, bytes: len, ...(pinned && { endpoint: pinned }),
-            send: (ep, signal) => {
-              const body = fs.createReadStream(f.path, { start, end: start + len - 1 });
-              return ep.client.send(new UploadPartCommand({
+            send: async (ep, signal): Promise<string | undefined> => {
+              const open = (): fs.ReadStream => fs.createReadStream(f.path, { start, end: start + len - 1, highWaterMark: STREAM_CHUNK_BYTES });
+              if (ep.http) {
+                return (await ep.http.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, body: open }, signal)).etag;
+              }
+              const body = open();
+              return (await ep.client.send(new UploadPartCommand({
                 Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ContentLength: len,
-              }), { abortSignal: signal }).finally(() => body.destroy());
+              }), { abortSignal: signal }).finally(() => body.destroy())).ETag;
             },
           }).catch((err: unknown) => { partFailed = true; throw err; });
-          if (!out.ETag) throw new Error(`UploadPart ${i + 1} of ${key} returned no ETag`);
-          return { PartNumber: i + 1, ETag: out.ETag };
+          if (!out) throw new Error(`UploadPart ${i + 1} of ${key} returned no ETag`);
+          return { PartNumber: i + 1, ETag: out };
         }, 'high')));
         await slots.run(() => engine.run({
           op: 'CompleteMultipartUpload', key, bytes: 0, ...(pinned && { endpoint: pinned }),
@@ -300,8 +322,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   return {
     bucket, prefix, dryRun: false, files: progress.filesDone, bytes: progress.bytesDone, wallMs,
     mbps: mbps(progress.bytesDone, wallMs), objectsPerSec: progress.filesDone / (wallMs / 1000),
-    requests: pool.endpoints.reduce((n, e) => n + e.stats.requests, 0),
-    retries: pool.endpoints.reduce((n, e) => n + e.stats.retries, 0),
+    requests, retries,
     failed, skipped, notAttempted, interrupted, ...(fatal !== undefined && { fatal }),
     endpoints: pool.endpoints.map((e) => ({
       name: e.name, url: e.label, requests: e.stats.requests, bytes: e.stats.bytes, errors: e.stats.errors,
