@@ -11,6 +11,10 @@ import type { Logger } from '../logger.js';
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export interface CommonFlags {
+  config?: string;
+  mode?: string;
+  strategy?: string;
+  stats?: boolean;
   endpointUrl?: string[];
   region?: string;
   profile?: string;
@@ -30,6 +34,10 @@ export interface CommonFlags {
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--endpoint-url <url>', 'S3 endpoint; repeat for several gateways in front of the same data (default: AWS S3)', collect)
+    .option('--config <file>', 'JSON endpoint pool config: endpoints with their own credentials, limits, breakers; mode; strategy; bucketMap (also S3X_CONFIG)')
+    .addOption(new Option('--mode <mode>', 'pool: endpoints front the same data; replicate: write every object to every endpoint; fallback: write to the first, read in order').choices(['pool', 'replicate', 'fallback']))
+    .addOption(new Option('--strategy <name>', 'how the pool picks an endpoint (default adaptive: earliest expected finish)').choices(['adaptive', 'least-loaded', 'round-robin', 'bucket-map']))
+    .option('--stats', 'print per-endpoint usage statistics at the end (requests, bytes, errors, retries, breaker, estimates)')
     .option('--region <region>', 'signing region (default: AWS_REGION, the profile\'s, else us-east-1)')
     .option('--profile <name>', 'AWS shared-config profile for credentials')
     .option('-c, --concurrency <n>', 'requests in flight at once, over all endpoints (1–1024)', String(DEFAULT_CONCURRENCY))
@@ -48,6 +56,9 @@ export function addCommonOptions(cmd: Command): Command {
 export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn: ConnectionOptions; logger: Logger } {
   const logger = createLogger(f.logLevel, f.logFile);
   const conn: ConnectionOptions = {
+    ...(f.config !== undefined && { configFile: f.config }),
+    ...(f.mode !== undefined && { mode: f.mode }),
+    ...(f.strategy !== undefined && { strategy: f.strategy }),
     ...(f.endpointUrl && { endpointUrls: f.endpointUrl }),
     ...(f.region !== undefined && { region: f.region }),
     ...(f.profile !== undefined && { profile: f.profile }),

@@ -4,7 +4,7 @@
  */
 import { formatBytes } from '../config/units.js';
 import type { RequestReport } from '../engine/request.js';
-import type { UploadProgress, UploadSummary } from '../engine/upload.js';
+import type { EndpointSummary, UploadProgress, UploadSummary } from '../engine/upload.js';
 
 export type Write = (text: string) => void;
 
@@ -28,6 +28,24 @@ export async function renderRequestTable(reports: readonly RequestReport[]): Pro
 
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** `--stats`: one row per endpoint. */
+export async function renderEndpointStats(endpoints: readonly EndpointSummary[]): Promise<string> {
+  const { default: Table } = await import('cli-table3');
+  const replicate = endpoints.some((e) => e.filesOk !== undefined);
+  const table = new Table({
+    head: ['endpoint', 'url', 'requests', 'bytes', 'errors', 'retries', 'in-flight peak', 'breaker', 'MBps est', 'latency est ms', ...(replicate ? ['objects ok', 'missing'] : [])],
+    style: { head: [], border: [], compact: true },
+  });
+  for (const e of endpoints) {
+    table.push([
+      e.name, e.url, e.requests, formatBytes(e.bytes), e.errors, e.retries, e.inFlightPeak,
+      [e.breaker, ...e.breakerTransitions.map((t) => `${t.to}@${(t.atMs / 1000).toFixed(1)}s`)].join(' '),
+      e.mbpsEst.toFixed(2), e.latencyMsEst.toFixed(1), ...(replicate ? [e.filesOk ?? 0, e.filesFailed ?? 0] : []),
+    ]);
+  }
+  return table.toString();
+}
+
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(2)} s`;
 }
@@ -44,6 +62,16 @@ export function renderUploadSummary(s: UploadSummary): string {
     lines.push(`Requests: ${s.requests}, retries: ${s.retries}, over ${s.endpoints.length} endpoint${s.endpoints.length === 1 ? '' : 's'}` +
       (s.endpoints.length > 1 ? ` (${s.endpoints.map((e) => `${e.name} ${e.url}: ${e.requests}`).join(', ')})` : ''));
   }
+  for (const e of s.endpoints) {
+    const opened = e.breakerTransitions.filter((t) => t.to === 'open');
+    if (opened.length === 0) continue;
+    const first = opened[0]!;
+    lines.push(`Endpoint ${e.name} ${e.url}: breaker opened at ${(first.atMs / 1000).toFixed(1)} s after ${first.reason ?? 'failures'}` +
+      (opened.length > 1 ? ` (${opened.length} times)` : '') + `; now ${e.breaker}; ${e.errors} errors`);
+  }
+  if (s.endpoints.some((e) => e.filesOk !== undefined)) {
+    lines.push(`Replicas: ${s.endpoints.map((e) => `${e.name} ${e.filesOk} stored${e.filesFailed ? `, ${e.filesFailed} MISSING` : ''}`).join('; ')}`);
+  }
   if (s.notAttempted > 0) lines.push(`Not attempted: ${plural(s.notAttempted, 'file')} (run again to send them)`);
   if (s.skipped.length > 0) {
     lines.push(`Skipped: ${s.skipped.length}`);
@@ -53,7 +81,7 @@ export function renderUploadSummary(s: UploadSummary): string {
   }
   if (s.failed.length > 0) {
     lines.push(`Failed: ${plural(s.failed.length, 'file')}`);
-    for (const f of s.failed) lines.push(`  ${f.path}: ${f.error}`);
+    for (const f of s.failed) lines.push(`  ${f.path}${f.endpoint ? ` (on ${f.endpoint})` : ''}: ${f.error}`);
   } else if (!s.dryRun) {
     lines.push('Failed: 0');
   }

@@ -6,12 +6,18 @@ import { UsageError } from '../errors.js';
 import { DEFAULT_ESTIMATOR, type EstimatorConfig } from '../engine/estimator.js';
 import { DEFAULT_RETRY, type RetryConfig } from '../engine/request.js';
 import { MAX_PART_BYTES, MAX_PUT_BYTES, MIB, MIN_PART_BYTES } from '../engine/multipart.js';
-import { normalizeEndpointUrl } from '../endpoints/endpoint.js';
 import type { Logger } from '../logger.js';
+import { resolvePoolSpec, type PoolSpec } from './pool-config.js';
 
 export interface ConnectionOptions {
-  /** endpoint base URLs; several = endpoints in front of the same data. Empty: AWS S3 */
+  /** JSON pool config (endpoints with their own settings, mode, strategy, bucketMap); also S3X_CONFIG */
+  configFile?: string;
+  /** endpoint base URLs; several = endpoints in front of the same data; replaces the config's list. Empty: AWS S3 */
   endpointUrls?: string[];
+  /** pool (default) | replicate | fallback */
+  mode?: string;
+  /** adaptive (default) | least-loaded | round-robin | bucket-map */
+  strategy?: string;
   /** signing region; default AWS_REGION, AWS_DEFAULT_REGION, the profile's, else us-east-1 */
   region?: string;
   /** AWS shared-config profile */
@@ -40,17 +46,13 @@ export const DEFAULT_MULTIPART_THRESHOLD_BYTES = 64 * MIB;
 export const DEFAULT_PART_SIZE_BYTES = 16 * MIB;
 
 export interface ResolvedConnection {
-  endpointUrls: string[];
-  region: string | undefined;
-  profile: string | undefined;
-  credentials: Credentials | undefined;
+  pool: PoolSpec;
   concurrency: number;
   retry: RetryConfig;
   estimator: EstimatorConfig;
 }
 
 export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
-  const endpointUrls = (o.endpointUrls ?? []).map(normalizeEndpointUrl);
   const concurrency = o.concurrency ?? DEFAULT_CONCURRENCY;
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 1024) {
     throw new UsageError(`--concurrency must be a whole number from 1 to 1024, got ${concurrency}`);
@@ -61,7 +63,16 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
   }
   const estimator = { ...DEFAULT_ESTIMATOR, ...o.estimator };
   const region = o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (o.profile || env.AWS_PROFILE ? undefined : 'us-east-1');
-  return { endpointUrls, region, profile: o.profile, credentials: o.credentials, concurrency, retry, estimator };
+  const pool = resolvePoolSpec({
+    ...(o.configFile !== undefined && { configFile: o.configFile }),
+    ...(o.endpointUrls !== undefined && { endpointUrls: o.endpointUrls }),
+    ...(region !== undefined && { region }),
+    ...(o.profile !== undefined && { profile: o.profile }),
+    ...(o.mode !== undefined && { mode: o.mode }),
+    ...(o.strategy !== undefined && { strategy: o.strategy }),
+    ...(o.credentials !== undefined && { credentials: o.credentials }),
+  }, env);
+  return { pool, concurrency, retry, estimator };
 }
 
 /** Checks part size and threshold; returns them. */

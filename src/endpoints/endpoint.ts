@@ -8,25 +8,9 @@ import { S3Client } from '@aws-sdk/client-s3';
 import { DeadlineEstimator, type EstimatorConfig } from '../engine/estimator.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { Credentials } from '../config/options.js';
+import type { EndpointSpec } from '../config/pool-config.js';
+import { CircuitBreaker } from './breaker.js';
 import { SignedHttpClient } from './signed-http.js';
-
-export interface EndpointConfig {
-  /** short name used in reports; default "ep1", "ep2"… or the URL's host:port */
-  name: string;
-  /** base URL (http/https); undefined = AWS S3 itself, resolved by the SDK from the region */
-  url?: string;
-  /** signing region; undefined = the SDK's chain (env, profile) */
-  region?: string;
-  /** shared-config profile for credentials (and region) */
-  profile?: string;
-  /** explicit credentials; undefined = the SDK's chain */
-  credentials?: Credentials;
-  /** sockets (and requests in flight) this endpoint may use at once; default = --concurrency */
-  maxConcurrent: number;
-  /** path-style addressing (http://host/bucket/key); default true for custom URLs */
-  pathStyle: boolean;
-}
 
 export interface EndpointStats {
   requests: number;
@@ -67,20 +51,35 @@ export class Endpoint {
   readonly http: SignedHttpClient | undefined;
   readonly estimator: DeadlineEstimator;
   readonly stats: EndpointStats = { requests: 0, bytes: 0, errors: 0, retries: 0, inFlight: 0, inFlightPeak: 0 };
+  readonly breaker: CircuitBreaker;
+  /** requests in flight here at most (its socket pool) */
+  readonly maxConcurrent: number;
+  /** payload bytes of the requests in flight here (adaptive routing) */
+  inFlightBytes = 0;
+  /** error code of the last health failure, for messages */
+  lastError: string | undefined;
   private readonly agent: http.Agent;
 
-  constructor(readonly config: EndpointConfig, estimatorConfig: EstimatorConfig, logger: Logger) {
+  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig }, logger: Logger) {
+    this.maxConcurrent = config.maxConcurrent ?? defaults.maxConcurrent;
+    this.breaker = new CircuitBreaker(config.breaker, performance.now());
+    const estimatorConfig = defaults.estimator;
     this.estimator = new DeadlineEstimator(estimatorConfig);
     const isHttps = config.url ? config.url.startsWith('https:') : true;
     // One keep-alive pool per endpoint, sized to its concurrency (+2 for control requests
     // such as Complete/Abort issued while every data slot is busy).
-    const agentOptions = { keepAlive: true, maxSockets: config.maxConcurrent + 2, keepAliveMsecs: 1000 };
+    const agentOptions = { keepAlive: true, maxSockets: this.maxConcurrent + 2, keepAliveMsecs: 1000 };
     this.agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     this.client = new S3Client({
       ...(config.url !== undefined && { endpoint: config.url }),
       ...(config.region !== undefined && { region: config.region }),
       ...(config.profile !== undefined && { profile: config.profile }),
-      ...(config.credentials !== undefined && { credentials: config.credentials }),
+      ...(config.accessKeyId !== undefined && config.secretAccessKey !== undefined && {
+        credentials: {
+          accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey,
+          ...(config.sessionToken !== undefined && { sessionToken: config.sessionToken }),
+        },
+      }),
       forcePathStyle: config.pathStyle,
       // SDK ≥ 3.729 otherwise sends CRC32 trailers as aws-chunked bodies, which Ceph RGW
       // answers with 411 MissingContentLength (shared/s3servers.md).
@@ -109,6 +108,7 @@ export class Endpoint {
   }
 
   get name(): string { return this.config.name; }
+  get weight(): number { return this.config.weight; }
   /** What the user sees: the URL, or "aws" for the default AWS endpoint. */
   get label(): string { return this.config.url ?? 'aws'; }
 

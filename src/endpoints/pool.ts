@@ -1,25 +1,205 @@
 /**
- * The set of endpoints a run uses. For now every endpoint fronts the same data and requests
- * are spread round-robin; a request may be pinned to one endpoint (e.g. the parts of a
- * multipart upload when endpoints do not share storage).
+ * The endpoints a run uses, and the one place that decides which endpoint a request goes to.
+ *
+ * - Capacity: an endpoint takes at most `maxConcurrent` requests at once (its socket pool);
+ *   a request waits when every candidate is full.
+ * - Health: each endpoint has a circuit breaker (./breaker.ts); an open endpoint gets no new
+ *   work. When every candidate is open the request waits for the earliest probe, at most
+ *   `allOpenWaitMs`, then fails with AllEndpointsDown (fatal: nothing can make progress).
+ * - Routing (pool mode): bucket-map first, then the strategy among the healthy endpoints with
+ *   room, preferring one other than the endpoint the previous attempt failed on (failover):
+ *     round-robin  – smooth weighted round-robin
+ *     least-loaded – fewest requests in flight per unit of weight
+ *     adaptive     – earliest expected finish: the endpoint's expected time for this request
+ *                    (its live estimator) × (requests in flight + 1) ÷ weight. An endpoint with
+ *                    no bandwidth sample yet is assumed as slow as the slowest measured one,
+ *                    so an unmeasured endpoint is not flooded on an optimistic prior.
+ * - Modes: replicate pins each copy to its endpoint (the caller does); fallback sends writes to
+ *   the first endpoint and reads to endpoints in order (`fallbackIndex`).
  */
+import type { Mode, PoolSpec, Strategy } from '../config/pool-config.js';
+import { mapBucket } from '../config/pool-config.js';
 import type { Endpoint } from './endpoint.js';
 
-export class EndpointPool {
-  private next = 0;
+export interface AcquireRequest {
+  bytes: number;
+  kind: 'read' | 'write';
+  bucket?: string;
+  /** only this endpoint (multipart parts without shared storage, replicate copies) */
+  pinned?: Endpoint;
+  /** prefer any other endpoint (the previous attempt failed here) */
+  avoid?: Endpoint;
+  /** fallback-mode reads: the n-th endpoint in order */
+  fallbackIndex?: number;
+}
 
-  constructor(readonly endpoints: readonly Endpoint[], readonly sharedStorage: boolean) {
+/** Every endpoint stayed unavailable (breaker open) past the bounded wait. */
+export class AllEndpointsDown extends Error {
+  readonly code = 'AllEndpointsDown';
+  constructor(detail: string) {
+    super(`every endpoint is failing: ${detail}`);
+    this.name = 'AllEndpointsDown';
+  }
+}
+
+export class EndpointPool {
+  readonly mode: Mode;
+  readonly strategy: Strategy;
+  readonly sharedStorage: boolean;
+  private readonly spec: Pick<PoolSpec, 'bucketMap'>;
+  private readonly waiters = new Set<() => void>();
+  private rrTurn = 0;
+  private readonly rrCredit = new Map<Endpoint, number>();
+
+  constructor(
+    readonly endpoints: readonly Endpoint[],
+    spec: Pick<PoolSpec, 'mode' | 'strategy' | 'bucketMap' | 'sharedStorage'>,
+    /** how long a request waits for an endpoint when all are open, ms */
+    private readonly allOpenWaitMs = Math.max(...endpoints.map((e) => e.breaker.config.cooldownMs)) * 2 + 1000,
+  ) {
     if (endpoints.length === 0) throw new RangeError('an endpoint pool needs at least one endpoint');
+    this.mode = spec.mode;
+    this.strategy = spec.strategy;
+    this.sharedStorage = spec.sharedStorage;
+    this.spec = spec;
   }
 
-  /** The endpoint for the next request (round-robin). */
-  pick(): Endpoint {
-    const ep = this.endpoints[this.next % this.endpoints.length]!;
-    this.next = (this.next + 1) % this.endpoints.length;
-    return ep;
+  /** The endpoint every write goes to in fallback mode, and the first tried for reads. */
+  get primary(): Endpoint {
+    return this.endpoints[0]!;
+  }
+
+  /**
+   * Waits until an endpoint may take the request, marks it in flight there and returns it.
+   * Call `release` exactly once afterwards.
+   */
+  async acquire(req: AcquireRequest, signal: AbortSignal): Promise<Endpoint> {
+    const deadline = performance.now() + this.allOpenWaitMs;
+    for (;;) {
+      signal.throwIfAborted();
+      const now = performance.now();
+      const ep = this.choose(req, now);
+      if (ep) {
+        if (!req.pinned && !ep.breaker.tryAcquire(now)) continue; // raced for a half-open probe
+        ep.stats.inFlight++;
+        ep.inFlightBytes += req.bytes;
+        if (ep.stats.inFlight > ep.stats.inFlightPeak) ep.stats.inFlightPeak = ep.stats.inFlight;
+        return ep;
+      }
+      const candidates = this.candidates(req);
+      const allOpen = candidates.every((e) => e.breaker.state !== 'closed' && !e.breaker.canAcquire(now));
+      if (allOpen && now >= deadline) {
+        throw new AllEndpointsDown(candidates.map((e) => `${e.name} ${e.label} (${e.lastError ?? 'unavailable'})`).join(', '));
+      }
+      // wake on a release, or when the earliest open breaker lets a probe through
+      const nextProbe = Math.min(...candidates.map((e) => e.breaker.readyAtMs()).filter((t) => t > now));
+      const waitMs = Math.min(Number.isFinite(nextProbe) ? nextProbe - now : 1000, Math.max(1, deadline - now), 1000);
+      await this.waitForChange(waitMs, signal);
+    }
+  }
+
+  /** Ends a request: frees its place and tells the breaker what the outcome says about health. */
+  release(ep: Endpoint, bytes: number, outcome: 'success' | 'failure' | 'neutral', reason?: string): void {
+    ep.stats.inFlight--;
+    ep.inFlightBytes -= bytes;
+    const now = performance.now();
+    if (outcome === 'success') ep.breaker.onSuccess(now);
+    else if (outcome === 'failure') {
+      ep.lastError = reason;
+      ep.breaker.onFailure(now, reason ?? 'error');
+    } else ep.breaker.onNeutral();
+    for (const wake of this.waiters) wake();
+    this.waiters.clear();
   }
 
   destroy(): void {
     for (const ep of this.endpoints) ep.destroy();
+  }
+
+  /** The endpoints this request may go to at all. */
+  private candidates(req: AcquireRequest): readonly Endpoint[] {
+    if (req.pinned) return [req.pinned];
+    if (this.mode === 'fallback') {
+      if (req.kind === 'write') return [this.primary];
+      return [this.endpoints[(req.fallbackIndex ?? 0) % this.endpoints.length]!];
+    }
+    return this.endpoints;
+  }
+
+  private choose(req: AcquireRequest, now: number): Endpoint | undefined {
+    const candidates = this.candidates(req);
+    const hasRoom = (e: Endpoint): boolean => e.stats.inFlight < e.maxConcurrent;
+    if (req.pinned || candidates.length === 1) {
+      const only = candidates[0]!;
+      // a pinned request has nowhere else to go: only capacity applies, not the breaker
+      return hasRoom(only) && (req.pinned !== undefined || only.breaker.canAcquire(now)) ? only : undefined;
+    }
+    let ready = candidates.filter((e) => hasRoom(e) && e.breaker.canAcquire(now));
+    if (ready.length === 0) return undefined;
+    if (req.avoid && ready.length > 1) ready = ready.filter((e) => e !== req.avoid);
+    if (req.bucket !== undefined && this.spec.bucketMap.length > 0) {
+      const name = mapBucket(this.spec, req.bucket);
+      const mapped = name !== undefined ? ready.find((e) => e.name === name) : undefined;
+      if (mapped) return mapped;
+      // the mapped endpoint is down or full: in pool mode any endpoint holds the same data
+      if (name !== undefined && this.endpoints.some((e) => e.name === name && hasRoom(e) && e.breaker.state === 'closed')) return undefined;
+    }
+    switch (this.strategy) {
+      case 'round-robin':
+        return this.weightedRoundRobin(ready);
+      case 'least-loaded':
+        return this.lowest(ready, (e) => (e.stats.inFlight + 1) / e.weight);
+      case 'adaptive':
+      case 'bucket-map': {
+        const measured = this.endpoints.filter((e) => e.estimator.samples.bandwidth > 0);
+        const worstSpb = measured.length > 0 ? Math.max(...measured.map((e) => e.estimator.secondsPerByte)) : undefined;
+        const big = req.bytes >= (this.endpoints[0]!.estimator.config.bandwidthSampleBytes);
+        return this.lowest(ready, (e) => {
+          const spb = big && e.estimator.samples.bandwidth === 0 && worstSpb !== undefined ? worstSpb : e.estimator.secondsPerByte;
+          return (e.estimator.expectedMsAt(req.bytes, spb) * (e.stats.inFlight + 1)) / e.weight;
+        });
+      }
+    }
+  }
+
+  /** Lowest score; ties go round-robin so equal endpoints share the work. */
+  private lowest(ready: readonly Endpoint[], score: (e: Endpoint) => number): Endpoint {
+    const start = this.rrTurn++ % ready.length;
+    let best = ready[start]!;
+    let bestScore = score(best);
+    for (let k = 1; k < ready.length; k++) {
+      const e = ready[(start + k) % ready.length]!;
+      const s = score(e);
+      if (s < bestScore) { best = e; bestScore = s; }
+    }
+    return best;
+  }
+
+  /** Smooth weighted round-robin (as nginx): even spread, in proportion to weight. */
+  private weightedRoundRobin(ready: readonly Endpoint[]): Endpoint {
+    let total = 0;
+    let best: Endpoint | undefined;
+    for (const e of ready) {
+      const credit = (this.rrCredit.get(e) ?? 0) + e.weight;
+      this.rrCredit.set(e, credit);
+      total += e.weight;
+      if (!best || credit > this.rrCredit.get(best)!) best = e;
+    }
+    this.rrCredit.set(best!, this.rrCredit.get(best!)! - total);
+    return best!;
+  }
+
+  private waitForChange(ms: number, signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        this.waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.waiters.add(done);
+    });
   }
 }

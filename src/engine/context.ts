@@ -13,19 +13,9 @@ import { RequestEngine, RequestFailed, type RequestReport } from './request.js';
 import { errorFacts } from './retry-policy.js';
 
 export function openPool(conn: ResolvedConnection, logger: Logger): EndpointPool {
-  const urls: (string | undefined)[] = conn.endpointUrls.length > 0 ? conn.endpointUrls : [undefined];
-  const endpoints = urls.map((url, i) => new Endpoint({
-    name: urls.length > 1 ? `ep${i + 1}` : url ? new URL(url).host : 'aws',
-    ...(url !== undefined && { url }),
-    ...(conn.region !== undefined && { region: conn.region }),
-    ...(conn.profile !== undefined && { profile: conn.profile }),
-    ...(conn.credentials !== undefined && { credentials: conn.credentials }),
-    // each endpoint may take the whole concurrency: the limiter bounds the total
-    maxConcurrent: conn.concurrency,
-    pathStyle: url !== undefined,
-  }, conn.estimator, logger));
-  // Several --endpoint-url are, by definition, gateways in front of the same data.
-  return new EndpointPool(endpoints, true);
+  // By default each endpoint may take the whole concurrency: the limiter bounds the total.
+  const endpoints = conn.pool.endpoints.map((spec) => new Endpoint(spec, { maxConcurrent: conn.concurrency, estimator: conn.estimator }, logger));
+  return new EndpointPool(endpoints, conn.pool);
 }
 
 /** Turns an error that stops the whole run into its one-line message. */
@@ -51,15 +41,24 @@ export function describeFatal(err: unknown, bucket: string, endpointLabel: strin
  * reached. AccessDenied passes: a user allowed to write may not be allowed to list.
  */
 export async function preflight(engine: RequestEngine, pool: EndpointPool, bucket: string, logger: Logger): Promise<void> {
+  const unreachable: string[] = [];
   await Promise.all(pool.endpoints.map(async (ep) => {
     try {
       await engine.run({
-        op: 'ListObjectsV2', key: bucket, bytes: 0, endpoint: ep, retries: 2, unreported: true,
+        op: 'ListObjectsV2', key: bucket, bytes: 0, endpoint: ep, retries: 2, unreported: true, kind: 'read',
         send: (e, signal) => e.client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }), { abortSignal: signal }),
       });
     } catch (err) {
       if (err instanceof RequestFailed && err.facts.code === 'AccessDenied') {
         logger.info({ endpoint: ep.name }, 'preflight list denied; going on (write may still be allowed)');
+        return;
+      }
+      // In pool mode an unreachable endpoint is one of several in front of the same data: the
+      // run goes on without it (its breaker is open) as long as one endpoint answers.
+      if (err instanceof RequestFailed && err.facts.status === undefined && err.decision === 'retry' && pool.mode === 'pool' && pool.endpoints.length > 1) {
+        const message = describeFatal(err, bucket, ep.label);
+        logger.warn({ endpoint: ep.name, error: message }, 'endpoint unreachable at start; going on without it');
+        unreachable.push(message);
         return;
       }
       if (err instanceof RequestFailed || !(err instanceof Error) || err.name === 'CredentialsProviderError' || /region/i.test(err.message)) {
@@ -68,6 +67,7 @@ export async function preflight(engine: RequestEngine, pool: EndpointPool, bucke
       throw err;
     }
   }));
+  if (unreachable.length === pool.endpoints.length) throw new FatalRunError(unreachable.join('; '));
 }
 
 export type { RequestReport };

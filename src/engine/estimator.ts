@@ -97,6 +97,19 @@ export class DeadlineEstimator {
     }
   }
 
+  /**
+   * Expected duration with another bandwidth (e.g. a pessimistic prior for an endpoint that
+   * has not been measured yet), ms.
+   */
+  expectedMsAt(bytes: number, secondsPerByte: number): number {
+    return this.latencyMsEst + bytes * secondsPerByte * 1000;
+  }
+
+  /** Current estimate of seconds per byte of one request. */
+  get secondsPerByte(): number {
+    return this.secondsPerByteEst;
+  }
+
   /** Current bandwidth estimate, MB/s (10^6 bytes). */
   get mbps(): number {
     return 1 / this.secondsPerByteEst / 1e6;

@@ -54,6 +54,13 @@ export interface RequestSpec<T> {
   part?: number;
   /** payload bytes (request body for uploads, expected response body for downloads) */
   bytes: number;
+  /**
+   * 'read' (GET/HEAD/LIST) or 'write' (everything else; default): the pool routes reads and
+   * writes differently in some modes (fallback: reads try each endpoint in order).
+   */
+  kind?: 'read' | 'write';
+  /** the bucket, for bucket-map routing */
+  bucket?: string;
   /** send on this endpoint only (multipart parts when endpoints do not share storage) */
   endpoint?: Endpoint;
   /** override of RetryConfig.retries (preflight checks use fewer) */
@@ -95,23 +102,43 @@ export class RequestEngine {
   }
 
   async run<T>(spec: RequestSpec<T>): Promise<T> {
-    const maxRetries = spec.retries ?? this.retry.retries;
     const start = performance.now();
+    const kind = spec.kind ?? 'write';
+    const fallbackRead = this.pool.mode === 'fallback' && kind === 'read' && !spec.endpoint;
+    let failedOn: Endpoint | undefined;
     for (let attempt = 0; ; attempt++) {
       if (this.runSignal.aborted) throw new Interrupted();
-      const ep = spec.endpoint ?? this.pool.pick();
+      let ep: Endpoint;
+      try {
+        ep = await this.pool.acquire({
+          bytes: spec.bytes, kind,
+          ...(spec.bucket !== undefined && { bucket: spec.bucket }),
+          ...(spec.endpoint && { pinned: spec.endpoint }),
+          ...(failedOn && { avoid: failedOn }),
+          ...(fallbackRead && { fallbackIndex: attempt }),
+        }, this.runSignal);
+      } catch (err) {
+        if (this.runSignal.aborted) throw new Interrupted();
+        // every endpoint stayed down past the bounded wait: nothing in this run can progress
+        const facts = errorFacts(err);
+        const report = this.report(spec, this.pool.primary, attempt, 0, performance.now() - start, false, facts.code);
+        if (!spec.unreported) this.onReport(report);
+        throw new RequestFailed(facts, 'fatal', report, this.pool.primary);
+      }
       const deadlineMs = ep.estimator.deadlineMs(spec.bytes, attempt);
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), deadlineMs);
       const onRunAbort = (): void => ac.abort(new Interrupted());
       this.runSignal.addEventListener('abort', onRunAbort, { once: true });
       ep.stats.requests++;
-      ep.stats.inFlight++;
-      if (ep.stats.inFlight > ep.stats.inFlightPeak) ep.stats.inFlightPeak = ep.stats.inFlight;
       const t0 = performance.now();
+      let outcome: 'success' | 'failure' | 'neutral' = 'neutral';
+      let reason: string | undefined;
+      let waitMs: number;
       try {
         const result = await spec.send(ep, ac.signal);
         const successMs = performance.now() - t0;
+        outcome = 'success';
         ep.estimator.record(spec.bytes, successMs);
         ep.stats.bytes += spec.bytes;
         if (!spec.unreported) this.onReport(this.report(spec, ep, attempt + 1, successMs, performance.now() - start, true));
@@ -122,25 +149,33 @@ export class RequestEngine {
         if (err instanceof Interrupted || this.runSignal.aborted) throw new Interrupted();
         ep.stats.errors++;
         const facts = errorFacts(err);
-        const decision = decide(facts);
+        let decision = decide(facts);
+        // A failure that speaks of the endpoint's health (network, deadline, 5xx) feeds its breaker.
+        if (decision === 'retry') { outcome = 'failure'; reason = facts.code; }
+        // fallback reads: a miss or failure on one store sends the read to the next, in order
+        if (fallbackRead && decision === 'fail' && attempt + 1 < this.pool.endpoints.length) decision = 'retry';
         const elapsed = performance.now() - t0;
-        if (decision !== 'retry' || attempt >= maxRetries) {
+        const maxRetries = spec.retries ?? ep.config.retries ?? this.retry.retries;
+        const budget = fallbackRead ? Math.max(maxRetries, this.pool.endpoints.length - 1) : maxRetries;
+        if (decision !== 'retry' || attempt >= budget) {
           const report = this.report(spec, ep, attempt + 1, elapsed, performance.now() - start, false, facts.code);
           if (!spec.unreported) this.onReport(report);
           throw new RequestFailed(facts, decision, report, ep);
         }
         ep.stats.retries++;
-        const waitMs = backoffMs(attempt, this.retry.backoffBaseMs, this.retry.backoffCapMs, facts.retryAfterMs);
+        failedOn = ep;
+        waitMs = backoffMs(attempt, this.retry.backoffBaseMs, this.retry.backoffCapMs, facts.retryAfterMs);
         this.logger.info(
           { op: spec.op, key: spec.key, part: spec.part, endpoint: ep.name, attempt: attempt + 1, code: facts.code, status: facts.status, deadlineMs: Math.round(deadlineMs), waitMs: Math.round(waitMs) },
           'attempt failed, retrying',
         );
-        await this.sleep(waitMs);
       } finally {
         clearTimeout(timer);
         this.runSignal.removeEventListener('abort', onRunAbort);
-        ep.stats.inFlight--;
+        this.pool.release(ep, spec.bytes, outcome, reason);
       }
+      // the endpoint's place is free while we back off
+      await this.sleep(waitMs);
     }
   }
 

@@ -25,6 +25,9 @@ import { describeFatal, openPool, preflight } from './context.js';
 import { Limiter } from './limiter.js';
 import { planParts } from './multipart.js';
 import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from './request.js';
+import { PriorityQueue, type Priority } from './priority-queue.js';
+import { pathMatcher } from '../fs/glob.js';
+import type { BreakerState, BreakerTransition } from '../endpoints/breaker.js';
 
 /** Files up to this size are read into memory in one go (cheaper than a stream). */
 const BUFFERED_MAX_BYTES = 256 * 1024;
@@ -59,6 +62,13 @@ export interface UploadOptions extends ConnectionOptions {
   onProgress?: (p: UploadProgress) => void;
   /** with dryRun: one call per file that would be sent */
   onPlan?: (p: PlannedFile) => void;
+  /**
+   * dispatch order: files matching a HIGH glob go before NORMAL (the rest) before LOW, among
+   * the files found so far (the walk runs at most `priorityWindow` files ahead)
+   */
+  priorities?: Array<{ priority: Priority; glob: string }>;
+  /** how many found files may wait for dispatch; default 10,000 */
+  priorityWindow?: number;
 }
 
 export interface PlannedFile { path: string; key: string; bytes: number; multipart: boolean; parts: number }
@@ -78,12 +88,21 @@ export interface FailedFile {
   /** path relative to the uploaded directory */
   path: string;
   key?: string;
+  /** replicate mode: the endpoint that misses this object */
+  endpoint?: string;
   error: string;
 }
 
+/** Usage statistics of one endpoint over the run (`--stats`, `--json`). */
 export interface EndpointSummary {
-  name: string; url: string; requests: number; bytes: number; errors: number; retries: number;
-  inFlightPeak: number; mbpsEst: number;
+  name: string; url: string;
+  requests: number; bytes: number; errors: number; retries: number; inFlightPeak: number;
+  /** bandwidth and latency estimates at the end of the run */
+  mbpsEst: number; latencyMsEst: number;
+  breaker: BreakerState;
+  breakerTransitions: BreakerTransition[];
+  /** replicate mode: objects stored on this endpoint / missing from it */
+  filesOk?: number; filesFailed?: number;
 }
 
 export interface UploadSummary {
@@ -181,12 +200,12 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   /** open multipart uploads, aborted if the run stops */
   const openUploads = new Map<string, { key: string; uploadId: string; endpoint: Endpoint }>();
   let notAttempted = 0;
+  const copies = new Map(pool.endpoints.map((e) => [e, { ok: 0, failed: 0 }]));
 
   try {
     await preflight(engine, pool, bucket, logger);
 
-    const fail = (f: FileEntry, key: string, err: unknown): void => {
-      if (err instanceof Interrupted) { notAttempted++; return; }
+    const fail = (f: FileEntry, key: string, err: unknown, target?: Endpoint): void => {
       if (err instanceof RequestFailed && err.decision === 'fatal') {
         if (!fatal) {
           fatal = describeFatal(err, bucket, err.endpoint.label);
@@ -195,32 +214,43 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
         }
       }
       const message = err instanceof RequestFailed ? err.message : describeLocalError(err);
-      failed.push({ path: f.rel, key, error: message });
-      progress.filesFailed++;
-      logger.warn({ path: f.rel, key, error: message }, 'upload failed');
+      failed.push({ path: f.rel, key, ...(target && { endpoint: target.name }), error: message });
+      logger.warn({ path: f.rel, key, endpoint: target?.name, error: message }, 'upload failed');
     };
 
+    // replicate: one copy per endpoint, each pinned to its endpoint; otherwise the pool routes
+    const targets: Array<Endpoint | undefined> = pool.mode === 'replicate' ? [...pool.endpoints] : [undefined];
     const uploadOne = async (f: FileEntry): Promise<void> => {
       const key = keyFor(prefix, f.rel);
-      try {
-        if (f.size >= thresholdBytes) await uploadMultipart(f, key);
-        else await slots.run(() => putSmall(f, key));
+      const results = await Promise.all(targets.map(async (target) => {
+        try {
+          if (f.size >= thresholdBytes) await uploadMultipart(f, key, target);
+          else await slots.run(() => putSmall(f, key, target));
+          if (target) copies.get(target)!.ok++;
+          return 'ok';
+        } catch (err) {
+          if (err instanceof Interrupted) { notAttempted++; return 'interrupted'; }
+          if (target) copies.get(target)!.failed++;
+          fail(f, key, err, target);
+          return 'failed';
+        }
+      }));
+      if (results.every((r) => r === 'ok')) {
         progress.filesDone++;
         progress.bytesDone += f.size;
         logger.debug({ path: f.rel, key, bytes: f.size }, 'uploaded');
-      } catch (err) {
-        fail(f, key, err);
-      } finally {
-        tick();
+      } else if (results.includes('failed')) {
+        progress.filesFailed++;
       }
+      tick();
     };
 
-    const putSmall = async (f: FileEntry, key: string): Promise<void> => {
+    const putSmall = async (f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> => {
       const buffered = f.size <= SYNC_READ_MAX_BYTES ? fs.readFileSync(f.path)
         : f.size <= BUFFERED_MAX_BYTES ? await fs.promises.readFile(f.path) : undefined;
       if (buffered && buffered.length !== f.size) throw fileChanged(f);
       await engine.run({
-        op: 'PutObject', key, bytes: f.size,
+        op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
         send: (ep, signal): Promise<unknown> => {
           const contentType = contentTypeFor(f.rel);
           if (ep.http) {
@@ -237,10 +267,10 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       });
     };
 
-    const uploadMultipart = async (f: FileEntry, key: string): Promise<void> => {
+    const uploadMultipart = async (f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> => {
       const plan = planParts(f.size, partSizeBytes);
       const created = await slots.run(() => engine.run({
-        op: 'CreateMultipartUpload', key, bytes: 0,
+        op: 'CreateMultipartUpload', key, bytes: 0, bucket, ...(target && { endpoint: target }),
         send: async (ep, signal) => ({
           ep,
           out: await ep.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentTypeFor(f.rel) }), { abortSignal: signal }),
@@ -259,7 +289,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
           const start = i * plan.partSizeBytes;
           const len = Math.min(plan.partSizeBytes, f.size - start);
           const out = await engine.run({
-            op: 'UploadPart', key, part: i + 1, bytes: len, ...(pinned && { endpoint: pinned }),
+            op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
             send: async (ep, signal): Promise<string | undefined> => {
               const open = (): fs.ReadStream => fs.createReadStream(f.path, { start, end: start + len - 1, highWaterMark: STREAM_CHUNK_BYTES });
               if (ep.http) {
@@ -275,7 +305,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
           return { PartNumber: i + 1, ETag: out };
         }, 'high')));
         await slots.run(() => engine.run({
-          op: 'CompleteMultipartUpload', key, bytes: 0, ...(pinned && { endpoint: pinned }),
+          op: 'CompleteMultipartUpload', key, bytes: 0, bucket, ...(pinned && { endpoint: pinned }),
           // Ceph RGW returns an empty ETag here (a known RGW bug): the object is checked by listing.
           send: (ep, signal) => ep.client.send(new CompleteMultipartUploadCommand({
             Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
@@ -291,12 +321,27 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       }
     };
 
+    // The walk feeds a bounded priority queue; the dispatcher takes the most urgent file first.
+    const queue = new PriorityQueue<FileEntry>(opts.priorityWindow ?? 10_000);
+    const rules = (opts.priorities ?? []).map((r) => ({ priority: r.priority, match: pathMatcher(r.glob) }));
+    const priorityOf = (rel: string): Priority => rules.find((r) => r.match(rel))?.priority ?? 'NORMAL';
+    const walking = (async () => {
+      try {
+        for await (const f of walk) {
+          progress.filesFound++;
+          progress.bytesFound += f.size;
+          if (runSignal.aborted) { notAttempted++; continue; }
+          await queue.push(f, priorityOf(f.rel));
+        }
+        progress.walkDone = true;
+      } finally {
+        queue.close();
+      }
+    })();
     // Files in progress at once: enough to keep every slot busy while others read or wait.
     const filesGate = new Limiter(conn.concurrency * 2);
     const inProgress = new Set<Promise<void>>();
-    for await (const f of walk) {
-      progress.filesFound++;
-      progress.bytesFound += f.size;
+    for (let f = await queue.shift(); f !== undefined; f = await queue.shift()) {
       if (runSignal.aborted) { notAttempted++; continue; }
       await filesGate.acquire();
       if (runSignal.aborted) { filesGate.release(); notAttempted++; continue; }
@@ -304,7 +349,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       inProgress.add(p);
       tick();
     }
-    progress.walkDone = true;
+    await walking;
     await Promise.all(inProgress);
     tick(true);
   } catch (err) {
@@ -327,6 +372,8 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     endpoints: pool.endpoints.map((e) => ({
       name: e.name, url: e.label, requests: e.stats.requests, bytes: e.stats.bytes, errors: e.stats.errors,
       retries: e.stats.retries, inFlightPeak: e.stats.inFlightPeak, mbpsEst: e.estimator.mbps,
+      latencyMsEst: e.estimator.latencyMs, breaker: e.breaker.state, breakerTransitions: e.breaker.transitions,
+      ...(pool.mode === 'replicate' && { filesOk: copies.get(e)!.ok, filesFailed: copies.get(e)!.failed }),
     })),
   };
 }

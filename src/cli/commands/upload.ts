@@ -7,12 +7,22 @@ import type { RequestReport } from '../../engine/request.js';
 import { MIB } from '../../engine/multipart.js';
 import { upload, type UploadOptions } from '../../engine/upload.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
-import { createProgress, renderRequestTable, renderUploadSummary } from '../render.js';
+import { createProgress, renderEndpointStats, renderRequestTable, renderUploadSummary } from '../render.js';
+import { PRIORITIES, type Priority } from '../../engine/priority-queue.js';
+import { UsageError } from '../../errors.js';
+
+/** "HIGH:**\/manifest.json" → { priority: 'HIGH', glob: '**\/manifest.json' } */
+function parsePriority(text: string): { priority: Priority; glob: string } {
+  const m = /^(HIGH|NORMAL|LOW):(.+)$/i.exec(text);
+  if (!m) throw new UsageError(`--priority '${text}': expected LEVEL:glob with LEVEL one of ${PRIORITIES.join(', ')} (e.g. HIGH:**/manifest.json)`);
+  return { priority: m[1]!.toUpperCase() as Priority, glob: m[2]! };
+}
 import type { CliContext } from '../main.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 interface UploadFlags extends CommonFlags {
+  priority?: string[];
   include?: string[];
   exclude?: string[];
   followSymlinks?: boolean;
@@ -35,6 +45,7 @@ export function registerUpload(program: Command, ctx: CliContext): void {
     .option('--part-size <size>', 'multipart part size, 5MiB–5GiB; grown so no file needs more than 10,000 parts', `${DEFAULT_PART_SIZE_BYTES / MIB}MiB`)
     .option('--multipart-threshold <size>', 'files of at least this size go as multipart uploads', `${DEFAULT_MULTIPART_THRESHOLD_BYTES / MIB}MiB`)
     .option('--dry-run', 'list what would be uploaded; send nothing')
+    .option('--priority <LEVEL:glob>', 'dispatch matching files first (HIGH) or last (LOW), e.g. HIGH:**/manifest.json (repeatable)', collect)
     .option('--table', 'print the per-request table: attempts | bytes | success_ms | total_ms | MBps | MBps est');
   addCommonOptions(cmd);
   cmd.addHelpText('after', `
@@ -57,6 +68,7 @@ Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
       multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold'),
       dryRun: flags.dryRun ?? false,
+      ...(flags.priority && { priorities: flags.priority.map(parsePriority) }),
       onProgress: (p) => progress.update(p),
       onReport: (r) => {
         if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
@@ -74,7 +86,10 @@ Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config
     }
     if (flags.table && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
     if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
-    else ctx.out(`${renderUploadSummary(summary)}\n`);
+    else {
+      if (flags.stats && summary.endpoints.length > 0) ctx.out(`${await renderEndpointStats(summary.endpoints)}\n`);
+      ctx.out(`${renderUploadSummary(summary)}\n`);
+    }
     logger.info({ files: summary.files, bytes: summary.bytes, failed: summary.failed.length, wallMs: Math.round(summary.wallMs) }, 'upload finished');
     if (summary.fatal) {
       ctx.err(`s3x: error: ${summary.fatal}\n`);

@@ -1,0 +1,272 @@
+/**
+ * The endpoint pool's configuration: a JSON file (--config / S3X_CONFIG), then environment
+ * overrides (S3X_ENDPOINT_<i>_<FIELD>, S3X_MODE, S3X_STRATEGY), then flags. Every error names
+ * the field and why, and never echoes a secret.
+ *
+ * {
+ *   "endpoints": [
+ *     { "name": "rgw-a", "url": "http://127.0.0.1:7480", "region": "us-east-1",
+ *       "accessKeyId": "…", "secretAccessKey": "…", "maxConcurrent": 16, "retries": 5,
+ *       "breaker": { "threshold": 5, "cooldownMs": 10000 }, "pathStyle": true, "weight": 1 },
+ *     { "name": "rgw-b", "url": "http://127.0.0.1:7481" }
+ *   ],
+ *   "mode": "pool", "strategy": "adaptive", "sharedStorage": true,
+ *   "bucketMap": { "logs-*": "rgw-b" }
+ * }
+ */
+import fs from 'node:fs';
+import { UsageError } from '../errors.js';
+import { DEFAULT_BREAKER, type BreakerConfig } from '../endpoints/breaker.js';
+import { normalizeEndpointUrl } from '../endpoints/endpoint.js';
+import { globToRegExp } from '../fs/glob.js';
+
+export const MODES = ['pool', 'replicate', 'fallback'] as const;
+export type Mode = (typeof MODES)[number];
+export const STRATEGIES = ['adaptive', 'least-loaded', 'round-robin', 'bucket-map'] as const;
+export type Strategy = (typeof STRATEGIES)[number];
+/** Chosen by benchmark (README "Choosing the default strategy"). */
+export const DEFAULT_STRATEGY: Strategy = 'adaptive';
+
+/** One endpoint, fully resolved. Secrets stay in here and are never logged or printed. */
+export interface EndpointSpec {
+  name: string;
+  /** undefined = AWS S3 itself */
+  url?: string;
+  region?: string;
+  profile?: string;
+  accessKeyId?: string;
+  secretAccessKey?: string;
+  sessionToken?: string;
+  /** requests in flight on this endpoint at most (its socket pool); default: --concurrency */
+  maxConcurrent?: number;
+  /** retries per request on this endpoint; default: --retries */
+  retries?: number;
+  breaker: BreakerConfig;
+  /** path-style addressing; default true for custom URLs */
+  pathStyle: boolean;
+  /** share of the work relative to the others (round-robin, least-loaded, adaptive); default 1 */
+  weight: number;
+}
+
+export interface PoolSpec {
+  endpoints: EndpointSpec[];
+  mode: Mode;
+  strategy: Strategy;
+  /** bucket glob → endpoint name, first match wins; unmatched buckets use the strategy */
+  bucketMap: Array<{ pattern: string; endpoint: string }>;
+  /** the endpoints front the same storage (parts of one multipart upload may go to any) */
+  sharedStorage: boolean;
+  /** where the spec came from, for messages */
+  source: string;
+}
+
+export interface PoolFlags {
+  configFile?: string;
+  endpointUrls?: string[];
+  region?: string;
+  profile?: string;
+  mode?: string;
+  strategy?: string;
+  credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+type Obj = { [k: string]: Json };
+
+const ENDPOINT_FIELDS = ['name', 'url', 'region', 'profile', 'accessKeyId', 'secretAccessKey', 'sessionToken', 'maxConcurrent', 'retries', 'breaker', 'pathStyle', 'weight'] as const;
+const SECRET_FIELDS = new Set(['secretAccessKey', 'sessionToken']);
+const ENV_FIELDS: Record<string, (typeof ENDPOINT_FIELDS)[number] | 'breaker.threshold' | 'breaker.cooldownMs'> = {
+  NAME: 'name', URL: 'url', REGION: 'region', PROFILE: 'profile', ACCESS_KEY_ID: 'accessKeyId',
+  SECRET_ACCESS_KEY: 'secretAccessKey', SESSION_TOKEN: 'sessionToken', MAX_CONCURRENT: 'maxConcurrent',
+  RETRIES: 'retries', PATH_STYLE: 'pathStyle', WEIGHT: 'weight',
+  BREAKER_THRESHOLD: 'breaker.threshold', BREAKER_COOLDOWN_MS: 'breaker.cooldownMs',
+};
+
+class Checker {
+  constructor(private readonly source: string) {}
+  fail(where: string, why: string): never {
+    throw new UsageError(`${this.source}: ${where}: ${why}`);
+  }
+  show(field: string, v: Json | undefined): string {
+    return SECRET_FIELDS.has(field) ? '(hidden)' : JSON.stringify(v);
+  }
+  str(o: Obj, field: string, where: string): string | undefined {
+    const v = o[field];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v === '') this.fail(`${where}.${field}`, `must be a non-empty string, got ${this.show(field, v)}`);
+    return v;
+  }
+  int(o: Obj, field: string, where: string, min: number, max: number): number | undefined {
+    const v = o[field];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(`${where}.${field}`, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  num(o: Obj, field: string, where: string, min: number, max: number): number | undefined {
+    const v = o[field];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) this.fail(`${where}.${field}`, `must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  bool(o: Obj, field: string, where: string): boolean | undefined {
+    const v = o[field];
+    if (v === undefined) return undefined;
+    if (typeof v !== 'boolean') this.fail(`${where}.${field}`, `must be true or false, got ${JSON.stringify(v)}`);
+    return v;
+  }
+  oneOf<T extends string>(v: Json | undefined, where: string, allowed: readonly T[]): T | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) this.fail(where, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  }
+  obj(v: Json | undefined, where: string): Obj | undefined {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(where, `must be an object, got ${JSON.stringify(v)}`);
+    return v;
+  }
+}
+
+function readJson(file: string): Obj {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new UsageError(`--config ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  let parsed: Json;
+  try {
+    parsed = JSON.parse(text) as Json;
+  } catch (err) {
+    throw new UsageError(`--config ${file}: not valid JSON (${(err as Error).message})`);
+  }
+  const c: Checker = new Checker(`--config ${file}`);
+  return c.obj(parsed, '(top level)') ?? {};
+}
+
+/** Env overrides into the raw endpoint objects (1-based index: S3X_ENDPOINT_1_URL is endpoints[0]). */
+function applyEnv(endpoints: Obj[], env: NodeJS.ProcessEnv): void {
+  for (const [name, value] of Object.entries(env)) {
+    const m = /^S3X_ENDPOINT_(\d+)_([A-Z_]+)$/.exec(name);
+    if (!m || value === undefined) continue;
+    const i = Number(m[1]);
+    const field = ENV_FIELDS[m[2]!];
+    if (!field) throw new UsageError(`${name}: unknown field ${m[2]} (known: ${Object.keys(ENV_FIELDS).join(', ')})`);
+    if (i < 1 || i > 64) throw new UsageError(`${name}: the endpoint index must be from 1 to 64`);
+    while (endpoints.length < i) endpoints.push({});
+    const ep = endpoints[i - 1]!;
+    const numeric = field === 'maxConcurrent' || field === 'retries' || field === 'weight' || field.startsWith('breaker.');
+    let v: Json = value;
+    if (numeric) {
+      v = Number(value);
+      if (value.trim() === '' || !Number.isFinite(v)) throw new UsageError(`${name}: must be a number, got ${JSON.stringify(value)}`);
+    } else if (field === 'pathStyle') {
+      if (!/^(true|false|1|0)$/i.test(value)) throw new UsageError(`${name}: must be true or false, got ${JSON.stringify(value)}`);
+      v = /^(true|1)$/i.test(value);
+    }
+    if (field.startsWith('breaker.')) {
+      const b = (typeof ep.breaker === 'object' && ep.breaker !== null && !Array.isArray(ep.breaker) ? ep.breaker : {}) as Obj;
+      b[field.slice('breaker.'.length)] = v;
+      ep.breaker = b;
+    } else {
+      ep[field] = v;
+    }
+  }
+}
+
+/** The endpoint name `bucketMap` sends `bucket` to, if any. */
+export function mapBucket(spec: Pick<PoolSpec, 'bucketMap'>, bucket: string): string | undefined {
+  return spec.bucketMap.find((m) => globToRegExp(m.pattern).test(bucket))?.endpoint;
+}
+
+/**
+ * Config file (if any) → env overrides → flags → one validated PoolSpec. `--endpoint-url`
+ * replaces the endpoint list (the simplest case: URLs + the AWS credential chain).
+ */
+export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = process.env): PoolSpec {
+  const configFile = flags.configFile ?? env.S3X_CONFIG;
+  const raw: Obj = configFile ? readJson(configFile) : {};
+  const source = configFile ? `--config ${configFile}` : 'endpoint settings';
+  const c: Checker = new Checker(source);
+  for (const k of Object.keys(raw)) {
+    if (!['endpoints', 'mode', 'strategy', 'bucketMap', 'sharedStorage'].includes(k)) c.fail(k, 'unknown field (known: endpoints, mode, strategy, bucketMap, sharedStorage)');
+  }
+  let rawEndpoints: Obj[] = [];
+  if (raw.endpoints !== undefined) {
+    if (!Array.isArray(raw.endpoints)) c.fail('endpoints', 'must be a list of endpoint objects');
+    rawEndpoints = raw.endpoints.map((e, i) => c.obj(e, `endpoints[${i}]`) ?? {});
+  }
+  applyEnv(rawEndpoints, env);
+  if (flags.endpointUrls && flags.endpointUrls.length > 0) {
+    // checked here so the message names the flag the user typed
+    rawEndpoints = flags.endpointUrls.map((url) => ({ url: normalizeEndpointUrl(url) }));
+  }
+
+  const endpoints: EndpointSpec[] = rawEndpoints.map((o, i) => {
+    const where = `endpoints[${i}]`;
+    for (const k of Object.keys(o)) {
+      if (!(ENDPOINT_FIELDS as readonly string[]).includes(k)) c.fail(`${where}.${k}`, `unknown field (known: ${ENDPOINT_FIELDS.join(', ')})`);
+    }
+    const urlText = c.str(o, 'url', where);
+    let url: string | undefined;
+    if (urlText !== undefined) {
+      try {
+        url = normalizeEndpointUrl(urlText);
+      } catch (err) {
+        c.fail(`${where}.url`, (err as Error).message.replace(/^--endpoint-url /, ''));
+      }
+    }
+    const accessKeyId = c.str(o, 'accessKeyId', where);
+    const secretAccessKey = c.str(o, 'secretAccessKey', where);
+    if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+      c.fail(where, 'accessKeyId and secretAccessKey go together (give both, or neither for the AWS chain)');
+    }
+    const b = c.obj(o.breaker, `${where}.breaker`) ?? {};
+    for (const k of Object.keys(b)) if (k !== 'threshold' && k !== 'cooldownMs') c.fail(`${where}.breaker.${k}`, 'unknown field (known: threshold, cooldownMs)');
+    const spec: EndpointSpec = {
+      name: c.str(o, 'name', where) ?? (rawEndpoints.length > 1 ? `ep${i + 1}` : url ? new URL(url).host : 'aws'),
+      ...(url !== undefined && { url }),
+      breaker: {
+        threshold: c.int(b, 'threshold', `${where}.breaker`, 1, 1000) ?? DEFAULT_BREAKER.threshold,
+        cooldownMs: c.int(b, 'cooldownMs', `${where}.breaker`, 100, 3_600_000) ?? DEFAULT_BREAKER.cooldownMs,
+      },
+      pathStyle: c.bool(o, 'pathStyle', where) ?? url !== undefined,
+      weight: c.num(o, 'weight', where, 0.01, 1000) ?? 1,
+    };
+    const region = c.str(o, 'region', where) ?? flags.region;
+    if (region !== undefined) spec.region = region;
+    const profile = c.str(o, 'profile', where) ?? (accessKeyId === undefined ? flags.profile : undefined);
+    if (profile !== undefined) spec.profile = profile;
+    if (accessKeyId !== undefined && secretAccessKey !== undefined) {
+      spec.accessKeyId = accessKeyId;
+      spec.secretAccessKey = secretAccessKey;
+      const token = c.str(o, 'sessionToken', where);
+      if (token !== undefined) spec.sessionToken = token;
+    } else if (flags.credentials && profile === undefined) {
+      spec.accessKeyId = flags.credentials.accessKeyId;
+      spec.secretAccessKey = flags.credentials.secretAccessKey;
+      if (flags.credentials.sessionToken !== undefined) spec.sessionToken = flags.credentials.sessionToken;
+    }
+    const maxConcurrent = c.int(o, 'maxConcurrent', where, 1, 1024);
+    if (maxConcurrent !== undefined) spec.maxConcurrent = maxConcurrent;
+    const retries = c.int(o, 'retries', where, 0, 100);
+    if (retries !== undefined) spec.retries = retries;
+    return spec;
+  });
+  if (endpoints.length === 0) endpoints.push({ name: 'aws', breaker: { ...DEFAULT_BREAKER }, pathStyle: false, weight: 1, ...(flags.region !== undefined && { region: flags.region }), ...(flags.profile !== undefined && { profile: flags.profile }), ...(flags.credentials && { ...flags.credentials }) });
+  const names = new Set<string>();
+  for (const [i, e] of endpoints.entries()) {
+    if (names.has(e.name)) c.fail(`endpoints[${i}].name`, `"${e.name}" is used twice`);
+    names.add(e.name);
+  }
+
+  const mode = c.oneOf(flags.mode ?? env.S3X_MODE ?? raw.mode, 'mode', MODES) ?? 'pool';
+  const strategy = c.oneOf(flags.strategy ?? env.S3X_STRATEGY ?? raw.strategy, 'strategy', STRATEGIES) ?? DEFAULT_STRATEGY;
+  const bucketMapObj = c.obj(raw.bucketMap, 'bucketMap') ?? {};
+  const bucketMap = Object.entries(bucketMapObj).map(([pattern, target]) => {
+    if (typeof target !== 'string' || !names.has(target)) c.fail(`bucketMap["${pattern}"]`, `must name an endpoint (${[...names].join(', ')}), got ${JSON.stringify(target)}`);
+    return { pattern, endpoint: target };
+  });
+  if (strategy === 'bucket-map' && bucketMap.length === 0) c.fail('strategy', '"bucket-map" needs a bucketMap in the config file');
+  const sharedStorage = c.bool(raw, 'sharedStorage', '(top level)') ?? mode === 'pool';
+  return { endpoints, mode, strategy, bucketMap, sharedStorage, source };
+}

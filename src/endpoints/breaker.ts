@@ -1,0 +1,94 @@
+/**
+ * Circuit breaker of one endpoint: closed → open after `threshold` consecutive health failures
+ * → half-open once `cooldownMs` has passed, letting exactly one probe through → closed on its
+ * success, open again (a new cooldown) on its failure. Pure: time is passed in.
+ *
+ * Only failures that say something about the endpoint's health count (connection refused or
+ * reset, our deadline, 5xx, SlowDown); a 4xx about one object (AccessDenied, NoSuchKey) does not.
+ */
+export type BreakerState = 'closed' | 'open' | 'half-open';
+
+export interface BreakerConfig {
+  /** consecutive failures that open the breaker; default 5, range 1–1000 */
+  threshold: number;
+  /** time an open breaker waits before one probe is let through, ms; default 10000 */
+  cooldownMs: number;
+}
+
+export const DEFAULT_BREAKER: BreakerConfig = { threshold: 5, cooldownMs: 10_000 };
+
+export interface BreakerTransition {
+  /** ms since the breaker was made */
+  atMs: number;
+  from: BreakerState;
+  to: BreakerState;
+  /** error code of the failure that caused it, for → open */
+  reason?: string;
+}
+
+export class CircuitBreaker {
+  private stateNow: BreakerState = 'closed';
+  private consecutiveFailures = 0;
+  private openedAtMs = 0;
+  private probeInFlight = false;
+  readonly transitions: BreakerTransition[] = [];
+
+  constructor(readonly config: BreakerConfig, private readonly startMs: number) {}
+
+  get state(): BreakerState { return this.stateNow; }
+
+  /** Would tryAcquire succeed now? Does not claim anything. */
+  canAcquire(nowMs: number): boolean {
+    if (this.stateNow === 'closed') return true;
+    if (this.stateNow === 'open') return nowMs - this.openedAtMs >= this.config.cooldownMs;
+    return !this.probeInFlight;
+  }
+
+  /** May a request be sent now? In half-open, only one probe at a time; claims it. */
+  tryAcquire(nowMs: number): boolean {
+    if (this.stateNow === 'closed') return true;
+    if (this.stateNow === 'open') {
+      if (nowMs - this.openedAtMs < this.config.cooldownMs) return false;
+      this.move('half-open', nowMs);
+    }
+    if (this.probeInFlight) return false;
+    this.probeInFlight = true;
+    return true;
+  }
+
+  /** When an open breaker lets its next probe through, ms (0 when closed). */
+  readyAtMs(): number {
+    return this.stateNow === 'open' ? this.openedAtMs + this.config.cooldownMs : 0;
+  }
+
+  onSuccess(nowMs: number): void {
+    this.consecutiveFailures = 0;
+    this.probeInFlight = false;
+    if (this.stateNow !== 'closed') this.move('closed', nowMs);
+  }
+
+  onFailure(nowMs: number, reason: string): void {
+    this.consecutiveFailures++;
+    if (this.stateNow === 'half-open') {
+      this.probeInFlight = false;
+      this.open(nowMs, reason);
+    } else if (this.stateNow === 'closed' && this.consecutiveFailures >= this.config.threshold) {
+      this.open(nowMs, reason);
+    }
+  }
+
+  /** A request that was let through ended without saying anything about health (4xx, interrupt). */
+  onNeutral(): void {
+    this.probeInFlight = false;
+  }
+
+  private open(nowMs: number, reason: string): void {
+    this.openedAtMs = nowMs;
+    this.move('open', nowMs, reason);
+  }
+
+  private move(to: BreakerState, nowMs: number, reason?: string): void {
+    this.transitions.push({ atMs: Math.round(nowMs - this.startMs), from: this.stateNow, to, ...(reason !== undefined && { reason }) });
+    this.stateNow = to;
+  }
+}
