@@ -4,8 +4,9 @@
  * - Capacity: an endpoint takes at most `maxConcurrent` requests at once (its socket pool);
  *   a request waits when every candidate is full.
  * - Health: each endpoint has a circuit breaker (./breaker.ts); an open endpoint gets no new
- *   work. When every candidate is open the request waits for the earliest probe, at most
- *   `allOpenWaitMs`, then fails with AllEndpointsDown (fatal: nothing can make progress).
+ *   work. While no candidate is healthy, requests wait for the probes the breakers let through;
+ *   once no candidate has been healthy for `allOpenWaitMs` (pool-wide, probes included), requests
+ *   fail with AllEndpointsDown (fatal: nothing in the run can make progress).
  * - Routing (pool mode): bucket-map first, then the strategy among the healthy endpoints with
  *   room, preferring one other than the endpoint the previous attempt failed on (failover):
  *     round-robin  – smooth weighted round-robin
@@ -49,6 +50,8 @@ export class EndpointPool {
   private readonly spec: Pick<PoolSpec, 'bucketMap'>;
   private readonly waiters = new Set<() => void>();
   private rrTurn = 0;
+  /** since when no endpoint's breaker has been closed (undefined while one is) */
+  private allDownSinceMs: number | undefined;
   private readonly rrCredit = new Map<Endpoint, number>();
 
   constructor(
@@ -74,10 +77,18 @@ export class EndpointPool {
    * Call `release` exactly once afterwards.
    */
   async acquire(req: AcquireRequest, signal: AbortSignal): Promise<Endpoint> {
-    const deadline = performance.now() + this.allOpenWaitMs;
     for (;;) {
       signal.throwIfAborted();
       const now = performance.now();
+      const candidates = this.candidates(req);
+      if (!req.pinned && candidates.every((e) => e.breaker.state !== 'closed')) {
+        this.allDownSinceMs ??= now;
+        if (now - this.allDownSinceMs > this.allOpenWaitMs) {
+          throw new AllEndpointsDown(candidates.map((e) => `${e.name} ${e.label} (${e.lastError ?? 'unavailable'})`).join(', '));
+        }
+      } else if (!req.pinned) {
+        this.allDownSinceMs = undefined;
+      }
       const ep = this.choose(req, now);
       if (ep) {
         if (!req.pinned && !ep.breaker.tryAcquire(now)) continue; // raced for a half-open probe
@@ -86,14 +97,9 @@ export class EndpointPool {
         if (ep.stats.inFlight > ep.stats.inFlightPeak) ep.stats.inFlightPeak = ep.stats.inFlight;
         return ep;
       }
-      const candidates = this.candidates(req);
-      const allOpen = candidates.every((e) => e.breaker.state !== 'closed' && !e.breaker.canAcquire(now));
-      if (allOpen && now >= deadline) {
-        throw new AllEndpointsDown(candidates.map((e) => `${e.name} ${e.label} (${e.lastError ?? 'unavailable'})`).join(', '));
-      }
       // wake on a release, or when the earliest open breaker lets a probe through
       const nextProbe = Math.min(...candidates.map((e) => e.breaker.readyAtMs()).filter((t) => t > now));
-      const waitMs = Math.min(Number.isFinite(nextProbe) ? nextProbe - now : 1000, Math.max(1, deadline - now), 1000);
+      const waitMs = Math.max(1, Math.min(Number.isFinite(nextProbe) ? nextProbe - now : 1000, 1000));
       await this.waitForChange(waitMs, signal);
     }
   }

@@ -9,6 +9,7 @@ import type { ResolvedConnection } from '../config/options.js';
 import { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointPool } from '../endpoints/pool.js';
 import type { Logger } from '../logger.js';
+import type { EndpointSummary } from './upload.js';
 import { RequestEngine, RequestFailed, type RequestReport } from './request.js';
 import { errorFacts } from './retry-policy.js';
 
@@ -68,6 +69,16 @@ export async function preflight(engine: RequestEngine, pool: EndpointPool, bucke
     }
   }));
   if (unreachable.length === pool.endpoints.length) throw new FatalRunError(unreachable.join('; '));
+}
+
+/** Usage statistics of every endpoint of the pool, as runs report them (`--stats`, `--json`). */
+export function endpointSummaries(pool: EndpointPool, copies?: ReadonlyMap<Endpoint, { ok: number; failed: number }>): EndpointSummary[] {
+  return pool.endpoints.map((e) => ({
+    name: e.name, url: e.label, requests: e.stats.requests, bytes: e.stats.bytes, errors: e.stats.errors,
+    retries: e.stats.retries, inFlightPeak: e.stats.inFlightPeak, mbpsEst: e.estimator.mbps,
+    latencyMsEst: e.estimator.latencyMs, breaker: e.breaker.state, breakerTransitions: e.breaker.transitions,
+    ...(copies && { filesOk: copies.get(e)?.ok ?? 0, filesFailed: copies.get(e)?.failed ?? 0 }),
+  }));
 }
 
 export type { RequestReport };

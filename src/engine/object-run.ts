@@ -6,7 +6,7 @@
 import { resolveConnection, type ConnectionOptions, type ResolvedConnection } from '../config/options.js';
 import type { EndpointPool } from '../endpoints/pool.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { describeFatal, openPool } from './context.js';
+import { describeFatal, endpointSummaries, openPool } from './context.js';
 import { RequestEngine, RequestFailed, type RequestReport } from './request.js';
 import type { EndpointSummary } from './upload.js';
 
@@ -63,10 +63,7 @@ export class ObjectRun {
   }
 
   endpoints(): EndpointSummary[] {
-    return this.pool.endpoints.map((e) => ({
-      name: e.name, url: e.label, requests: e.stats.requests, bytes: e.stats.bytes, errors: e.stats.errors,
-      retries: e.stats.retries, inFlightPeak: e.stats.inFlightPeak, mbpsEst: e.estimator.mbps,
-    }));
+    return endpointSummaries(this.pool);
   }
 
   close(): void {

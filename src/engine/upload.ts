@@ -21,7 +21,7 @@ import { keyFor, normalizePrefix } from '../fs/keys.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { silentLogger } from '../logger.js';
 import { contentTypeFor } from './content-type.js';
-import { describeFatal, openPool, preflight } from './context.js';
+import { describeFatal, endpointSummaries, openPool, preflight } from './context.js';
 import { Limiter } from './limiter.js';
 import { planParts } from './multipart.js';
 import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from './request.js';
@@ -369,12 +369,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     mbps: mbps(progress.bytesDone, wallMs), objectsPerSec: progress.filesDone / (wallMs / 1000),
     requests, retries,
     failed, skipped, notAttempted, interrupted, ...(fatal !== undefined && { fatal }),
-    endpoints: pool.endpoints.map((e) => ({
-      name: e.name, url: e.label, requests: e.stats.requests, bytes: e.stats.bytes, errors: e.stats.errors,
-      retries: e.stats.retries, inFlightPeak: e.stats.inFlightPeak, mbpsEst: e.estimator.mbps,
-      latencyMsEst: e.estimator.latencyMs, breaker: e.breaker.state, breakerTransitions: e.breaker.transitions,
-      ...(pool.mode === 'replicate' && { filesOk: copies.get(e)!.ok, filesFailed: copies.get(e)!.failed }),
-    })),
+    endpoints: endpointSummaries(pool, pool.mode === 'replicate' ? copies : undefined),
   };
 }
 
