@@ -7,6 +7,11 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { EXIT, S3xError } from '../errors.js';
 import { registerUpload } from './commands/upload.js';
+import { registerDeletePrefix } from './commands/delete-prefix.js';
+import { registerDownload } from './commands/download.js';
+import { registerLs } from './commands/ls.js';
+import { registerPresign } from './commands/presign.js';
+import { registerEndpoints } from './commands/endpoints.js';
 
 export interface CliContext {
   /** aborted on SIGINT/SIGTERM */
@@ -59,6 +64,11 @@ Examples:
   $ s3x upload ./build my-bucket ci/run-42 --endpoint-url http://127.0.0.1:7480
   $ s3x upload --help`);
   registerUpload(program, ctx);
+  registerDownload(program, ctx);
+  registerLs(program, ctx);
+  registerDeletePrefix(program, ctx);
+  registerPresign(program, ctx);
+  registerEndpoints(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: 'node' });

@@ -8,6 +8,9 @@
  * gets `backoff` times the previous one (s3-algo copies its attempt counter per try, so its
  * deadline never grows).
  *
+ * A request cut by its deadline is recorded too, as taking exactly the deadline (a lower bound):
+ * otherwise an endpoint slower than the prior would be cut on every attempt and never learnt.
+ *
  * Learning (`record`) is an exponentially weighted moving average with weight `alpha` on the
  * NEW sample: `estimate ← alpha × sample + (1 − alpha) × estimate` (s3-algo documents this
  * but codes the weights the other way round). Requests of at least `bandwidthSampleBytes`

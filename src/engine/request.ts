@@ -12,7 +12,7 @@ import { backoffMs, decide, errorFacts, type Decision, type ErrorFacts } from '.
 
 export type Operation =
   | 'PutObject' | 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload'
-  | 'AbortMultipartUpload' | 'ListObjectsV2' | 'HeadObject' | 'GetObject' | 'DeleteObjects';
+  | 'AbortMultipartUpload' | 'ListObjectsV2' | 'HeadObject' | 'GetObject' | 'DeleteObjects' | 'DeleteObject';
 
 /** One line of the per-request table: s3-algo's RequestReport plus key, endpoint and op. */
 export interface RequestReport {
@@ -67,6 +67,12 @@ export interface RequestSpec<T> {
   retries?: number;
   /** not part of the transfer (preflight): counted in endpoint stats, not reported */
   unreported?: boolean;
+  /**
+   * first-attempt deadline, ms, for a request whose time is not a function of its bytes (a
+   * 1,000-key DeleteObjects: ~3 s on RGW): replaces the estimator's, grows by its backoff per
+   * retry, and the request does not teach the estimator. Default: the endpoint's estimator.
+   */
+  deadlineMs?: number;
   /** sends one attempt; must build a fresh body each time and honour `signal` */
   send(endpoint: Endpoint, signal: AbortSignal): Promise<T>;
 }
@@ -125,7 +131,9 @@ export class RequestEngine {
         if (!spec.unreported) this.onReport(report);
         throw new RequestFailed(facts, 'fatal', report, this.pool.primary);
       }
-      const deadlineMs = ep.estimator.deadlineMs(spec.bytes, attempt);
+      const deadlineMs = spec.deadlineMs !== undefined
+        ? spec.deadlineMs * ep.estimator.config.backoff ** attempt
+        : ep.estimator.deadlineMs(spec.bytes, attempt);
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), deadlineMs);
       const onRunAbort = (): void => ac.abort(new Interrupted());
@@ -139,7 +147,7 @@ export class RequestEngine {
         const result = await spec.send(ep, ac.signal);
         const successMs = performance.now() - t0;
         outcome = 'success';
-        ep.estimator.record(spec.bytes, successMs);
+        if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, successMs);
         ep.stats.bytes += spec.bytes;
         if (!spec.unreported) this.onReport(this.report(spec, ep, attempt + 1, successMs, performance.now() - start, true));
         return result;
@@ -148,6 +156,9 @@ export class RequestEngine {
         const err: unknown = ac.signal.aborted ? ac.signal.reason : raw;
         if (err instanceof Interrupted || this.runSignal.aborted) throw new Interrupted();
         ep.stats.errors++;
+        // A request cut by its deadline took at least that long: learn the lower bound, so an
+        // endpoint slower than the prior is not cut forever without ever succeeding there.
+        if (err instanceof DeadlineExceeded) ep.estimator.record(spec.bytes, deadlineMs);
         const facts = errorFacts(err);
         let decision = decide(facts);
         // A failure that speaks of the endpoint's health (network, deadline, 5xx) feeds its breaker.

@@ -341,9 +341,11 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     // Files in progress at once: enough to keep every slot busy while others read or wait.
     const filesGate = new Limiter(conn.concurrency * 2);
     const inProgress = new Set<Promise<void>>();
-    for (let f = await queue.shift(); f !== undefined; f = await queue.shift()) {
-      if (runSignal.aborted) { notAttempted++; continue; }
+    // take a file from the queue only once it can start, so later HIGH files can overtake
+    for (;;) {
       await filesGate.acquire();
+      const f = await queue.shift();
+      if (f === undefined) { filesGate.release(); break; }
       if (runSignal.aborted) { filesGate.release(); notAttempted++; continue; }
       const p = uploadOne(f).finally(() => { filesGate.release(); inProgress.delete(p); });
       inProgress.add(p);
