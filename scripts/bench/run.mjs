@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * npm run bench: upload scenarios (S1 small files, S2 large files, S4 stalled requests), each tool in its own process, alternating tools (A B C A B C…)
+ * npm run bench: upload scenarios (S1 small files, S2 large files, S4 stalled requests), delete-prefix
+ * (S5) and download (S6s/S6l: the S1 and S2 data sets), each tool in its own process, alternating tools (A B C A B C…)
  * on the same local server in one run; medians and min–max of wall time, client CPU (user+sys of
  * the tool's whole process tree) and server CPU (Ceph daemons), and the ratio s3x / fastest peer.
  * Every run is verified by listing (object count and bytes) before its time counts.
@@ -9,7 +10,10 @@
  *
  * Endpoints: S3X_BENCH_ENDPOINT (+ AWS_* credentials), else scripts/ceph-rgw.sh up (one gateway).
  * Peers found on PATH are included: aws-cli (`aws s3 cp --recursive`), rclone (`copy`); the
- * plain-SDK baseline (sdk-plain.mjs) always runs.
+ * plain-SDK baseline (sdk-plain.mjs) always runs for uploads. S5 (delete): aws-cli `s3 rm --recursive`,
+ * rclone `delete`, s3cmd `del --recursive`; the 10,000 objects are seeded again (by s3x upload, untimed)
+ * before every run. S6 (download): aws-cli `s3 cp --recursive`, rclone `copy`, s3cmd `get --recursive`
+ * from a set uploaded once; every run is compared byte for byte with the source tree.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -27,9 +31,19 @@ const SCENARIOS = {
   S2: { what: '4 × 64 MiB', files: 4, size: 64 * 1024 * 1024, dirs: 0 },
   // s3x alone, through the fault proxy (test/support/fault-proxy.ts) in both arms, so the
   // proxy's own cost is in the baseline too; the ratio is stalled ÷ fault-free.
+  // three endpoints, each behind a proxy throttled to the same rate, vs one of them: what the
+  // pool buys when every endpoint (not the client) is the bottleneck. Ratio = 1-endpoint wall ÷ 3-endpoint wall.
+  S3: { what: '12 × 16 MiB, endpoints throttled to 16 MB/s each: 3 vs 1', files: 12, size: 16 * 1024 * 1024, dirs: 0, throttled: true },
+  // how the strategies cope with one endpoint 5× slower than the others (picks the default)
+  S3s: { what: '48 × 2 MiB, 3 endpoints, one 5× slower (16/16/3.2 MB/s): strategies', files: 48, size: 2 * 1024 * 1024, dirs: 0, throttled: 'uneven' },
   S4: { what: '2,000 × 4 KiB, 2% of PUTs stalled vs none', files: 2000, size: 4096, dirs: 20, faults: true },
+  // delete-prefix: `files` objects under one prefix, seeded (untimed) before each run of each tool
+  S5: { what: 'delete 10,000 × 1 KiB under a prefix', files: 10000, size: 1024, dirs: 20, op: 'delete' },
+  // download of the S1 and S2 data sets, uploaded once; `--scenarios S6` runs both
+  S6s: { what: 'download 2,000 × 4 KiB (the S1 set)', files: 2000, size: 4096, dirs: 20, op: 'download' },
+  S6l: { what: 'download 4 × 64 MiB (the S2 set)', files: 4, size: 64 * 1024 * 1024, dirs: 0, op: 'download' },
 };
-const chosen = opt('scenarios', 'S1,S2,S4').split(',');
+const chosen = opt('scenarios', 'S1,S2,S3,S3s,S4,S5,S6').split(',').flatMap((s) => (s === 'S6' ? ['S6s', 'S6l'] : [s]));
 const have = (cmd) => { try { execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { encoding: 'utf8', ...o });
 // async, so the in-process fault proxy keeps serving while a tool runs
@@ -45,7 +59,7 @@ let endpoint = process.env.S3X_BENCH_ENDPOINT;
 let cephDir = process.env.S3X_CEPH_DIR;
 if (!endpoint) {
   cephDir ??= '/tmp/s3x-ceph';
-  const envText = sh('bash', [path.join(ROOT, 'scripts/ceph-rgw.sh'), 'up', '--dir', cephDir, '7480'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const envText = sh('bash', [path.join(ROOT, 'scripts/ceph-rgw.sh'), 'up', '--dir', cephDir, '7480', '7481', '7482'], { stdio: ['ignore', 'pipe', 'inherit'] });
   for (const m of envText.matchAll(/^export ([A-Z0-9_]+)="?([^"\n]*)"?$/gm)) process.env[m[1]] = m[2];
   endpoint = process.env.S3X_ENDPOINTS.split(' ')[0];
 }
@@ -92,6 +106,47 @@ if (have('rclone')) {
   });
 }
 
+// S5 / S6: delete-prefix and download. cmd(bucket, prefix, outDir) → argv.
+const s3xBin = [process.execPath, path.join(ROOT, 'bin/s3x.js')];
+const deleteTools = [{ name: 's3x', cmd: (b, p) => [...s3xBin, 'delete-prefix', b, p, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress'] }];
+const downloadTools = [{ name: 's3x', cmd: (b, p, o) => [...s3xBin, 'download', b, p, o, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress'] }];
+const awsTool = tools.find((t) => t.name.startsWith('aws-cli'));
+if (awsTool) {
+  deleteTools.push({ ...awsTool, cmd: (b, p) => ['aws', 's3', 'rm', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, `s3://${b}/${p}/`] });
+  downloadTools.push({ ...awsTool, cmd: (b, p, o) => ['aws', 's3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, `s3://${b}/${p}/`, o] });
+}
+const rcloneTool = tools.find((t) => t.name === 'rclone');
+if (rcloneTool) {
+  deleteTools.push({ ...rcloneTool, cmd: (b, p) => ['rclone', 'delete', `:s3:${b}/${p}`, '--checkers', String(CONC), '--transfers', String(CONC)] });
+  downloadTools.push({ ...rcloneTool, cmd: (b, p, o) => ['rclone', 'copy', `:s3:${b}/${p}`, o, '--transfers', String(CONC), '--checkers', String(CONC)] });
+}
+if (have('s3cmd')) {
+  const version = sh('s3cmd', ['--version'], { stdio: ['ignore', 'pipe', 'pipe'] }).trim().replace(/^s3cmd version /, '');
+  const host = new URL(endpoint).host;
+  const s3cmd = {
+    name: `s3cmd (${version})`,
+    setup: (home) => fs.writeFileSync(path.join(home, '.s3cfg'), `[default]\naccess_key = ${process.env.AWS_ACCESS_KEY_ID}\nsecret_key = ${process.env.AWS_SECRET_ACCESS_KEY}\n` +
+      `host_base = ${host}\nhost_bucket = ${host}\nuse_https = ${endpoint.startsWith('https:') ? 'True' : 'False'}\nsignature_v2 = False\n`, { mode: 0o600 }),
+  };
+  deleteTools.push({ ...s3cmd, cmd: (b, p) => ['s3cmd', 'del', '--recursive', `s3://${b}/${p}/`] });
+  downloadTools.push({ ...s3cmd, cmd: (b, p, o) => ['s3cmd', 'get', '--recursive', `s3://${b}/${p}/`, `${o}/`] });
+}
+/** Uploads `dir` to bucket/prefix with s3x over every gateway (untimed) and checks the count. */
+const seed = (dir, prefix, files) => {
+  const gateways = process.env.S3X_ENDPOINTS?.split(' ').filter(Boolean) ?? [endpoint];
+  sh(process.execPath, [path.join(ROOT, 'bin/s3x.js'), 'upload', dir, bucket, prefix, ...gateways.flatMap((e) => ['--endpoint-url', e]), '-c', '32', '--no-progress'], { env: cleanEnv(work), stdio: ['ignore', 'ignore', 'inherit'] });
+  const [count] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(work) }).trim().split(' ').map(Number);
+  if (count !== files) throw new Error(`seeding ${prefix}: ${count} of ${files} objects`);
+};
+/** True when the trees under a and b hold the same relative paths with the same bytes. */
+const sameTree = (a, b) => {
+  const files = (d) => fs.readdirSync(d, { recursive: true, withFileTypes: true }).filter((e) => e.isFile())
+    .map((e) => path.relative(d, path.join(e.parentPath ?? e.path, e.name))).sort();
+  const fa = files(a);
+  const fb = files(b);
+  return fa.length === fb.length && fa.every((f, i) => f === fb[i] && fs.readFileSync(path.join(a, f)).equals(fs.readFileSync(path.join(b, f))));
+};
+
 // S4: s3x variants through the proxy; `stall` = fraction of PUTs that never get an answer.
 const s3xCmd = (extra) => (d, b, p, ep) => [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'upload', d, b, p, '--endpoint-url', ep, '-c', String(CONC), '--no-progress', ...extra];
 const faultTools = [
@@ -100,6 +155,15 @@ const faultTools = [
   { name: 's3x, 2% stalled, --min-deadline-ms 2000', stall: 0.02, cmd: s3xCmd(['--min-deadline-ms', '2000']) },
 ];
 let proxy;
+const THROTTLE_BYTES_PER_SEC = 16e6;
+const multiCmd = (n) => (d, b, p, eps) => [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'upload', d, b, p, ...eps.slice(0, n).flatMap((e) => ['--endpoint-url', e]), '-c', String(CONC), '--no-progress'];
+const throttledTools = [
+  { name: 's3x, 1 endpoint', cmd: multiCmd(1) },
+  { name: 's3x, 3 endpoints', cmd: multiCmd(3) },
+];
+const strategyCmd = (strategy) => (d, b, p, eps) => [...multiCmd(3)(d, b, p, eps), '--strategy', strategy];
+const unevenTools = ['adaptive', 'least-loaded', 'round-robin'].map((s) => ({ name: `s3x --strategy ${s}`, cmd: strategyCmd(s) }));
+let throttleProxies;
 
 // --- runs ------------------------------------------------------------------
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
@@ -111,7 +175,20 @@ for (const sc of chosen) {
   if (!spec) throw new Error(`unknown scenario ${sc}`);
   const dir = path.join(work, sc);
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
-  const scTools = spec.faults ? faultTools : tools;
+  const scTools = spec.op === 'delete' ? deleteTools : spec.op === 'download' ? downloadTools
+    : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools : tools;
+  if (spec.op === 'download') seed(dir, `${sc}/source`, spec.files);
+  if (spec.throttled && !throttleProxies) {
+    const { startFaultProxy } = await import(path.join(ROOT, 'dist-support/fault-proxy.js'));
+    const gateways = process.env.S3X_ENDPOINTS?.split(' ').filter(Boolean) ?? [endpoint];
+    throttleProxies = await Promise.all([0, 1, 2].map((i) => startFaultProxy({
+      target: gateways[i % gateways.length], maxLifetimeMs: 30 * 60_000, faults: { throttleBytesPerSecTotal: THROTTLE_BYTES_PER_SEC },
+    })));
+  }
+  if (spec.throttled) {
+    const rates = spec.throttled === 'uneven' ? [THROTTLE_BYTES_PER_SEC, THROTTLE_BYTES_PER_SEC, THROTTLE_BYTES_PER_SEC / 5] : [THROTTLE_BYTES_PER_SEC, THROTTLE_BYTES_PER_SEC, THROTTLE_BYTES_PER_SEC];
+    throttleProxies.forEach((x, i) => x.setFaults({ throttleBytesPerSecTotal: rates[i] }));
+  }
   if (spec.faults && !proxy) {
     const { startFaultProxy } = await import(path.join(ROOT, 'dist-support/fault-proxy.js'));
     proxy = await startFaultProxy({ target: endpoint, maxLifetimeMs: 30 * 60_000 });
@@ -124,9 +201,35 @@ for (const sc of chosen) {
       t.setup?.(home);
       const prefix = `${sc}/${t.name.replace(/[^a-z0-9]+/gi, '-')}/${rep}`;
       const out = path.join(work, `t-${sc}-${rep}`);
+      if (spec.op) {
+        // delete: a fresh set under `prefix`; download: the set uploaded once, into a fresh directory
+        if (spec.op === 'delete') seed(dir, prefix, spec.files);
+        const target = path.join(work, `dl-${sc}-${rep}`);
+        if (spec.op === 'download') fs.mkdirSync(target);
+        const cpu0 = serverCpuSec();
+        await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(bucket, spec.op === 'delete' ? prefix : `${sc}/source`, target)], { env: { ...cleanEnv(home), ...t.env } });
+        const serverSec = serverCpuSec() - cpu0;
+        const [rc, wall, user, sys] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
+        let ok;
+        let detail;
+        if (spec.op === 'delete') {
+          const [left] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
+          ok = rc === 0 && left === 0;
+          detail = `${left} of ${spec.files} objects left`;
+        } else {
+          ok = rc === 0 && sameTree(dir, target);
+          detail = 'the downloaded tree differs from the source';
+          fs.rmSync(target, { recursive: true, force: true });
+        }
+        if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${detail} — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
+        else runs[t.name].push({ wall, cpu: user + sys, serverSec });
+        console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(spec.files / wall).toFixed(0)} objects/s, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${ok ? '' : ' (FAILED)'}`);
+        fs.rmSync(home, { recursive: true, force: true });
+        continue;
+      }
       const cpu0 = serverCpuSec();
       const stalled0 = proxy?.stats().stalled ?? 0;
-      await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, prefix, spec.faults ? proxy.url : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
+      await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, prefix, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
       const serverSec = serverCpuSec() - cpu0;
       const [rc, wall, user, sys] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
       const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
@@ -151,6 +254,7 @@ for (const sc of chosen) {
 }
 fs.rmSync(work, { recursive: true, force: true });
 await proxy?.close();
+await Promise.all((throttleProxies ?? []).map((x) => x.close()));
 
 // --- report ----------------------------------------------------------------
 const lines = [];
@@ -163,6 +267,17 @@ for (const sc of chosen) {
   const s3x = rows.find((r) => r.tool === 's3x');
   for (const r of rows) {
     lines.push(`| ${sc} ${r.what} | ${r.tool} | ${r.wall.toFixed(2)} (${r.wallMin.toFixed(2)}–${r.wallMax.toFixed(2)}) | ${r.mbps.toFixed(1)} | ${r.objPerSec.toFixed(0)} | ${r.cpuMsPerFile.toFixed(2)} | ${r.serverSec.toFixed(1)} | ${s3x ? (s3x.wall / r.wall).toFixed(2) : '–'} |`);
+  }
+  if (SCENARIOS[sc].throttled === 'uneven') {
+    const best = [...rows].sort((a, b) => a.wall - b.wall)[0];
+    for (const r of rows) lines.push(`| ${sc} | **${r.tool} ÷ fastest (${best.tool})** | **${(r.wall / best.wall).toFixed(2)}** | | | | | |`);
+    continue;
+  }
+  if (SCENARIOS[sc].throttled) {
+    const one = rows.find((r) => r.tool === 's3x, 1 endpoint');
+    const three = rows.find((r) => r.tool === 's3x, 3 endpoints');
+    if (one && three) lines.push(`| ${sc} | **3 endpoints ÷ 1 endpoint (throughput)** | **${(one.wall / three.wall).toFixed(2)}** | | | | | |`);
+    continue;
   }
   if (SCENARIOS[sc].faults) {
     const base = rows.find((r) => r.tool === 's3x, no faults');

@@ -11,10 +11,11 @@
  *   room, preferring one other than the endpoint the previous attempt failed on (failover):
  *     round-robin  – smooth weighted round-robin
  *     least-loaded – fewest requests in flight per unit of weight
- *     adaptive     – earliest expected finish: the endpoint's expected time for this request
- *                    (its live estimator) × (requests in flight + 1) ÷ weight. An endpoint with
- *                    no bandwidth sample yet is assumed as slow as the slowest measured one,
- *                    so an unmeasured endpoint is not flooded on an optimistic prior.
+ *     adaptive     – earliest expected finish, from the endpoint's live estimator:
+ *                    (latency × (1 + in flight ÷ maxConcurrent) + (bytes in flight + bytes) ×
+ *                    seconds per byte) ÷ weight. An endpoint with no bandwidth sample yet is
+ *                    assumed as slow as the slowest measured one, so an unmeasured endpoint is
+ *                    not flooded on an optimistic prior.
  * - Modes: replicate pins each copy to its endpoint (the caller does); fallback sends writes to
  *   the first endpoint and reads to endpoints in order (`fallbackIndex`).
  */
@@ -162,7 +163,8 @@ export class EndpointPool {
         const big = req.bytes >= (this.endpoints[0]!.estimator.config.bandwidthSampleBytes);
         return this.lowest(ready, (e) => {
           const spb = big && e.estimator.samples.bandwidth === 0 && worstSpb !== undefined ? worstSpb : e.estimator.secondsPerByte;
-          return (e.estimator.expectedMsAt(req.bytes, spb) * (e.stats.inFlight + 1)) / e.weight;
+          const queueing = e.estimator.latencyMs * (1 + e.stats.inFlight / e.maxConcurrent);
+          return (queueing + (e.inFlightBytes + req.bytes) * spb * 1000) / e.weight;
         });
       }
     }

@@ -131,9 +131,11 @@ export class RequestEngine {
         if (!spec.unreported) this.onReport(report);
         throw new RequestFailed(facts, 'fatal', report, this.pool.primary);
       }
+      // requests in flight on this endpoint, this one included: they share its bandwidth
+      const startConcurrency = ep.stats.inFlight;
       const deadlineMs = spec.deadlineMs !== undefined
         ? spec.deadlineMs * ep.estimator.config.backoff ** attempt
-        : ep.estimator.deadlineMs(spec.bytes, attempt);
+        : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency);
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), deadlineMs);
       const onRunAbort = (): void => ac.abort(new Interrupted());
@@ -147,7 +149,7 @@ export class RequestEngine {
         const result = await spec.send(ep, ac.signal);
         const successMs = performance.now() - t0;
         outcome = 'success';
-        if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, successMs);
+        if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, successMs, (startConcurrency + ep.stats.inFlight) / 2);
         ep.stats.bytes += spec.bytes;
         if (!spec.unreported) this.onReport(this.report(spec, ep, attempt + 1, successMs, performance.now() - start, true));
         return result;
@@ -158,7 +160,7 @@ export class RequestEngine {
         ep.stats.errors++;
         // A request cut by its deadline took at least that long: learn the lower bound, so an
         // endpoint slower than the prior is not cut forever without ever succeeding there.
-        if (err instanceof DeadlineExceeded) ep.estimator.record(spec.bytes, deadlineMs);
+        if (err instanceof DeadlineExceeded && spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, deadlineMs, (startConcurrency + ep.stats.inFlight) / 2);
         const facts = errorFacts(err);
         let decision = decide(facts);
         // A failure that speaks of the endpoint's health (network, deadline, 5xx) feeds its breaker.

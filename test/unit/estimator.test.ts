@@ -68,6 +68,22 @@ describe('DeadlineEstimator', () => {
     expect(e.mbps).toBeGreaterThan(90);
   });
 
+  it('gives each of c concurrent requests 1/c of the endpoint\'s bandwidth', () => {
+    const e = new DeadlineEstimator(cfg({ expectedMBps: 16, expectedLatencyMs: 0, fraction: 3, minMs: 1, maxMs: 1e9 }));
+    const size = 16e6;
+    expect(e.expectedMs(size, 1)).toBeCloseTo(1000, 6);
+    expect(e.expectedMs(size, 12)).toBeCloseTo(12_000, 6);
+    expect(e.deadlineMs(size, 0, 12)).toBeCloseTo(36_000, 6);
+    expect(e.deadlineMs(size, 1, 12)).toBeCloseTo(36_000 * 1.5 ** 0 * DEFAULT_ESTIMATOR.backoff, 6);
+  });
+
+  it('learns the endpoint\'s aggregate bandwidth from requests that shared it', () => {
+    const e = new DeadlineEstimator(cfg({ expectedMBps: 100, expectedLatencyMs: 0 }));
+    // 12 requests of 16 MB each took 12 s on a 16 MB/s endpoint: 1.33 MB/s each, 16 MB/s together
+    for (let i = 0; i < 20; i++) e.record(16e6, 12_000, 12);
+    expect(e.mbps).toBeCloseTo(16, 0);
+  });
+
   it('ignores nonsense samples', () => {
     const e = new DeadlineEstimator();
     const before = e.deadlineMs(1e6, 0);
