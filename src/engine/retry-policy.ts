@@ -26,7 +26,8 @@ export const ERROR_DECISIONS: Readonly<Record<string, Decision>> = {
   ThrottlingException: 'retry',
   TooManyRequestsException: 'retry',
   XAmzContentSHA256Mismatch: 'retry',
-  BadDigest: 'retry', // body corrupted in transit: resend
+  BadDigest: 'retry', // body corrupted in transit (Content-MD5 caught it): resend
+  InvalidDigest: 'fail',
   IncompleteBody: 'retry',
   // network (Node / SDK)
   ECONNRESET: 'retry',
@@ -65,7 +66,11 @@ export const ERROR_DECISIONS: Readonly<Record<string, Decision>> = {
   EISDIR: 'fail',
   ELOOP: 'fail',
   FileChanged: 'fail',
+  ETagMismatch: 'fail', // stored bytes differ from the file's: named, never silently kept
   BodyLengthMismatch: 'fail', // the file grew or shrank while being sent
+  ObjectChanged: 'fail', // download: the object's size or ETag changed between listing and GET
+  UnexpectedRange: 'fail', // download: a ranged GET answered another range (or the whole object)
+  ENOSPC: 'fail', // download: the local disk is full
 };
 
 /** HTTP statuses that decide on their own when the code is not in the table. */

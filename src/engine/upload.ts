@@ -9,10 +9,12 @@
  * whatever the number and size of the files.
  */
 import fs from 'node:fs';
+import crypto from 'node:crypto';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand,
-  PutObjectCommand, UploadPartCommand, type CompletedPart,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand,
+  HeadObjectCommand, PutObjectCommand, UploadPartCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
+import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
 import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { mbps } from '../config/units.js';
 import { FatalRunError, UsageError } from '../errors.js';
@@ -37,6 +39,8 @@ const BUFFERED_MAX_BYTES = 256 * 1024;
  * shared/DESIGN.md); blocking the loop for ≤ 64 KiB is shorter than that saving.
  */
 const SYNC_READ_MAX_BYTES = 64 * 1024;
+/** User metadata key holding the file's mtime (ms since the epoch) at upload. */
+export const MTIME_METADATA = 's3x-mtime';
 /** Read size of file streams: fewer, larger socket writes than the 64 KiB default. */
 const STREAM_CHUNK_BYTES = 1024 * 1024;
 
@@ -56,6 +60,8 @@ export interface UploadOptions extends ConnectionOptions {
   partSizeBytes?: number;
   /** walk and report what would be sent; send nothing */
   dryRun?: boolean;
+  /** read every object back after upload and compare its MD5 with the file's */
+  verify?: boolean;
   /** one call per finished request (success or final failure) */
   onReport?: (r: RequestReport) => void;
   /** progress, at most every 100 ms and once at the end */
@@ -245,26 +251,43 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       tick();
     };
 
+    /** What S3 records with every object: the file's mtime, so a later sync can compare. */
+    const metadataFor = (f: FileEntry): Record<string, string> => ({ [MTIME_METADATA]: String(Math.round(f.mtimeMs)) });
+
+    /** The file must still be what was walked, or what we sent may mix old and new bytes. */
+    const checkUnchanged = async (f: FileEntry): Promise<void> => {
+      const st = await fs.promises.stat(f.path);
+      if (st.size !== f.size || st.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+    };
+
     const putSmall = async (f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> => {
       const buffered = f.size <= SYNC_READ_MAX_BYTES ? fs.readFileSync(f.path)
         : f.size <= BUFFERED_MAX_BYTES ? await fs.promises.readFile(f.path) : undefined;
       if (buffered && buffered.length !== f.size) throw fileChanged(f);
-      await engine.run({
+      // Content-MD5 on every PUT: the server refuses a body that does not match it
+      const digest = buffered ? md5(buffered) : await md5OfFile(f.path);
+      const contentMd5 = digest.toString('base64');
+      const contentType = contentTypeFor(f.rel);
+      const metadata = metadataFor(f);
+      const etag = await engine.run({
         op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
-        send: (ep, signal): Promise<unknown> => {
-          const contentType = contentTypeFor(f.rel);
+        send: async (ep, signal): Promise<string | undefined> => {
           if (ep.http) {
-            return ep.http.putObject({
-              bucket, key, contentLength: f.size, contentType,
+            return (await ep.http.putObject({
+              bucket, key, contentLength: f.size, contentType, contentMd5, metadata,
               body: buffered ?? (() => fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES })),
-            }, signal);
+            }, signal)).etag;
           }
           const body = buffered ?? fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES });
-          return ep.client.send(new PutObjectCommand({
-            Bucket: bucket, Key: key, Body: body, ContentLength: f.size, ContentType: contentType,
-          }), { abortSignal: signal }).finally(() => { if (body instanceof fs.ReadStream) body.destroy(); });
+          return (await ep.client.send(new PutObjectCommand({
+            Bucket: bucket, Key: key, Body: body, ContentLength: f.size, ContentType: contentType, ContentMD5: contentMd5, Metadata: metadata,
+          }), { abortSignal: signal }).finally(() => { if (body instanceof fs.ReadStream) body.destroy(); })).ETag;
         },
       });
+      checkEtag(key, etag, digest.toString('hex'));
+      if (!buffered) await checkUnchanged(f);
+      // putSmall already holds a slot: verify in it (asking for a second one can deadlock)
+      if (opts.verify) await verifyObject(f, key, digest.toString('hex'), target, false);
     };
 
     const uploadMultipart = async (f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> => {
@@ -273,7 +296,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
         op: 'CreateMultipartUpload', key, bytes: 0, bucket, ...(target && { endpoint: target }),
         send: async (ep, signal) => ({
           ep,
-          out: await ep.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentTypeFor(f.rel) }), { abortSignal: signal }),
+          out: await ep.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentTypeFor(f.rel), Metadata: metadataFor(f) }), { abortSignal: signal }),
         }),
       }));
       const uploadId = created.out.UploadId;
@@ -283,42 +306,81 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       const pinned = pool.sharedStorage ? undefined : home;
       openUploads.set(uploadId, { key, uploadId, endpoint: home });
       let partFailed = false;
+      const partMd5s: Buffer[] = new Array<Buffer>(plan.count);
       try {
         const parts = await Promise.all(Array.from({ length: plan.count }, (_, i) => slots.run(async (): Promise<CompletedPart> => {
           if (partFailed || runSignal.aborted) throw runSignal.aborted ? new Interrupted() : new Error('another part failed');
           const start = i * plan.partSizeBytes;
           const len = Math.min(plan.partSizeBytes, f.size - start);
+          const range = { start, end: start + len - 1 };
+          const digest = len > 0 ? await md5OfFile(f.path, range) : md5(Buffer.alloc(0));
+          partMd5s[i] = digest;
+          const contentMd5 = digest.toString('base64');
           const out = await engine.run({
             op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
             send: async (ep, signal): Promise<string | undefined> => {
-              const open = (): fs.ReadStream => fs.createReadStream(f.path, { start, end: start + len - 1, highWaterMark: STREAM_CHUNK_BYTES });
+              const open = (): fs.ReadStream => fs.createReadStream(f.path, { ...range, highWaterMark: STREAM_CHUNK_BYTES });
               if (ep.http) {
-                return (await ep.http.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, body: open }, signal)).etag;
+                return (await ep.http.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body: open }, signal)).etag;
               }
               const body = open();
               return (await ep.client.send(new UploadPartCommand({
-                Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ContentLength: len,
+                Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ContentLength: len, ContentMD5: contentMd5,
               }), { abortSignal: signal }).finally(() => body.destroy())).ETag;
             },
           }).catch((err: unknown) => { partFailed = true; throw err; });
           if (!out) throw new Error(`UploadPart ${i + 1} of ${key} returned no ETag`);
+          checkEtag(`${key} part ${i + 1}`, out, digest.toString('hex'));
           return { PartNumber: i + 1, ETag: out };
         }, 'high')));
-        await slots.run(() => engine.run({
+        const completed = await slots.run(() => engine.run({
           op: 'CompleteMultipartUpload', key, bytes: 0, bucket, ...(pinned && { endpoint: pinned }),
-          // Ceph RGW returns an empty ETag here (a known RGW bug): the object is checked by listing.
           send: (ep, signal) => ep.client.send(new CompleteMultipartUploadCommand({
             Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
           }), { abortSignal: signal }),
         }), 'high');
         openUploads.delete(uploadId);
+        const expected = multipartEtag(partMd5s);
+        // Ceph RGW answers CompleteMultipartUpload with an empty ETag (an RGW bug): ask HEAD.
+        let etag = bareEtag(completed.ETag);
+        if (!etag) {
+          const head = await slots.run(() => engine.run({
+            op: 'HeadObject', key, bytes: 0, bucket, kind: 'read', ...(pinned && { endpoint: pinned }),
+            send: (ep, signal) => ep.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
+          }), 'high');
+          etag = bareEtag(head.ETag);
+        }
+        if (etag !== expected) throw etagMismatch(key, etag, expected);
+        await checkUnchanged(f);
+        if (opts.verify) await verifyObject(f, key, undefined, pinned, true);
       } catch (err) {
-        if (!runSignal.aborted) {
+        if (!runSignal.aborted && openUploads.has(uploadId)) {
           await abortUpload(cleanup, bucket, { key, uploadId, endpoint: home }, logger);
           openUploads.delete(uploadId);
         }
         throw err;
       }
+    };
+
+    /** --verify: read the object back and compare its MD5 with the file's. */
+    const verifyObject = async (f: FileEntry, key: string, expectedHex: string | undefined, pinned: Endpoint | undefined, takeSlot: boolean): Promise<void> => {
+      const want = expectedHex ?? (await md5OfFile(f.path)).toString('hex');
+      const read = (): Promise<string> => engine.run({
+        op: 'GetObject', key, bytes: f.size, bucket, kind: 'read', ...(pinned && { endpoint: pinned }),
+        send: async (ep, signal) => {
+          const hash = crypto.createHash('md5');
+          if (ep.http) {
+            const res = await ep.http.getObject({ bucket, key }, signal);
+            for await (const chunk of res.body) hash.update(chunk as Buffer);
+          } else {
+            const res = await ep.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
+            for await (const chunk of res.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
+          }
+          return hash.digest('hex');
+        },
+      });
+      const got = takeSlot ? await slots.run(read, 'high') : await read();
+      if (got !== want) throw etagMismatch(key, got, want, 'read back');
     };
 
     // The walk feeds a bounded priority queue; the dispatcher takes the most urgent file first.
@@ -383,9 +445,24 @@ function describeLocalError(err: unknown): string {
 }
 
 function fileChanged(f: FileEntry): Error {
-  const e = new Error(`${f.rel} changed size while being read`) as NodeJS.ErrnoException;
+  const e = new Error(`${f.rel} changed while it was being uploaded (size or mtime differ from the walk); upload it again`) as NodeJS.ErrnoException;
   e.code = 'FileChanged';
   return e;
+}
+
+function etagMismatch(key: string, got: string | undefined, want: string, how = 'ETag'): Error {
+  const e = new Error(`${key}: ${how} ${got ?? '(none)'} does not match the file's MD5 ${want}`) as NodeJS.ErrnoException;
+  e.code = 'ETagMismatch';
+  return e;
+}
+
+/**
+ * A single-part ETag that is an MD5 (32 hex digits) must be the body's MD5. Other ETags
+ * (SSE-KMS, some gateways) are not checked: the server already checked Content-MD5.
+ */
+function checkEtag(key: string, etag: string | undefined, md5Hex: string): void {
+  const bare = bareEtag(etag);
+  if (bare !== undefined && /^[0-9a-f]{32}$/.test(bare) && bare !== md5Hex) throw etagMismatch(key, bare, md5Hex);
 }
 
 /** Best effort, through the cleanup engine (not tied to the run's possibly aborted signal). */

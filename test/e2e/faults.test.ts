@@ -103,6 +103,19 @@ describe('s3x upload under faults', () => {
     expect(proxy.stats().requests).toBe(1);
   });
 
+  it('a body corrupted in transit is refused by the server (Content-MD5) and resent: byte-exact', async () => {
+    await proxy?.close();
+    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^PUT /, corruptEvery: 3 } });
+    const r = await uploadThrough('corrupt/', ['--verify']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const corrupted = proxy.stats().corrupted;
+    expect(corrupted).toBeGreaterThanOrEqual(10);
+    // every corrupted attempt was refused and cost one retry; nothing else did
+    expect(r.records.at(-1)!.retries).toBe(corrupted);
+    await expectAllExact('corrupt/');
+  });
+
   it('gives up after --retries and names the file (exit 1), the rest arrives', async () => {
     await proxy?.close();
     // every PUT of this one key is reset: it can never succeed

@@ -30,6 +30,7 @@ interface UploadFlags extends CommonFlags {
   multipartThreshold: string;
   dryRun?: boolean;
   table?: boolean;
+  verify?: boolean;
 }
 
 export function registerUpload(program: Command, ctx: CliContext): void {
@@ -45,6 +46,7 @@ export function registerUpload(program: Command, ctx: CliContext): void {
     .option('--part-size <size>', 'multipart part size, 5MiB–5GiB; grown so no file needs more than 10,000 parts', `${DEFAULT_PART_SIZE_BYTES / MIB}MiB`)
     .option('--multipart-threshold <size>', 'files of at least this size go as multipart uploads', `${DEFAULT_MULTIPART_THRESHOLD_BYTES / MIB}MiB`)
     .option('--dry-run', 'list what would be uploaded; send nothing')
+    .option('--verify', 'read every object back after upload and compare its MD5 with the file (costs a GET per object)')
     .option('--priority <LEVEL:glob>', 'dispatch matching files first (HIGH) or last (LOW), e.g. HIGH:**/manifest.json (repeatable)', collect)
     .option('--table', 'print the per-request table: attempts | bytes | success_ms | total_ms | MBps | MBps est');
   addCommonOptions(cmd);
@@ -68,6 +70,7 @@ Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
       multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold'),
       dryRun: flags.dryRun ?? false,
+      verify: flags.verify ?? false,
       ...(flags.priority && { priorities: flags.priority.map(parsePriority) }),
       onProgress: (p) => progress.update(p),
       onReport: (r) => {
