@@ -1,12 +1,22 @@
 /**
  * s3x as a library: the same functions the commands call.
  *
- *   import { upload } from 's3x';
+ *   import { upload, download, deletePrefix, list, presign } from 's3x';
  *   const summary = await upload({ dir: './dist', bucket: 'artifacts', prefix: 'build/42',
  *     endpointUrls: ['http://127.0.0.1:7480'], onReport: (r) => console.log(r) });
  */
 export { upload } from './engine/upload.js';
 export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile, EndpointSummary } from './engine/upload.js';
+export { download, md5FromEtag } from './engine/download.js';
+export type { DownloadOptions, DownloadSummary, DownloadProgress, FailedObject } from './engine/download.js';
+export { deletePrefix, MAX_DELETE_BATCH } from './engine/delete.js';
+export type { DeletePrefixOptions, DeleteSummary, DeleteProgress, FailedKey } from './engine/delete.js';
+export { list } from './engine/list.js';
+export type { ListOptions, ListSummary, ListEntry, ListedObject } from './engine/list.js';
+export { presign, MAX_PRESIGN_EXPIRES_SEC } from './engine/presign.js';
+export type { PresignOptions, PresignedUrl, PresignMethod } from './engine/presign.js';
+export { selectKeys, type KeySelection } from './fs/key-prefix.js';
+export { safeRelativePath, type SafePath } from './fs/safe-path.js';
 export type { RequestReport, RetryConfig, Operation } from './engine/request.js';
 export { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from './engine/estimator.js';
 export type { ConnectionOptions, Credentials } from './config/options.js';

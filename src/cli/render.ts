@@ -17,7 +17,7 @@ export async function renderRequestTable(reports: readonly RequestReport[]): Pro
     style: { head: [], border: [], compact: true },
   });
   for (const r of reports) {
-    const label = r.op === 'UploadPart' ? `${r.key} #${r.part}` : r.op === 'PutObject' || r.op === 'GetObject' ? r.key : `${r.key} (${r.op})`;
+    const label = r.part !== undefined ? `${r.key} #${r.part}` : r.op === 'PutObject' || r.op === 'GetObject' ? r.key : `${r.key} (${r.op})`;
     table.push([
       label, r.endpoint, r.attempts, r.bytes, r.successMs.toFixed(1), r.totalMs.toFixed(1),
       r.ok ? r.mbps.toFixed(2) : `failed: ${r.error}`, r.mbpsEst.toFixed(2),
@@ -90,7 +90,8 @@ export function renderUploadSummary(s: UploadSummary): string {
 
 /** ora spinner with files/bytes/rate; a no-op object (and ora never loaded) when stderr is not a TTY. */
 export async function createProgress(enabled: boolean): Promise<{ update(p: UploadProgress): void; stop(): void }> {
-  if (!enabled || !process.stderr.isTTY) return { update() {}, stop() {} };
+  // ora 9 loops forever on a terminal that reports 0 columns (e.g. `script` without a size)
+  if (!enabled || !process.stderr.isTTY || !process.stderr.columns) return { update() {}, stop() {} };
   const { default: ora } = await import('ora');
   const spinner = ora({ stream: process.stderr, text: 'walking…', discardStdin: false }).start();
   return {

@@ -118,7 +118,7 @@ const MAX_ERROR_BODY = 64 * 1024;
 const NO_QUERY: QueryParameterBag = Object.freeze({}) as QueryParameterBag;
 
 /** SHA-256 / HMAC-SHA-256 for the signer (smithy `Checksum`), on node:crypto. */
-class NodeSha256 implements Checksum {
+export class NodeSha256 implements Checksum {
   private hash: crypto.Hash | crypto.Hmac;
 
   constructor(private readonly secret?: SourceData) {

@@ -22,7 +22,8 @@
  *   each hop. Bodies are streamed both ways with backpressure, never buffered whole.
  * - Deterministic: matching requests are numbered 1..n in arrival order; "every N" faults hit the requests whose
  *   number is a multiple of N, and `stallFraction` draws from a seeded PRNG once per matching request.
- * - Per-request precedence when several faults are configured: slowDown, then stall, then reset, then corrupt.
+ * - Per-request precedence when several faults are configured: slowDown, then stall, then reset, then corrupt,
+ *   then corruptResponse.
  *   `delayMs` and the throttles apply to whatever is actually forwarded (including reset/corrupted requests).
  * - Bounded: it listens on 127.0.0.1 only, forwards only to http://127.0.0.1 or http://localhost, and closes
  *   itself after `maxLifetimeMs` (default 10 min; the timer is unref'd so it never keeps a process alive).
@@ -55,6 +56,8 @@ export interface FaultSpec {
   retryAfterSec?: number;
   /** Flip (XOR 0xff) the middle byte of the request body on every Nth matching request, forwarding the rest unchanged. */
   corruptEvery?: number;
+  /** Flip (XOR 0xff) the middle byte of the response body on every Nth matching request (a download corrupted in transit). */
+  corruptResponseEvery?: number;
   /** Bandwidth limit for request+response bodies of matching requests, per client connection, in bytes per second. */
   throttleBytesPerSecPerConn?: number;
   /** Bandwidth limit for request+response bodies of matching requests over all connections together (one shared bucket), in bytes per second. */
@@ -78,6 +81,8 @@ export interface FaultProxyStats {
   slowDowns: number;
   /** Request bodies with one byte flipped by `corruptEvery`. */
   corrupted: number;
+  /** Response bodies with one byte flipped by `corruptResponseEvery`. */
+  responsesCorrupted: number;
   /** Requests sent upstream (including reset and corrupted ones). */
   forwarded: number;
   /** Request-body bytes written upstream. */
@@ -115,7 +120,7 @@ const DEFAULT_MAX_LIFETIME_MS = 10 * 60 * 1000;
 const PACER_BURST_MS = 25;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
 
-type Action = 'forward' | 'slowDown' | 'stall' | 'reset' | 'corrupt';
+type Action = 'forward' | 'slowDown' | 'stall' | 'reset' | 'corrupt' | 'corruptResponse';
 type PumpResult = 'end' | 'cut' | 'error';
 
 /** GCRA-style pacer: reserves time slots at `rate` bytes/s, allowing a PACER_BURST_MS burst. */
@@ -160,6 +165,7 @@ function emptyStats(): FaultProxyStats {
     resets: 0,
     slowDowns: 0,
     corrupted: 0,
+    responsesCorrupted: 0,
     forwarded: 0,
     bytesUp: 0,
     bytesDown: 0,
@@ -174,6 +180,7 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   positiveInt('resetEvery', spec.resetEvery);
   positiveInt('slowDownEvery', spec.slowDownEvery);
   positiveInt('corruptEvery', spec.corruptEvery);
+  positiveInt('corruptResponseEvery', spec.corruptResponseEvery);
   if (spec.stallFraction !== undefined && !(spec.stallFraction >= 0 && spec.stallFraction <= 1)) {
     throw new Error(`fault-proxy: stallFraction must be within 0..1, got ${spec.stallFraction}`);
   }
@@ -303,6 +310,20 @@ async function pump(src: Readable, dst: Writable, o: PumpOptions): Promise<PumpR
   return 'end';
 }
 
+/** A pump `mutate` that flips the middle byte of a body of `known` bytes (else of its first chunk), once. */
+function flipMiddleByte(known: number | undefined, onFlip: () => void): (chunk: Buffer, offset: number) => Buffer {
+  let target: number | undefined = known !== undefined && Number.isFinite(known) ? Math.floor(known / 2) : undefined;
+  return (chunk, offset) => {
+    if (target === undefined && chunk.length > 0) target = offset + Math.floor(chunk.length / 2);
+    if (target === undefined || target < offset || target >= offset + chunk.length) return chunk;
+    const copy = Buffer.from(chunk);
+    copy[target - offset] = copy[target - offset]! ^ 0xff;
+    onFlip();
+    target = -1;
+    return copy;
+  };
+}
+
 export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<FaultProxy> {
   const upstream = parseTarget(opts.target);
   const maxLifetimeMs = opts.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
@@ -354,6 +375,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     if (every(s.stallEvery) || (s.stallFraction !== undefined && draw < s.stallFraction)) return { matched: true, action: 'stall' };
     if (every(s.resetEvery)) return { matched: true, action: 'reset' };
     if (every(s.corruptEvery)) return { matched: true, action: 'corrupt' };
+    if (every(s.corruptResponseEvery)) return { matched: true, action: 'corruptResponse' };
     return { matched: true, action: 'forward' };
   };
 
@@ -418,7 +440,11 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
         return;
       }
       res.writeHead(pres.statusCode ?? 502, pres.statusMessage ?? '', endToEndHeaders(pres.rawHeaders));
-      void pump(pres, res, { pacers, signal, count: (n) => (stats.bytesDown += n) }).then((r) => {
+      const plen = pres.headers['content-length'] !== undefined ? Number(pres.headers['content-length']) : undefined;
+      void pump(pres, res, {
+        pacers, signal, count: (n) => (stats.bytesDown += n),
+        ...(action === 'corruptResponse' && { mutate: flipMiddleByte(plen, () => stats.responsesCorrupted++) }),
+      }).then((r) => {
         if (r === 'end' && !isDead(res)) res.end();
         else if (r !== 'end') res.destroy();
       });
@@ -434,16 +460,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     if (action === 'reset') {
       pumpOpts.cutAfter = (first) => Math.floor((known ?? first) / 2);
     } else if (action === 'corrupt') {
-      let target: number | undefined = known !== undefined ? Math.floor(known / 2) : undefined;
-      pumpOpts.mutate = (chunk, offset) => {
-        if (target === undefined && chunk.length > 0) target = offset + Math.floor(chunk.length / 2);
-        if (target === undefined || target < offset || target >= offset + chunk.length) return chunk;
-        const copy = Buffer.from(chunk);
-        copy[target - offset] = copy[target - offset]! ^ 0xff;
-        stats.corrupted++;
-        target = -1;
-        return copy;
-      };
+      pumpOpts.mutate = flipMiddleByte(known, () => stats.corrupted++);
     }
     const result = await pump(req, proxyReq, pumpOpts);
     if (action === 'reset') {

@@ -359,6 +359,18 @@ describe('fault-proxy', () => {
     expect(p.stats().corrupted).toBe(1);
   });
 
+  it('corruptResponseEvery flips exactly one byte of the response body, every Nth request', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { corruptResponseEvery: 2 });
+    const want = pattern(100_001);
+    const bodies: Buffer[] = [];
+    for (let i = 0; i < 4; i++) bodies.push((await send(p.url, { method: 'GET', path: `/bkt/r${i}?down=100001` })).body);
+    const diffs = bodies.map((b) => { const d: number[] = []; for (let i = 0; i < want.length; i++) if (b[i] !== want[i]) d.push(i); return d; });
+    expect(bodies.map((b) => b.length)).toEqual([100_001, 100_001, 100_001, 100_001]);
+    expect(diffs).toEqual([[], [50_000], [], [50_000]]);
+    expect(p.stats().responsesCorrupted).toBe(2);
+  });
+
   it('throttles per connection in both directions (lower bounds only)', async () => {
     const up = await startUpstream();
     const p = await proxyFor(up, { throttleBytesPerSecPerConn: 512 * 1024 });

@@ -1,0 +1,85 @@
+/** `s3x delete-prefix <bucket> [prefix]`: flags → DeletePrefixOptions → deletePrefix() → summary, exit code. */
+import type { Command } from 'commander';
+import { formatBytes, parseIntInRange } from '../../config/units.js';
+import { EXIT } from '../../errors.js';
+import { deletePrefix, MAX_DELETE_BATCH, type DeletePrefixOptions } from '../../engine/delete.js';
+import type { RequestReport } from '../../engine/request.js';
+import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
+import { renderEndpointStats, renderRequestTable } from '../render.js';
+import { createSpinner, renderDeleteSummary } from '../render-objects.js';
+import type { CliContext } from '../main.js';
+
+interface DeleteFlags extends CommonFlags {
+  all?: boolean;
+  rawPrefix?: boolean;
+  dryRun?: boolean;
+  batchSize: string;
+  table?: boolean;
+}
+
+export function registerDeletePrefix(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('delete-prefix')
+    .description('delete every object under s3://<bucket>/<prefix>/ with DeleteObjects batches in parallel')
+    .argument('<bucket>', 'bucket')
+    .argument('[prefix]', 'deletes keys under "<prefix>/" ("logs" deletes logs/…, not logs-old/…); required unless --all', '')
+    .option('--all', 'with no prefix: delete every object in the bucket')
+    .option('--raw-prefix', 'match the prefix as a plain string: "logs" also deletes logs-old/… and logs.txt')
+    .option('--dry-run', 'list every key that would be deleted; delete nothing')
+    .option('--batch-size <n>', `keys per DeleteObjects request (1–${MAX_DELETE_BATCH})`, String(MAX_DELETE_BATCH))
+    .option('--table', 'print the per-request table');
+  addCommonOptions(cmd);
+  cmd.addHelpText('after', `
+Matching: literal, never a glob. By default the prefix names a folder: "logs", "logs/" and "/logs/"
+delete the keys that start with "logs/" (what \`s3x upload dir <bucket> logs\` wrote) and leave
+"logs-old/…" and "logs.txt" alone. --raw-prefix matches the string as S3 does. Every listed key is
+checked against the prefix again before it is sent.
+
+Examples:
+  $ s3x delete-prefix artifacts builds/42 --endpoint-url http://127.0.0.1:7480 --dry-run
+  $ s3x delete-prefix artifacts builds/42 --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481
+  $ s3x delete-prefix scratch --all --endpoint-url http://127.0.0.1:7480
+
+Exit codes: 0 all deleted; 1 some keys could not be deleted (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
+
+  cmd.action(async (bucket: string, prefix: string, flags: DeleteFlags) => {
+    const { conn, logger } = connectionFromFlags(flags, ctx.signal);
+    const reports: RequestReport[] = [];
+    const spinner = await createSpinner(flags.progress && !flags.json && !flags.dryRun, (p: { listed: number; deleted: number; failed: number; elapsedMs: number }) =>
+      `${p.deleted}/${p.listed} deleted${p.failed ? `, ${p.failed} failed` : ''}, ${(p.deleted / Math.max(p.elapsedMs / 1000, 0.001)).toFixed(0)} objects/s`);
+    const opts: DeletePrefixOptions = {
+      ...conn, bucket, prefix,
+      all: flags.all ?? false,
+      rawPrefix: flags.rawPrefix ?? false,
+      dryRun: flags.dryRun ?? false,
+      batchSize: parseIntInRange(flags.batchSize, '--batch-size', 1, MAX_DELETE_BATCH),
+      onProgress: (p) => spinner.update(p),
+      onReport: (r) => {
+        if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
+        if (flags.table) reports.push(r);
+      },
+      onPlan: (o) => ctx.out(flags.json
+        ? `${JSON.stringify({ type: 'plan', key: o.key, bytes: o.bytes })}\n`
+        : `would delete s3://${bucket}/${o.key} (${formatBytes(o.bytes)})\n`),
+      ...(flags.json && { onFailure: (f) => ctx.out(`${JSON.stringify({ type: 'failed', ...f })}\n`) }),
+    };
+    let summary;
+    try {
+      summary = await deletePrefix(opts);
+    } finally {
+      spinner.stop();
+    }
+    if (flags.table && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
+    if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
+    else {
+      if (flags.stats && summary.endpoints.length > 0) ctx.out(`${await renderEndpointStats(summary.endpoints)}\n`);
+      ctx.out(`${renderDeleteSummary(summary)}\n`);
+    }
+    logger.info({ deleted: summary.deleted, failed: summary.failedCount, wallMs: Math.round(summary.wallMs) }, 'delete-prefix finished');
+    if (summary.fatal) {
+      ctx.err(`s3x: error: ${summary.fatal}\n`);
+      ctx.exitCode = EXIT.USAGE;
+    } else if (summary.interrupted) ctx.exitCode = EXIT.INTERRUPTED;
+    else ctx.exitCode = summary.failedCount > 0 ? EXIT.PARTIAL : EXIT.OK;
+  });
+}

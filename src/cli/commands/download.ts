@@ -1,0 +1,89 @@
+/** `s3x download <bucket> <prefix> <dir>`: flags → DownloadOptions → download() → table, summary, exit code. */
+import type { Command } from 'commander';
+import { DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES } from '../../config/options.js';
+import { formatBytes, parseSizeBytes } from '../../config/units.js';
+import { EXIT } from '../../errors.js';
+import { download, type DownloadOptions, type DownloadProgress } from '../../engine/download.js';
+import { MIB } from '../../engine/multipart.js';
+import type { RequestReport } from '../../engine/request.js';
+import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
+import { renderEndpointStats, renderRequestTable } from '../render.js';
+import { createSpinner, renderDownloadSummary } from '../render-objects.js';
+import type { CliContext } from '../main.js';
+
+interface DownloadFlags extends CommonFlags {
+  rawPrefix?: boolean;
+  skipExisting?: boolean;
+  verify: boolean;
+  partSize: string;
+  multipartThreshold: string;
+  table?: boolean;
+}
+
+export function registerDownload(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('download')
+    .description('download every object under s3://<bucket>/<prefix>/ into <dir>, in parallel over one or more endpoints')
+    .argument('<bucket>', 'bucket')
+    .argument('<prefix>', 'downloads keys under "<prefix>/" to <dir>/<rest of the key>; "" = the whole bucket')
+    .argument('<dir>', 'local directory (created if missing)')
+    .option('--raw-prefix', 'match the prefix as a plain string; paths are then relative to its last "/"')
+    .option('--skip-existing', 'leave a file alone when one of the same size is already there')
+    .option('--no-verify', 'do not compare the MD5 of single-part objects with their ETag')
+    .option('--part-size <size>', 'size of one ranged GET for large objects, 5MiB–5GiB', `${DEFAULT_PART_SIZE_BYTES / MIB}MiB`)
+    .option('--multipart-threshold <size>', 'objects of at least this size are fetched as parallel ranged GETs', `${DEFAULT_MULTIPART_THRESHOLD_BYTES / MIB}MiB`)
+    .option('--table', 'print the per-request table: attempts | bytes | success_ms | total_ms | MBps | MBps est');
+  addCommonOptions(cmd);
+  cmd.addHelpText('after', `
+Safety: each file is written as <name>.s3x-tmp-<random> and renamed when complete and verified, so a
+failure or Ctrl-C never leaves a partial file under its real name. A key that would land outside
+<dir> ("..", "." or empty segments, a leading "/", a backslash, NUL) is refused and named; the rest
+goes on. Keys ending in "/" (folder markers) become empty directories.
+
+Examples:
+  $ s3x download artifacts builds/42 ./out --endpoint-url http://127.0.0.1:7480
+  $ s3x download lake raw ./raw --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481 -c 32 --skip-existing
+
+Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
+
+  cmd.action(async (bucket: string, prefix: string, dir: string, flags: DownloadFlags) => {
+    const { conn, logger } = connectionFromFlags(flags, ctx.signal);
+    const reports: RequestReport[] = [];
+    const spinner = await createSpinner(flags.progress && !flags.json, (p: DownloadProgress) => {
+      const rate = p.elapsedMs > 0 ? p.bytesDone / 1e6 / (p.elapsedMs / 1000) : 0;
+      return `${p.filesDone}${p.listDone ? `/${p.filesFound}` : ` (${p.filesFound} listed)`} files, ${formatBytes(p.bytesDone)}, ${rate.toFixed(1)} MB/s` +
+        (p.filesSkipped ? `, ${p.filesSkipped} skipped` : '') + (p.filesFailed ? `, ${p.filesFailed} failed` : '');
+    });
+    const opts: DownloadOptions = {
+      ...conn, bucket, prefix, dir,
+      rawPrefix: flags.rawPrefix ?? false,
+      skipExisting: flags.skipExisting ?? false,
+      verify: flags.verify,
+      partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
+      multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold'),
+      onProgress: (p) => spinner.update(p),
+      onReport: (r) => {
+        if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
+        if (flags.table) reports.push(r);
+      },
+    };
+    let summary;
+    try {
+      summary = await download(opts);
+    } finally {
+      spinner.stop();
+    }
+    if (flags.table && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
+    if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
+    else {
+      if (flags.stats && summary.endpoints.length > 0) ctx.out(`${await renderEndpointStats(summary.endpoints)}\n`);
+      ctx.out(`${renderDownloadSummary(summary)}\n`);
+    }
+    logger.info({ files: summary.files, bytes: summary.bytes, failed: summary.failed.length, wallMs: Math.round(summary.wallMs) }, 'download finished');
+    if (summary.fatal) {
+      ctx.err(`s3x: error: ${summary.fatal}\n`);
+      ctx.exitCode = EXIT.USAGE;
+    } else if (summary.interrupted) ctx.exitCode = EXIT.INTERRUPTED;
+    else ctx.exitCode = summary.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
+  });
+}

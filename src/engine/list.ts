@@ -1,0 +1,187 @@
+/**
+ * Listing: ListObjectsV2 pages streamed one at a time (memory flat in the number of keys), every
+ * page through the RequestEngine as a read; and `list()`, the engine of `s3x ls`.
+ *
+ * Pages are followed by IsTruncated / NextContinuationToken only: a page may hold fewer than
+ * MaxKeys entries and still be truncated (delimiter views do that), so its length says nothing.
+ */
+import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import type { ConnectionOptions } from '../config/options.js';
+import { FatalRunError, UsageError } from '../errors.js';
+import { isSelected, selectKeys } from '../fs/key-prefix.js';
+import { describeFatal, preflight } from './context.js';
+import { ObjectRun } from './object-run.js';
+import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from './request.js';
+import type { EndpointSummary } from './upload.js';
+
+/** One object as listed. */
+export interface ListedObject {
+  key: string;
+  bytes: number;
+  /** as S3 lists it, quotes included */
+  etag?: string;
+  lastModified?: Date;
+  storageClass?: string;
+}
+
+/** One page: objects and, in a delimiter view, the common prefixes ("folders"). */
+export interface ListPage {
+  objects: ListedObject[];
+  prefixes: string[];
+}
+
+/** The fields of a ListObjectsV2 answer the pager reads. */
+export type PageAnswer = Pick<ListObjectsV2CommandOutput, 'Contents' | 'CommonPrefixes' | 'IsTruncated' | 'NextContinuationToken'>;
+
+/** Thrown when a server's paging would loop or cannot go on. */
+export class ListingError extends Error {
+  readonly code = 'ListingError';
+  constructor(message: string) { super(message); this.name = 'ListingError'; }
+}
+
+/**
+ * Streams pages from `fetch(continuationToken)` until a page says it is not truncated. Throws
+ * ListingError when a truncated page has no token, or repeats the token it was asked with (a
+ * server bug that would otherwise loop forever).
+ */
+export async function* pages(fetch: (continuationToken: string | undefined) => Promise<PageAnswer>): AsyncGenerator<ListPage> {
+  let token: string | undefined;
+  for (;;) {
+    const answer = await fetch(token);
+    const objects: ListedObject[] = [];
+    for (const o of answer.Contents ?? []) {
+      if (o.Key === undefined) continue;
+      objects.push({
+        key: o.Key, bytes: o.Size ?? 0,
+        ...(o.ETag !== undefined && { etag: o.ETag }),
+        ...(o.LastModified !== undefined && { lastModified: o.LastModified }),
+        ...(o.StorageClass !== undefined && { storageClass: o.StorageClass }),
+      });
+    }
+    const prefixes = (answer.CommonPrefixes ?? []).flatMap((p) => (p.Prefix !== undefined ? [p.Prefix] : []));
+    yield { objects, prefixes };
+    if (!answer.IsTruncated) return;
+    const next = answer.NextContinuationToken;
+    if (!next) throw new ListingError('the server says the listing is truncated but gives no continuation token');
+    if (next === token) throw new ListingError('the server returned the same continuation token twice');
+    token = next;
+  }
+}
+
+/** ListObjectsV2 through the engine (a 'read': fallback mode tries each endpoint in order). */
+export function listThrough(
+  engine: RequestEngine, bucket: string, prefix: string,
+  opts: { delimiter?: string; pageSizeKeys?: number } = {},
+): AsyncGenerator<ListPage> {
+  return pages((token) => engine.run({
+    op: 'ListObjectsV2', key: prefix, bytes: 0, kind: 'read', bucket,
+    send: (ep, signal) => ep.client.send(new ListObjectsV2Command({
+      Bucket: bucket,
+      ...(prefix !== '' && { Prefix: prefix }),
+      ...(opts.delimiter !== undefined && { Delimiter: opts.delimiter }),
+      ...(opts.pageSizeKeys !== undefined && { MaxKeys: opts.pageSizeKeys }),
+      ...(token !== undefined && { ContinuationToken: token }),
+    }), { abortSignal: signal }),
+  }));
+}
+
+export interface ListOptions extends ConnectionOptions {
+  bucket: string;
+  /** folder rule by default (`logs` = `logs/…`); see fs/key-prefix.ts */
+  prefix?: string;
+  /** match the prefix as a plain string (`logs` also selects `logs-old/…`) */
+  rawPrefix?: boolean;
+  /** every key under the prefix; default: one level, sub-folders shown as prefixes */
+  recursive?: boolean;
+  /** MaxKeys per ListObjectsV2 page, 1–1000; default the server's (1000) */
+  pageSizeKeys?: number;
+  /** one call per entry, in key order; nothing is kept in memory */
+  onEntry: (e: ListEntry) => void;
+  onReport?: (r: RequestReport) => void;
+}
+
+/** One line of `ls`: an object, or (delimiter view) a common prefix. */
+export type ListEntry =
+  | ({ type: 'object' } & ListedObject)
+  | { type: 'prefix'; prefix: string };
+
+export interface ListSummary {
+  bucket: string;
+  /** the prefix listed, as sent to the server */
+  prefix: string;
+  recursive: boolean;
+  objects: number;
+  bytes: number;
+  prefixes: number;
+  pages: number;
+  wallMs: number;
+  requests: number;
+  retries: number;
+  interrupted: boolean;
+  endpoints: EndpointSummary[];
+}
+
+/**
+ * Lists bucket/prefix page by page, calling `onEntry` for each object and common prefix in key
+ * order. Throws UsageError / FatalRunError (bucket missing, credentials, listing refused).
+ */
+export async function list(opts: ListOptions): Promise<ListSummary> {
+  if (!opts.bucket) throw new UsageError('a bucket name is required');
+  const pageSizeKeys = opts.pageSizeKeys;
+  if (pageSizeKeys !== undefined && !(Number.isInteger(pageSizeKeys) && pageSizeKeys >= 1 && pageSizeKeys <= 1000)) {
+    throw new UsageError(`--page-size must be a whole number from 1 to 1000, got ${pageSizeKeys}`);
+  }
+  const sel = selectKeys(opts.prefix, opts.rawPrefix);
+  const recursive = opts.recursive ?? false;
+  const run = new ObjectRun(opts, opts.bucket, opts.onReport);
+  let objects = 0;
+  let bytes = 0;
+  let prefixes = 0;
+  let pageCount = 0;
+  try {
+    await preflight(run.engine, run.pool, opts.bucket, run.logger);
+    const pager = listThrough(run.engine, opts.bucket, sel.prefix, {
+      ...(!recursive && { delimiter: '/' }),
+      ...(pageSizeKeys !== undefined && { pageSizeKeys }),
+    });
+    for await (const page of pager) {
+      pageCount++;
+      for (const e of mergeByKey(page)) {
+        if (e.type === 'object') {
+          if (!isSelected(sel, e.key)) continue;
+          objects++;
+          bytes += e.bytes;
+        } else {
+          if (!isSelected(sel, e.prefix)) continue;
+          prefixes++;
+        }
+        opts.onEntry(e);
+      }
+    }
+  } catch (err) {
+    if (!(err instanceof Interrupted)) {
+      if (err instanceof RequestFailed) throw new FatalRunError(`listing s3://${opts.bucket}/${sel.prefix} failed: ${describeFatal(err, opts.bucket, err.endpoint.label)}`);
+      if (err instanceof ListingError) throw new FatalRunError(`listing s3://${opts.bucket}/${sel.prefix} failed: ${err.message}`);
+      throw err;
+    }
+  } finally {
+    run.close();
+  }
+  return {
+    bucket: opts.bucket, prefix: sel.prefix, recursive, objects, bytes, prefixes, pages: pageCount,
+    wallMs: run.wallMs, requests: run.requests, retries: run.retries, interrupted: run.interrupted, endpoints: run.endpoints(),
+  };
+}
+
+/** A page's objects and prefixes as one sequence in key order (each list comes sorted). */
+export function mergeByKey(page: ListPage): ListEntry[] {
+  const out: ListEntry[] = [];
+  let i = 0;
+  let j = 0;
+  const { objects, prefixes } = page;
+  while (i < objects.length || j < prefixes.length) {
+    if (j >= prefixes.length || (i < objects.length && objects[i]!.key < prefixes[j]!)) out.push({ type: 'object', ...objects[i++]! });
+    else out.push({ type: 'prefix', prefix: prefixes[j++]! });
+  }
+  return out;
+}
