@@ -12,6 +12,9 @@ import { registerDownload } from './commands/download.js';
 import { registerLs } from './commands/ls.js';
 import { registerPresign } from './commands/presign.js';
 import { registerEndpoints } from './commands/endpoints.js';
+import { registerSync } from './commands/sync.js';
+import { registerMaintenance } from './commands/maintenance.js';
+import { registerPerfData } from './commands/perf-data.js';
 
 export interface CliContext {
   /** aborted on SIGINT/SIGTERM */
@@ -69,6 +72,9 @@ Examples:
   registerDeletePrefix(program, ctx);
   registerPresign(program, ctx);
   registerEndpoints(program, ctx);
+  registerSync(program, ctx);
+  registerMaintenance(program, ctx);
+  registerPerfData(program, ctx);
 
   try {
     await program.parseAsync(argv, { from: 'node' });

@@ -25,7 +25,8 @@ import { silentLogger } from '../logger.js';
 import { contentTypeFor } from './content-type.js';
 import { describeFatal, endpointSummaries, openPool, preflight } from './context.js';
 import { Limiter } from './limiter.js';
-import { planParts } from './multipart.js';
+import { MIB, planParts } from './multipart.js';
+import { listThrough, type ListedObject } from './list.js';
 import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from './request.js';
 import { PriorityQueue, type Priority } from './priority-queue.js';
 import { pathMatcher } from '../fs/glob.js';
@@ -62,6 +63,18 @@ export interface UploadOptions extends ConnectionOptions {
   dryRun?: boolean;
   /** read every object back after upload and compare its MD5 with the file's */
   verify?: boolean;
+  /**
+   * compare with what is already under the prefix (listed first) and send only what differs:
+   *   size        – a key of the same size counts as there (`--skip-existing`)
+   *   size-mtime  – and the file's mtime is not newer than the object's LastModified (sync)
+   *   checksum    – and the file's MD5 equals the object's ETag (single-part, or the composite
+   *                 ETag recomputed from s3x's part size)
+   */
+  compare?: 'size' | 'size-mtime' | 'checksum';
+  /** with `compare`: also return the keys under the prefix with no local file (sync --delete) */
+  collectRemoteOnly?: boolean;
+  /** take only the files of shard `index` of `count` (1-based): a hash of the key decides */
+  shard?: { index: number; count: number };
   /** one call per finished request (success or final failure) */
   onReport?: (r: RequestReport) => void;
   /** progress, at most every 100 ms and once at the end */
@@ -77,7 +90,11 @@ export interface UploadOptions extends ConnectionOptions {
   priorityWindow?: number;
 }
 
-export interface PlannedFile { path: string; key: string; bytes: number; multipart: boolean; parts: number }
+export interface PlannedFile {
+  path: string; key: string; bytes: number; multipart: boolean; parts: number;
+  /** with `compare`: why it would be sent */
+  status?: 'new' | 'changed';
+}
 
 export interface UploadProgress {
   filesFound: number;
@@ -132,6 +149,10 @@ export interface UploadSummary {
   interrupted: boolean;
   /** the error that stopped the whole run, if any */
   fatal?: string;
+  /** with `compare`: what the comparison found (files counted once each) */
+  plan?: { new: number; changed: number; unchanged: number; remoteOnly: number };
+  /** with `collectRemoteOnly`: keys under the prefix, selected by the same filters and shard, with no local file */
+  remoteOnlyKeys?: string[];
   endpoints: EndpointSummary[];
 }
 
@@ -155,7 +176,10 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     lastTick = now;
     opts.onProgress({ ...progress, elapsedMs: now - started });
   };
+  /** paths the walk met but did not upload (skipped, unreadable): never "remote-only" */
+  const problemRels: string[] = [];
   const onProblem = (p: WalkProblem): void => {
+    problemRels.push(p.rel);
     if (p.kind === 'failed') {
       failed.push({ path: p.rel, error: p.reason });
       progress.filesFailed++;
@@ -170,8 +194,10 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     onProblem,
   });
 
-  if (opts.dryRun) {
+  const inShard = shardFilter(opts.shard);
+  if (opts.dryRun && !opts.compare) {
     for await (const f of walk) {
+      if (!inShard(keyFor(prefix, f.rel))) continue;
       const multipart = f.size >= thresholdBytes;
       const key = keyFor(prefix, f.rel);
       opts.onPlan?.({ path: f.rel, key, bytes: f.size, multipart, parts: multipart ? planParts(f.size, partSizeBytes).count : 1 });
@@ -207,9 +233,33 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   const openUploads = new Map<string, { key: string; uploadId: string; endpoint: Endpoint }>();
   let notAttempted = 0;
   const copies = new Map(pool.endpoints.map((e) => [e, { ok: 0, failed: 0 }]));
+  let remoteOnlyKeys: string[] | undefined;
+  let plannedBytes = 0;
 
+  const plan = { new: 0, changed: 0, unchanged: 0, remoteOnly: 0 };
+  let remote: Map<string, ListedObject> | undefined;
   try {
     await preflight(engine, pool, bucket, logger);
+    if (opts.compare) {
+      // Everything under the prefix, streamed page by page (pages can be short yet truncated).
+      remote = new Map();
+      const listPrefix = prefix ? `${prefix}/` : '';
+      for await (const page of listThrough(engine, bucket, listPrefix)) {
+        for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
+      }
+    }
+    const remoteMap = remote;
+
+    /** new / changed / unchanged, by the chosen comparison. */
+    const classify = async (f: FileEntry, o: ListedObject | undefined): Promise<'new' | 'changed' | 'unchanged'> => {
+      if (!o) return 'new';
+      if (o.bytes !== f.size) return 'changed';
+      if (opts.compare === 'size') return 'unchanged';
+      if (opts.compare === 'size-mtime') {
+        return o.lastModified && Math.floor(f.mtimeMs) > o.lastModified.getTime() ? 'changed' : 'unchanged';
+      }
+      return (await localEtag(f, thresholdBytes, partSizeBytes, bareEtag(o.etag))) === bareEtag(o.etag) ? 'unchanged' : 'changed';
+    };
 
     const fail = (f: FileEntry, key: string, err: unknown, target?: Endpoint): void => {
       if (err instanceof RequestFailed && err.decision === 'fatal') {
@@ -226,8 +276,26 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
 
     // replicate: one copy per endpoint, each pinned to its endpoint; otherwise the pool routes
     const targets: Array<Endpoint | undefined> = pool.mode === 'replicate' ? [...pool.endpoints] : [undefined];
-    const uploadOne = async (f: FileEntry): Promise<void> => {
+    const uploadOne = async (f: FileEntry, remoteObj: ListedObject | undefined): Promise<void> => {
       const key = keyFor(prefix, f.rel);
+      if (opts.compare) {
+        let status: 'new' | 'changed' | 'unchanged';
+        try {
+          status = await classify(f, remoteObj);
+        } catch (err) {
+          fail(f, key, err);
+          progress.filesFailed++;
+          return;
+        }
+        plan[status]++;
+        if (status === 'unchanged') { tick(); return; }
+        if (opts.dryRun) {
+          plannedBytes += f.size;
+          const multipart = f.size >= thresholdBytes;
+          opts.onPlan?.({ path: f.rel, key, bytes: f.size, multipart, parts: multipart ? planParts(f.size, partSizeBytes).count : 1, status });
+          return;
+        }
+      }
       const results = await Promise.all(targets.map(async (target) => {
         try {
           if (f.size >= thresholdBytes) await uploadMultipart(f, key, target);
@@ -408,14 +476,32 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       await filesGate.acquire();
       const f = await queue.shift();
       if (f === undefined) { filesGate.release(); break; }
+      const key = keyFor(prefix, f.rel);
+      // what is left in the map at the end has no local file
+      const remoteObj = remoteMap?.get(key);
+      remoteMap?.delete(key);
+      if (!inShard(key)) { filesGate.release(); continue; }
       if (runSignal.aborted) { filesGate.release(); notAttempted++; continue; }
-      const p = uploadOne(f).finally(() => { filesGate.release(); inProgress.delete(p); });
+      const p = uploadOne(f, remoteObj).finally(() => { filesGate.release(); inProgress.delete(p); });
       inProgress.add(p);
       tick();
     }
     await walking;
     await Promise.all(inProgress);
     tick(true);
+    if (remoteMap && opts.collectRemoteOnly && !progress.walkDone) {
+      // the walk did not finish (interrupt, fatal): nothing can be said to be remote-only
+      remoteOnlyKeys = undefined;
+    } else if (remoteMap) {
+      // a skipped symlink or unreadable file still exists locally: its object is not extra
+      for (const rel of problemRels) remoteMap.delete(keyFor(prefix, rel));
+      // what the walk did not find, among keys these filters and this shard would have taken
+      const selected = remoteSelector(opts.include, opts.exclude);
+      const listPrefix = prefix ? `${prefix}/` : '';
+      const keys = [...remoteMap.keys()].filter((k) => k.startsWith(listPrefix) && selected(k.slice(listPrefix.length)) && inShard(k));
+      plan.remoteOnly = keys.length;
+      if (opts.collectRemoteOnly) remoteOnlyKeys = keys;
+    }
   } catch (err) {
     if (err instanceof FatalRunError) throw err;
     if (!(err instanceof Interrupted)) throw err;
@@ -429,10 +515,11 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   const wallMs = performance.now() - started;
   const interrupted = opts.signal?.aborted ?? false;
   return {
-    bucket, prefix, dryRun: false, files: progress.filesDone, bytes: progress.bytesDone, wallMs,
+    bucket, prefix, dryRun: opts.dryRun ?? false, files: opts.dryRun ? plan.new + plan.changed : progress.filesDone, bytes: opts.dryRun ? plannedBytes : progress.bytesDone, wallMs,
     mbps: mbps(progress.bytesDone, wallMs), objectsPerSec: progress.filesDone / (wallMs / 1000),
     requests, retries,
     failed, skipped, notAttempted, interrupted, ...(fatal !== undefined && { fatal }),
+    ...(opts.compare && { plan }), ...(remoteOnlyKeys && { remoteOnlyKeys }),
     endpoints: endpointSummaries(pool, pool.mode === 'replicate' ? copies : undefined),
   };
 }
@@ -492,4 +579,47 @@ async function checkDir(dir: string): Promise<void> {
   } catch {
     throw new UsageError(`cannot read directory '${dir}': permission denied`);
   }
+}
+
+/** Shard membership by a hash of the key: stable across runs, machines and walk orders. */
+export function shardOf(key: string, count: number): number {
+  return crypto.createHash('md5').update(key).digest().readUInt32BE(0) % count;
+}
+
+function shardFilter(shard: { index: number; count: number } | undefined): (key: string) => boolean {
+  if (!shard) return () => true;
+  if (!Number.isInteger(shard.count) || shard.count < 1 || !Number.isInteger(shard.index) || shard.index < 1 || shard.index > shard.count) {
+    throw new UsageError(`--shard must be k/n with 1 ≤ k ≤ n, got ${shard.index}/${shard.count}`);
+  }
+  return (key) => shardOf(key, shard.count) === shard.index - 1;
+}
+
+/** Would --include/--exclude select this relative path? (Same rules as the walk.) */
+function remoteSelector(include: string[] | undefined, exclude: string[] | undefined): (rel: string) => boolean {
+  const inc = (include ?? []).map(pathMatcher);
+  const exc = (exclude ?? []).map(pathMatcher);
+  return (rel) => (inc.length === 0 || inc.some((m) => m(rel))) && !exc.some((m) => m(rel));
+}
+
+/**
+ * The ETag s3x would have produced for this file: the MD5 for a single PUT, the composite
+ * "md5-of-part-md5s-N" for a multipart upload with s3x's part size. When the remote ETag says
+ * multipart with another part count, that count's part size is tried (same planning rule).
+ */
+async function localEtag(f: FileEntry, thresholdBytes: number, partSizeBytes: number, remoteEtag: string | undefined): Promise<string> {
+  const remoteParts = remoteEtag && /-(\d+)$/.exec(remoteEtag);
+  if (!remoteParts && f.size < thresholdBytes) return (await md5OfFile(f.path)).toString('hex');
+  let plan = planParts(f.size, partSizeBytes);
+  if (remoteParts && Number(remoteParts[1]) !== plan.count) {
+    const n = Number(remoteParts[1]);
+    const ps = Math.ceil(f.size / n / MIB) * MIB;
+    plan = { partSizeBytes: ps, count: Math.ceil(f.size / ps) };
+  }
+  if (!remoteParts) return (await md5OfFile(f.path)).toString('hex');
+  const parts: Buffer[] = [];
+  for (let i = 0; i < plan.count; i++) {
+    const start = i * plan.partSizeBytes;
+    parts.push(await md5OfFile(f.path, { start, end: Math.min(f.size, start + plan.partSizeBytes) - 1 }));
+  }
+  return multipartEtag(parts);
 }

@@ -1,0 +1,64 @@
+/** `s3x cleanup-multipart` and `s3x report merge`: the tools around resumable, sharded runs. */
+import type { Command } from 'commander';
+import { EXIT } from '../../errors.js';
+import { cleanupMultipart, parseDurationMs } from '../../engine/cleanup.js';
+import { mergeSummaries, readSummary } from '../../engine/report.js';
+import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
+import type { CliContext } from '../main.js';
+
+interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean }
+
+export function registerMaintenance(program: Command, ctx: CliContext): void {
+  const cleanup = program
+    .command('cleanup-multipart')
+    .description('abort multipart uploads left open under <prefix> (by runs that were killed) and older than --older-than')
+    .argument('<bucket>', 'bucket')
+    .argument('[prefix]', 'only uploads whose key starts with this', '')
+    .option('--older-than <duration>', 'only uploads started at least this long ago (90s, 30m, 24h, 7d)', '24h')
+    .option('--dry-run', 'list what would be aborted; abort nothing');
+  addCommonOptions(cleanup);
+  cleanup.addHelpText('after', `
+Examples:
+  $ s3x cleanup-multipart artifacts ci/ --older-than 2h --endpoint-url http://127.0.0.1:7480`);
+  cleanup.action(async (bucket: string, prefix: string, flags: CleanupFlags) => {
+    const { conn } = connectionFromFlags(flags, ctx.signal);
+    const s = await cleanupMultipart({
+      ...conn, bucket, prefix, olderThanMs: parseDurationMs(flags.olderThan, '--older-than'), dryRun: flags.dryRun ?? false,
+      onUpload: (u) => {
+        if (flags.json) ctx.out(`${JSON.stringify({ type: flags.dryRun ? 'plan-abort' : 'aborted', ...u })}\n`);
+        else ctx.out(`${flags.dryRun ? 'would abort' : 'aborted'} ${u.key} (upload ${u.uploadId}${u.initiated ? `, started ${u.initiated.toISOString()}` : ''})\n`);
+      },
+    });
+    if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...s })}\n`);
+    else {
+      ctx.out(`Open multipart uploads under s3://${bucket}/${prefix}: ${s.found}; ${s.dryRun ? 'would abort' : 'aborted'} ${s.aborted}; kept (younger than ${flags.olderThan}) ${s.kept}\n`);
+      for (const f of s.failed) ctx.out(`  failed ${f.key} (${f.uploadId}): ${f.error}\n`);
+    }
+    ctx.exitCode = s.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
+  });
+
+  const report = program.command('report').description('work with --json outputs of runs');
+  report
+    .command('merge')
+    .description('merge the --json outputs of the shards of one run (--shard k/n) into one summary')
+    .argument('<files...>', 'NDJSON files written with --json, one per shard')
+    .option('--json', 'write the merged summary as one JSON record')
+    .addHelpText('after', `
+Example (CI matrix of 4 jobs, then one job that merges):
+  $ s3x sync ./build s3://artifacts/run-42 --shard 2/4 --json > shard-2.ndjson
+  $ s3x report merge shard-*.ndjson`)
+    .action((files: string[], flags: { json?: boolean }) => {
+      const merged = mergeSummaries(files.map(readSummary));
+      if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...merged })}\n`);
+      else {
+        ctx.out(`${merged.shards} shards: ${merged.files} files, ${(merged.bytes / 1e6).toFixed(1)} MB in ${(merged.wallMs / 1000).toFixed(2)} s (longest shard): ` +
+          `${merged.mbps.toFixed(1)} MB/s, ${merged.objectsPerSec.toFixed(1)} objects/s; requests ${merged.requests}, retries ${merged.retries}\n`);
+        if (merged.plan) ctx.out(`Plan: ${merged.plan.new} new, ${merged.plan.changed} changed, ${merged.plan.unchanged} unchanged, ${merged.plan.remoteOnly} remote-only${merged.deleted !== undefined ? `, ${merged.deleted} deleted` : ''}\n`);
+        if (merged.notAttempted) ctx.out(`Not attempted: ${merged.notAttempted}\n`);
+        ctx.out(`Failed: ${merged.failed.length}\n`);
+        for (const f of merged.failed as Array<{ path?: string; error?: string }>) ctx.out(`  ${f.path ?? '?'}: ${f.error ?? ''}\n`);
+        for (const f of merged.fatal) ctx.out(`Fatal: ${f}\n`);
+      }
+      ctx.exitCode = merged.fatal.length > 0 ? EXIT.USAGE : merged.interrupted ? EXIT.INTERRUPTED : merged.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
+    });
+}

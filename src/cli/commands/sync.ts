@@ -1,0 +1,69 @@
+/** `s3x sync <dir> <bucket|s3://bucket/prefix> [prefix]`: upload what changed; --delete what went. */
+import type { Command } from 'commander';
+import { UsageError } from '../../errors.js';
+import { sync } from '../../engine/sync.js';
+import type { CliContext } from '../main.js';
+import { addTransferOptions, startTransfer, type TransferFlags } from './upload.js';
+
+interface SyncFlags extends TransferFlags {
+  checksum?: boolean;
+  delete?: boolean;
+}
+
+/** "s3://b/p/q" → { bucket: 'b', prefix: 'p/q' }; a plain "b" with the optional [prefix] argument. */
+export function parseTarget(target: string, prefixArg: string | undefined): { bucket: string; prefix: string } {
+  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(target);
+  if (!m) return { bucket: target, prefix: prefixArg ?? '' };
+  if (prefixArg) throw new UsageError(`give the prefix either in ${target} or as an argument, not both`);
+  return { bucket: m[1]!, prefix: m[2]! };
+}
+
+export function registerSync(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('sync')
+    .description('make s3://<bucket>/<prefix>/ match <dir>: upload new and changed files; with --delete, remove objects with no local file')
+    .argument('<dir>', 'local directory')
+    .argument('<target>', 'bucket, or s3://bucket/prefix')
+    .argument('[prefix]', 'key prefix (when <target> is a plain bucket name)')
+    .option('--checksum', 'compare content (local MD5 vs the object\'s ETag) instead of size + mtime; use it in CI, where rebuilt files get new mtimes')
+    .option('--delete', 'remove objects under the prefix that have no local file — only after every upload succeeded');
+  addTransferOptions(cmd);
+  cmd.addHelpText('after', `
+Changed means: the size differs, or the file's mtime is newer than the object's LastModified
+(with --checksum: the MD5 differs from the ETag). --include/--exclude and --shard apply to both
+sides: an excluded or other-shard object is never deleted.
+
+Examples:
+  $ s3x sync ./build s3://artifacts/main/latest --endpoint-url http://127.0.0.1:7480 --delete
+  $ s3x sync ./build artifacts main/latest --checksum --dry-run
+  $ s3x sync ./build s3://artifacts/run-42 --config pool.json --shard 2/4     # one of 4 CI jobs
+
+Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config/bucket/credentials; 130 interrupted.`);
+
+  cmd.action(async (dir: string, target: string, prefixArg: string | undefined, flags: SyncFlags) => {
+    const { bucket, prefix } = parseTarget(target, prefixArg);
+    const run = await startTransfer(ctx, dir, bucket, prefix, flags);
+    let summary;
+    try {
+      summary = await sync({
+        ...run.opts, checksum: flags.checksum ?? false, delete: flags.delete ?? false,
+        onPlanDelete: (key) => ctx.out(flags.json ? `${JSON.stringify({ type: 'plan-delete', key })}\n` : `would delete s3://${bucket}/${key}\n`),
+      });
+    } finally {
+      run.stop();
+    }
+    const p = summary.plan;
+    const lines = [`Plan: ${p.new} new, ${p.changed} changed, ${p.unchanged} unchanged, ${p.remoteOnly} to delete${flags.delete ? '' : ' (not deleted without --delete)'}`];
+    if (flags.delete) {
+      if (summary.dryRun) lines.push(`Would delete: ${summary.deleted}`);
+      else lines.push(`Deleted: ${summary.deleted}${summary.deleteFailed.length ? `, failed: ${summary.deleteFailed.length}` : ''}`);
+      for (const f of summary.deleteFailed) lines.push(`  delete ${f.key}: ${f.error}`);
+      if (summary.deleteSkipped) lines.push(`Not deleted: ${summary.deleteSkipped}`);
+    }
+    // a failed delete is a failure of the run
+    if (summary.deleteFailed.length > 0) {
+      summary.failed.push(...summary.deleteFailed.map((f) => ({ path: `(remote) ${f.key}`, key: f.key, error: `delete: ${f.error}` })));
+    }
+    await run.finish(summary, lines);
+  });
+}
