@@ -1,0 +1,79 @@
+/** `s3x perf-data [dir] [bucket] [prefix]`: repeated uploads, per-request table, statistics. */
+import type { Command } from 'commander';
+import { formatBytes } from '../../config/units.js';
+import { EXIT, UsageError } from '../../errors.js';
+import { ensureBucket, ensureGenerated, generatedDir, parseGenerate, perfData, startLocalGateways, type Stat } from '../../engine/perf-data.js';
+import type { RequestReport } from '../../engine/request.js';
+import type { CliContext } from '../main.js';
+import { renderRequestTable } from '../render.js';
+import { addTransferOptions, startTransfer, type TransferFlags } from './upload.js';
+
+interface PerfFlags extends TransferFlags {
+  n: string;
+  generate?: string;
+  local?: boolean;
+  requests: boolean;
+}
+
+export function registerPerfData(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('perf-data')
+    .description('benchmark runs (s3-algo\'s perf_data): upload a directory -n times; per-request table, per-run and across-run statistics')
+    .argument('[dir]', 'directory to upload (with --generate: where the generated tree goes; default a temp dir)')
+    .argument('[bucket]', 'bucket (default s3x-perf)', 's3x-perf')
+    .argument('[prefix]', 'key prefix (each run overwrites the same keys)', 'perf-data')
+    .option('-n <runs>', 'number of runs', '3')
+    .option('--generate <spec>', 'generate a deterministic tree first: files=N,size=S[,dirs=D] (e.g. files=2000,size=4KiB,dirs=20)')
+    .option('--local', 'start local Ceph gateways with scripts/ceph-rgw.sh (or reuse running ones) and use them')
+    .option('--no-requests', 'do not print the per-request table of each run');
+  addTransferOptions(cmd);
+  cmd.addHelpText('after', `
+Examples:
+  $ s3x perf-data --local --generate files=2000,size=4KiB,dirs=20 -n 3
+  $ s3x perf-data ./data bench run --config pool.json -n 5 --no-requests --json`);
+
+  cmd.action(async (dirArg: string | undefined, bucket: string, prefix: string, flags: PerfFlags) => {
+    const spec = flags.generate !== undefined ? parseGenerate(flags.generate) : undefined;
+    const dir = dirArg ?? (spec ? generatedDir(spec) : undefined);
+    if (!dir) throw new UsageError('perf-data needs a directory, or --generate files=N,size=S to make one');
+    if (flags.local) {
+      const urls = startLocalGateways();
+      flags.endpointUrl = urls;
+      await ensureBucket(urls[0]!, bucket);
+    } else if (!flags.endpointUrl && !flags.config && !process.env.S3X_CONFIG && !Object.keys(process.env).some((k) => k.startsWith('S3X_ENDPOINT_'))) {
+      throw new UsageError('perf-data needs endpoints: pass --endpoint-url URL (repeatable) or --config FILE, or --local to start local Ceph gateways');
+    }
+    if (spec) await ensureGenerated(dir, spec);
+    const run = await startTransfer(ctx, dir, bucket, prefix, flags);
+    let reports: RequestReport[] = [];
+    const summary = await perfData({
+      ...run.opts,
+      runs: Number(flags.n),
+      onReport: (r) => { reports.push(r); run.opts.onReport?.(r); },
+      onRun: async (r) => {
+        run.stop();
+        const s = r.summary;
+        if (flags.json) ctx.out(`${JSON.stringify({ type: 'run', run: r.run, cpuMs: r.cpuMs, cpuMsPerRequest: r.cpuMsPerRequest, ...s })}\n`);
+        else {
+          if (flags.requests && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
+          ctx.out(`run ${r.run}: ${s.files} files, ${formatBytes(s.bytes)} in ${(s.wallMs / 1000).toFixed(2)} s: ${s.mbps.toFixed(1)} MB/s, ` +
+            `${s.objectsPerSec.toFixed(1)} objects/s, ${s.requests} requests, ${s.retries} retries, ${s.failed.length} failed, ` +
+            `client CPU ${r.cpuMsPerRequest.toFixed(3)} ms/request\n`);
+        }
+        reports = [];
+      },
+    });
+    const fmt = (x: Stat, d: number, unit: string): string => `${x.median.toFixed(d)} ${unit} (min ${x.min.toFixed(d)}, max ${x.max.toFixed(d)})`;
+    if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary, runs: summary.runs.length })}\n`);
+    else {
+      ctx.out(`Across ${summary.runs.length} runs (median, min, max):\n` +
+        `  wall        ${fmt({ median: summary.wallMs.median / 1000, min: summary.wallMs.min / 1000, max: summary.wallMs.max / 1000 }, 2, 's')}\n` +
+        `  throughput  ${fmt(summary.mbps, 1, 'MB/s')}\n` +
+        `  objects/s   ${fmt(summary.objectsPerSec, 1, '')}\n` +
+        `  client CPU  ${fmt(summary.cpuMsPerRequest, 3, 'ms/request')}\n` +
+        `  peak RSS    ${formatBytes(summary.peakRssBytes)}; retries ${summary.retries}; failed ${summary.failed}\n`);
+    }
+    const last = summary.runs.at(-1)?.summary;
+    ctx.exitCode = last?.fatal ? EXIT.USAGE : last?.interrupted ? EXIT.INTERRUPTED : summary.failed > 0 ? EXIT.PARTIAL : EXIT.OK;
+  });
+}
