@@ -42,8 +42,11 @@ const SCENARIOS = {
   // download of the S1 and S2 data sets, uploaded once; `--scenarios S6` runs both
   S6s: { what: 'download 2,000 × 4 KiB (the S1 set)', files: 2000, size: 4096, dirs: 20, op: 'download' },
   S6l: { what: 'download 4 × 64 MiB (the S2 set)', files: 4, size: 64 * 1024 * 1024, dirs: 0, op: 'download' },
+  // peak RSS flat in the number of files: s3x alone, one run each (100,000 PUTs take minutes)
+  S7a: { what: 'peak RSS: 1,000 empty files', files: 1000, size: 0, dirs: 100, rss: true, reps: 1 },
+  S7b: { what: 'peak RSS: 100,000 empty files', files: 100_000, size: 0, dirs: 100, rss: true, reps: 1 },
 };
-const chosen = opt('scenarios', 'S1,S2,S3,S3s,S4,S5,S6').split(',').flatMap((s) => (s === 'S6' ? ['S6s', 'S6l'] : [s]));
+const chosen = opt('scenarios', 'S1,S2,S3,S3s,S4,S5,S6,S7').split(',').flatMap((s) => (s === 'S6' ? ['S6s', 'S6l'] : s === 'S7' ? ['S7a', 'S7b'] : [s]));
 const have = (cmd) => { try { execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { encoding: 'utf8', ...o });
 // async, so the in-process fault proxy keeps serving while a tool runs
@@ -76,6 +79,8 @@ const serverCpuSec = () => {
   return ticks / 100;
 };
 
+const cephVersion = () => { try { return sh('radosgw', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(' ').slice(0, 3).join(' '); } catch { return 'version unknown'; } };
+
 // --- tools -----------------------------------------------------------------
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-bench-'));
 const cleanEnv = (home) => ({
@@ -87,20 +92,30 @@ const tools = [
   { name: 's3x', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'upload', d, b, p, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress'] },
   { name: 'sdk-plain', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/sdk-plain.mjs'), d, b, p, endpoint, String(CONC)] },
 ];
-if (have('aws')) {
-  const version = sh('aws', ['--version'], { stdio: ['ignore', 'pipe', 'pipe'] }).trim().split(' ')[0];
+// aws-cli: every distinct `aws` found (e.g. v2 from Debian's awscli package in /usr/bin, v1 from pip)
+const awsBins = [...new Set(['/usr/bin/aws', '/usr/local/bin/aws', 'aws'].filter((b) => have(b)).map((b) => {
+  try { return sh('bash', ['-c', `command -v ${b}`]).trim(); } catch { return b; }
+}))];
+const seenAws = new Set();
+for (const bin of awsBins) {
+  let version;
+  try { version = sh(bin, ['--version'], { stdio: ['ignore', 'pipe', 'pipe'] }).trim().split(' ')[0]; } catch { continue; }
+  if (seenAws.has(version)) continue;
+  seenAws.add(version);
   tools.push({
     name: `aws-cli (${version})`,
+    bin,
     setup: (home) => {
       fs.mkdirSync(path.join(home, '.aws'), { recursive: true });
       fs.writeFileSync(path.join(home, '.aws/config'), `[default]\nregion = us-east-1\ns3 =\n  max_concurrent_requests = ${CONC}\n  multipart_threshold = 64MB\n  multipart_chunksize = 16MB\n`);
     },
-    cmd: (d, b, p) => ['aws', 's3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, d, `s3://${b}/${p}`],
+    cmd: (d, b, p) => [bin, 's3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, d, `s3://${b}/${p}`],
   });
 }
 if (have('rclone')) {
+  const version = sh('rclone', ['version'], { stdio: ['ignore', 'pipe', 'pipe'] }).split('\n')[0].replace(/^rclone\s+/, '').trim();
   tools.push({
-    name: 'rclone',
+    name: `rclone (${version})`,
     env: { RCLONE_CONFIG: '/dev/null', RCLONE_S3_PROVIDER: 'Ceph', RCLONE_S3_ENDPOINT: endpoint, RCLONE_S3_ENV_AUTH: 'true' },
     cmd: (d, b, p) => ['rclone', 'copy', d, `:s3:${b}/${p}`, '--transfers', String(CONC), '--checkers', String(CONC), '--s3-upload-cutoff', '64M', '--s3-chunk-size', '16M'],
   });
@@ -110,12 +125,11 @@ if (have('rclone')) {
 const s3xBin = [process.execPath, path.join(ROOT, 'bin/s3x.js')];
 const deleteTools = [{ name: 's3x', cmd: (b, p) => [...s3xBin, 'delete-prefix', b, p, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress'] }];
 const downloadTools = [{ name: 's3x', cmd: (b, p, o) => [...s3xBin, 'download', b, p, o, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress'] }];
-const awsTool = tools.find((t) => t.name.startsWith('aws-cli'));
-if (awsTool) {
-  deleteTools.push({ ...awsTool, cmd: (b, p) => ['aws', 's3', 'rm', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, `s3://${b}/${p}/`] });
-  downloadTools.push({ ...awsTool, cmd: (b, p, o) => ['aws', 's3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, `s3://${b}/${p}/`, o] });
+for (const awsTool of tools.filter((t) => t.name.startsWith('aws-cli'))) {
+  deleteTools.push({ ...awsTool, cmd: (b, p) => [awsTool.bin, 's3', 'rm', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, `s3://${b}/${p}/`] });
+  downloadTools.push({ ...awsTool, cmd: (b, p, o) => [awsTool.bin, 's3', 'cp', '--recursive', '--only-show-errors', '--endpoint-url', endpoint, `s3://${b}/${p}/`, o] });
 }
-const rcloneTool = tools.find((t) => t.name === 'rclone');
+const rcloneTool = tools.find((t) => t.name.startsWith('rclone'));
 if (rcloneTool) {
   deleteTools.push({ ...rcloneTool, cmd: (b, p) => ['rclone', 'delete', `:s3:${b}/${p}`, '--checkers', String(CONC), '--transfers', String(CONC)] });
   downloadTools.push({ ...rcloneTool, cmd: (b, p, o) => ['rclone', 'copy', `:s3:${b}/${p}`, o, '--transfers', String(CONC), '--checkers', String(CONC)] });
@@ -128,6 +142,8 @@ if (have('s3cmd')) {
     setup: (home) => fs.writeFileSync(path.join(home, '.s3cfg'), `[default]\naccess_key = ${process.env.AWS_ACCESS_KEY_ID}\nsecret_key = ${process.env.AWS_SECRET_ACCESS_KEY}\n` +
       `host_base = ${host}\nhost_bucket = ${host}\nuse_https = ${endpoint.startsWith('https:') ? 'True' : 'False'}\nsignature_v2 = False\n`, { mode: 0o600 }),
   };
+  // s3cmd has no parallelism: one request at a time, whatever --concurrency the others get
+  tools.push({ ...s3cmd, name: `${s3cmd.name}, sequential`, cmd: (d, b, p) => ['s3cmd', 'put', '--recursive', '--quiet', '--no-progress', `${d}/`, `s3://${b}/${p}/`] });
   deleteTools.push({ ...s3cmd, cmd: (b, p) => ['s3cmd', 'del', '--recursive', `s3://${b}/${p}/`] });
   downloadTools.push({ ...s3cmd, cmd: (b, p, o) => ['s3cmd', 'get', '--recursive', `s3://${b}/${p}/`, `${o}/`] });
 }
@@ -175,7 +191,7 @@ for (const sc of chosen) {
   if (!spec) throw new Error(`unknown scenario ${sc}`);
   const dir = path.join(work, sc);
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
-  const scTools = spec.op === 'delete' ? deleteTools : spec.op === 'download' ? downloadTools
+  const scTools = spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools : spec.op === 'download' ? downloadTools
     : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools : tools;
   if (spec.op === 'download') seed(dir, `${sc}/source`, spec.files);
   if (spec.throttled && !throttleProxies) {
@@ -194,7 +210,7 @@ for (const sc of chosen) {
     proxy = await startFaultProxy({ target: endpoint, maxLifetimeMs: 30 * 60_000 });
   }
   const runs = Object.fromEntries(scTools.map((t) => [t.name, []]));
-  for (let rep = 0; rep < REPS; rep++) {
+  for (let rep = 0; rep < (spec.reps ?? REPS); rep++) {
     for (const t of scTools) {
       if (spec.faults) proxy.setFaults(t.stall ? { match: /^PUT /, stallFraction: t.stall, seed: rep + 1 } : {});
       const home = fs.mkdtempSync(path.join(work, 'home-'));
@@ -231,11 +247,11 @@ for (const sc of chosen) {
       const stalled0 = proxy?.stats().stalled ?? 0;
       await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, prefix, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
       const serverSec = serverCpuSec() - cpu0;
-      const [rc, wall, user, sys] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
+      const [rc, wall, user, sys, rssKiB] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
       const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
       const ok = rc === 0 && count === spec.files && bytes === spec.files * spec.size;
       if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${count}/${spec.files} objects, ${bytes} bytes — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
-      else runs[t.name].push({ wall, cpu: user + sys, serverSec });
+      else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB });
       const stalls = spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '';
       console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${stalls}${ok ? '' : ' (FAILED)'}`);
       fs.rmSync(home, { recursive: true, force: true });
@@ -249,6 +265,7 @@ for (const sc of chosen) {
       wall: median(r.map((x) => x.wall)), wallMin: Math.min(...r.map((x) => x.wall)), wallMax: Math.max(...r.map((x) => x.wall)),
       cpuMsPerFile: (median(r.map((x) => x.cpu)) * 1000) / spec.files, serverSec: median(r.map((x) => x.serverSec)),
       mbps: (spec.files * spec.size) / 1e6 / median(r.map((x) => x.wall)), objPerSec: spec.files / median(r.map((x) => x.wall)),
+      rssMiB: median(r.map((x) => x.rssKiB ?? 0)) / 1024,
     });
   }
 }
@@ -258,7 +275,8 @@ await Promise.all((throttleProxies ?? []).map((x) => x.close()));
 
 // --- report ----------------------------------------------------------------
 const lines = [];
-lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; ${new Date().toISOString().slice(0, 10)}; endpoint ${endpoint}; concurrency ${CONC}; ${REPS} reps, medians (min–max)`);
+const peerVersions = [...new Set([...tools, ...deleteTools, ...downloadTools].map((t) => t.name))].filter((n) => /\(/.test(n)).join(', ');
+lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; s3x ${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}; peers: ${peerVersions || 'none found'}; ${new Date().toISOString().slice(0, 10)}; server: Ceph RGW (${cephVersion()}) at ${endpoint}; concurrency ${CONC}; ${REPS} reps (S7: 1), medians (min–max)`);
 lines.push('');
 lines.push('| scenario | tool | wall s | MB/s | objects/s | client CPU ms/file | server CPU s | s3x ÷ this (wall) |');
 lines.push('|---|---|---|---|---|---|---|---|');
@@ -267,6 +285,15 @@ for (const sc of chosen) {
   const s3x = rows.find((r) => r.tool === 's3x');
   for (const r of rows) {
     lines.push(`| ${sc} ${r.what} | ${r.tool} | ${r.wall.toFixed(2)} (${r.wallMin.toFixed(2)}–${r.wallMax.toFixed(2)}) | ${r.mbps.toFixed(1)} | ${r.objPerSec.toFixed(0)} | ${r.cpuMsPerFile.toFixed(2)} | ${r.serverSec.toFixed(1)} | ${s3x ? (s3x.wall / r.wall).toFixed(2) : '–'} |`);
+  }
+  if (SCENARIOS[sc].rss) {
+    for (const r of rows) lines.push(`| ${sc} | **peak RSS of s3x** | **${r.rssMiB.toFixed(1)} MiB** | | | | | |`);
+    if (sc === 'S7b') {
+      const small = results.find((r) => r.scenario === 'S7a');
+      const big = rows[0];
+      if (small && big && small.rssMiB > 0) lines.push(`| S7 | **RSS 100,000 files ÷ 1,000 files** (target ≤ 1.5) | **${(big.rssMiB / small.rssMiB).toFixed(2)}** | | | | | |`);
+    }
+    continue;
   }
   if (SCENARIOS[sc].throttled === 'uneven') {
     const best = [...rows].sort((a, b) => a.wall - b.wall)[0];

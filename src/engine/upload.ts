@@ -86,7 +86,7 @@ export interface UploadOptions extends ConnectionOptions {
    * the files found so far (the walk runs at most `priorityWindow` files ahead)
    */
   priorities?: Array<{ priority: Priority; glob: string }>;
-  /** how many found files may wait for dispatch; default 10,000 */
+  /** how many found files may wait for dispatch; default 2,000 (each is promoted garbage later: bench S7) */
   priorityWindow?: number;
 }
 
@@ -452,7 +452,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     };
 
     // The walk feeds a bounded priority queue; the dispatcher takes the most urgent file first.
-    const queue = new PriorityQueue<FileEntry>(opts.priorityWindow ?? 10_000);
+    const queue = new PriorityQueue<FileEntry>(opts.priorityWindow ?? 2_000);
     const rules = (opts.priorities ?? []).map((r) => ({ priority: r.priority, match: pathMatcher(r.glob) }));
     const priorityOf = (rel: string): Priority => rules.find((r) => r.match(rel))?.priority ?? 'NORMAL';
     const walking = (async () => {

@@ -104,18 +104,23 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
     baseNameMatch: true,
     ignore: opts.exclude ?? [],
     objectMode: true,
-    stats: true,
+    // No fs.Stats in the entries: fast-glob's walker reads ahead of a slow consumer, and with
+    // a Stats object each buffered entry was ~1.6 KB (48 MiB for 30,000 files; bench S7). The
+    // file is stat'ed below, as it is yielded: the same one syscall per file, held one at a time.
+    stats: false,
     suppressErrors: false,
     unique: true,
     fs: { readdir },
   });
 
   for await (const raw of stream) {
-    const entry = raw as unknown as { path: string; dirent: fs.Dirent; stats?: fs.Stats };
+    const entry = raw as unknown as { path: string; dirent: fs.Dirent };
     const rel = entry.path;
-    const st = entry.stats;
-    if (entry.dirent.isDirectory() || st?.isDirectory()) continue;
-    if (entry.dirent.isSymbolicLink() && !(st?.isFile())) {
+    const dirent = entry.dirent;
+    if (dirent.isDirectory()) continue;
+    // with followSymlinks the walker has already resolved links to what they point at; a link
+    // still a link here is broken (or not to be followed)
+    if (dirent.isSymbolicLink()) {
       onProblem({
         rel,
         reason: opts.followSymlinks ? 'broken symlink' : 'symlink not followed (use --follow-symlinks)',
@@ -123,10 +128,22 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
       });
       continue;
     }
-    if (!st || !st.isFile()) {
+    if (!dirent.isFile()) {
       onProblem({ rel, reason: 'not a regular file', kind: 'skipped' });
       continue;
     }
-    yield { path: path.join(absRoot, rel), rel, size: st.size, mtimeMs: st.mtimeMs };
+    const abs = path.join(absRoot, rel);
+    let st: fs.Stats;
+    try {
+      st = await fs.promises.stat(abs);
+    } catch (err) {
+      onProblem({ rel, reason: `cannot stat: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, kind: 'failed' });
+      continue;
+    }
+    if (!st.isFile()) {
+      onProblem({ rel, reason: 'not a regular file', kind: 'skipped' });
+      continue;
+    }
+    yield { path: abs, rel, size: st.size, mtimeMs: st.mtimeMs };
   }
 }
