@@ -1,11 +1,10 @@
 /** `s3x delete-prefix <bucket> [prefix]`: flags → DeletePrefixOptions → deletePrefix() → summary, exit code. */
 import type { Command } from 'commander';
 import { formatBytes, parseIntInRange } from '../../config/units.js';
-import { EXIT } from '../../errors.js';
 import { deletePrefix, MAX_DELETE_BATCH, type DeletePrefixOptions } from '../../engine/delete.js';
 import type { RequestReport } from '../../engine/request.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
-import { renderEndpointStats, renderRequestTable } from '../render.js';
+import { finishRun } from '../finish.js';
 import { createSpinner, renderDeleteSummary } from '../render-objects.js';
 import type { CliContext } from '../main.js';
 
@@ -69,17 +68,7 @@ Exit codes: 0 all deleted; 1 some keys could not be deleted (each is named); 2 u
     } finally {
       spinner.stop();
     }
-    if (flags.table && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
-    if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
-    else {
-      if (flags.stats && summary.endpoints.length > 0) ctx.out(`${await renderEndpointStats(summary.endpoints)}\n`);
-      ctx.out(`${renderDeleteSummary(summary)}\n`);
-    }
     logger.info({ deleted: summary.deleted, failed: summary.failedCount, wallMs: Math.round(summary.wallMs) }, 'delete-prefix finished');
-    if (summary.fatal) {
-      ctx.err(`s3x: error: ${summary.fatal}\n`);
-      ctx.exitCode = EXIT.USAGE;
-    } else if (summary.interrupted) ctx.exitCode = EXIT.INTERRUPTED;
-    else ctx.exitCode = summary.failedCount > 0 ? EXIT.PARTIAL : EXIT.OK;
+    await finishRun(ctx, flags, reports, summary, () => renderDeleteSummary(summary), summary.failedCount);
   });
 }

@@ -2,12 +2,11 @@
 import type { Command } from 'commander';
 import { DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES } from '../../config/options.js';
 import { formatBytes, parseSizeBytes } from '../../config/units.js';
-import { EXIT } from '../../errors.js';
 import { download, type DownloadOptions, type DownloadProgress } from '../../engine/download.js';
 import { MIB } from '../../engine/multipart.js';
 import type { RequestReport } from '../../engine/request.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
-import { renderEndpointStats, renderRequestTable } from '../render.js';
+import { finishRun } from '../finish.js';
 import { createSpinner, renderDownloadSummary } from '../render-objects.js';
 import type { CliContext } from '../main.js';
 
@@ -73,17 +72,7 @@ Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is nam
     } finally {
       spinner.stop();
     }
-    if (flags.table && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
-    if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
-    else {
-      if (flags.stats && summary.endpoints.length > 0) ctx.out(`${await renderEndpointStats(summary.endpoints)}\n`);
-      ctx.out(`${renderDownloadSummary(summary)}\n`);
-    }
     logger.info({ files: summary.files, bytes: summary.bytes, failed: summary.failed.length, wallMs: Math.round(summary.wallMs) }, 'download finished');
-    if (summary.fatal) {
-      ctx.err(`s3x: error: ${summary.fatal}\n`);
-      ctx.exitCode = EXIT.USAGE;
-    } else if (summary.interrupted) ctx.exitCode = EXIT.INTERRUPTED;
-    else ctx.exitCode = summary.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
+    await finishRun(ctx, flags, reports, summary, () => renderDownloadSummary(summary), summary.failed.length);
   });
 }

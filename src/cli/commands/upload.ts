@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES } from '../../config/options.js';
 import { formatBytes, parseSizeBytes } from '../../config/units.js';
-import { EXIT, UsageError } from '../../errors.js';
+import { UsageError } from '../../errors.js';
 import { MIB } from '../../engine/multipart.js';
 import { PRIORITIES, type Priority } from '../../engine/priority-queue.js';
 import type { RequestReport } from '../../engine/request.js';
@@ -13,7 +13,8 @@ import { upload, type UploadOptions, type UploadSummary } from '../../engine/upl
 import type { Logger } from '../../logger.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../main.js';
-import { createProgress, renderEndpointStats, renderRequestTable, renderUploadSummary } from '../render.js';
+import { finishRun } from '../finish.js';
+import { createProgress, renderUploadSummary } from '../render.js';
 
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
@@ -103,18 +104,8 @@ export async function startTransfer(ctx: CliContext, dir: string, bucket: string
     stop: () => progress.stop(),
     async finish(summary, extraLines = []) {
       progress.stop();
-      if (flags.table && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
-      if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
-      else {
-        if (flags.stats && summary.endpoints.length > 0) ctx.out(`${await renderEndpointStats(summary.endpoints)}\n`);
-        ctx.out(`${[renderUploadSummary(summary), ...extraLines].join('\n')}\n`);
-      }
       logger.info({ files: summary.files, bytes: summary.bytes, failed: summary.failed.length, wallMs: Math.round(summary.wallMs) }, 'run finished');
-      if (summary.fatal) {
-        ctx.err(`s3x: error: ${summary.fatal}\n`);
-        ctx.exitCode = EXIT.USAGE;
-      } else if (summary.interrupted) ctx.exitCode = EXIT.INTERRUPTED;
-      else ctx.exitCode = summary.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
+      await finishRun(ctx, flags, reports, summary, () => [renderUploadSummary(summary), ...extraLines].join('\n'), summary.failed.length);
     },
   };
 }

@@ -1,0 +1,37 @@
+/**
+ * The end of every transfer command (upload, sync, download, delete-prefix): the per-request
+ * table, the summary (NDJSON or text, with --stats), the error line of a run stopped by a fatal
+ * error, and the exit code (2 fatal, 130 interrupted, 1 some objects failed, else 0).
+ */
+import { EXIT } from '../errors.js';
+import type { RequestReport } from '../engine/request.js';
+import type { EndpointSummary } from '../engine/upload.js';
+import type { CliContext } from './main.js';
+import { renderEndpointStats, renderRequestTable } from './render.js';
+
+export interface RunEnd {
+  endpoints: EndpointSummary[];
+  interrupted: boolean;
+  fatal?: string;
+}
+
+export async function finishRun(
+  ctx: CliContext,
+  flags: { table?: boolean; json?: boolean; stats?: boolean },
+  reports: readonly RequestReport[],
+  summary: RunEnd,
+  text: () => string,
+  failedCount: number,
+): Promise<void> {
+  if (flags.table && reports.length > 0) ctx.out(`${await renderRequestTable(reports)}\n`);
+  if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
+  else {
+    if (flags.stats && summary.endpoints.length > 0) ctx.out(`${await renderEndpointStats(summary.endpoints)}\n`);
+    ctx.out(`${text()}\n`);
+  }
+  if (summary.fatal) {
+    ctx.err(`s3x: error: ${summary.fatal}\n`);
+    ctx.exitCode = EXIT.USAGE;
+  } else if (summary.interrupted) ctx.exitCode = EXIT.INTERRUPTED;
+  else ctx.exitCode = failedCount > 0 ? EXIT.PARTIAL : EXIT.OK;
+}
