@@ -12,6 +12,7 @@ import { isSelected, selectKeys } from '../fs/key-prefix.js';
 import { describeFatal, preflight } from './context.js';
 import { ObjectRun } from './object-run.js';
 import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from './request.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSummary } from './upload.js';
 
 /** One object as listed. */
@@ -68,13 +69,48 @@ export async function* pages(fetch: (continuationToken: string | undefined) => P
   }
 }
 
-/** ListObjectsV2 through the engine (a 'read': fallback mode tries each endpoint in order). */
+/**
+ * ListObjectsV2 through the engine (a 'read'). In fallback mode the stores do not hold the same
+ * data, and an empty listing is not a miss: every endpoint is listed in order and the pages are
+ * merged, a key's first occurrence winning (so the set of keys seen is kept in memory); a store
+ * that fails is skipped as long as another one answers. GETs then fall back per object.
+ */
 export function listThrough(
   engine: RequestEngine, bucket: string, prefix: string,
   opts: { delimiter?: string; pageSizeKeys?: number } = {},
 ): AsyncGenerator<ListPage> {
+  const pool = engine.pool;
+  if (pool.mode !== 'fallback' || pool.endpoints.length === 1) return listOn(engine, bucket, prefix, opts, undefined);
+  return (async function* (): AsyncGenerator<ListPage> {
+    const seen = new Set<string>();
+    let firstError: unknown;
+    let answered = 0;
+    for (const ep of pool.endpoints) {
+      try {
+        for await (const page of listOn(engine, bucket, prefix, opts, ep)) {
+          const objects = page.objects.filter((o) => !seen.has(o.key));
+          for (const o of objects) seen.add(o.key);
+          const prefixes = page.prefixes.filter((p) => !seen.has(p));
+          for (const p of prefixes) seen.add(p);
+          yield { objects, prefixes };
+        }
+        answered++;
+      } catch (err) {
+        // a store without the bucket is a miss in fallback mode; credentials, interrupts are not
+        if (!(err instanceof RequestFailed) || (err.decision === 'fatal' && err.facts.code !== 'NoSuchBucket')) throw err;
+        firstError ??= err;
+      }
+    }
+    if (answered === 0 && firstError) throw firstError;
+  })();
+}
+
+function listOn(
+  engine: RequestEngine, bucket: string, prefix: string,
+  opts: { delimiter?: string; pageSizeKeys?: number }, endpoint: Endpoint | undefined,
+): AsyncGenerator<ListPage> {
   return pages((token) => engine.run({
-    op: 'ListObjectsV2', key: prefix, bytes: 0, kind: 'read', bucket,
+    op: 'ListObjectsV2', key: prefix, bytes: 0, kind: 'read', bucket, ...(endpoint && { endpoint }),
     send: (ep, signal) => ep.client.send(new ListObjectsV2Command({
       Bucket: bucket,
       ...(prefix !== '' && { Prefix: prefix }),

@@ -97,7 +97,8 @@ class DeadlineExceeded extends Error {
 
 export class RequestEngine {
   constructor(
-    private readonly pool: EndpointPool,
+    /** the pool requests are routed through (listings in fallback mode walk its endpoints) */
+    readonly pool: EndpointPool,
     private readonly retry: RetryConfig,
     private readonly runSignal: AbortSignal,
     private readonly logger: Logger,

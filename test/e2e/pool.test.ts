@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { BIN, ROOT, client, listAll, makeBucket, makeTree, objectMd5, runCli, type S3TestEnv } from '../support/s3.js';
@@ -19,7 +19,10 @@ const md5 = (b: Buffer): string => crypto.createHash('md5').update(b).digest('he
 
 let bucket: string;
 let drop: () => Promise<void>;
+/** the second, independent store (started by the replicate suite, used by the fallback test) */
+let storeBUrl: string | undefined;
 const proxies: FaultProxy[] = [];
+const stopStores: Array<() => void> = [];
 const trees: string[] = [];
 
 beforeAll(async () => {
@@ -29,6 +32,7 @@ afterAll(async () => {
   await Promise.all(proxies.map((p) => p.close()));
   await drop?.();
   for (const t of trees) fs.rmSync(t, { recursive: true, force: true });
+  for (const stop of stopStores) stop();
 });
 
 function tree(files: Record<string, Buffer | string>): string {
@@ -225,13 +229,13 @@ describe('replicate to two independent stores', () => {
     fs.rmSync(dirB, { recursive: true, force: true });
     const out = execFileSync('bash', [script, 'up', '--dir', dirB, '7490'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 170_000 });
     storeB = /S3X_ENDPOINTS="?([^"\n ]+)/.exec(out)![1]!;
+    storeBUrl = storeB;
     const s3b = client(env, storeB);
     await s3b.send(new CreateBucketCommand({ Bucket: bucket }));
     s3b.destroy();
   }, 180_000);
-  afterAll(() => {
-    execFileSync('bash', [script, 'down', '--dir', dirB, '--purge'], { stdio: 'ignore', timeout: 60_000 });
-  });
+  // stopped at the very end: the fallback test below reads from it too
+  stopStores.push(() => execFileSync('bash', [script, 'down', '--dir', dirB, '--purge'], { stdio: 'ignore', timeout: 60_000 }));
 
   it('writes every object to both, verified object by object; a missing replica is named and exits 1', async () => {
     const files: Record<string, Buffer> = { 'multi.bin': crypto.randomBytes(6 * MIB), 'empty.txt': Buffer.alloc(0) };
@@ -264,6 +268,29 @@ describe('replicate to two independent stores', () => {
     expect(r2.stdout).toMatch(/Replicas: ep1 22 stored; ep2 21 stored, 1 MISSING/);
     expect(r2.stdout).toMatch(/Failed: 1 file\n {2}r\/3\.bin \(on ep2\): PutObject rep2\/r\/3\.bin: /);
     expect(await objectMd5(env, bucket, 'rep2/r/3.bin', env.endpoints[0]!)).toBe(md5(files['r/3.bin']!));
+  });
+});
+
+describe('fallback reads', () => {
+  it('find an object that only the second store has (pool mode does not)', async () => {
+    expect(storeBUrl, 'the replicate suite starts store B').toBeDefined();
+    const s3b = client(env, storeBUrl);
+    try {
+      await s3b.send(new PutObjectCommand({ Bucket: bucket, Key: 'onlyb/report.txt', Body: 'only on B' }));
+    } finally {
+      s3b.destroy();
+    }
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-fallback-'));
+    trees.push(out);
+    const eps = ['--endpoint-url', env.endpoints[0]!, '--endpoint-url', storeBUrl!];
+    const fallback = await runCli(env, ['download', bucket, 'onlyb', path.join(out, 'f'), ...eps, '--mode', 'fallback']);
+    expect(fallback.stderr).toBe('');
+    expect(fallback.code).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'f', 'report.txt'), 'utf8')).toBe('only on B');
+    // in pool mode the endpoints are assumed to hold the same data: A's empty listing is the answer
+    const pool = await runCli(env, ['download', bucket, 'onlyb', path.join(out, 'p'), '--endpoint-url', env.endpoints[0]!]);
+    expect(pool.code).toBe(0);
+    expect(fs.existsSync(path.join(out, 'p', 'report.txt'))).toBe(false);
   });
 });
 
