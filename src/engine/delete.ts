@@ -23,7 +23,7 @@ import { listThrough, ListingError, type ListedObject } from './list.js';
 import { ObjectRun, sleepMs } from './object-run.js';
 import { Interrupted, RequestFailed, type RequestReport } from './request.js';
 import { backoffMs, decide } from './retry-policy.js';
-import type { EndpointSummary } from './upload.js';
+import type { RunTotals } from './upload.js';
 
 /** S3's limit of keys per DeleteObjects request. */
 export const MAX_DELETE_BATCH = 1000;
@@ -66,7 +66,8 @@ export interface FailedKey {
   error: string;
 }
 
-export interface DeleteSummary {
+/** notAttempted: listed keys not sent, or whose batch was cut by the interrupt (state unknown). */
+export interface DeleteSummary extends RunTotals {
   bucket: string;
   /** the prefix listed, as sent to the server ('' = the whole bucket) */
   prefix: string;
@@ -81,16 +82,6 @@ export interface DeleteSummary {
   failed: FailedKey[];
   /** all keys that could not be deleted */
   failedCount: number;
-  /** listed keys not sent, or whose batch was cut by the interrupt (state unknown) */
-  notAttempted: number;
-  wallMs: number;
-  objectsPerSec: number;
-  requests: number;
-  retries: number;
-  interrupted: boolean;
-  /** the error that stopped the whole run, if any */
-  fatal?: string;
-  endpoints: EndpointSummary[];
 }
 
 /** Deletes every object under bucket/prefix. Throws UsageError / FatalRunError before any delete. */

@@ -35,7 +35,7 @@ import { listThrough, ListingError, type ListedObject } from './list.js';
 import { planParts } from './multipart.js';
 import { ObjectRun } from './object-run.js';
 import { Interrupted, RequestFailed, type RequestReport } from './request.js';
-import type { EndpointSummary } from './upload.js';
+import type { RunTotals } from './upload.js';
 
 /** Objects up to this size are read into memory and written in one go. */
 const BUFFERED_MAX_BYTES = 256 * 1024;
@@ -83,7 +83,7 @@ export interface FailedObject {
   error: string;
 }
 
-export interface DownloadSummary {
+export interface DownloadSummary extends RunTotals {
   bucket: string;
   /** the prefix listed, as sent to the server */
   prefix: string;
@@ -97,17 +97,7 @@ export interface DownloadSummary {
   directories: number;
   /** objects not downloaded, each with its reason (refused keys included) */
   failed: FailedObject[];
-  /** objects listed but not attempted because the run stopped */
-  notAttempted: number;
-  wallMs: number;
   mbps: number;
-  objectsPerSec: number;
-  requests: number;
-  retries: number;
-  interrupted: boolean;
-  /** the error that stopped the whole run, if any */
-  fatal?: string;
-  endpoints: EndpointSummary[];
 }
 
 export async function download(opts: DownloadOptions): Promise<DownloadSummary> {

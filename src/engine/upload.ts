@@ -128,32 +128,36 @@ export interface EndpointSummary {
   filesOk?: number; filesFailed?: number;
 }
 
-export interface UploadSummary {
+/** What every run's summary reports, whatever it moved (upload, sync, download, delete). */
+export interface RunTotals {
+  /** objects found but not attempted (or whose state is unknown) because the run stopped */
+  notAttempted: number;
+  wallMs: number;
+  objectsPerSec: number;
+  /** requests reported (one per request, however many attempts) */
+  requests: number;
+  /** attempts beyond the first, over all reported requests */
+  retries: number;
+  interrupted: boolean;
+  /** the error that stopped the whole run, if any */
+  fatal?: string;
+  endpoints: EndpointSummary[];
+}
+
+export interface UploadSummary extends RunTotals {
   bucket: string;
   prefix: string;
   dryRun: boolean;
   /** files uploaded (or, with dryRun, that would be) */
   files: number;
   bytes: number;
-  wallMs: number;
   mbps: number;
-  objectsPerSec: number;
-  /** requests reported (one per request, however many attempts) */
-  requests: number;
-  /** attempts beyond the first, over all reported requests */
-  retries: number;
   failed: FailedFile[];
   skipped: WalkProblem[];
-  /** files found but not attempted because the run stopped (interrupt or fatal error) */
-  notAttempted: number;
-  interrupted: boolean;
-  /** the error that stopped the whole run, if any */
-  fatal?: string;
   /** with `compare`: what the comparison found (files counted once each) */
   plan?: { new: number; changed: number; unchanged: number; remoteOnly: number };
   /** with `collectRemoteOnly`: keys under the prefix, selected by the same filters and shard, with no local file */
   remoteOnlyKeys?: string[];
-  endpoints: EndpointSummary[];
 }
 
 export async function upload(opts: UploadOptions): Promise<UploadSummary> {
