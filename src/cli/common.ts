@@ -8,7 +8,8 @@ import { DEFAULT_RETRY } from '../engine/request.js';
 import { createLogger } from './logging.js';
 import type { Logger } from '../logger.js';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+/** commander accumulator for repeatable options */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export interface CommonFlags {
   config?: string;

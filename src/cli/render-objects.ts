@@ -8,17 +8,19 @@ import type { DownloadSummary } from '../engine/download.js';
 import type { ListEntry, ListSummary } from '../engine/list.js';
 import type { EndpointSummary } from '../engine/upload.js';
 
-const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`;
-const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
+/** "1 file", "2 files" (or the given plural). */
+export const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`;
+/** 1234 → "1.23 s" */
+export const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 
 /**
  * ora spinner whose text `format` makes from each update; a no-op (ora never loaded) when stderr is
  * not a terminal, or is one of 0 columns (a pty nobody sized: ora 9 then loops clearing lines forever).
  */
-export async function createSpinner<P>(enabled: boolean, format: (p: P) => string): Promise<{ update(p: P): void; stop(): void }> {
+export async function createSpinner<P>(enabled: boolean, format: (p: P) => string, firstText = 'listing…'): Promise<{ update(p: P): void; stop(): void }> {
   if (!enabled || !process.stderr.isTTY || !(process.stderr.columns > 0)) return { update() {}, stop() {} };
   const { default: ora } = await import('ora');
-  const spinner = ora({ stream: process.stderr, text: 'listing…', discardStdin: false }).start();
+  const spinner = ora({ stream: process.stderr, text: firstText, discardStdin: false }).start();
   return { update(p) { spinner.text = format(p); }, stop() { spinner.stop(); } };
 }
 

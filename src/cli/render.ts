@@ -5,6 +5,7 @@
 import { formatBytes } from '../config/units.js';
 import type { RequestReport } from '../engine/request.js';
 import type { EndpointSummary, UploadProgress, UploadSummary } from '../engine/upload.js';
+import { createSpinner, plural, secs } from './render-objects.js';
 
 export type Write = (text: string) => void;
 
@@ -26,8 +27,6 @@ export async function renderRequestTable(reports: readonly RequestReport[]): Pro
   return table.toString();
 }
 
-const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
-
 /** `--stats`: one row per endpoint. */
 export async function renderEndpointStats(endpoints: readonly EndpointSummary[]): Promise<string> {
   const { default: Table } = await import('cli-table3');
@@ -46,9 +45,6 @@ export async function renderEndpointStats(endpoints: readonly EndpointSummary[])
   return table.toString();
 }
 
-function secs(ms: number): string {
-  return `${(ms / 1000).toFixed(2)} s`;
-}
 
 export function renderUploadSummary(s: UploadSummary): string {
   const target = `s3://${s.bucket}/${s.prefix ? `${s.prefix}/` : ''}`;
@@ -88,19 +84,11 @@ export function renderUploadSummary(s: UploadSummary): string {
   return lines.join('\n');
 }
 
-/** ora spinner with files/bytes/rate; a no-op object (and ora never loaded) when stderr is not a TTY. */
-export async function createProgress(enabled: boolean): Promise<{ update(p: UploadProgress): void; stop(): void }> {
-  // ora 9 loops forever on a terminal that reports 0 columns (e.g. `script` without a size)
-  if (!enabled || !process.stderr.isTTY || !process.stderr.columns) return { update() {}, stop() {} };
-  const { default: ora } = await import('ora');
-  const spinner = ora({ stream: process.stderr, text: 'walking…', discardStdin: false }).start();
-  return {
-    update(p) {
-      const rate = p.elapsedMs > 0 ? p.bytesDone / 1e6 / (p.elapsedMs / 1000) : 0;
-      const total = p.walkDone ? `/${p.filesFound}` : ` (${p.filesFound} found)`;
-      spinner.text = `${p.filesDone}${total} files, ${formatBytes(p.bytesDone)}, ${rate.toFixed(1)} MB/s` +
-        (p.filesFailed ? `, ${p.filesFailed} failed` : '');
-    },
-    stop() { spinner.stop(); },
-  };
+/** The upload/sync progress line: files, bytes, rate (only drawn when stderr is a terminal). */
+export function createProgress(enabled: boolean): Promise<{ update(p: UploadProgress): void; stop(): void }> {
+  return createSpinner(enabled, (p: UploadProgress) => {
+    const rate = p.elapsedMs > 0 ? p.bytesDone / 1e6 / (p.elapsedMs / 1000) : 0;
+    const total = p.walkDone ? `/${p.filesFound}` : ` (${p.filesFound} found)`;
+    return `${p.filesDone}${total} files, ${formatBytes(p.bytesDone)}, ${rate.toFixed(1)} MB/s` + (p.filesFailed ? `, ${p.filesFailed} failed` : '');
+  }, 'walking…');
 }

@@ -11,12 +11,11 @@ import { PRIORITIES, type Priority } from '../../engine/priority-queue.js';
 import type { RequestReport } from '../../engine/request.js';
 import { upload, type UploadOptions, type UploadSummary } from '../../engine/upload.js';
 import type { Logger } from '../../logger.js';
-import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
+import { addCommonOptions, collect, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../main.js';
 import { finishRun } from '../finish.js';
 import { createProgress, renderUploadSummary } from '../render.js';
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export interface TransferFlags extends CommonFlags {
   priority?: string[];
