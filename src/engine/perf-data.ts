@@ -10,7 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { UsageError } from '../errors.js';
-import { generateTree, type GenerateSpec } from '../fs/generate.js';
+import type { GenerateSpec } from '../fs/generate.js';
+
+export { ensureGenerated } from '../fs/generate.js';
 import { parseSizeBytes } from '../config/units.js';
 import { upload, type UploadOptions, type UploadSummary } from './upload.js';
 
@@ -58,17 +60,6 @@ export function parseGenerate(text: string): GenerateSpec {
   }
   if (spec.files === undefined || spec.sizeBytes === undefined) throw new UsageError(`--generate '${text}': files= and size= are required`);
   return spec as GenerateSpec;
-}
-
-/** Generates the tree under `dir` unless a tree from the same spec is already there. */
-export async function ensureGenerated(dir: string, spec: GenerateSpec): Promise<void> {
-  // beside the tree, not in it: the tree must hold exactly the generated files
-  const marker = `${dir.replace(/\/+$/, '')}.s3x-generated.json`;
-  const want = JSON.stringify(spec);
-  if (fs.existsSync(marker) && fs.readFileSync(marker, 'utf8') === want) return;
-  fs.rmSync(dir, { recursive: true, force: true });
-  await generateTree(dir, spec);
-  fs.writeFileSync(marker, want);
 }
 
 /**

@@ -19,7 +19,7 @@ export function registerPerfData(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('perf-data')
     .description('benchmark runs (s3-algo\'s perf_data): upload a directory -n times; per-request table, per-run and across-run statistics')
-    .argument('[dir]', 'directory to upload (with --generate: where the generated tree goes; default a temp dir)')
+    .argument('[dir]', 'directory to upload (with --generate: a new or empty directory for the generated tree; default a temp dir)')
     .argument('[bucket]', 'bucket (default s3x-perf)', 's3x-perf')
     .argument('[prefix]', 'key prefix (each run overwrites the same keys)', 'perf-data')
     .option('-n <runs>', 'number of runs', '3')
