@@ -20,7 +20,7 @@ import { putObjects } from '../support/seed.js';
 import { client, listAll, makeBucket, type S3TestEnv } from '../support/s3.js';
 
 const env: S3TestEnv = inject('s3');
-const NUM_RUNS = 16;
+const NUM_RUNS = 30;
 const TIME_LIMIT_MS = 35_000;
 const SEED = process.env.S3X_PROPERTY_SEED ? Number(process.env.S3X_PROPERTY_SEED) : Date.now() % 2 ** 31;
 
