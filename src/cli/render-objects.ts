@@ -44,6 +44,10 @@ export function renderDeleteSummary(s: DeleteSummary): string {
     `${verb} ${plural(s.deleted, 'object')}, ${formatBytes(s.bytes)} under ${target} in ${secs(s.wallMs)}: ${s.objectsPerSec.toFixed(1)} objects/s`,
     requestsLine(s.requests, s.retries, s.endpoints),
   ];
+  // replicate mode: what each store deleted (a key counts above only when every store deleted it)
+  if (s.endpoints.some((e) => e.filesOk !== undefined)) {
+    lines.push(`Stores: ${s.endpoints.map((e) => `${e.name} ${e.filesOk ?? 0} deleted${e.filesFailed ? `, ${e.filesFailed} FAILED` : ''}`).join('; ')}`);
+  }
   if (s.notAttempted > 0) lines.push(`Not attempted: ${plural(s.notAttempted, 'object')} (run again to delete them)`);
   if (s.failedCount > 0) {
     lines.push(`Failed: ${plural(s.failedCount, 'object')}`);

@@ -1,19 +1,25 @@
 /**
  * `cleanup-multipart`: abort the multipart uploads a killed run left open (SIGKILL leaves no
  * chance to abort them; until aborted, their parts are stored and billed). Only uploads under
- * the prefix and older than `olderThanMs` are touched: a run still going elsewhere keeps its own.
+ * the prefix (the folder rule of delete-prefix, fs/key-prefix.ts) and older than `olderThanMs`
+ * are touched: a run still going elsewhere keeps its own.
  */
 import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
-import { resolveConnection, type ConnectionOptions } from '../config/options.js';
-import { UsageError } from '../errors.js';
-import { silentLogger } from '../logger.js';
-import { endpointSummaries, openPool, preflight } from './context.js';
-import { RequestEngine, RequestFailed, type RequestReport } from './request.js';
+import type { ConnectionOptions } from '../config/options.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { FatalRunError, UsageError } from '../errors.js';
+import { isSelected, selectKeys, type KeySelection } from '../fs/key-prefix.js';
+import { describeFatal, preflight } from './context.js';
+import { ObjectRun } from './object-run.js';
+import { Interrupted, RequestFailed, type RequestReport } from './request.js';
 import type { EndpointSummary } from './upload.js';
 
 export interface CleanupOptions extends ConnectionOptions {
   bucket: string;
+  /** folder rule, as delete-prefix: `ci` selects uploads of `ci/…`, not `ci-other/…`; see fs/key-prefix.ts */
   prefix?: string;
+  /** match the prefix as a plain string: `ci` also selects `ci-other/…` and `ci.bin` */
+  rawPrefix?: boolean;
   /** abort only uploads initiated at least this long ago, ms; default 24 h */
   olderThanMs?: number;
   dryRun?: boolean;
@@ -22,68 +28,91 @@ export interface CleanupOptions extends ConnectionOptions {
   onUpload?: (u: OpenUpload) => void;
 }
 
-export interface OpenUpload { key: string; uploadId: string; initiated?: Date }
+export interface OpenUpload {
+  key: string; uploadId: string; initiated?: Date;
+  /** replicate/fallback mode: the store that holds it */
+  store?: string;
+}
 
 export interface CleanupSummary {
-  bucket: string; prefix: string; dryRun: boolean;
+  bucket: string;
+  /** the prefix listed, as sent to the server */
+  prefix: string;
+  dryRun: boolean;
   /** open uploads under the prefix */
   found: number;
   /** old enough, and aborted (with dryRun: would be) */
   aborted: number;
   /** younger than --older-than: left alone */
   kept: number;
-  failed: Array<{ key: string; uploadId: string; error: string }>;
+  failed: Array<{ key: string; uploadId: string; error: string; store?: string }>;
+  /** stopped by the caller's abort (Ctrl-C) before every upload was looked at */
+  interrupted: boolean;
   endpoints: EndpointSummary[];
 }
 
+/** Aborts the stale uploads under the prefix. Throws UsageError / FatalRunError before any abort. */
 export async function cleanupMultipart(opts: CleanupOptions): Promise<CleanupSummary> {
   if (!opts.bucket) throw new UsageError('a bucket name is required');
-  const conn = resolveConnection(opts);
-  const logger = opts.logger ?? silentLogger;
-  const pool = openPool(conn, logger);
-  const engine = new RequestEngine(pool, conn.retry, opts.signal ?? new AbortController().signal, logger, opts.onReport);
-  const prefix = opts.prefix ?? '';
+  const sel = selectKeys(opts.prefix, opts.rawPrefix);
+  const run = new ObjectRun(opts, opts.bucket, opts.onReport);
   const cutoff = Date.now() - (opts.olderThanMs ?? 24 * 3600_000);
-  const summary: CleanupSummary = { bucket: opts.bucket, prefix, dryRun: opts.dryRun ?? false, found: 0, aborted: 0, kept: 0, failed: [], endpoints: [] };
+  const summary: CleanupSummary = { bucket: opts.bucket, prefix: sel.prefix, dryRun: opts.dryRun ?? false, found: 0, aborted: 0, kept: 0, failed: [], interrupted: false, endpoints: [] };
   try {
-    await preflight(engine, pool, opts.bucket, logger);
-    let keyMarker: string | undefined;
-    let uploadIdMarker: string | undefined;
-    for (let page = 0; page < 1_000_000; page++) {
-      const out = await engine.run({
-        op: 'ListObjectsV2', key: `(ListMultipartUploads ${prefix})`, bytes: 0, kind: 'read', bucket: opts.bucket,
-        send: (ep, signal) => ep.client.send(new ListMultipartUploadsCommand({
-          Bucket: opts.bucket, ...(prefix && { Prefix: prefix }),
-          ...(keyMarker !== undefined && { KeyMarker: keyMarker }), ...(uploadIdMarker !== undefined && { UploadIdMarker: uploadIdMarker }),
-        }), { abortSignal: signal }),
-      });
-      for (const u of out.Uploads ?? []) {
-        if (!u.Key || !u.UploadId || !u.Key.startsWith(prefix)) continue;
-        summary.found++;
-        if (u.Initiated && u.Initiated.getTime() > cutoff) { summary.kept++; continue; }
-        const upload: OpenUpload = { key: u.Key, uploadId: u.UploadId, ...(u.Initiated && { initiated: u.Initiated }) };
-        if (opts.dryRun) { summary.aborted++; opts.onUpload?.(upload); continue; }
-        try {
-          await engine.run({
-            op: 'AbortMultipartUpload', key: u.Key, bytes: 0, bucket: opts.bucket,
-            send: (ep, signal) => ep.client.send(new AbortMultipartUploadCommand({ Bucket: opts.bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: signal }),
-          });
-          summary.aborted++;
-          opts.onUpload?.(upload);
-        } catch (err) {
-          summary.failed.push({ key: u.Key, uploadId: u.UploadId, error: err instanceof RequestFailed ? err.message : String(err) });
-        }
-      }
-      if (!out.IsTruncated) break;
-      if (out.NextKeyMarker === keyMarker && out.NextUploadIdMarker === uploadIdMarker) break; // a server that would loop
-      keyMarker = out.NextKeyMarker;
-      uploadIdMarker = out.NextUploadIdMarker;
-    }
+    await preflight(run.engine, run.pool, opts.bucket, run.logger);
+    // Stores that hold different data (replicate, fallback) each have their own uploads: each is
+    // listed on its own, and an upload is aborted on the store that listed it.
+    const { pool } = run;
+    const stores = pool.mode === 'pool' || pool.endpoints.length === 1 ? [undefined] : [...pool.endpoints];
+    for (const store of stores) await cleanupOn(run, store, sel, cutoff, opts, summary);
+  } catch (err) {
+    if (err instanceof RequestFailed) throw new FatalRunError(`cleaning up s3://${opts.bucket}/${sel.prefix} failed: ${describeFatal(err, opts.bucket, err.endpoint.label)}`);
+    if (!(err instanceof Interrupted)) throw err;
   } finally {
-    summary.endpoints = endpointSummaries(pool);
-    pool.destroy();
+    summary.interrupted = run.interrupted;
+    summary.endpoints = run.endpoints();
+    run.close();
   }
   return summary;
+}
+
+/** Lists the open uploads on one store (undefined: wherever the pool routes) and aborts the stale ones there. */
+async function cleanupOn(run: ObjectRun, store: Endpoint | undefined, sel: KeySelection, cutoffMs: number, opts: CleanupOptions, summary: CleanupSummary): Promise<void> {
+  const bucket = opts.bucket;
+  const pin = store ? { endpoint: store } : {};
+  let keyMarker: string | undefined;
+  let uploadIdMarker: string | undefined;
+  for (let page = 0; page < 1_000_000; page++) {
+    const out = await run.engine.run({
+      op: 'ListObjectsV2', key: `(ListMultipartUploads ${sel.prefix})`, bytes: 0, kind: 'read', bucket, ...pin,
+      send: (ep, signal) => ep.client.send(new ListMultipartUploadsCommand({
+        Bucket: bucket, ...(sel.prefix && { Prefix: sel.prefix }),
+        ...(keyMarker !== undefined && { KeyMarker: keyMarker }), ...(uploadIdMarker !== undefined && { UploadIdMarker: uploadIdMarker }),
+      }), { abortSignal: signal }),
+    });
+    for (const u of out.Uploads ?? []) {
+      if (!u.Key || !u.UploadId || !isSelected(sel, u.Key)) continue;
+      summary.found++;
+      if (u.Initiated && u.Initiated.getTime() > cutoffMs) { summary.kept++; continue; }
+      const upload: OpenUpload = { key: u.Key, uploadId: u.UploadId, ...(u.Initiated && { initiated: u.Initiated }), ...(store && { store: store.name }) };
+      if (opts.dryRun) { summary.aborted++; opts.onUpload?.(upload); continue; }
+      try {
+        await run.engine.run({
+          op: 'AbortMultipartUpload', key: u.Key, bytes: 0, bucket, ...pin,
+          send: (ep, signal) => ep.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: signal }),
+        });
+        summary.aborted++;
+        opts.onUpload?.(upload);
+      } catch (err) {
+        if (err instanceof Interrupted) throw err;
+        summary.failed.push({ key: u.Key, uploadId: u.UploadId, error: err instanceof RequestFailed ? err.message : String(err), ...(store && { store: store.name }) });
+      }
+    }
+    if (!out.IsTruncated) return;
+    if (out.NextKeyMarker === keyMarker && out.NextUploadIdMarker === uploadIdMarker) return; // a server that would loop
+    keyMarker = out.NextKeyMarker;
+    uploadIdMarker = out.NextUploadIdMarker;
+  }
 }
 
 /** "90s" / "30m" / "24h" / "7d" / "1500ms" / a number of ms → ms. */

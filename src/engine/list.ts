@@ -70,17 +70,22 @@ export async function* pages(fetch: (continuationToken: string | undefined) => P
 }
 
 /**
- * ListObjectsV2 through the engine (a 'read'). In fallback mode the stores do not hold the same
- * data, and an empty listing is not a miss: every endpoint is listed in order and the pages are
- * merged, a key's first occurrence winning (so the set of keys seen is kept in memory); a store
- * that fails is skipped as long as another one answers. GETs then fall back per object.
+ * ListObjectsV2 through the engine (a 'read'). A continuation token is only ever sent to the
+ * store that issued it. In pool mode the endpoints front one store (pages may fail over), unless
+ * the config says they do not share storage: then every page follows the first one's endpoint.
+ * In fallback and replicate modes the stores hold different data: every store is listed in
+ * order, each pinned, and the pages merged, a key's first occurrence winning (so the set of keys
+ * seen is kept in memory). Fallback skips a store that fails as long as another one answers (GETs
+ * then fall back per object); replicate does not (a delete must reach every store's keys).
  */
 export function listThrough(
   engine: RequestEngine, bucket: string, prefix: string,
   opts: { delimiter?: string; pageSizeKeys?: number } = {},
 ): AsyncGenerator<ListPage> {
   const pool = engine.pool;
-  if (pool.mode !== 'fallback' || pool.endpoints.length === 1) return listOn(engine, bucket, prefix, opts, undefined);
+  if (pool.endpoints.length === 1 || (pool.mode === 'pool' && pool.sharedStorage)) return listOn(engine, bucket, prefix, opts, undefined);
+  if (pool.mode === 'pool') return listOn(engine, bucket, prefix, opts, 'sticky');
+  const skipFailingStore = pool.mode === 'fallback';
   return (async function* (): AsyncGenerator<ListPage> {
     const seen = new Set<string>();
     let firstError: unknown;
@@ -97,7 +102,7 @@ export function listThrough(
         answered++;
       } catch (err) {
         // a store without the bucket is a miss in fallback mode; credentials, interrupts are not
-        if (!(err instanceof RequestFailed) || (err.decision === 'fatal' && err.facts.code !== 'NoSuchBucket')) throw err;
+        if (!skipFailingStore || !(err instanceof RequestFailed) || (err.decision === 'fatal' && err.facts.code !== 'NoSuchBucket')) throw err;
         firstError ??= err;
       }
     }
@@ -105,19 +110,28 @@ export function listThrough(
   })();
 }
 
+/**
+ * The pages of one listing. `endpoint`: every page on that one; 'sticky': the first page where
+ * the pool routes it, the next ones where the first was answered; undefined: any endpoint.
+ */
 function listOn(
   engine: RequestEngine, bucket: string, prefix: string,
-  opts: { delimiter?: string; pageSizeKeys?: number }, endpoint: Endpoint | undefined,
+  opts: { delimiter?: string; pageSizeKeys?: number }, endpoint: Endpoint | 'sticky' | undefined,
 ): AsyncGenerator<ListPage> {
+  let pinned = endpoint === 'sticky' ? undefined : endpoint;
   return pages((token) => engine.run({
-    op: 'ListObjectsV2', key: prefix, bytes: 0, kind: 'read', bucket, ...(endpoint && { endpoint }),
-    send: (ep, signal) => ep.client.send(new ListObjectsV2Command({
-      Bucket: bucket,
-      ...(prefix !== '' && { Prefix: prefix }),
-      ...(opts.delimiter !== undefined && { Delimiter: opts.delimiter }),
-      ...(opts.pageSizeKeys !== undefined && { MaxKeys: opts.pageSizeKeys }),
-      ...(token !== undefined && { ContinuationToken: token }),
-    }), { abortSignal: signal }),
+    op: 'ListObjectsV2', key: prefix, bytes: 0, kind: 'read', bucket, ...(pinned && { endpoint: pinned }),
+    send: (ep, signal) => {
+      // attempts run one after another: the last one sent is the one that answered
+      if (endpoint === 'sticky') pinned = ep;
+      return ep.client.send(new ListObjectsV2Command({
+        Bucket: bucket,
+        ...(prefix !== '' && { Prefix: prefix }),
+        ...(opts.delimiter !== undefined && { Delimiter: opts.delimiter }),
+        ...(opts.pageSizeKeys !== undefined && { MaxKeys: opts.pageSizeKeys }),
+        ...(token !== undefined && { ContinuationToken: token }),
+      }), { abortSignal: signal });
+    },
   }));
 }
 

@@ -8,13 +8,7 @@
  * the recorded `s3x-mtime` metadata would cost a HEAD per object), or with `checksum` the
  * file's MD5 against the object's ETag (exact, whatever the clocks and mtimes say).
  */
-import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
-import { resolveConnection } from '../config/options.js';
-import { silentLogger } from '../logger.js';
-import { openPool } from './context.js';
-import { MAX_DELETE_BATCH, withContentMd5, type FailedKey } from './delete.js';
-import { Limiter } from './limiter.js';
-import { RequestEngine, RequestFailed } from './request.js';
+import { deleteKeys, refuseFallbackDeletes, type DeleteSummary, type FailedKey } from './delete.js';
 import { upload, type UploadOptions, type UploadSummary } from './upload.js';
 
 export interface SyncOptions extends Omit<UploadOptions, 'compare' | 'collectRemoteOnly'> {
@@ -36,6 +30,7 @@ export interface SyncSummary extends UploadSummary {
 }
 
 export async function sync(opts: SyncOptions): Promise<SyncSummary> {
+  if (opts.delete) refuseFallbackDeletes(opts);
   const up = await upload({
     ...opts,
     compare: opts.checksum ? 'checksum' : 'size-mtime',
@@ -57,49 +52,29 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
     summary.deleteSkipped = `${planned.remoteOnly} remote-only objects kept: the upload did not complete`;
     return summary;
   }
-  const started = performance.now();
-  const result = await deleteKeys(opts, up.bucket, keys);
-  summary.deleted = result.deleted;
-  summary.deleteFailed = result.failed;
-  summary.requests += result.requests;
-  summary.wallMs += performance.now() - started;
+  addDeletePhase(summary, await deleteKeys({ ...opts, bucket: up.bucket, keys }));
   return summary;
 }
 
-/** DeleteObjects in batches of ≤ 1,000 keys, 4 batches at a time, through the engine. */
-async function deleteKeys(opts: SyncOptions, bucket: string, keys: readonly string[]): Promise<{ deleted: number; failed: FailedKey[]; requests: number }> {
-  const conn = resolveConnection(opts);
-  const logger = opts.logger ?? silentLogger;
-  const pool = openPool(conn, logger);
-  const engine = new RequestEngine(pool, conn.retry, opts.signal ?? new AbortController().signal, logger, opts.onReport);
-  const slots = new Limiter(4);
-  const failed: FailedKey[] = [];
-  let deleted = 0;
-  let requests = 0;
-  try {
-    const batches: string[][] = [];
-    for (let i = 0; i < keys.length; i += MAX_DELETE_BATCH) batches.push(keys.slice(i, i + MAX_DELETE_BATCH));
-    await Promise.all(batches.map((batch) => slots.run(async () => {
-      requests++;
-      try {
-        const out = await engine.run({
-          op: 'DeleteObjects', key: `${batch.length} keys`, bytes: 0, bucket,
-          // time grows with the keys, not bytes: 30 ms a key, at least 10 s
-          deadlineMs: Math.max(10_000, batch.length * 30),
-          send: (ep, signal) => ep.client.send(withContentMd5(new DeleteObjectsCommand({
-            Bucket: bucket, Delete: { Objects: batch.map((Key) => ({ Key })), Quiet: true },
-          })), { abortSignal: signal }),
-        });
-        const errors = out.Errors ?? [];
-        for (const e of errors) failed.push({ key: e.Key ?? '?', error: `${e.Code ?? 'Error'}: ${e.Message ?? ''}`.trim() });
-        deleted += batch.length - errors.length;
-      } catch (err) {
-        const message = err instanceof RequestFailed ? err.message : String(err);
-        for (const key of batch) failed.push({ key, error: message });
-      }
-    })));
-  } finally {
-    pool.destroy();
-  }
-  return { deleted, failed, requests };
+/**
+ * Adds the delete phase (delete.ts's deleteKeys, its own pool) to the sync summary: its requests,
+ * its use of each endpoint, and how it ended, so the summary accounts for every request sent.
+ */
+function addDeletePhase(summary: SyncSummary, d: DeleteSummary): void {
+  summary.deleted = d.deleted;
+  summary.deleteFailed = d.failed;
+  summary.requests += d.requests;
+  summary.retries += d.retries;
+  summary.wallMs += d.wallMs;
+  summary.endpoints = summary.endpoints.map((e) => {
+    const x = d.endpoints.find((y) => y.name === e.name);
+    if (!x) return e;
+    return {
+      ...e, requests: e.requests + x.requests, bytes: e.bytes + x.bytes, errors: e.errors + x.errors, retries: e.retries + x.retries,
+      inFlightPeak: Math.max(e.inFlightPeak, x.inFlightPeak), breaker: x.breaker, breakerTransitions: [...e.breakerTransitions, ...x.breakerTransitions],
+    };
+  });
+  if (d.notAttempted > 0) summary.deleteSkipped = `${d.notAttempted} remote-only objects not deleted: the run stopped`;
+  if (d.interrupted) summary.interrupted = true;
+  if (d.fatal !== undefined) summary.fatal ??= d.fatal;
 }

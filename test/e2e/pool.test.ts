@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
+import { AbortMultipartUploadCommand, CreateBucketCommand, CreateMultipartUploadCommand, ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { BIN, ROOT, client, listAll, makeBucket, makeTree, objectMd5, runCli, type S3TestEnv } from '../support/s3.js';
@@ -291,6 +291,122 @@ describe('fallback reads', () => {
     const pool = await runCli(env, ['download', bucket, 'onlyb', path.join(out, 'p'), '--endpoint-url', env.endpoints[0]!]);
     expect(pool.code).toBe(0);
     expect(fs.existsSync(path.join(out, 'p', 'report.txt'))).toBe(false);
+  });
+});
+
+describe('deletes and listings in replicate and fallback modes', () => {
+  const both = (): string[] => ['--endpoint-url', env.endpoints[0]!, '--endpoint-url', storeBUrl!];
+  async function seed(endpoint: string, keys: readonly string[]): Promise<void> {
+    const s3 = client(env, endpoint);
+    try {
+      for (const k of keys) await s3.send(new PutObjectCommand({ Bucket: bucket, Key: k, Body: k }));
+    } finally {
+      s3.destroy();
+    }
+  }
+  /** every key under `prefix` on one store, listed with the SDK on that store only */
+  async function keysOn(endpoint: string, prefix: string): Promise<string[]> {
+    const s3 = client(env, endpoint);
+    try {
+      const out = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: prefix }));
+      return (out.Contents ?? []).map((o) => o.Key!).sort();
+    } finally {
+      s3.destroy();
+    }
+  }
+  const A = (): string => env.endpoints[0]!;
+  const B = (): string => storeBUrl!;
+
+  it('replicate: a paged listing is the union of the stores, no store given the other\'s token', async () => {
+    expect(storeBUrl, 'the replicate suite starts store B').toBeDefined();
+    await seed(A(), ['lt/a1', 'lt/a2']);
+    await seed(B(), ['lt/b1', 'lt/b2']);
+    const r = await runCli(env, ['ls', bucket, 'lt', '--recursive', '--page-size', '1', '--mode', 'replicate', '--strategy', 'round-robin', ...both(), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const keys = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Rec).filter((x) => x.type === 'object').map((x) => x.key);
+    expect(keys).toEqual(['lt/a1', 'lt/a2', 'lt/b1', 'lt/b2']);
+  });
+
+  it('replicate: delete-prefix deletes on every store, reports each; a store that fails is named and its keys are not counted', async () => {
+    const common = Array.from({ length: 5 }, (_, i) => `rd/${i}.txt`);
+    await seed(A(), [...common, 'rd/onlyA.txt', 'rd-other/x.txt', 'rd.txt']);
+    await seed(B(), [...common, 'rd/onlyB.txt', 'rd-other/x.txt', 'rd.txt']);
+    const r = await runCli(env, ['delete-prefix', bucket, 'rd', '--mode', 'replicate', ...both(), '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const s = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Rec).at(-1) as unknown as { deleted: number; failedCount: number; endpoints: Summary['endpoints'] };
+    expect(s.deleted).toBe(7);
+    expect(s.failedCount).toBe(0);
+    expect(s.endpoints.map((e) => [e.name, e.filesOk, e.filesFailed])).toEqual([['ep1', 7, 0], ['ep2', 7, 0]]);
+    for (const store of [A(), B()]) {
+      expect(await keysOn(store, 'rd'), store).toEqual(['rd-other/x.txt', 'rd.txt']);
+    }
+
+    // store B cannot be reached for deletes: its keys stay, are named with the store, and count as not deleted
+    await seed(A(), ['rf/1.txt', 'rf/2.txt']);
+    await seed(B(), ['rf/1.txt', 'rf/2.txt']);
+    const proxyB = await startFaultProxy({ target: B(), faults: { match: /^(POST|DELETE) /, resetEvery: 1 } });
+    proxies.push(proxyB);
+    const f = await runCli(env, ['delete-prefix', bucket, 'rf', '--mode', 'replicate', '--endpoint-url', A(), '--endpoint-url', proxyB.url, '--retries', '1']);
+    expect(f.code).toBe(1);
+    expect(f.stdout).toMatch(/^Deleted 0 objects/m);
+    expect(f.stdout).toMatch(/Stores: ep1 2 deleted; ep2 0 deleted, 2 FAILED/);
+    expect(f.stdout).toMatch(/ {2}rf\/1\.txt: on ep2: /);
+    expect(await keysOn(A(), 'rf/')).toEqual([]);
+    expect(await keysOn(B(), 'rf/')).toEqual(['rf/1.txt', 'rf/2.txt']);
+  });
+
+  it('replicate: sync --delete removes the remote-only keys from every store', async () => {
+    await seed(A(), ['sd/extraA.txt']);
+    await seed(B(), ['sd/extraB.txt']);
+    const t = tree({ 'keep.txt': 'keep' });
+    const r = await runCli(env, ['sync', t, bucket, 'sd', '--mode', 'replicate', ...both(), '--delete']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/Deleted: 2/);
+    for (const store of [A(), B()]) expect(await keysOn(store, 'sd/'), store).toEqual(['sd/keep.txt']);
+  });
+
+  it('fallback: delete-prefix and sync --delete are refused with one line, exit 2, nothing touched', async () => {
+    await seed(A(), ['fd/a.txt']);
+    await seed(B(), ['fd/b.txt']);
+    const d = await runCli(env, ['delete-prefix', bucket, 'fd', '--mode', 'fallback', ...both()]);
+    expect(d.code).toBe(2);
+    expect(d.stderr).toMatch(/^s3x: error: --mode fallback: deletes are refused[^\n]*\n$/);
+    const t = tree({ 'new.txt': 'new' });
+    const sy = await runCli(env, ['sync', t, bucket, 'fd', '--mode', 'fallback', ...both(), '--delete']);
+    expect(sy.code).toBe(2);
+    expect(sy.stderr).toMatch(/^s3x: error: --mode fallback: deletes are refused[^\n]*\n$/);
+    expect(await keysOn(A(), 'fd/')).toEqual(['fd/a.txt']);
+    expect(await keysOn(B(), 'fd/')).toEqual(['fd/b.txt']);
+  });
+
+  it('replicate and fallback: cleanup-multipart aborts each store\'s own stale uploads there', async () => {
+    const open = async (endpoint: string, key: string): Promise<void> => {
+      const s3 = client(env, endpoint);
+      try { await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key })); } finally { s3.destroy(); }
+    };
+    const openOn = async (endpoint: string): Promise<string[]> => {
+      const s3 = client(env, endpoint);
+      try { return ((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'mp' }))).Uploads ?? []).map((u) => u.Key!).sort(); } finally { s3.destroy(); }
+    };
+    for (const mode of ['replicate', 'fallback']) {
+      await open(A(), 'mp/a.bin');
+      await open(B(), 'mp/b.bin');
+      await open(B(), 'mp-other/c.bin');
+      const r = await runCli(env, ['cleanup-multipart', bucket, 'mp', '--older-than', '0s', '--mode', mode, ...both()]);
+      expect(r.stderr, mode).toBe('');
+      expect(r.code, mode).toBe(0);
+      expect(r.stdout, mode).toMatch(/: 2; aborted 2;/);
+      expect(await openOn(A()), mode).toEqual([]);
+      expect(await openOn(B()), mode).toEqual(['mp-other/c.bin']);
+      const s3 = client(env, B());
+      try {
+        const u = (await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'mp-other/' }))).Uploads ?? [];
+        for (const x of u) await s3.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: x.Key!, UploadId: x.UploadId! }));
+      } finally { s3.destroy(); }
+    }
   });
 });
 

@@ -34,6 +34,11 @@ delete the keys that start with "logs/" (what \`s3x upload dir <bucket> logs\` w
 "logs-old/…" and "logs.txt" alone. --raw-prefix matches the string as S3 does. Every listed key is
 checked against the prefix again before it is sent.
 
+Stores: --mode replicate lists every store (the union of their keys) and deletes each key on every
+store; a key counts as deleted only when every store deleted it, and a failure names the store.
+--mode fallback refuses to delete (exit 2): its stores hold different data, and a key deleted on
+one would still be read from another.
+
 Examples:
   $ s3x delete-prefix artifacts builds/42 --endpoint-url http://127.0.0.1:7480 --dry-run
   $ s3x delete-prefix artifacts builds/42 --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481

@@ -6,35 +6,42 @@ import { mergeSummaries, readSummary } from '../../engine/report.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../main.js';
 
-interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean }
+interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean; rawPrefix?: boolean }
 
 export function registerMaintenance(program: Command, ctx: CliContext): void {
   const cleanup = program
     .command('cleanup-multipart')
     .description('abort multipart uploads left open under <prefix> (by runs that were killed) and older than --older-than')
     .argument('<bucket>', 'bucket')
-    .argument('[prefix]', 'only uploads whose key starts with this', '')
+    .argument('[prefix]', 'only uploads of keys under "<prefix>/" ("ci" selects ci/…, not ci-other/…); default: the whole bucket', '')
+    .option('--raw-prefix', 'match the prefix as a plain string: "ci" also selects ci-other/… and ci.bin')
     .option('--older-than <duration>', 'only uploads started at least this long ago (90s, 30m, 24h, 7d)', '24h')
     .option('--dry-run', 'list what would be aborted; abort nothing');
   addCommonOptions(cleanup);
   cleanup.addHelpText('after', `
+The prefix names a folder, as in delete-prefix: "ci", "ci/" and "/ci/" select the uploads of keys
+that start with "ci/". In --mode replicate and fallback each store is listed on its own and an
+upload is aborted on the store that holds it.
+
 Examples:
-  $ s3x cleanup-multipart artifacts ci/ --older-than 2h --endpoint-url http://127.0.0.1:7480`);
+  $ s3x cleanup-multipart artifacts ci/ --older-than 2h --endpoint-url http://127.0.0.1:7480
+
+Exit codes: 0 done; 1 some uploads could not be aborted; 2 usage, config, bucket or credential error; 130 interrupted.`);
   cleanup.action(async (bucket: string, prefix: string, flags: CleanupFlags) => {
     const { conn } = connectionFromFlags(flags, ctx.signal);
     const s = await cleanupMultipart({
-      ...conn, bucket, prefix, olderThanMs: parseDurationMs(flags.olderThan, '--older-than'), dryRun: flags.dryRun ?? false,
+      ...conn, bucket, prefix, rawPrefix: flags.rawPrefix ?? false, olderThanMs: parseDurationMs(flags.olderThan, '--older-than'), dryRun: flags.dryRun ?? false,
       onUpload: (u) => {
         if (flags.json) ctx.out(`${JSON.stringify({ type: flags.dryRun ? 'plan-abort' : 'aborted', ...u })}\n`);
-        else ctx.out(`${flags.dryRun ? 'would abort' : 'aborted'} ${u.key} (upload ${u.uploadId}${u.initiated ? `, started ${u.initiated.toISOString()}` : ''})\n`);
+        else ctx.out(`${flags.dryRun ? 'would abort' : 'aborted'} ${u.key} (upload ${u.uploadId}${u.initiated ? `, started ${u.initiated.toISOString()}` : ''}${u.store ? `, on ${u.store}` : ''})\n`);
       },
     });
     if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...s })}\n`);
     else {
-      ctx.out(`Open multipart uploads under s3://${bucket}/${prefix}: ${s.found}; ${s.dryRun ? 'would abort' : 'aborted'} ${s.aborted}; kept (younger than ${flags.olderThan}) ${s.kept}\n`);
-      for (const f of s.failed) ctx.out(`  failed ${f.key} (${f.uploadId}): ${f.error}\n`);
+      ctx.out(`Open multipart uploads under s3://${bucket}/${s.prefix}: ${s.found}; ${s.dryRun ? 'would abort' : 'aborted'} ${s.aborted}; kept (younger than ${flags.olderThan}) ${s.kept}${s.interrupted ? ' (interrupted: not every upload was looked at)' : ''}\n`);
+      for (const f of s.failed) ctx.out(`  failed ${f.key} (${f.uploadId}${f.store ? `, on ${f.store}` : ''}): ${f.error}\n`);
     }
-    ctx.exitCode = s.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
+    ctx.exitCode = s.interrupted ? EXIT.INTERRUPTED : s.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
   });
 
   const report = program.command('report').description('work with --json outputs of runs');
