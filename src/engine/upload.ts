@@ -26,7 +26,7 @@ import { contentTypeFor } from './content-type.js';
 import { describeFatal, endpointSummaries, openPool, preflight } from './context.js';
 import { Limiter } from './limiter.js';
 import { MIB, planParts } from './multipart.js';
-import { listThrough, type ListedObject } from './list.js';
+import { listThrough, ListingError, type ListedObject } from './list.js';
 import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from './request.js';
 import { PriorityQueue, type Priority } from './priority-queue.js';
 import { pathMatcher } from '../fs/glob.js';
@@ -248,8 +248,15 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       // Everything under the prefix, streamed page by page (pages can be short yet truncated).
       remote = new Map();
       const listPrefix = prefix ? `${prefix}/` : '';
-      for await (const page of listThrough(engine, bucket, listPrefix)) {
-        for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
+      try {
+        for await (const page of listThrough(engine, bucket, listPrefix)) {
+          for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
+        }
+      } catch (err) {
+        // Nothing was sent yet and nothing can be compared: stop like the preflight does (exit 2).
+        if (err instanceof RequestFailed) throw new FatalRunError(describeListFailure(err, bucket, listPrefix));
+        if (err instanceof ListingError) throw new FatalRunError(`cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${err.message}`);
+        throw err;
       }
     }
     const remoteMap = remote;
@@ -526,6 +533,12 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     ...(opts.compare && { plan }), ...(remoteOnlyKeys && { remoteOnlyKeys }),
     endpoints: endpointSummaries(pool, pool.mode === 'replicate' ? copies : undefined),
   };
+}
+
+/** Why the comparison listing failed, in one line: the cause as the preflight words it, or the last error. */
+function describeListFailure(err: RequestFailed, bucket: string, listPrefix: string): string {
+  const cause = err.decision === 'fatal' ? describeFatal(err, bucket, err.endpoint.label) : `${err.message}, after ${err.report.attempts} attempt${err.report.attempts === 1 ? '' : 's'} at ${err.endpoint.label}`;
+  return `cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${cause}`;
 }
 
 /** "EACCES: permission denied, open '/x'" as Node says it, with the code in front once. */
