@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { EXIT, S3xError } from '../errors.js';
+import { printable } from './printable.js';
 import { registerUpload } from './commands/upload.js';
 import { registerDeletePrefix } from './commands/delete-prefix.js';
 import { registerDownload } from './commands/download.js';
@@ -94,7 +95,7 @@ function handleError(err: unknown, ctx: CliContext): number {
     return EXIT.USAGE; // commander has already printed its message
   }
   if (err instanceof S3xError) {
-    ctx.err(`s3x: error: ${err.message}\n`);
+    ctx.err(`s3x: error: ${printable(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as Error;
