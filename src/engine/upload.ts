@@ -20,6 +20,7 @@ import { mbps } from '../config/units.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { keyFor, normalizePrefix } from '../fs/keys.js';
+import { KeyCollisionGuard } from '../fs/key-collisions.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { silentLogger } from '../logger.js';
 import { contentTypeFor } from './content-type.js';
@@ -191,16 +192,22 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     if (p.kind === 'failed') logger.warn({ path: p.rel, reason: p.reason }, 'not uploaded');
     else logger.info({ path: p.rel, reason: p.reason }, 'skipped');
   };
+  const keyGuard = new KeyCollisionGuard(opts.dir, opts.followSymlinks ?? false);
   const walk = walkFiles(opts.dir, {
     ...(opts.include && { include: opts.include }),
     ...(opts.exclude && { exclude: opts.exclude }),
     followSymlinks: opts.followSymlinks ?? false,
     onProblem,
+    onDirectory: keyGuard.noteDirectory,
   });
 
   const inShard = shardFilter(opts.shard);
+  // two local files never go to one key: both are refused, by name (counted as failed)
+  const files = keyGuard.filter(walk, (p) => {
+    if (inShard(keyFor(prefix, p.file.rel))) onProblem({ rel: p.file.rel, reason: p.reason, kind: 'failed' });
+  });
   if (opts.dryRun && !opts.compare) {
-    for await (const f of walk) {
+    for await (const f of files) {
       if (!inShard(keyFor(prefix, f.rel))) continue;
       const multipart = f.size >= thresholdBytes;
       const key = keyFor(prefix, f.rel);
@@ -468,7 +475,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     const priorityOf = (rel: string): Priority => rules.find((r) => r.match(rel))?.priority ?? 'NORMAL';
     const walking = (async () => {
       try {
-        for await (const f of walk) {
+        for await (const f of files) {
           progress.filesFound++;
           progress.bytesFound += f.size;
           if (runSignal.aborted) { notAttempted++; continue; }
@@ -517,6 +524,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     if (err instanceof FatalRunError) throw err;
     if (!(err instanceof Interrupted)) throw err;
   } finally {
+    await files.return(undefined).catch(() => {});
     await walk.return(undefined).catch(() => {});
     // Open multipart uploads of a stopped run are aborted, so no storage is left behind.
     await Promise.all([...openUploads.values()].map((u) => abortUpload(cleanup, bucket, u, logger)));
