@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { EXIT, S3xError } from '../errors.js';
-import { printable } from './printable.js';
+import { jsonSafe, printable } from './printable.js';
 import { registerUpload } from './commands/upload.js';
 import { registerDeletePrefix } from './commands/delete-prefix.js';
 import { registerDownload } from './commands/download.js';
@@ -52,8 +52,9 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', onStdoutError);
   const ctx: CliContext = {
     signal: interrupt.signal,
-    out: (t) => { if (!stdoutClosed) process.stdout.write(t); },
-    err: (t) => process.stderr.write(t),
+    // text lines are escaped where they are made (printable); this keeps --json lines safe too
+    out: (t) => { if (!stdoutClosed) process.stdout.write(jsonSafe(t)); },
+    err: (t) => process.stderr.write(jsonSafe(t)),
     exitCode: EXIT.OK,
   };
   let exitCode: number;

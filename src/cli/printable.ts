@@ -15,3 +15,14 @@ export function printable(text: string): string {
     return NAMED[c] ?? (code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`);
   });
 }
+
+/** Every unsafe character but the line end: in JSON text these only occur inside strings. */
+const UNSAFE_IN_JSON = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+/**
+ * An NDJSON line (--json, pino logs) with DEL, C1 and bidi characters as `\uHHHH` JSON escapes
+ * (JSON.stringify leaves them raw): parsers read back the exact key, terminals see no control.
+ */
+export function jsonSafe(line: string): string {
+  return line.replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}

@@ -59,6 +59,8 @@ describe('control characters in keys and paths', () => {
     expect(pre.stdout).toContain('PRE esc/dir\\x1b]0;title\\x07/\n');
 
     const json = await runCli(env, ['ls', bucket, 'esc', '-r', ...oneEndpoint, '--json']);
+    // JSON escapes (\u202e) are exact and keep the terminal safe when --json goes to one
+    expect(json.stdout).not.toMatch(RAW);
     const keys = lines(json.stdout.trim()).map((l) => JSON.parse(l) as { type: string; key?: string }).filter((x) => x.type === 'object').map((x) => x.key);
     expect(keys.sort()).toEqual([...NAMES.map((n) => `esc/${n}`), 'esc/dir\u001b]0;title\u0007/x.txt'].sort());
   });
@@ -78,11 +80,14 @@ describe('control characters in keys and paths', () => {
   });
 
   it('a failure line and the request table: escaped', async () => {
-    proxy.setFaults({ match: /^PUT .*%1B%5B2J/i, slowDownEvery: 1 });
+    proxy.setFaults({ match: /^PUT .*(%1B%5B2J|%E2%80%AE)/i, slowDownEvery: 1 });
     const r = await runCli(env, ['upload', tree, bucket, 'fail', '--endpoint-url', proxy.url, '--retries', '0', '--table']);
     expect(r.code, r.stderr).toBe(1);
     expect(r.stdout + r.stderr).not.toMatch(RAW);
     expect(r.stdout).toMatch(/\n {2}sub\/\\x1b\[2Jclear\.txt: .*SlowDown/);
     expect(r.stdout).toContain('fail/sub/bell\\x07.txt');
+    expect(r.stdout).toMatch(/\n {2}sub\/bidi\\u202etxt\.exe: .*SlowDown/);
+    // the warn-level log lines on stderr (pino NDJSON) name both files, escaped
+    expect(r.stderr).toContain('bidi\\u202etxt.exe');
   });
 });

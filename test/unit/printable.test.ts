@@ -1,6 +1,6 @@
 /** printable(): the one escape of keys and paths in human-readable lines (src/cli/printable.ts). */
 import { describe, expect, it } from 'vitest';
-import { printable } from '../../src/cli/printable.js';
+import { jsonSafe, printable } from '../../src/cli/printable.js';
 
 describe('printable', () => {
   it.each([
@@ -23,5 +23,15 @@ describe('printable', () => {
       const out = printable(`x${String.fromCharCode(c)}y`);
       expect(out).not.toMatch(/[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/);
     }
+  });
+});
+
+describe('jsonSafe', () => {
+  it('escapes what JSON.stringify leaves raw, and the line still parses to the exact value', () => {
+    const key = 'a\u202eb\u009bc\u007fd\u2028e\u200ff ünï';
+    const line = JSON.stringify({ key });
+    const safe = jsonSafe(`${line}\n`);
+    expect(safe).toBe(`${JSON.stringify({ key }).replace('\u202e', '\\u202e').replace('\u009b', '\\u009b').replace('\u007f', '\\u007f').replace('\u2028', '\\u2028').replace('\u200f', '\\u200f')}\n`);
+    expect((JSON.parse(safe) as { key: string }).key).toBe(key);
   });
 });
