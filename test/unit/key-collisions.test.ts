@@ -1,7 +1,11 @@
 /** KeyCollisionGuard (src/fs/key-collisions.ts): order-independent, and no disk look-ups in a tree without backslashes. */
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { KeyCollisionGuard } from '../../src/fs/key-collisions.js';
+import { keyFor } from '../../src/fs/keys.js';
 import { walkFiles, type FileEntry } from '../../src/fs/walk.js';
 import { makeTree } from '../support/s3.js';
 
@@ -50,5 +54,34 @@ describe('KeyCollisionGuard', () => {
       lstat.mockRestore();
       stat.mockRestore();
     }
+  });
+});
+
+describe('KeyCollisionGuard property', () => {
+  it('sends exactly the files alone on their key, refuses the rest, in any order (seeded)', async () => {
+    const SEGMENTS = ['a', 'b', 'c', 'a\\b', 'b\\c', 'a\\b\\c', 'a\\\\b'];
+    const relPath = fc.array(fc.constantFrom(...SEGMENTS), { minLength: 1, maxLength: 3 }).map((s) => s.join('/'));
+    await fc.assert(fc.asyncProperty(fc.uniqueArray(relPath, { minLength: 1, maxLength: 8 }), fc.boolean(), async (rels, reversed) => {
+      const tree = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-collide-prop-'));
+      try {
+        const made: string[] = [];
+        for (const rel of rels) {
+          try { // a path that is a file in one entry and a directory in another: keep the first
+            fs.mkdirSync(path.join(tree, path.dirname(rel)), { recursive: true });
+            fs.writeFileSync(path.join(tree, rel), rel, { flag: 'wx' });
+            made.push(rel);
+          } catch { /* taken */ }
+        }
+        // a name whose backslashes make an empty segment is refused on its own, and so sends nothing over another
+        const byKey = new Map<string, string[]>();
+        for (const rel of made.filter((r) => !r.includes('\\\\'))) byKey.set(keyFor('', rel), [...(byKey.get(keyFor('', rel)) ?? []), rel]);
+        const alone = made.filter((rel) => !rel.includes('\\\\') && byKey.get(keyFor('', rel))!.length === 1);
+        const got = await run(tree, reversed ? (f) => [...f].reverse() : undefined);
+        expect(got.sent).toEqual([...alone].sort());
+        expect(got.refused).toEqual(made.filter((r) => !alone.includes(r)).sort());
+      } finally {
+        fs.rmSync(tree, { recursive: true, force: true });
+      }
+    }), { seed: 1201, numRuns: 80, interruptAfterTimeLimit: 20_000, verbose: true });
   });
 });
