@@ -7,6 +7,7 @@ import { EXIT } from '../errors.js';
 import type { RequestReport } from '../engine/request.js';
 import type { EndpointSummary } from '../engine/upload.js';
 import type { CliContext } from './main.js';
+import { printable } from './printable.js';
 import { renderEndpointStats, renderRequestTable } from './render.js';
 
 export interface RunEnd {
@@ -30,7 +31,7 @@ export async function finishRun(
     ctx.out(`${text()}\n`);
   }
   if (summary.fatal) {
-    ctx.err(`s3x: error: ${summary.fatal}\n`);
+    ctx.err(`s3x: error: ${printable(summary.fatal)}\n`);
     ctx.exitCode = EXIT.USAGE;
   } else if (summary.interrupted) ctx.exitCode = EXIT.INTERRUPTED;
   else ctx.exitCode = failedCount > 0 ? EXIT.PARTIAL : EXIT.OK;

@@ -6,6 +6,7 @@
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { EXIT, S3xError } from '../errors.js';
+import { jsonSafe, printable } from './printable.js';
 import { registerUpload } from './commands/upload.js';
 import { registerDeletePrefix } from './commands/delete-prefix.js';
 import { registerDownload } from './commands/download.js';
@@ -51,8 +52,9 @@ export async function main(argv: string[]): Promise<number> {
   process.stdout.on('error', onStdoutError);
   const ctx: CliContext = {
     signal: interrupt.signal,
-    out: (t) => { if (!stdoutClosed) process.stdout.write(t); },
-    err: (t) => process.stderr.write(t),
+    // text lines are escaped where they are made (printable); this keeps --json lines safe too
+    out: (t) => { if (!stdoutClosed) process.stdout.write(jsonSafe(t)); },
+    err: (t) => process.stderr.write(jsonSafe(t)),
     exitCode: EXIT.OK,
   };
   let exitCode: number;
@@ -94,7 +96,7 @@ function handleError(err: unknown, ctx: CliContext): number {
     return EXIT.USAGE; // commander has already printed its message
   }
   if (err instanceof S3xError) {
-    ctx.err(`s3x: error: ${err.message}\n`);
+    ctx.err(`s3x: error: ${printable(err.message)}\n`);
     return err.exitCode;
   }
   const e = err as Error;

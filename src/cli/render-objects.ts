@@ -7,6 +7,7 @@ import type { DeleteSummary } from '../engine/delete.js';
 import type { DownloadSummary } from '../engine/download.js';
 import type { ListEntry, ListSummary } from '../engine/list.js';
 import type { EndpointSummary } from '../engine/upload.js';
+import { printable } from './printable.js';
 
 /** "1 file", "2 files" (or the given plural). */
 export const plural = (n: number, word: string, many = `${word}s`): string => `${n} ${n === 1 ? word : many}`;
@@ -32,12 +33,12 @@ function requestsLine(requests: number, retries: number, endpoints: readonly End
 /** Names up to `max` failures, then counts the rest. */
 function nameFailures(lines: string[], items: readonly { key: string; error: string }[], total: number, max: number): void {
   const shown = items.slice(0, max);
-  for (const f of shown) lines.push(`  ${f.key}: ${f.error}`);
+  for (const f of shown) lines.push(`  ${printable(f.key)}: ${printable(f.error)}`);
   if (total > shown.length) lines.push(`  … and ${total - shown.length} more (see --json, or the log at --log-level warn)`);
 }
 
 export function renderDeleteSummary(s: DeleteSummary): string {
-  const target = `s3://${s.bucket}/${s.prefix}`;
+  const target = printable(`s3://${s.bucket}/${s.prefix}`);
   if (s.dryRun) return `Dry run: would delete ${plural(s.deleted, 'object')}, ${formatBytes(s.bytes)} under ${target} (nothing deleted)`;
   const verb = s.interrupted ? 'Interrupted after deleting' : s.fatal ? 'Stopped after deleting' : 'Deleted';
   const lines = [
@@ -61,7 +62,7 @@ export function renderDeleteSummary(s: DeleteSummary): string {
 export function renderDownloadSummary(s: DownloadSummary): string {
   const verb = s.interrupted ? 'Interrupted after downloading' : s.fatal ? 'Stopped after downloading' : 'Downloaded';
   const lines = [
-    `${verb} ${plural(s.files, 'file')}, ${formatBytes(s.bytes)} from s3://${s.bucket}/${s.prefix} to ${s.dir} in ${secs(s.wallMs)}: ` +
+    `${verb} ${plural(s.files, 'file')}, ${formatBytes(s.bytes)} from ${printable(`s3://${s.bucket}/${s.prefix}`)} to ${printable(s.dir)} in ${secs(s.wallMs)}: ` +
       `${s.mbps.toFixed(1)} MB/s, ${s.objectsPerSec.toFixed(1)} objects/s`,
     requestsLine(s.requests, s.retries, s.endpoints),
   ];
@@ -79,10 +80,10 @@ export function renderDownloadSummary(s: DownloadSummary): string {
 
 /** One `ls` line: `2026-01-31 12:00:00  <size> key` (UTC), or `PRE <prefix>` for a folder. */
 export function renderListEntry(e: ListEntry, human: boolean): string {
-  if (e.type === 'prefix') return `${' '.repeat(19)}  ${'PRE'.padStart(12)} ${e.prefix}`;
+  if (e.type === 'prefix') return `${' '.repeat(19)}  ${'PRE'.padStart(12)} ${printable(e.prefix)}`;
   const when = e.lastModified ? e.lastModified.toISOString().slice(0, 19).replace('T', ' ') : '-'.padEnd(19);
   const size = human ? formatBytes(e.bytes) : String(e.bytes);
-  return `${when}  ${size.padStart(12)} ${e.key}`;
+  return `${when}  ${size.padStart(12)} ${printable(e.key)}`;
 }
 
 export function renderListSummary(s: ListSummary, human: boolean): string {

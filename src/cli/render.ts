@@ -6,6 +6,7 @@ import { formatBytes } from '../config/units.js';
 import type { RequestReport } from '../engine/request.js';
 import type { EndpointSummary, UploadProgress, UploadSummary } from '../engine/upload.js';
 import { createSpinner, plural, secs } from './render-objects.js';
+import { printable } from './printable.js';
 
 export type Write = (text: string) => void;
 
@@ -18,10 +19,11 @@ export async function renderRequestTable(reports: readonly RequestReport[]): Pro
     style: { head: [], border: [], compact: true },
   });
   for (const r of reports) {
-    const label = r.part !== undefined ? `${r.key} #${r.part}` : r.op === 'PutObject' || r.op === 'GetObject' ? r.key : `${r.key} (${r.op})`;
+    const key = printable(r.key);
+    const label = r.part !== undefined ? `${key} #${r.part}` : r.op === 'PutObject' || r.op === 'GetObject' ? key : `${key} (${r.op})`;
     table.push([
-      label, r.endpoint, r.attempts, r.bytes, r.successMs.toFixed(1), r.totalMs.toFixed(1),
-      r.ok ? r.mbps.toFixed(2) : `failed: ${r.error}`, r.mbpsEst.toFixed(2),
+      label, printable(r.endpoint), r.attempts, r.bytes, r.successMs.toFixed(1), r.totalMs.toFixed(1),
+      r.ok ? r.mbps.toFixed(2) : `failed: ${printable(r.error ?? '')}`, r.mbpsEst.toFixed(2),
     ]);
   }
   return table.toString();
@@ -47,7 +49,7 @@ export async function renderEndpointStats(endpoints: readonly EndpointSummary[])
 
 
 export function renderUploadSummary(s: UploadSummary): string {
-  const target = `s3://${s.bucket}/${s.prefix ? `${s.prefix}/` : ''}`;
+  const target = printable(`s3://${s.bucket}/${s.prefix ? `${s.prefix}/` : ''}`);
   const lines: string[] = [];
   if (s.dryRun) {
     lines.push(`Dry run: would upload ${plural(s.files, 'file')}, ${formatBytes(s.bytes)} to ${target} (nothing sent)`);
@@ -72,12 +74,12 @@ export function renderUploadSummary(s: UploadSummary): string {
   if (s.skipped.length > 0) {
     lines.push(`Skipped: ${s.skipped.length}`);
     const shown = s.skipped.slice(0, 20);
-    for (const k of shown) lines.push(`  ${k.rel}: ${k.reason}`);
+    for (const k of shown) lines.push(`  ${printable(k.rel)}: ${printable(k.reason)}`);
     if (s.skipped.length > shown.length) lines.push(`  … and ${s.skipped.length - shown.length} more (see --json or --log-level info)`);
   }
   if (s.failed.length > 0) {
     lines.push(`Failed: ${plural(s.failed.length, 'file')}`);
-    for (const f of s.failed) lines.push(`  ${f.path}${f.endpoint ? ` (on ${f.endpoint})` : ''}: ${f.error}`);
+    for (const f of s.failed) lines.push(`  ${printable(f.path)}${f.endpoint ? ` (on ${printable(f.endpoint)})` : ''}: ${printable(f.error)}`);
   } else if (!s.dryRun) {
     lines.push('Failed: 0');
   }

@@ -74,7 +74,8 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
 
 const ENDPOINT_FIELDS = ['name', 'url', 'region', 'profile', 'accessKeyId', 'secretAccessKey', 'sessionToken', 'maxConcurrent', 'retries', 'breaker', 'pathStyle', 'weight'] as const;
-const SECRET_FIELDS = new Set(['secretAccessKey', 'sessionToken']);
+/** credential fields: their values are never printed, whatever their type */
+const SECRET_FIELDS = new Set(['accessKeyId', 'secretAccessKey', 'sessionToken']);
 const ENV_FIELDS: Record<string, (typeof ENDPOINT_FIELDS)[number] | 'breaker.threshold' | 'breaker.cooldownMs'> = {
   NAME: 'name', URL: 'url', REGION: 'region', PROFILE: 'profile', ACCESS_KEY_ID: 'accessKeyId',
   SECRET_ACCESS_KEY: 'secretAccessKey', SESSION_TOKEN: 'sessionToken', MAX_CONCURRENT: 'maxConcurrent',
@@ -87,8 +88,16 @@ class Checker {
   fail(where: string, why: string): never {
     throw new UsageError(`${this.source}: ${where}: ${why}`);
   }
-  show(field: string, v: Json | undefined): string {
-    return SECRET_FIELDS.has(field) ? '(hidden)' : JSON.stringify(v);
+  /**
+   * A wrong value as an error may show it: never a credential field's, and never a list or an
+   * object (a secret moved one level down would be printed whole); strings only where a string
+   * was expected (a misplaced secret in a number or boolean field stays unprinted).
+   */
+  show(field: string, v: Json | undefined, stringExpected = true): string {
+    if (SECRET_FIELDS.has(field)) return '(hidden)';
+    if (v === null || typeof v === 'number' || typeof v === 'boolean') return JSON.stringify(v);
+    if (typeof v === 'string' && stringExpected) return JSON.stringify(v);
+    return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `a ${typeof v}`;
   }
   str(o: Obj, field: string, where: string): string | undefined {
     const v = o[field];
@@ -99,29 +108,29 @@ class Checker {
   int(o: Obj, field: string, where: string, min: number, max: number): number | undefined {
     const v = o[field];
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(`${where}.${field}`, `must be a whole number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(`${where}.${field}`, `must be a whole number from ${min} to ${max}, got ${this.show(field, v, false)}`);
     return v;
   }
   num(o: Obj, field: string, where: string, min: number, max: number): number | undefined {
     const v = o[field];
     if (v === undefined) return undefined;
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) this.fail(`${where}.${field}`, `must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) this.fail(`${where}.${field}`, `must be a number from ${min} to ${max}, got ${this.show(field, v, false)}`);
     return v;
   }
   bool(o: Obj, field: string, where: string): boolean | undefined {
     const v = o[field];
     if (v === undefined) return undefined;
-    if (typeof v !== 'boolean') this.fail(`${where}.${field}`, `must be true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'boolean') this.fail(`${where}.${field}`, `must be true or false, got ${this.show(field, v, false)}`);
     return v;
   }
   oneOf<T extends string>(v: Json | undefined, where: string, allowed: readonly T[]): T | undefined {
     if (v === undefined) return undefined;
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) this.fail(where, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) this.fail(where, `must be one of ${allowed.join(', ')}, got ${this.show(where, v)}`);
     return v as T;
   }
   obj(v: Json | undefined, where: string): Obj | undefined {
     if (v === undefined) return undefined;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(where, `must be an object, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(where, `must be an object, got ${this.show(where, v, false)}`);
     return v;
   }
 }
@@ -136,11 +145,64 @@ function readJson(file: string): Obj {
   let parsed: Json;
   try {
     parsed = JSON.parse(text) as Json;
-  } catch (err) {
-    throw new UsageError(`--config ${file}: not valid JSON (${(err as Error).message})`);
+  } catch {
+    // V8's message quotes the text around the error (a secret, maybe): say where, not what
+    throw new UsageError(`--config ${file}: not valid JSON${jsonErrorPlace(text)}`);
   }
   const c: Checker = new Checker(`--config ${file}`);
   return c.obj(parsed, '(top level)') ?? {};
+}
+
+/** A field name from the file as an error shows it: bare when plain, else JSON-quoted (no raw control characters). */
+function fieldName(k: string): string {
+  return /^[A-Za-z0-9_-]+$/.test(k) ? k : JSON.stringify(k);
+}
+
+/** " at line L, column C" of the first JSON syntax error in `text` ("" if none is found). */
+export function jsonErrorPlace(text: string): string {
+  const at = jsonErrorOffset(text);
+  if (at === undefined) return '';
+  const before = text.slice(0, at).split('\n');
+  return ` at line ${before.length}, column ${before.at(-1)!.length + 1}`;
+}
+
+/** Offset of the first JSON syntax error (RFC 8259 grammar), undefined when `text` is valid. */
+function jsonErrorOffset(text: string): number | undefined {
+  let i = 0;
+  const fail = (): never => { throw new RangeError(String(i)); };
+  const ws = (): void => { while (i < text.length && ' \t\n\r'.includes(text[i]!)) i++; };
+  const take = (re: RegExp): void => {
+    re.lastIndex = i;
+    const m = re.exec(text);
+    if (!m) fail();
+    i += m![0].length;
+  };
+  const value = (depth: number): void => {
+    ws();
+    if (depth > 512) fail();
+    const c = text[i];
+    if (c === '{' || c === '[') {
+      const close = c === '{' ? '}' : ']';
+      i++; ws();
+      if (text[i] === close) { i++; return; }
+      for (;;) {
+        if (c === '{') { ws(); take(/"(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"/y); ws(); take(/:/y); }
+        value(depth + 1); ws();
+        if (text[i] === close) { i++; return; }
+        take(/,/y);
+      }
+    }
+    if (c === '"') take(/"(?:[^"\\\u0000-\u001f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"/y);
+    else take(/true|false|null|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y);
+  };
+  try {
+    value(0); ws();
+    if (i < text.length) fail();
+    return undefined;
+  } catch (err) {
+    if (err instanceof RangeError && /^\d+$/.test(err.message)) return Number(err.message);
+    throw err;
+  }
 }
 
 /** Env overrides into the raw endpoint objects (1-based index: S3X_ENDPOINT_1_URL is endpoints[0]). */
@@ -188,7 +250,7 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
   const source = configFile ? `--config ${configFile}` : 'endpoint settings';
   const c: Checker = new Checker(source);
   for (const k of Object.keys(raw)) {
-    if (!['endpoints', 'mode', 'strategy', 'bucketMap', 'sharedStorage'].includes(k)) c.fail(k, 'unknown field (known: endpoints, mode, strategy, bucketMap, sharedStorage)');
+    if (!['endpoints', 'mode', 'strategy', 'bucketMap', 'sharedStorage'].includes(k)) c.fail(fieldName(k), 'unknown field (known: endpoints, mode, strategy, bucketMap, sharedStorage)');
   }
   let rawEndpoints: Obj[] = [];
   if (raw.endpoints !== undefined) {
@@ -204,7 +266,7 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
   const endpoints: EndpointSpec[] = rawEndpoints.map((o, i) => {
     const where = `endpoints[${i}]`;
     for (const k of Object.keys(o)) {
-      if (!(ENDPOINT_FIELDS as readonly string[]).includes(k)) c.fail(`${where}.${k}`, `unknown field (known: ${ENDPOINT_FIELDS.join(', ')})`);
+      if (!(ENDPOINT_FIELDS as readonly string[]).includes(k)) c.fail(`${where}.${fieldName(k)}`, `unknown field (known: ${ENDPOINT_FIELDS.join(', ')})`);
     }
     const urlText = c.str(o, 'url', where);
     let url: string | undefined;
@@ -221,7 +283,7 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
       c.fail(where, 'accessKeyId and secretAccessKey go together (give both, or neither for the AWS chain)');
     }
     const b = c.obj(o.breaker, `${where}.breaker`) ?? {};
-    for (const k of Object.keys(b)) if (k !== 'threshold' && k !== 'cooldownMs') c.fail(`${where}.breaker.${k}`, 'unknown field (known: threshold, cooldownMs)');
+    for (const k of Object.keys(b)) if (k !== 'threshold' && k !== 'cooldownMs') c.fail(`${where}.breaker.${fieldName(k)}`, 'unknown field (known: threshold, cooldownMs)');
     const spec: EndpointSpec = {
       name: c.str(o, 'name', where) ?? (rawEndpoints.length > 1 ? `ep${i + 1}` : url ? new URL(url).host : 'aws'),
       ...(url !== undefined && { url }),
@@ -263,7 +325,7 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
   const strategy = c.oneOf(flags.strategy ?? env.S3X_STRATEGY ?? raw.strategy, 'strategy', STRATEGIES) ?? DEFAULT_STRATEGY;
   const bucketMapObj = c.obj(raw.bucketMap, 'bucketMap') ?? {};
   const bucketMap = Object.entries(bucketMapObj).map(([pattern, target]) => {
-    if (typeof target !== 'string' || !names.has(target)) c.fail(`bucketMap["${pattern}"]`, `must name an endpoint (${[...names].join(', ')}), got ${JSON.stringify(target)}`);
+    if (typeof target !== 'string' || !names.has(target)) c.fail(`bucketMap[${JSON.stringify(pattern)}]`, `must name an endpoint (${[...names].join(', ')}), got ${c.show('bucketMap', target)}`);
     return { pattern, endpoint: target };
   });
   if (strategy === 'bucket-map' && bucketMap.length === 0) c.fail('strategy', '"bucket-map" needs a bucketMap in the config file');

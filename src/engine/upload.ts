@@ -20,13 +20,14 @@ import { mbps } from '../config/units.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { keyFor, normalizePrefix } from '../fs/keys.js';
+import { KeyCollisionGuard } from '../fs/key-collisions.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { silentLogger } from '../logger.js';
 import { contentTypeFor } from './content-type.js';
 import { describeFatal, endpointSummaries, openPool, preflight } from './context.js';
 import { Limiter } from './limiter.js';
 import { MIB, planParts } from './multipart.js';
-import { listThrough, type ListedObject } from './list.js';
+import { listThrough, ListingError, type ListedObject } from './list.js';
 import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from './request.js';
 import { PriorityQueue, type Priority } from './priority-queue.js';
 import { pathMatcher } from '../fs/glob.js';
@@ -191,16 +192,22 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     if (p.kind === 'failed') logger.warn({ path: p.rel, reason: p.reason }, 'not uploaded');
     else logger.info({ path: p.rel, reason: p.reason }, 'skipped');
   };
+  const keyGuard = new KeyCollisionGuard(opts.dir, opts.followSymlinks ?? false);
   const walk = walkFiles(opts.dir, {
     ...(opts.include && { include: opts.include }),
     ...(opts.exclude && { exclude: opts.exclude }),
     followSymlinks: opts.followSymlinks ?? false,
     onProblem,
+    onDirectory: keyGuard.noteDirectory,
   });
 
   const inShard = shardFilter(opts.shard);
+  // two local files never go to one key: both are refused, by name (counted as failed)
+  const files = keyGuard.filter(walk, (p) => {
+    if (inShard(keyFor(prefix, p.file.rel))) onProblem({ rel: p.file.rel, reason: p.reason, kind: 'failed' });
+  });
   if (opts.dryRun && !opts.compare) {
-    for await (const f of walk) {
+    for await (const f of files) {
       if (!inShard(keyFor(prefix, f.rel))) continue;
       const multipart = f.size >= thresholdBytes;
       const key = keyFor(prefix, f.rel);
@@ -248,8 +255,15 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       // Everything under the prefix, streamed page by page (pages can be short yet truncated).
       remote = new Map();
       const listPrefix = prefix ? `${prefix}/` : '';
-      for await (const page of listThrough(engine, bucket, listPrefix)) {
-        for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
+      try {
+        for await (const page of listThrough(engine, bucket, listPrefix)) {
+          for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
+        }
+      } catch (err) {
+        // Nothing was sent yet and nothing can be compared: stop like the preflight does (exit 2).
+        if (err instanceof RequestFailed) throw new FatalRunError(describeListFailure(err, bucket, listPrefix));
+        if (err instanceof ListingError) throw new FatalRunError(`cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${err.message}`);
+        throw err;
       }
     }
     const remoteMap = remote;
@@ -461,7 +475,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     const priorityOf = (rel: string): Priority => rules.find((r) => r.match(rel))?.priority ?? 'NORMAL';
     const walking = (async () => {
       try {
-        for await (const f of walk) {
+        for await (const f of files) {
           progress.filesFound++;
           progress.bytesFound += f.size;
           if (runSignal.aborted) { notAttempted++; continue; }
@@ -510,6 +524,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     if (err instanceof FatalRunError) throw err;
     if (!(err instanceof Interrupted)) throw err;
   } finally {
+    await files.return(undefined).catch(() => {});
     await walk.return(undefined).catch(() => {});
     // Open multipart uploads of a stopped run are aborted, so no storage is left behind.
     await Promise.all([...openUploads.values()].map((u) => abortUpload(cleanup, bucket, u, logger)));
@@ -526,6 +541,12 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     ...(opts.compare && { plan }), ...(remoteOnlyKeys && { remoteOnlyKeys }),
     endpoints: endpointSummaries(pool, pool.mode === 'replicate' ? copies : undefined),
   };
+}
+
+/** Why the comparison listing failed, in one line: the cause as the preflight words it, or the last error. */
+function describeListFailure(err: RequestFailed, bucket: string, listPrefix: string): string {
+  const cause = err.decision === 'fatal' ? describeFatal(err, bucket, err.endpoint.label) : `${err.message}, after ${err.report.attempts} attempt${err.report.attempts === 1 ? '' : 's'} at ${err.endpoint.label}`;
+  return `cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${cause}`;
 }
 
 /** "EACCES: permission denied, open '/x'" as Node says it, with the code in front once. */

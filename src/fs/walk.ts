@@ -32,6 +32,8 @@ export interface WalkOptions {
   exclude?: string[];
   followSymlinks?: boolean;
   onProblem?: (p: WalkProblem) => void;
+  /** every directory listed (relative path, '.' = the root), with its entries' names */
+  onDirectory?: (rel: string, names: string[]) => void;
 }
 
 type Readdir = typeof fs.readdir;
@@ -74,7 +76,10 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
         if (err) {
           onProblem({ rel: relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
           cb(null, []);
-        } else cb(null, files);
+        } else {
+          opts.onDirectory?.(relOf(dirPath), (files as Array<string | fs.Dirent>).map((f) => (typeof f === 'string' ? f : f.name)));
+          cb(null, files);
+        }
       });
     if (opts.followSymlinks && path.resolve(dirPath) !== absRoot) {
       void isLoop(path.resolve(dirPath)).then((loop) => {

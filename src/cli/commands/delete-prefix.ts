@@ -7,6 +7,7 @@ import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../comm
 import { finishRun } from '../finish.js';
 import { createSpinner, renderDeleteSummary } from '../render-objects.js';
 import type { CliContext } from '../main.js';
+import { printable } from '../printable.js';
 
 interface DeleteFlags extends CommonFlags {
   all?: boolean;
@@ -64,7 +65,7 @@ Exit codes: 0 all deleted; 1 some keys could not be deleted (each is named); 2 u
       },
       onPlan: (o) => ctx.out(flags.json
         ? `${JSON.stringify({ type: 'plan', key: o.key, bytes: o.bytes })}\n`
-        : `would delete s3://${bucket}/${o.key} (${formatBytes(o.bytes)})\n`),
+        : `would delete ${printable(`s3://${bucket}/${o.key}`)} (${formatBytes(o.bytes)})\n`),
       ...(flags.json && { onFailure: (f) => ctx.out(`${JSON.stringify({ type: 'failed', ...f })}\n`) }),
     };
     let summary;

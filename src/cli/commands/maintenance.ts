@@ -5,6 +5,7 @@ import { cleanupMultipart, parseDurationMs } from '../../engine/cleanup.js';
 import { mergeSummaries, readSummary } from '../../engine/report.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../main.js';
+import { printable } from '../printable.js';
 
 interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean; rawPrefix?: boolean }
 
@@ -33,13 +34,13 @@ Exit codes: 0 done; 1 some uploads could not be aborted; 2 usage, config, bucket
       ...conn, bucket, prefix, rawPrefix: flags.rawPrefix ?? false, olderThanMs: parseDurationMs(flags.olderThan, '--older-than'), dryRun: flags.dryRun ?? false,
       onUpload: (u) => {
         if (flags.json) ctx.out(`${JSON.stringify({ type: flags.dryRun ? 'plan-abort' : 'aborted', ...u })}\n`);
-        else ctx.out(`${flags.dryRun ? 'would abort' : 'aborted'} ${u.key} (upload ${u.uploadId}${u.initiated ? `, started ${u.initiated.toISOString()}` : ''}${u.store ? `, on ${u.store}` : ''})\n`);
+        else ctx.out(`${flags.dryRun ? 'would abort' : 'aborted'} ${printable(u.key)} (upload ${u.uploadId}${u.initiated ? `, started ${u.initiated.toISOString()}` : ''}${u.store ? `, on ${printable(u.store)}` : ''})\n`);
       },
     });
     if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...s })}\n`);
     else {
-      ctx.out(`Open multipart uploads under s3://${bucket}/${s.prefix}: ${s.found}; ${s.dryRun ? 'would abort' : 'aborted'} ${s.aborted}; kept (younger than ${flags.olderThan}) ${s.kept}${s.interrupted ? ' (interrupted: not every upload was looked at)' : ''}\n`);
-      for (const f of s.failed) ctx.out(`  failed ${f.key} (${f.uploadId}${f.store ? `, on ${f.store}` : ''}): ${f.error}\n`);
+      ctx.out(`Open multipart uploads under ${printable(`s3://${bucket}/${s.prefix}`)}: ${s.found}; ${s.dryRun ? 'would abort' : 'aborted'} ${s.aborted}; kept (younger than ${flags.olderThan}) ${s.kept}${s.interrupted ? ' (interrupted: not every upload was looked at)' : ''}\n`);
+      for (const f of s.failed) ctx.out(`  failed ${printable(f.key)} (${f.uploadId}${f.store ? `, on ${printable(f.store)}` : ''}): ${printable(f.error)}\n`);
     }
     ctx.exitCode = s.interrupted ? EXIT.INTERRUPTED : s.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
   });
@@ -63,8 +64,8 @@ Example (CI matrix of 4 jobs, then one job that merges):
         if (merged.plan) ctx.out(`Plan: ${merged.plan.new} new, ${merged.plan.changed} changed, ${merged.plan.unchanged} unchanged, ${merged.plan.remoteOnly} remote-only${merged.deleted !== undefined ? `, ${merged.deleted} deleted` : ''}\n`);
         if (merged.notAttempted) ctx.out(`Not attempted: ${merged.notAttempted}\n`);
         ctx.out(`Failed: ${merged.failed.length}\n`);
-        for (const f of merged.failed as Array<{ path?: string; error?: string }>) ctx.out(`  ${f.path ?? '?'}: ${f.error ?? ''}\n`);
-        for (const f of merged.fatal) ctx.out(`Fatal: ${f}\n`);
+        for (const f of merged.failed as Array<{ path?: string; error?: string }>) ctx.out(`  ${printable(f.path ?? '?')}: ${printable(f.error ?? '')}\n`);
+        for (const f of merged.fatal) ctx.out(`Fatal: ${printable(f)}\n`);
       }
       ctx.exitCode = merged.fatal.length > 0 ? EXIT.USAGE : merged.interrupted ? EXIT.INTERRUPTED : merged.failed.length > 0 ? EXIT.PARTIAL : EXIT.OK;
     });

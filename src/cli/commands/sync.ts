@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { sync } from '../../engine/sync.js';
 import type { CliContext } from '../main.js';
+import { printable } from '../printable.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from './upload.js';
 
 interface SyncFlags extends TransferFlags {
@@ -47,7 +48,7 @@ Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config
     try {
       summary = await sync({
         ...run.opts, checksum: flags.checksum ?? false, delete: flags.delete ?? false,
-        onPlanDelete: (key) => ctx.out(flags.json ? `${JSON.stringify({ type: 'plan-delete', key })}\n` : `would delete s3://${bucket}/${key}\n`),
+        onPlanDelete: (key) => ctx.out(flags.json ? `${JSON.stringify({ type: 'plan-delete', key })}\n` : `would delete ${printable(`s3://${bucket}/${key}`)}\n`),
       });
     } finally {
       run.stop();
@@ -57,7 +58,7 @@ Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config
     if (flags.delete) {
       if (summary.dryRun) lines.push(`Would delete: ${summary.deleted}`);
       else lines.push(`Deleted: ${summary.deleted}${summary.deleteFailed.length ? `, failed: ${summary.deleteFailed.length}` : ''}`);
-      for (const f of summary.deleteFailed) lines.push(`  delete ${f.key}: ${f.error}`);
+      for (const f of summary.deleteFailed) lines.push(`  delete ${printable(f.key)}: ${printable(f.error)}`);
       if (summary.deleteSkipped) lines.push(`Not deleted: ${summary.deleteSkipped}`);
     }
     // a failed delete is a failure of the run

@@ -13,6 +13,7 @@ import { upload, type UploadOptions, type UploadSummary } from '../../engine/upl
 import type { Logger } from '../../logger.js';
 import { addCommonOptions, collect, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../main.js';
+import { printable } from '../printable.js';
 import { finishRun } from '../finish.js';
 import { createProgress, renderUploadSummary } from '../render.js';
 
@@ -96,7 +97,7 @@ export async function startTransfer(ctx: CliContext, dir: string, bucket: string
     },
     onPlan: (p) => ctx.out(flags.json
       ? `${JSON.stringify({ type: 'plan', ...p })}\n`
-      : `would upload${p.status ? ` (${p.status})` : ''} ${p.path} → s3://${bucket}/${p.key} (${formatBytes(p.bytes)}${p.multipart ? `, ${p.parts} parts` : ''})\n`),
+      : `would upload${p.status ? ` (${p.status})` : ''} ${printable(p.path)} → ${printable(`s3://${bucket}/${p.key}`)} (${formatBytes(p.bytes)}${p.multipart ? `, ${p.parts} parts` : ''})\n`),
   };
   return {
     opts, logger,
