@@ -24,7 +24,8 @@
  *   number is a multiple of N, and `stallFraction` draws from a seeded PRNG once per matching request.
  * - Per-request precedence when several faults are configured: slowDown, then stall, then reset, then corrupt,
  *   then corruptResponse.
- *   `delayMs` and the throttles apply to whatever is actually forwarded (including reset/corrupted requests).
+ *   `delayMs`, the throttles and the response-header rewrites (`randomEtag`, `responseHeaders`) apply to whatever
+ *   is actually forwarded (including reset/corrupted requests).
  * - Bounded: it listens on 127.0.0.1 only, forwards only to http://127.0.0.1 or http://localhost, and closes
  *   itself after `maxLifetimeMs` (default 10 min; the timer is unref'd so it never keeps a process alive).
  *   `close()` destroys every socket, including stalled ones, and is idempotent.
@@ -58,6 +59,13 @@ export interface FaultSpec {
   corruptEvery?: number;
   /** Flip (XOR 0xff) the middle byte of the response body on every Nth matching request (a download corrupted in transit). */
   corruptResponseEvery?: number;
+  /**
+   * Replace the ETag header of every matching 2xx response that has one with a fresh random 32-hex ETag (seeded):
+   * what SSE-KMS / SSE-C objects answer, an ETag that is not the body's MD5.
+   */
+  randomEtag?: boolean;
+  /** Headers set on every matching 2xx response (replacing any of the same name), e.g. { 'x-amz-server-side-encryption': 'aws:kms' }. */
+  responseHeaders?: Record<string, string>;
   /** Bandwidth limit for request+response bodies of matching requests, per client connection, in bytes per second. */
   throttleBytesPerSecPerConn?: number;
   /** Bandwidth limit for request+response bodies of matching requests over all connections together (one shared bucket), in bytes per second. */
@@ -83,6 +91,8 @@ export interface FaultProxyStats {
   corrupted: number;
   /** Response bodies with one byte flipped by `corruptResponseEvery`. */
   responsesCorrupted: number;
+  /** 2xx responses whose headers were changed by `randomEtag` / `responseHeaders`. */
+  responsesRewritten: number;
   /** Requests sent upstream (including reset and corrupted ones). */
   forwarded: number;
   /** Request-body bytes written upstream. */
@@ -166,6 +176,7 @@ function emptyStats(): FaultProxyStats {
     slowDowns: 0,
     corrupted: 0,
     responsesCorrupted: 0,
+    responsesRewritten: 0,
     forwarded: 0,
     bytesUp: 0,
     bytesDown: 0,
@@ -193,6 +204,9 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   for (const name of ['throttleBytesPerSecPerConn', 'throttleBytesPerSecTotal'] as const) {
     const v = spec[name];
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`fault-proxy: ${name} must be a number > 0, got ${v}`);
+  }
+  for (const [name, value] of Object.entries(spec.responseHeaders ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(value)) throw new Error(`fault-proxy: bad response header ${JSON.stringify(name)}`);
   }
   if (spec.seed !== undefined && !Number.isFinite(spec.seed)) throw new Error(`fault-proxy: seed must be finite, got ${spec.seed}`);
   return { ...spec };
@@ -324,6 +338,19 @@ function flipMiddleByte(known: number | undefined, onFlip: () => void): (chunk: 
   };
 }
 
+/** rawHeaders with `set` replacing same-named headers (case-insensitive) and the ETag, if any, replaced by `etag()`. */
+function rewriteHeaders(raw: readonly string[], set: Record<string, string>, etag: (() => string) | undefined): string[] {
+  const names = new Set(Object.keys(set).map((k) => k.toLowerCase()));
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (names.has(name)) continue;
+    out.push(raw[i]!, etag && name === 'etag' ? `"${etag()}"` : raw[i + 1]!);
+  }
+  for (const [k, v] of Object.entries(set)) out.push(k, v);
+  return out;
+}
+
 export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<FaultProxy> {
   const upstream = parseTarget(opts.target);
   const maxLifetimeMs = opts.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
@@ -334,6 +361,9 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   let spec = checkSpec(opts.faults ?? {});
   let matchCount = 0;
   let rand = mulberry32(spec.seed ?? 1);
+  // a stream of its own, so random ETags do not shift which requests stallFraction picks
+  let etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
+  const randomEtag = (): string => Array.from({ length: 4 }, () => Math.floor(etagRand() * 2 ** 32).toString(16).padStart(8, '0')).join('');
   let totalPacer: Pacer | undefined;
   let connPacers = new WeakMap<Socket, Pacer>();
   const resetPacers = (): void => {
@@ -439,7 +469,14 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
         pres.resume();
         return;
       }
-      res.writeHead(pres.statusCode ?? 502, pres.statusMessage ?? '', endToEndHeaders(pres.rawHeaders));
+      const status = pres.statusCode ?? 502;
+      let headers = endToEndHeaders(pres.rawHeaders);
+      const rewrite = matched && status >= 200 && status < 300 && (spec.randomEtag || spec.responseHeaders);
+      if (rewrite) {
+        stats.responsesRewritten++;
+        headers = rewriteHeaders(headers, spec.responseHeaders ?? {}, spec.randomEtag ? randomEtag : undefined);
+      }
+      res.writeHead(status, pres.statusMessage ?? '', headers);
       const plen = pres.headers['content-length'] !== undefined ? Number(pres.headers['content-length']) : undefined;
       void pump(pres, res, {
         pacers, signal, count: (n) => (stats.bytesDown += n),
@@ -553,6 +590,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       spec = checkSpec(next);
       matchCount = 0;
       rand = mulberry32(spec.seed ?? 1);
+      etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
       resetPacers();
     },
     close,

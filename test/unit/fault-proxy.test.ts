@@ -371,6 +371,38 @@ describe('fault-proxy', () => {
     expect(p.stats().responsesCorrupted).toBe(2);
   });
 
+  it('randomEtag and responseHeaders rewrite matching 2xx answers only (an SSE-KMS-like ETag), body untouched', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { match: /^PUT /, randomEtag: true, responseHeaders: { 'x-amz-server-side-encryption': 'aws:kms' } });
+    const body = randomBytes(1000);
+    const md5 = createHash('md5').update(body).digest('hex');
+    const a = await send(p.url, { path: '/bkt/a', body });
+    const b = await send(p.url, { path: '/bkt/b', body });
+    for (const r of [a, b]) {
+      expect(r.status).toBe(200);
+      expect(r.body.equals(body)).toBe(true);
+      expect(r.headers['etag']).toMatch(/^"[0-9a-f]{32}"$/);
+      expect(r.headers['etag']).not.toBe(`"${md5}"`);
+      expect(r.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+      expect(r.rawHeaders.filter((h) => h.toLowerCase() === 'etag')).toHaveLength(1);
+    }
+    expect(a.headers['etag']).not.toBe(b.headers['etag']);
+    // not matching: forwarded as the upstream answered
+    const g = await send(p.url, { method: 'GET', path: '/bkt/g?down=10' });
+    expect(g.headers['etag']).toBe(`"${createHash('md5').update(pattern(10)).digest('hex')}"`);
+    expect(g.headers['x-amz-server-side-encryption']).toBeUndefined();
+    expect(p.stats().responsesRewritten).toBe(2);
+    // seeded: the same ETags again after setFaults; only the header, without randomEtag
+    p.setFaults({ match: /^PUT /, randomEtag: true });
+    expect((await send(p.url, { path: '/bkt/a', body })).headers['etag']).toBe(a.headers['etag']);
+    p.setFaults({ responseHeaders: { 'x-amz-server-side-encryption': 'aws:kms' } });
+    const c = await send(p.url, { path: '/bkt/c', body });
+    expect(c.headers['etag']).toBe(`"${md5}"`);
+    expect(c.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+    expect(() => p.setFaults({ responseHeaders: { 'bad header': 'x' } })).toThrow(/fault-proxy/);
+    expect(() => p.setFaults({ responseHeaders: { ok: 'a\r\nb' } })).toThrow(/fault-proxy/);
+  });
+
   it('throttles per connection in both directions (lower bounds only)', async () => {
     const up = await startUpstream();
     const p = await proxyFor(up, { throttleBytesPerSecPerConn: 512 * 1024 });
