@@ -22,7 +22,7 @@
  *   each hop. Bodies are streamed both ways with backpressure, never buffered whole.
  * - Deterministic: matching requests are numbered 1..n in arrival order; "every N" faults hit the requests whose
  *   number is a multiple of N, and `stallFraction` draws from a seeded PRNG once per matching request.
- * - Per-request precedence when several faults are configured: slowDown, then stall, then reset, then corrupt,
+ * - Per-request precedence when several faults are configured: slowDown, then fail, then stall, then reset, then corrupt,
  *   then corruptResponse.
  *   `delayMs`, the throttles and the response-header rewrites (`randomEtag`, `responseHeaders`) apply to whatever
  *   is actually forwarded (including reset/corrupted requests).
@@ -53,6 +53,16 @@ export interface FaultSpec {
   resetEvery?: number;
   /** Answer 503 SlowDown (S3 XML error) without forwarding, after draining the request body, on every Nth matching request. */
   slowDownEvery?: number;
+  /**
+   * Answer an S3 XML error (`failCode`, HTTP `failStatus`) without forwarding, on every matching request after the
+   * first `failAfter` ones (0: all of them), after draining the request body and waiting `delayMs` (a server that
+   * took that long to refuse it). E.g. 1: the first attempt goes through, every retry is refused.
+   */
+  failAfter?: number;
+  /** HTTP status of `failAfter` answers (default 500). */
+  failStatus?: number;
+  /** S3 error code of `failAfter` answers (default InternalError), e.g. NoSuchUpload. */
+  failCode?: string;
   /** Value of the Retry-After header on SlowDown answers, in whole seconds; header omitted when undefined. */
   retryAfterSec?: number;
   /** Flip (XOR 0xff) the middle byte of the request body on every Nth matching request, forwarding the rest unchanged. */
@@ -87,6 +97,8 @@ export interface FaultProxyStats {
   resets: number;
   /** 503 SlowDown answers produced by `slowDownEvery`. */
   slowDowns: number;
+  /** Error answers produced by `failAfter`. */
+  failures: number;
   /** Request bodies with one byte flipped by `corruptEvery`. */
   corrupted: number;
   /** Response bodies with one byte flipped by `corruptResponseEvery`. */
@@ -130,7 +142,7 @@ const DEFAULT_MAX_LIFETIME_MS = 10 * 60 * 1000;
 const PACER_BURST_MS = 25;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
 
-type Action = 'forward' | 'slowDown' | 'stall' | 'reset' | 'corrupt' | 'corruptResponse';
+type Action = 'forward' | 'slowDown' | 'fail' | 'stall' | 'reset' | 'corrupt' | 'corruptResponse';
 type PumpResult = 'end' | 'cut' | 'error';
 
 /** GCRA-style pacer: reserves time slots at `rate` bytes/s, allowing a PACER_BURST_MS burst. */
@@ -174,6 +186,7 @@ function emptyStats(): FaultProxyStats {
     delayed: 0,
     resets: 0,
     slowDowns: 0,
+    failures: 0,
     corrupted: 0,
     responsesCorrupted: 0,
     responsesRewritten: 0,
@@ -190,6 +203,11 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   positiveInt('stallEvery', spec.stallEvery);
   positiveInt('resetEvery', spec.resetEvery);
   positiveInt('slowDownEvery', spec.slowDownEvery);
+  if (spec.failAfter !== undefined && !(Number.isInteger(spec.failAfter) && spec.failAfter >= 0)) throw new Error(`fault-proxy: failAfter must be an integer >= 0, got ${spec.failAfter}`);
+  if (spec.failStatus !== undefined && !(Number.isInteger(spec.failStatus) && spec.failStatus >= 400 && spec.failStatus <= 599)) {
+    throw new Error(`fault-proxy: failStatus must be an HTTP error status 400..599, got ${spec.failStatus}`);
+  }
+  if (spec.failCode !== undefined && !/^[A-Za-z0-9.]+$/.test(spec.failCode)) throw new Error(`fault-proxy: failCode must be a plain S3 error code, got ${spec.failCode}`);
   positiveInt('corruptEvery', spec.corruptEvery);
   positiveInt('corruptResponseEvery', spec.corruptResponseEvery);
   if (spec.stallFraction !== undefined && !(spec.stallFraction >= 0 && spec.stallFraction <= 1)) {
@@ -402,6 +420,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     const draw = s.stallFraction !== undefined ? rand() : 1;
     const every = (k: number | undefined): boolean => k !== undefined && n % k === 0;
     if (every(s.slowDownEvery)) return { matched: true, action: 'slowDown' };
+    if (s.failAfter !== undefined && n > s.failAfter) return { matched: true, action: 'fail' };
     if (every(s.stallEvery) || (s.stallFraction !== undefined && draw < s.stallFraction)) return { matched: true, action: 'stall' };
     if (every(s.resetEvery)) return { matched: true, action: 'reset' };
     if (every(s.corruptEvery)) return { matched: true, action: 'corrupt' };
@@ -427,6 +446,22 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       if (retryAfterSec !== undefined) headers['Retry-After'] = String(retryAfterSec);
       res.writeHead(503, 'Slow Down', headers);
       res.end(body);
+    });
+  };
+
+  const answerError = (req: IncomingMessage, res: ServerResponse): void => {
+    const code = spec.failCode ?? 'InternalError';
+    const status = spec.failStatus ?? 500;
+    const requestId = `FAULTPROXY${String(stats.requests).padStart(8, '0')}`;
+    const body = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>fault-proxy: ${code}</Message><RequestId>${requestId}</RequestId></Error>`);
+    const delayMs = spec.delayMs ?? 0;
+    req.resume();
+    req.once('end', () => {
+      void sleep(delayMs, lifetime.signal).catch(() => undefined).then(() => {
+        if (res.destroyed || res.headersSent) return;
+        res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': body.length, 'x-amz-request-id': requestId });
+        res.end(body);
+      });
     });
   };
 
@@ -521,6 +556,10 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       case 'slowDown':
         stats.slowDowns++;
         answerSlowDown(req, res);
+        return;
+      case 'fail':
+        stats.failures++;
+        answerError(req, res);
         return;
       case 'stall':
         stats.stalled++;

@@ -345,6 +345,26 @@ describe('fault-proxy', () => {
     expect(r4.headers['retry-after']).toBeUndefined();
   });
 
+  it('failAfter answers the chosen S3 error after delayMs, without reaching the upstream', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { failAfter: 1, failStatus: 404, failCode: 'NoSuchUpload', delayMs: 200 });
+    expect((await send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('<x/>') })).status).toBe(200);
+    const t0 = performance.now();
+    const r = await send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('<x/>') });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(195);
+    expect(r.status).toBe(404);
+    expect(r.body.toString()).toContain('<Code>NoSuchUpload</Code>');
+    expect((await send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('<x/>') })).status).toBe(404);
+    expect(up.seen).toHaveLength(1);
+    p.setFaults({ failAfter: 0 });
+    const d = await send(p.url, { path: '/bkt/k' });
+    expect(d.status).toBe(500);
+    expect(d.body.toString()).toContain('<Code>InternalError</Code>');
+    expect(p.stats()).toMatchObject({ failures: 3, forwarded: 1 });
+    expect(() => p.setFaults({ failAfter: 0, failStatus: 200 })).toThrow(/fault-proxy/);
+    expect(() => p.setFaults({ failAfter: 0, failCode: '<x>' })).toThrow(/fault-proxy/);
+  });
+
   it('corruptEvery flips exactly one byte of the forwarded body', async () => {
     const up = await startUpstream();
     const p = await proxyFor(up, { corruptEvery: 1 });
