@@ -82,28 +82,32 @@ async function expectExact(prefix: string, files: Record<string, Buffer>): Promi
 }
 
 describe('SSE-KMS / SSE-C answers (item 5)', () => {
+  // Every PUT (object, part), Complete (POST) and HEAD answer carries the SSE header; objects
+  // and HEAD get a random ETag (parts keep theirs: the server checks them on Complete).
+  const KMS = { 'x-amz-server-side-encryption': 'aws:kms' };
+  const RANDOM = /^(PUT [^?]*$|HEAD )/;
   it.each([
-    ['SSE-KMS', { 'x-amz-server-side-encryption': 'aws:kms' }],
-    ['SSE-KMS DSSE', { 'x-amz-server-side-encryption': 'aws:kms:dsse' }],
-    ['SSE-C', { 'x-amz-server-side-encryption-customer-algorithm': 'AES256' }],
-  ])('%s: an ETag that is not the MD5 is not a mismatch; small, streamed and multipart arrive byte-exact', async (name, headers) => {
+    ['SSE-KMS', KMS, /^(PUT|POST|HEAD) /],
+    ['SSE-KMS DSSE', { 'x-amz-server-side-encryption': 'aws:kms:dsse' }, /^(PUT|POST|HEAD) /],
+    ['SSE-C', { 'x-amz-server-side-encryption-customer-algorithm': 'AES256' }, /^(PUT|POST|HEAD) /],
+    ['SSE-KMS said by objects and HEAD only, not parts', KMS, RANDOM],
+  ])('%s: an ETag that is not the MD5 is not a mismatch; small, streamed and multipart arrive byte-exact', async (name, headers, match) => {
     const files = threeKinds();
     const t = tree(files);
-    // every PUT (object, part), Complete (POST) and HEAD answer: a random ETag and the SSE header
-    const p = await through({ match: /^(PUT|POST|HEAD) /, randomEtag: true, responseHeaders: headers });
+    const p = await through({ match, randomEtag: RANDOM, responseHeaders: headers });
     const prefix = `sse-${name.replace(/\W/g, '')}/`;
     const r = await upload(t, prefix, ['--json']);
     expect(r.stderr).toBe('');
     expect(records(r.stdout).at(-1)!.failed).toEqual([]);
     expect(r.code).toBe(0);
-    expect(p.stats().responsesRewritten).toBeGreaterThanOrEqual(6);
+    expect(p.stats().responsesRewritten).toBeGreaterThanOrEqual(3);
     await expectExact(prefix, files);
   });
 
   it('the same random ETags WITHOUT an SSE header still fail as ETag mismatches, and no object is left behind', async () => {
     const files = threeKinds();
     const t = tree(files);
-    await through({ match: /^(PUT|POST|HEAD) /, randomEtag: true });
+    await through({ match: /^(PUT|POST|HEAD) /, randomEtag: RANDOM });
     const r = await upload(t, 'nosse/');
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/Failed: 3 files/);
@@ -160,7 +164,8 @@ describe('multipart control calls (item 9)', () => {
   it('a CompleteMultipartUpload slower than the 500 ms floor is not cut: the object is stored, nothing fails', async () => {
     const files = { 'slow.bin': crypto.randomBytes(11 * MIB) };
     const t = tree(files);
-    await through({ match: /^POST .*uploadId=/, delayMs: 900 });
+    // the server completes it at once; its answer is held 900 ms
+    await through({ match: /^POST .*uploadId=/, responseDelayMs: 900 });
     const r = await upload(t, 'slowcomplete/', ['--json']);
     const recs = records(r.stdout);
     expect(recs.at(-1)!.failed).toEqual([]);
@@ -176,9 +181,9 @@ describe('multipart control calls (item 9)', () => {
     const files = { 'cut.bin': crypto.randomBytes(11 * MIB) };
     const t = tree(files);
     const prefix = `cutcomplete${status}/`;
-    // the deadline is capped at 1 s: the first attempt is cut while the proxy holds it, then
-    // forwarded (the server completes the upload); every retry is refused as an unknown upload
-    await through({ match: /^POST .*uploadId=/, delayMs: 1500, failAfter: 1, failStatus: status, failCode: code });
+    // the deadline is capped at 1 s: the server completes the upload at once, its answer is held
+    // 1.5 s, so the attempt is cut; every retry is refused as an unknown upload
+    await through({ match: /^POST .*uploadId=/, responseDelayMs: 1500, failAfter: 1, failStatus: status, failCode: code });
     const r = await upload(t, prefix, ['--json', '--max-deadline-ms', '1000']);
     const recs = records(r.stdout);
     expect(recs.at(-1)!.failed).toEqual([]);

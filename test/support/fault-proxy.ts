@@ -49,6 +49,11 @@ export interface FaultSpec {
   stallFraction?: number;
   /** Latency added before forwarding each matching request that is forwarded, in milliseconds. */
   delayMs?: number;
+  /**
+   * Hold the response of each matching forwarded request this long before answering, in milliseconds: the upstream
+   * has already acted on the request (a slow server, or an answer cut by the client's deadline after the fact).
+   */
+  responseDelayMs?: number;
   /** Reset (TCP RST) the client socket after forwarding about half the request body, on every Nth matching request; 0-byte bodies are reset before answering, without forwarding. */
   resetEvery?: number;
   /** Answer 503 SlowDown (S3 XML error) without forwarding, after draining the request body, on every Nth matching request. */
@@ -71,9 +76,10 @@ export interface FaultSpec {
   corruptResponseEvery?: number;
   /**
    * Replace the ETag header of every matching 2xx response that has one with a fresh random 32-hex ETag (seeded):
-   * what SSE-KMS / SSE-C objects answer, an ETag that is not the body's MD5.
+   * what SSE-KMS / SSE-C objects answer, an ETag that is not the body's MD5. A RegExp: only for matching requests
+   * that also match it (tested like `match`).
    */
-  randomEtag?: boolean;
+  randomEtag?: boolean | RegExp;
   /** Headers set on every matching 2xx response (replacing any of the same name), e.g. { 'x-amz-server-side-encryption': 'aws:kms' }. */
   responseHeaders?: Record<string, string>;
   /** Bandwidth limit for request+response bodies of matching requests, per client connection, in bytes per second. */
@@ -93,6 +99,8 @@ export interface FaultProxyStats {
   stalled: number;
   /** Forwarded requests that were delayed by `delayMs`. */
   delayed: number;
+  /** Responses held by `responseDelayMs`. */
+  responsesDelayed: number;
   /** Client sockets reset by `resetEvery`. */
   resets: number;
   /** 503 SlowDown answers produced by `slowDownEvery`. */
@@ -184,6 +192,7 @@ function emptyStats(): FaultProxyStats {
     matched: 0,
     stalled: 0,
     delayed: 0,
+    responsesDelayed: 0,
     resets: 0,
     slowDowns: 0,
     failures: 0,
@@ -213,8 +222,9 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   if (spec.stallFraction !== undefined && !(spec.stallFraction >= 0 && spec.stallFraction <= 1)) {
     throw new Error(`fault-proxy: stallFraction must be within 0..1, got ${spec.stallFraction}`);
   }
-  if (spec.delayMs !== undefined && !(Number.isFinite(spec.delayMs) && spec.delayMs >= 0)) {
-    throw new Error(`fault-proxy: delayMs must be a finite number >= 0, got ${spec.delayMs}`);
+  for (const name of ['delayMs', 'responseDelayMs'] as const) {
+    const v = spec[name];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`fault-proxy: ${name} must be a finite number >= 0, got ${v}`);
   }
   if (spec.retryAfterSec !== undefined && !(Number.isInteger(spec.retryAfterSec) && spec.retryAfterSec >= 0)) {
     throw new Error(`fault-proxy: retryAfterSec must be an integer >= 0, got ${spec.retryAfterSec}`);
@@ -356,6 +366,12 @@ function flipMiddleByte(known: number | undefined, onFlip: () => void): (chunk: 
   };
 }
 
+/** Does `${method} ${url}` match? */
+function testAgainst(re: RegExp, req: IncomingMessage): boolean {
+  re.lastIndex = 0; // harmless for plain regexps, required for /g and /y ones
+  return re.test(`${req.method ?? ''} ${req.url ?? ''}`);
+}
+
 /** rawHeaders with `set` replacing same-named headers (case-insensitive) and the ETag, if any, replaced by `etag()`. */
 function rewriteHeaders(raw: readonly string[], set: Record<string, string>, etag: (() => string) | undefined): string[] {
   const names = new Set(Object.keys(set).map((k) => k.toLowerCase()));
@@ -411,10 +427,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
 
   const decide = (req: IncomingMessage): { matched: boolean; action: Action } => {
     const s = spec;
-    if (s.match) {
-      s.match.lastIndex = 0; // harmless for plain regexps, required for /g and /y ones
-      if (!s.match.test(`${req.method ?? ''} ${req.url ?? ''}`)) return { matched: false, action: 'forward' };
-    }
+    if (s.match && !testAgainst(s.match, req)) return { matched: false, action: 'forward' };
     const n = ++matchCount;
     // Draw once per matching request whatever else happens, so the sequence only depends on the order.
     const draw = s.stallFraction !== undefined ? rand() : 1;
@@ -498,18 +511,22 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
         res.destroy();
       }
     });
-    proxyReq.on('response', (pres) => {
+    proxyReq.on('response', async (pres) => {
       pres.on('error', () => undefined);
-      if (res.destroyed) {
+      if (matched && spec.responseDelayMs) {
+        stats.responsesDelayed++;
+        await sleep(spec.responseDelayMs, signal).catch(() => undefined);
+      }
+      if (res.destroyed || signal.aborted) {
         pres.resume();
         return;
       }
       const status = pres.statusCode ?? 502;
       let headers = endToEndHeaders(pres.rawHeaders);
-      const rewrite = matched && status >= 200 && status < 300 && (spec.randomEtag || spec.responseHeaders);
-      if (rewrite) {
+      const etagToo = spec.randomEtag instanceof RegExp ? testAgainst(spec.randomEtag, req) : spec.randomEtag === true;
+      if (matched && status >= 200 && status < 300 && (etagToo || spec.responseHeaders)) {
         stats.responsesRewritten++;
-        headers = rewriteHeaders(headers, spec.responseHeaders ?? {}, spec.randomEtag ? randomEtag : undefined);
+        headers = rewriteHeaders(headers, spec.responseHeaders ?? {}, etagToo ? randomEtag : undefined);
       }
       res.writeHead(status, pres.statusMessage ?? '', headers);
       const plen = pres.headers['content-length'] !== undefined ? Number(pres.headers['content-length']) : undefined;

@@ -284,6 +284,21 @@ describe('fault-proxy', () => {
     expect(p.stats().delayed).toBe(1);
   });
 
+  it('responseDelayMs holds the answer after the upstream has acted on the request', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { match: /^POST /, responseDelayMs: 300 });
+    const t0 = performance.now();
+    const late = send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('x'), timeoutMs: 150 }).then(() => 'answered', () => 'cut');
+    await waitFor(() => up.seen.length === 1, 1000);
+    expect(performance.now() - t0).toBeLessThan(150); // forwarded at once
+    expect(await late).toBe('cut');
+    const r = await send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('y') });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(295);
+    expect(r.status).toBe(200);
+    expect((await send(p.url, { path: '/bkt/fast' })).status).toBe(200);
+    expect(p.stats()).toMatchObject({ responsesDelayed: 2, forwarded: 3 });
+  });
+
   it('resetEvery resets the client mid-body; the upstream sees an incomplete body', async () => {
     const up = await startUpstream();
     const p = await proxyFor(up, { resetEvery: 2 });
@@ -419,6 +434,12 @@ describe('fault-proxy', () => {
     const c = await send(p.url, { path: '/bkt/c', body });
     expect(c.headers['etag']).toBe(`"${md5}"`);
     expect(c.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+    // a RegExp: the ETag of matching requests that also match it; the headers of all matching ones
+    p.setFaults({ match: /^PUT /, randomEtag: /^PUT \/bkt\/r/, responseHeaders: { 'x-amz-server-side-encryption': 'aws:kms' } });
+    expect((await send(p.url, { path: '/bkt/r1', body })).headers['etag']).not.toBe(`"${md5}"`);
+    const kept = await send(p.url, { path: '/bkt/k1', body });
+    expect(kept.headers['etag']).toBe(`"${md5}"`);
+    expect(kept.headers['x-amz-server-side-encryption']).toBe('aws:kms');
     expect(() => p.setFaults({ responseHeaders: { 'bad header': 'x' } })).toThrow(/fault-proxy/);
     expect(() => p.setFaults({ responseHeaders: { ok: 'a\r\nb' } })).toThrow(/fault-proxy/);
   });
