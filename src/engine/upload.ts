@@ -367,7 +367,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
         send: (e, signal) => e.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
       }).then(
         () => '; the stored object was removed',
-        (delErr: unknown) => `; THE STORED OBJECT s3://${bucket}/${key} COULD NOT BE REMOVED (${errorFacts(delErr).code}): do not trust it, delete it or upload again`,
+        (delErr: unknown) => `; THE STORED OBJECT s3://${bucket}/${key} COULD NOT BE REMOVED (${delErr instanceof RequestFailed ? delErr.facts.code : errorFacts(delErr).code}): do not trust it, delete it or upload again`,
       );
       logger.warn({ key, note }, 'object failed its check after upload');
       if (err instanceof Error) {

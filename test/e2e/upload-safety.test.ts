@@ -158,6 +158,15 @@ describe('a failed check after the upload leaves no object behind (item 4)', () 
     expect(r.stdout).toMatch(/small\.txt: .*read back/);
     expect(await keys('verify/')).toEqual([]);
   });
+  it('an object that fails its check and cannot be deleted is named loudly in the failure line', async () => {
+    const t = tree({ 'stuck.txt': crypto.randomBytes(3000) });
+    // the --verify read and the delete that follows are both refused (AccessDenied: no retries)
+    await through({ match: new RegExp(`^(GET|DELETE) /${bucket}/stuck/`), failAfter: 0, failStatus: 403, failCode: 'AccessDenied' });
+    const r = await upload(t, 'stuck/', ['--verify']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain(`THE STORED OBJECT s3://${bucket}/stuck/stuck.txt COULD NOT BE REMOVED (AccessDenied)`);
+    expect(await keys('stuck/')).toEqual(['stuck/stuck.txt']);
+  });
 });
 
 describe('multipart control calls (item 9)', () => {
