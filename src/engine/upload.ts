@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import crypto from 'node:crypto';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
-  HeadObjectCommand, PutObjectCommand, UploadPartCommand, type CompletedPart,
+  HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, UploadPartCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
 import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
@@ -61,6 +61,8 @@ const COMPLETE_MS_PER_PART = 50;
  * they were: its parts are hashed again after Complete.
  */
 const TIMESTAMP_SLACK_MS = 2_000;
+/** How far the server's clock may be from ours: S3 refuses requests more than 15 minutes off. */
+const CLOCK_SLACK_MS = 15 * 60_000;
 
 export interface UploadOptions extends ConnectionOptions {
   /** local directory to upload */
@@ -253,6 +255,8 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   const slots = new Limiter(conn.concurrency);
   /** open multipart uploads, aborted if the run stops */
   const openUploads = new Map<string, OpenUpload>();
+  /** every upload id this run opened: never taken for an orphan */
+  const knownUploads = new Set<string>();
   let notAttempted = 0;
   const copies = new Map(pool.endpoints.map((e) => [e, { ok: 0, failed: 0 }]));
   let remoteOnlyKeys: string[] | undefined;
@@ -416,24 +420,39 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
 
     const uploadMultipart = async (f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> => {
       const plan = planParts(f.size, partSizeBytes);
-      let createAttempts = 0;
-      const created = await slots.run(() => engine.run({
-        op: 'CreateMultipartUpload', key, bytes: 0, bucket, ...(target && { endpoint: target }),
-        deadlineMs: controlDeadlineMs(CREATE_DEADLINE_MS),
-        send: async (ep, signal) => {
-          createAttempts++;
-          return { ep, out: await ep.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentTypeFor(f.rel), Metadata: metadataFor(f) }), { abortSignal: signal }) };
-        },
-      }));
-      const uploadId = created.out.UploadId;
-      if (!uploadId) throw new Error(`CreateMultipartUpload for ${key} returned no UploadId`);
-      if (createAttempts > 1) {
-        logger.warn({ key, attempts: createAttempts }, 'CreateMultipartUpload was retried: an earlier attempt may have opened an upload s3x does not know; `s3x cleanup-multipart` aborts it');
+      const abortDeadlineMs = controlDeadlineMs(Math.max(COMPLETE_MIN_DEADLINE_MS, plan.count * COMPLETE_MS_PER_PART));
+      const createStartedMs = Date.now();
+      // endpoints where a Create attempt got no answer (cut, reset, 5xx): it may have opened an upload
+      const unanswered = new Set<Endpoint>();
+      try {
+        const created = await slots.run(() => engine.run({
+          op: 'CreateMultipartUpload', key, bytes: 0, bucket, ...(target && { endpoint: target }),
+          deadlineMs: controlDeadlineMs(CREATE_DEADLINE_MS),
+          send: async (ep, signal) => {
+            try {
+              return { ep, out: await ep.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentTypeFor(f.rel), Metadata: metadataFor(f) }), { abortSignal: signal }) };
+            } catch (err) {
+              const status = errorFacts(err).status;
+              if (status === undefined || (status >= 500 && status !== 503)) unanswered.add(ep);
+              throw err;
+            }
+          },
+        }));
+        const uploadId = created.out.UploadId;
+        if (!uploadId) throw new Error(`CreateMultipartUpload for ${key} returned no UploadId`);
+        knownUploads.add(uploadId);
+        await sendAndComplete(f, key, { key, uploadId, endpoint: created.ep, deadlineMs: abortDeadlineMs }, plan);
+      } finally {
+        // once the file is done, so that a Create the server performs late is there to be seen
+        if (unanswered.size > 0) await abortOrphans(key, unanswered, createStartedMs, Date.now(), abortDeadlineMs);
       }
-      const home = created.ep;
+    };
+
+    /** The parts, Complete, and the checks of what was stored (abort or delete when they fail). */
+    const sendAndComplete = async (f: FileEntry, key: string, open: OpenUpload, plan: PartPlan): Promise<void> => {
+      const { uploadId, endpoint: home } = open;
       // Parts go to any endpoint when they share storage, else to the one that created the upload.
       const pinned = pool.sharedStorage ? undefined : home;
-      const open = { key, uploadId, endpoint: home, deadlineMs: controlDeadlineMs(Math.max(COMPLETE_MIN_DEADLINE_MS, plan.count * COMPLETE_MS_PER_PART)) };
       openUploads.set(uploadId, open);
       const partMd5s: Buffer[] = new Array<Buffer>(plan.count);
       let done: Stored;
@@ -454,6 +473,31 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
         await checkCompleted(f, key, done, plan, partMd5s, pinned);
       } catch (err) {
         await discard(key, done.ep, err);
+      }
+    };
+
+    /**
+     * Open uploads of this key that an unanswered Create attempt may have opened, aborted: those
+     * Initiated between the first attempt and the last answer (± CLOCK_SLACK_MS for the server's
+     * clock) that this run does not know. Another writer of the same key in that window would
+     * lose its upload: two writers of one key conflict anyway (the last Complete wins).
+     */
+    const abortOrphans = async (key: string, on: Set<Endpoint>, fromMs: number, toMs: number, deadlineMs: number): Promise<void> => {
+      for (const ep of on) {
+        try {
+          const listed = await cleanup.run({
+            op: 'ListObjectsV2', key: `(ListMultipartUploads ${key})`, bytes: 0, kind: 'read', bucket, endpoint: ep,
+            send: (e, signal) => e.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }), { abortSignal: signal }),
+          });
+          for (const u of listed.Uploads ?? []) {
+            const at = u.Initiated?.getTime();
+            if (u.Key !== key || !u.UploadId || knownUploads.has(u.UploadId) || at === undefined) continue;
+            if (at < fromMs - CLOCK_SLACK_MS || at > toMs + CLOCK_SLACK_MS) continue;
+            await abortUpload(cleanup, bucket, { key, uploadId: u.UploadId, endpoint: ep, deadlineMs }, logger);
+          }
+        } catch (err) {
+          logger.warn({ key, endpoint: ep.name, error: String(err) }, 'could not look for an upload left open by a cut CreateMultipartUpload; run `s3x cleanup-multipart` later');
+        }
       }
     };
 

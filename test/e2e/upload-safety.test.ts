@@ -204,6 +204,22 @@ describe('multipart control calls (item 9)', () => {
     await expectExact(prefix, files);
   });
 
+  it('a CreateMultipartUpload cut by its deadline but done by the server leaves no open upload behind', async () => {
+    const files = { 'orphan.bin': crypto.randomBytes(11 * MIB) };
+    const t = tree(files);
+    // the server opens an upload at once, its answer is held 1.5 s: the first attempt (1 s) is cut
+    await through({ match: /^POST [^?]*\?uploads/, responseDelayMs: 1500 });
+    const r = await upload(t, 'orphan/', ['--json', '--max-deadline-ms', '1000']);
+    const recs = records(r.stdout);
+    expect(recs.at(-1)!.failed).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(recs.find((x) => x.op === 'CreateMultipartUpload')!.attempts).toBe(2);
+    // the upload the cut attempt opened was found and aborted
+    expect(recs.filter((x) => x.op === 'AbortMultipartUpload' && x.ok)).toHaveLength(1);
+    await expectExact('orphan/', files);
+    expect(await openUploads('orphan/')).toEqual([]);
+  });
+
   it('a failed part: the abort is sent only after every in-flight part of that upload has settled', async () => {
     const t = tree({ 'abort.bin': crypto.randomBytes(15 * MIB) });
     // 3 parts in parallel, each ~2 s at 2.5 MB/s; the 2nd to arrive is reset half-way (~1 s), no retries
