@@ -148,6 +148,41 @@ describe('a failed check after the upload leaves no object behind (item 4)', () 
     expect(await objectMd5(env, bucket, 'mixed/mixed.bin')).toBe(md5(fs.readFileSync(file)));
   });
 
+  it('timestamps that do not move (coarse clock): a recently changed file is hashed again after Complete, the mixed object removed', async () => {
+    const { upload: uploadLib } = await import('s3x');
+    const t = tree({ 'coarse.bin': crypto.randomBytes(11 * MIB) });
+    const file = path.join(t, 'coarse.bin');
+    // a filesystem whose timestamps have not ticked since the walk: every stat of this file
+    // answers what the first one did, so size, mtime, ctime and inode all look unchanged
+    const realStat = fs.promises.stat;
+    let frozen: fs.Stats | undefined;
+    const frozenStat = async (p: fs.PathLike, o?: fs.StatOptions): Promise<fs.Stats> => {
+      if (String(p) !== file) return realStat(p, o) as Promise<fs.Stats>;
+      frozen ??= await realStat(p) as fs.Stats;
+      return frozen;
+    };
+    fs.promises.stat = frozenStat as typeof fs.promises.stat;
+    try {
+      const p = await through({ match: /^PUT .*partNumber=2&/, delayMs: 1500 });
+      const run = uploadLib({
+        dir: t, bucket, prefix: 'coarse', endpointUrls: [p.url], region: env.region, concurrency: 1,
+        credentials: { accessKeyId: env.accessKeyId, secretAccessKey: env.secretAccessKey },
+        multipartThresholdBytes: 5 * MIB, partSizeBytes: 5 * MIB,
+      });
+      const t0 = Date.now();
+      while (p.stats().delayed === 0 && Date.now() - t0 < 20_000) await new Promise((r) => setTimeout(r, 20));
+      const fd = fs.openSync(file, 'r+');
+      fs.writeSync(fd, crypto.randomBytes(5 * MIB), 0, 5 * MIB, 0);
+      fs.writeSync(fd, crypto.randomBytes(MIB), 0, MIB, 10 * MIB);
+      fs.closeSync(fd);
+      const summary = await run;
+      expect(summary.failed.map((x) => x.error)).toEqual([expect.stringMatching(/coarse\.bin changed while it was being uploaded.*the stored object was removed/)]);
+      expect(await keys('coarse/')).toEqual([]);
+    } finally {
+      fs.promises.stat = realStat;
+    }
+  });
+
   it('--verify that reads back other bytes removes the object (small and multipart)', async () => {
     const files = { 'v/small.txt': crypto.randomBytes(2000), 'v/multi.bin': crypto.randomBytes(11 * MIB) };
     const t = tree(files);
