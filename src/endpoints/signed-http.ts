@@ -44,8 +44,29 @@ export interface SignedHttpConfig {
   pathStyle: boolean;
 }
 
-/** Outcome of a PutObject / UploadPart: the ETag header as sent (quotes included). */
-export interface PutResult { etag: string | undefined; status: number }
+/**
+ * Outcome of a PutObject / UploadPart: the ETag header as sent (quotes included), and the
+ * encryption headers that say whether that ETag can be an MD5 (SSE-KMS / SSE-C: it is not).
+ */
+export interface PutResult {
+  etag: string | undefined;
+  status: number;
+  /** x-amz-server-side-encryption (AES256, aws:kms, aws:kms:dsse) */
+  sse?: string;
+  /** x-amz-server-side-encryption-customer-algorithm (SSE-C) */
+  sseCustomerAlgorithm?: string;
+}
+
+/** PutResult of a 2xx answer. */
+function putResult(res: http.IncomingMessage): PutResult {
+  const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
+  const sse = one(res.headers['x-amz-server-side-encryption']);
+  const sseCustomerAlgorithm = one(res.headers['x-amz-server-side-encryption-customer-algorithm']);
+  return {
+    etag: res.headers.etag, status: res.statusCode!,
+    ...(sse !== undefined && { sse }), ...(sseCustomerAlgorithm !== undefined && { sseCustomerAlgorithm }),
+  };
+}
 
 /**
  * A request body: bytes, or a factory called once per request for a fresh stream. Either must
@@ -236,9 +257,7 @@ export class SignedHttpClient {
     if (p.metadata !== undefined) {
       for (const name of Object.keys(p.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = p.metadata[name]!;
     }
-    const res = await this.exchange('PUT', p.bucket, p.key, NO_QUERY, '', headers, p.body, p.contentLength, signal, false);
-    const etag = res.headers.etag;
-    return { etag, status: res.statusCode! };
+    return putResult(await this.exchange('PUT', p.bucket, p.key, NO_QUERY, '', headers, p.body, p.contentLength, signal, false));
   }
 
   /** UploadPart; resolves once the response body is drained. */
@@ -249,9 +268,8 @@ export class SignedHttpClient {
       'x-amz-content-sha256': UNSIGNED_PAYLOAD,
     };
     if (p.contentMd5 !== undefined) headers['content-md5'] = p.contentMd5;
-    const res = await this.exchange('PUT', p.bucket, p.key, { partNumber, uploadId: p.uploadId },
-      `?partNumber=${partNumber}&uploadId=${encodeQueryValue(p.uploadId)}`, headers, p.body, p.contentLength, signal, false);
-    return { etag: res.headers.etag, status: res.statusCode! };
+    return putResult(await this.exchange('PUT', p.bucket, p.key, { partNumber, uploadId: p.uploadId },
+      `?partNumber=${partNumber}&uploadId=${encodeQueryValue(p.uploadId)}`, headers, p.body, p.contentLength, signal, false));
   }
 
   /**

@@ -11,8 +11,8 @@
 import fs from 'node:fs';
 import crypto from 'node:crypto';
 import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, GetObjectCommand,
-  HeadObjectCommand, PutObjectCommand, UploadPartCommand, type CompletedPart,
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
+  HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, UploadPartCommand, type CompletedPart,
 } from '@aws-sdk/client-s3';
 import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
 import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
@@ -26,9 +26,10 @@ import { silentLogger } from '../logger.js';
 import { contentTypeFor } from './content-type.js';
 import { describeFatal, endpointSummaries, openPool, preflight } from './context.js';
 import { Limiter } from './limiter.js';
-import { MIB, planParts } from './multipart.js';
+import { MIB, planParts, type PartPlan } from './multipart.js';
 import { listThrough, ListingError, type ListedObject } from './list.js';
 import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from './request.js';
+import { errorFacts } from './retry-policy.js';
 import { PriorityQueue, type Priority } from './priority-queue.js';
 import { pathMatcher } from '../fs/glob.js';
 import type { BreakerState, BreakerTransition } from '../endpoints/breaker.js';
@@ -45,6 +46,24 @@ const SYNC_READ_MAX_BYTES = 64 * 1024;
 export const MTIME_METADATA = 's3x-mtime';
 /** Read size of file streams: fewer, larger socket writes than the 64 KiB default. */
 const STREAM_CHUNK_BYTES = 1024 * 1024;
+/**
+ * First-attempt deadlines of the multipart control calls: no payload, so the estimator would
+ * give them its 500 ms floor, yet their server time is not a small request's. Create: a cut
+ * attempt the server performed leaves an upload s3x does not know, so it gets room (10 s).
+ * Complete stitches every part (AWS documents it can take minutes; RGW's time grows with the
+ * parts) and Abort deletes them: max(10 s, 50 ms per part), 500 s at 10,000 parts.
+ */
+const CREATE_DEADLINE_MS = 10_000;
+const COMPLETE_MIN_DEADLINE_MS = 10_000;
+const COMPLETE_MS_PER_PART = 50;
+/**
+ * A file whose ctime is within this of the run's start may change again within one timestamp
+ * tick (FAT: 2 s, ext3: 1 s, Linux's coarse clock: a few ms) and leave size, mtime and ctime as
+ * they were: its parts are hashed again after Complete.
+ */
+const TIMESTAMP_SLACK_MS = 2_000;
+/** How far the server's clock may be from ours: S3 refuses requests more than 15 minutes off. */
+const CLOCK_SLACK_MS = 15 * 60_000;
 
 export interface UploadOptions extends ConnectionOptions {
   /** local directory to upload */
@@ -171,6 +190,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   await checkDir(opts.dir);
 
   const started = performance.now();
+  const startedWallMs = Date.now();
   const failed: FailedFile[] = [];
   const skipped: WalkProblem[] = [];
   const progress: UploadProgress = { filesFound: 0, bytesFound: 0, walkDone: false, filesDone: 0, filesFailed: 0, bytesDone: 0, elapsedMs: 0 };
@@ -241,7 +261,9 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
   const cleanup = new RequestEngine(pool, { ...conn.retry, retries: 2 }, new AbortController().signal, logger, onReport);
   const slots = new Limiter(conn.concurrency);
   /** open multipart uploads, aborted if the run stops */
-  const openUploads = new Map<string, { key: string; uploadId: string; endpoint: Endpoint }>();
+  const openUploads = new Map<string, OpenUpload>();
+  /** every upload id this run opened: never taken for an orphan */
+  const knownUploads = new Set<string>();
   let notAttempted = 0;
   const copies = new Map(pool.endpoints.map((e) => [e, { ok: 0, failed: 0 }]));
   let remoteOnlyKeys: string[] | undefined;
@@ -340,10 +362,37 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     /** What S3 records with every object: the file's mtime, so a later sync can compare. */
     const metadataFor = (f: FileEntry): Record<string, string> => ({ [MTIME_METADATA]: String(Math.round(f.mtimeMs)) });
 
-    /** The file must still be what was walked, or what we sent may mix old and new bytes. */
+    /**
+     * The file must still be what was walked (same inode, size, mtime and ctime), or what was
+     * sent may mix old and new bytes. ctime cannot be set back by hand, unlike mtime.
+     */
     const checkUnchanged = async (f: FileEntry): Promise<void> => {
       const st = await fs.promises.stat(f.path);
-      if (st.size !== f.size || st.mtimeMs !== f.mtimeMs) throw fileChanged(f);
+      if (st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ctimeMs !== f.ctimeMs || st.ino !== f.ino || st.dev !== f.dev) throw fileChanged(f);
+    };
+
+    /** A control call's first-attempt deadline, within --min/--max-deadline-ms. */
+    const controlDeadlineMs = (ms: number): number => Math.min(conn.estimator.maxMs, Math.max(conn.estimator.minMs, ms));
+
+    /**
+     * An object stored but failing a later check (ETag, file changed, --verify) is deleted, so no
+     * later --skip-existing or sync takes it for the file; if it cannot be, the failure names it.
+     */
+    const discard = async (key: string, ep: Endpoint, err: unknown): Promise<never> => {
+      if (err instanceof Interrupted) throw err;
+      const note = await cleanup.run({
+        op: 'DeleteObject', key, bytes: 0, bucket, endpoint: ep,
+        send: (e, signal) => e.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
+      }).then(
+        () => '; the stored object was removed',
+        (delErr: unknown) => `; THE STORED OBJECT s3://${bucket}/${key} COULD NOT BE REMOVED (${delErr instanceof RequestFailed ? delErr.facts.code : errorFacts(delErr).code}): do not trust it, delete it or upload again`,
+      );
+      logger.warn({ key, note }, 'object failed its check after upload');
+      if (err instanceof Error) {
+        err.message += note;
+        throw err;
+      }
+      throw new Error(String(err) + note);
     };
 
     const putSmall = async (f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> => {
@@ -355,97 +404,221 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       const contentMd5 = digest.toString('base64');
       const contentType = contentTypeFor(f.rel);
       const metadata = metadataFor(f);
-      const etag = await engine.run({
+      const stored = await engine.run({
         op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
-        send: async (ep, signal): Promise<string | undefined> => {
+        send: async (ep, signal): Promise<Stored> => {
           if (ep.http) {
-            return (await ep.http.putObject({
+            const r = await ep.http.putObject({
               bucket, key, contentLength: f.size, contentType, contentMd5, metadata,
               body: buffered ?? (() => fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES })),
-            }, signal)).etag;
+            }, signal);
+            return { ep, etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
           }
           const body = buffered ?? fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES });
-          return (await ep.client.send(new PutObjectCommand({
+          const out = await ep.client.send(new PutObjectCommand({
             Bucket: bucket, Key: key, Body: body, ContentLength: f.size, ContentType: contentType, ContentMD5: contentMd5, Metadata: metadata,
-          }), { abortSignal: signal }).finally(() => { if (body instanceof fs.ReadStream) body.destroy(); })).ETag;
+          }), { abortSignal: signal }).finally(() => { if (body instanceof fs.ReadStream) body.destroy(); });
+          return { ep, etag: out.ETag, enc: encryption(out.ServerSideEncryption, out.SSECustomerAlgorithm) };
         },
       });
-      checkEtag(key, etag, digest.toString('hex'));
-      if (!buffered) await checkUnchanged(f);
-      // putSmall already holds a slot: verify in it (asking for a second one can deadlock)
-      if (opts.verify) await verifyObject(f, key, digest.toString('hex'), target, false);
+      try {
+        checkEtag(key, stored.etag, digest.toString('hex'), stored.enc);
+        // a buffered file was read once; a streamed one may have changed between its MD5 pass and the send
+        if (!buffered) await checkUnchanged(f);
+        // putSmall already holds a slot: verify in it (asking for a second one can deadlock)
+        if (opts.verify) await verifyObject(f, key, digest.toString('hex'), stored.ep, false);
+      } catch (err) {
+        await discard(key, stored.ep, err);
+      }
     };
 
     const uploadMultipart = async (f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> => {
       const plan = planParts(f.size, partSizeBytes);
-      const created = await slots.run(() => engine.run({
-        op: 'CreateMultipartUpload', key, bytes: 0, bucket, ...(target && { endpoint: target }),
-        send: async (ep, signal) => ({
-          ep,
-          out: await ep.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentTypeFor(f.rel), Metadata: metadataFor(f) }), { abortSignal: signal }),
-        }),
-      }));
-      const uploadId = created.out.UploadId;
-      if (!uploadId) throw new Error(`CreateMultipartUpload for ${key} returned no UploadId`);
-      const home = created.ep;
+      const abortDeadlineMs = controlDeadlineMs(Math.max(COMPLETE_MIN_DEADLINE_MS, plan.count * COMPLETE_MS_PER_PART));
+      const createStartedMs = Date.now();
+      // endpoints where a Create attempt got no answer (cut, reset, 5xx): it may have opened an upload
+      const unanswered = new Set<Endpoint>();
+      try {
+        const created = await slots.run(() => engine.run({
+          op: 'CreateMultipartUpload', key, bytes: 0, bucket, ...(target && { endpoint: target }),
+          deadlineMs: controlDeadlineMs(CREATE_DEADLINE_MS),
+          send: async (ep, signal) => {
+            try {
+              return { ep, out: await ep.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentTypeFor(f.rel), Metadata: metadataFor(f) }), { abortSignal: signal }) };
+            } catch (err) {
+              const status = errorFacts(err).status;
+              if (status === undefined || (status >= 500 && status !== 503)) unanswered.add(ep);
+              throw err;
+            }
+          },
+        }));
+        const uploadId = created.out.UploadId;
+        if (!uploadId) throw new Error(`CreateMultipartUpload for ${key} returned no UploadId`);
+        knownUploads.add(uploadId);
+        await sendAndComplete(f, key, { key, uploadId, endpoint: created.ep, deadlineMs: abortDeadlineMs }, plan);
+      } finally {
+        // once the file is done, so that a Create the server performs late is there to be seen
+        if (unanswered.size > 0) await abortOrphans(key, unanswered, createStartedMs, Date.now(), abortDeadlineMs);
+      }
+    };
+
+    /** The parts, Complete, and the checks of what was stored (abort or delete when they fail). */
+    const sendAndComplete = async (f: FileEntry, key: string, open: OpenUpload, plan: PartPlan): Promise<void> => {
+      const { uploadId, endpoint: home } = open;
       // Parts go to any endpoint when they share storage, else to the one that created the upload.
       const pinned = pool.sharedStorage ? undefined : home;
-      openUploads.set(uploadId, { key, uploadId, endpoint: home });
-      let partFailed = false;
+      openUploads.set(uploadId, open);
       const partMd5s: Buffer[] = new Array<Buffer>(plan.count);
+      let done: Stored;
       try {
-        const parts = await Promise.all(Array.from({ length: plan.count }, (_, i) => slots.run(async (): Promise<CompletedPart> => {
-          if (partFailed || runSignal.aborted) throw runSignal.aborted ? new Interrupted() : new Error('another part failed');
-          const start = i * plan.partSizeBytes;
-          const len = Math.min(plan.partSizeBytes, f.size - start);
-          const range = { start, end: start + len - 1 };
-          const digest = len > 0 ? await md5OfFile(f.path, range) : md5(Buffer.alloc(0));
-          partMd5s[i] = digest;
-          const contentMd5 = digest.toString('base64');
-          const out = await engine.run({
-            op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
-            send: async (ep, signal): Promise<string | undefined> => {
-              const open = (): fs.ReadStream => fs.createReadStream(f.path, { ...range, highWaterMark: STREAM_CHUNK_BYTES });
-              if (ep.http) {
-                return (await ep.http.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body: open }, signal)).etag;
-              }
-              const body = open();
-              return (await ep.client.send(new UploadPartCommand({
-                Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ContentLength: len, ContentMD5: contentMd5,
-              }), { abortSignal: signal }).finally(() => body.destroy())).ETag;
-            },
-          }).catch((err: unknown) => { partFailed = true; throw err; });
-          if (!out) throw new Error(`UploadPart ${i + 1} of ${key} returned no ETag`);
-          checkEtag(`${key} part ${i + 1}`, out, digest.toString('hex'));
-          return { PartNumber: i + 1, ETag: out };
-        }, 'high')));
-        const completed = await slots.run(() => engine.run({
-          op: 'CompleteMultipartUpload', key, bytes: 0, bucket, ...(pinned && { endpoint: pinned }),
-          send: (ep, signal) => ep.client.send(new CompleteMultipartUploadCommand({
-            Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts },
-          }), { abortSignal: signal }),
-        }), 'high');
-        openUploads.delete(uploadId);
-        const expected = multipartEtag(partMd5s);
-        // Ceph RGW answers CompleteMultipartUpload with an empty ETag (an RGW bug): ask HEAD.
-        let etag = bareEtag(completed.ETag);
-        if (!etag) {
-          const head = await slots.run(() => engine.run({
-            op: 'HeadObject', key, bytes: 0, bucket, kind: 'read', ...(pinned && { endpoint: pinned }),
-            send: (ep, signal) => ep.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
-          }), 'high');
-          etag = bareEtag(head.ETag);
-        }
-        if (etag !== expected) throw etagMismatch(key, etag, expected);
+        const sent = await sendParts(f, key, uploadId, plan, pinned, partMd5s);
+        // changed while its parts were read: not completed, nothing is stored
         await checkUnchanged(f);
-        if (opts.verify) await verifyObject(f, key, undefined, pinned, true);
+        done = await completeUpload(f, key, uploadId, sent, pinned, multipartEtag(partMd5s));
+        openUploads.delete(uploadId);
       } catch (err) {
         if (!runSignal.aborted && openUploads.has(uploadId)) {
-          await abortUpload(cleanup, bucket, { key, uploadId, endpoint: home }, logger);
+          await abortUpload(cleanup, bucket, open, logger);
           openUploads.delete(uploadId);
         }
         throw err;
       }
+      try {
+        await checkCompleted(f, key, done, plan, partMd5s, pinned);
+      } catch (err) {
+        await discard(key, done.ep, err);
+      }
+    };
+
+    /**
+     * Open uploads of this key that an unanswered Create attempt may have opened, aborted: those
+     * Initiated between the first attempt and the last answer (± CLOCK_SLACK_MS for the server's
+     * clock) that this run does not know. Another writer of the same key in that window would
+     * lose its upload: two writers of one key conflict anyway (the last Complete wins).
+     */
+    const abortOrphans = async (key: string, on: Set<Endpoint>, fromMs: number, toMs: number, deadlineMs: number): Promise<void> => {
+      for (const ep of on) {
+        try {
+          const listed = await cleanup.run({
+            op: 'ListObjectsV2', key: `(ListMultipartUploads ${key})`, bytes: 0, kind: 'read', bucket, endpoint: ep,
+            send: (e, signal) => e.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }), { abortSignal: signal }),
+          });
+          for (const u of listed.Uploads ?? []) {
+            const at = u.Initiated?.getTime();
+            if (u.Key !== key || !u.UploadId || knownUploads.has(u.UploadId) || at === undefined) continue;
+            if (at < fromMs - CLOCK_SLACK_MS || at > toMs + CLOCK_SLACK_MS) continue;
+            await abortUpload(cleanup, bucket, { key, uploadId: u.UploadId, endpoint: ep, deadlineMs }, logger);
+          }
+        } catch (err) {
+          logger.warn({ key, endpoint: ep.name, error: String(err) }, 'could not look for an upload left open by a cut CreateMultipartUpload; run `s3x cleanup-multipart` later');
+        }
+      }
+    };
+
+    /**
+     * Every part, read and sent in slots. Resolves (or throws the first real failure) only once
+     * every part has settled, so an abort that follows never races a part still in flight.
+     */
+    const sendParts = async (f: FileEntry, key: string, uploadId: string, plan: PartPlan, pinned: Endpoint | undefined, partMd5s: Buffer[]): Promise<SentParts> => {
+      let partFailed = false;
+      const enc: Encryption = {};
+      const settled = await Promise.allSettled(Array.from({ length: plan.count }, (_, i) => slots.run(async (): Promise<CompletedPart> => {
+        if (partFailed || runSignal.aborted) throw runSignal.aborted ? new Interrupted() : new AnotherPartFailed();
+        const start = i * plan.partSizeBytes;
+        const len = Math.min(plan.partSizeBytes, f.size - start);
+        const range = { start, end: start + len - 1 };
+        const digest = len > 0 ? await md5OfFile(f.path, range) : md5(Buffer.alloc(0));
+        partMd5s[i] = digest;
+        const contentMd5 = digest.toString('base64');
+        const out = await engine.run({
+          op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
+          send: async (ep, signal): Promise<{ etag: string | undefined; enc: Encryption }> => {
+            const openBody = (): fs.ReadStream => fs.createReadStream(f.path, { ...range, highWaterMark: STREAM_CHUNK_BYTES });
+            if (ep.http) {
+              const r = await ep.http.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body: openBody }, signal);
+              return { etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
+            }
+            const body = openBody();
+            const o = await ep.client.send(new UploadPartCommand({
+              Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ContentLength: len, ContentMD5: contentMd5,
+            }), { abortSignal: signal }).finally(() => body.destroy());
+            return { etag: o.ETag, enc: encryption(o.ServerSideEncryption, o.SSECustomerAlgorithm) };
+          },
+        });
+        if (!out.etag) throw new Error(`UploadPart ${i + 1} of ${key} returned no ETag`);
+        Object.assign(enc, out.enc);
+        checkEtag(`${key} part ${i + 1}`, out.etag, digest.toString('hex'), out.enc);
+        return { PartNumber: i + 1, ETag: out.etag };
+      }, 'high').catch((err: unknown) => { partFailed = true; throw err; })));
+      const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
+      if (failures.length > 0) throw failures.find((e) => !(e instanceof AnotherPartFailed)) ?? failures[0];
+      return { parts: settled.map((s) => (s as PromiseFulfilledResult<CompletedPart>).value), enc };
+    };
+
+    /**
+     * CompleteMultipartUpload, with a deadline sized for it. A retry refused as an unknown upload
+     * (NoSuchUpload; RGW: 500) after an attempt that may have completed it asks HEAD whether the
+     * object is the one these parts make.
+     */
+    const completeUpload = async (f: FileEntry, key: string, uploadId: string, sent: SentParts, pinned: Endpoint | undefined, expected: string): Promise<Stored> => {
+      let attempt = 0;
+      return slots.run(() => engine.run({
+        op: 'CompleteMultipartUpload', key, bytes: 0, bucket, ...(pinned && { endpoint: pinned }),
+        deadlineMs: controlDeadlineMs(Math.max(COMPLETE_MIN_DEADLINE_MS, sent.parts.length * COMPLETE_MS_PER_PART)),
+        send: async (ep, signal): Promise<Stored> => {
+          const first = attempt++ === 0;
+          try {
+            const out = await ep.client.send(new CompleteMultipartUploadCommand({
+              Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: sent.parts },
+            }), { abortSignal: signal });
+            return { ep, etag: out.ETag, enc: { ...sent.enc, ...encryption(out.ServerSideEncryption) } };
+          } catch (err) {
+            const facts = errorFacts(err);
+            if (first || !(facts.code === 'NoSuchUpload' || (facts.status ?? 0) >= 500)) throw err;
+            const head = await ep.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }).catch(() => undefined);
+            const enc = { ...sent.enc, ...encryption(head?.ServerSideEncryption, head?.SSECustomerAlgorithm) };
+            const etag = bareEtag(head?.ETag);
+            // encrypted: the ETag is no composite MD5; the part count, size and s3x's mtime must agree
+            const ours = isEncrypted(enc)
+              ? etag?.endsWith(`-${sent.parts.length}`) && head?.ContentLength === f.size && head.Metadata?.[MTIME_METADATA] === metadataFor(f)[MTIME_METADATA]
+              : etag === expected;
+            if (!ours) throw err;
+            logger.info({ key, uploadId, code: facts.code }, 'an earlier CompleteMultipartUpload attempt completed the upload');
+            return { ep, etag: head!.ETag, enc };
+          }
+        },
+      }), 'high');
+    };
+
+    /**
+     * After Complete: the object's ETag is the composite of the parts' MD5s (not checkable when
+     * encrypted), the file is still what was walked, and, when its ctime is so recent that a
+     * further change could leave every timestamp as it was, every part is hashed again.
+     */
+    const checkCompleted = async (f: FileEntry, key: string, done: Stored, plan: PartPlan, partMd5s: Buffer[], pinned: Endpoint | undefined): Promise<void> => {
+      const expected = multipartEtag(partMd5s);
+      let etag = bareEtag(done.etag);
+      let enc = done.enc;
+      // Ceph RGW answers CompleteMultipartUpload with an empty ETag (an RGW bug): ask HEAD.
+      if (!etag && !isEncrypted(enc)) {
+        const head = await slots.run(() => engine.run({
+          op: 'HeadObject', key, bytes: 0, bucket, kind: 'read', endpoint: pinned ?? done.ep,
+          send: (ep, signal) => ep.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
+        }), 'high');
+        etag = bareEtag(head.ETag);
+        enc = { ...enc, ...encryption(head.ServerSideEncryption, head.SSECustomerAlgorithm) };
+      }
+      if (!isEncrypted(enc) && etag !== expected) throw etagMismatch(key, etag, expected);
+      await checkUnchanged(f);
+      if (f.ctimeMs > startedWallMs - TIMESTAMP_SLACK_MS) {
+        for (let i = 0; i < plan.count; i++) {
+          const start = i * plan.partSizeBytes;
+          const end = Math.min(f.size, start + plan.partSizeBytes) - 1;
+          const now = end >= start ? await md5OfFile(f.path, { start, end }) : md5(Buffer.alloc(0));
+          if (!now.equals(partMd5s[i]!)) throw fileChanged(f);
+        }
+      }
+      if (opts.verify) await verifyObject(f, key, undefined, pinned ?? done.ep, true);
     };
 
     /** --verify: read the object back and compare its MD5 with the file's. */
@@ -557,7 +730,7 @@ function describeLocalError(err: unknown): string {
 }
 
 function fileChanged(f: FileEntry): Error {
-  const e = new Error(`${f.rel} changed while it was being uploaded (size or mtime differ from the walk); upload it again`) as NodeJS.ErrnoException;
+  const e = new Error(`${f.rel} changed while it was being uploaded (size, mtime, ctime, inode or content differ from the walk); upload it again`) as NodeJS.ErrnoException;
   e.code = 'FileChanged';
   return e;
 }
@@ -568,20 +741,45 @@ function etagMismatch(key: string, got: string | undefined, want: string, how = 
   return e;
 }
 
+/** What a PUT, part or Complete answered: where, the ETag, and the encryption that decides what that ETag means. */
+interface Stored { ep: Endpoint; etag: string | undefined; enc: Encryption }
+/** x-amz-server-side-encryption and x-amz-server-side-encryption-customer-algorithm of an answer */
+interface Encryption { sse?: string; sseCustomerAlgorithm?: string }
+interface SentParts { parts: CompletedPart[]; enc: Encryption }
+interface OpenUpload { key: string; uploadId: string; endpoint: Endpoint; deadlineMs: number }
+
+/** Thrown by parts not sent because a sibling failed: never the error a file is reported with. */
+class AnotherPartFailed extends Error {
+  constructor() { super('another part failed'); }
+}
+
+function encryption(sse: string | undefined, sseCustomerAlgorithm?: string): Encryption {
+  return { ...(sse && { sse }), ...(sseCustomerAlgorithm && { sseCustomerAlgorithm }) };
+}
+
+/**
+ * SSE-KMS (aws:kms, aws:kms:dsse) and SSE-C objects have ETags that are not the MD5 of the
+ * body (the same rule as download's md5FromEtag in src/engine/download.ts).
+ */
+function isEncrypted(enc: Encryption): boolean {
+  return Boolean(enc.sseCustomerAlgorithm) || (enc.sse?.startsWith('aws:kms') ?? false);
+}
+
 /**
  * A single-part ETag that is an MD5 (32 hex digits) must be the body's MD5. Other ETags
- * (SSE-KMS, some gateways) are not checked: the server already checked Content-MD5.
+ * (SSE-KMS, SSE-C, some gateways) are not checked: the server already checked Content-MD5.
  */
-function checkEtag(key: string, etag: string | undefined, md5Hex: string): void {
+function checkEtag(key: string, etag: string | undefined, md5Hex: string, enc: Encryption): void {
   const bare = bareEtag(etag);
+  if (isEncrypted(enc)) return;
   if (bare !== undefined && /^[0-9a-f]{32}$/.test(bare) && bare !== md5Hex) throw etagMismatch(key, bare, md5Hex);
 }
 
 /** Best effort, through the cleanup engine (not tied to the run's possibly aborted signal). */
-async function abortUpload(cleanup: RequestEngine, bucket: string, u: { key: string; uploadId: string; endpoint: Endpoint }, logger: typeof silentLogger): Promise<void> {
+async function abortUpload(cleanup: RequestEngine, bucket: string, u: OpenUpload, logger: typeof silentLogger): Promise<void> {
   try {
     await cleanup.run({
-      op: 'AbortMultipartUpload', key: u.key, bytes: 0, endpoint: u.endpoint,
+      op: 'AbortMultipartUpload', key: u.key, bytes: 0, endpoint: u.endpoint, deadlineMs: u.deadlineMs,
       send: (ep, signal) => ep.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId }), { abortSignal: signal }),
     });
     logger.info({ key: u.key, uploadId: u.uploadId }, 'aborted multipart upload');

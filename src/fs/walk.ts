@@ -15,6 +15,10 @@ export interface FileEntry {
   rel: string;
   size: number;
   mtimeMs: number;
+  /** with ino and dev: what upload compares after sending, to spot a file changed meanwhile */
+  ctimeMs: number;
+  ino: number;
+  dev: number;
 }
 
 export interface WalkProblem {
@@ -149,6 +153,6 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
       onProblem({ rel, reason: 'not a regular file', kind: 'skipped' });
       continue;
     }
-    yield { path: abs, rel, size: st.size, mtimeMs: st.mtimeMs };
+    yield { path: abs, rel, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev };
   }
 }

@@ -22,9 +22,10 @@
  *   each hop. Bodies are streamed both ways with backpressure, never buffered whole.
  * - Deterministic: matching requests are numbered 1..n in arrival order; "every N" faults hit the requests whose
  *   number is a multiple of N, and `stallFraction` draws from a seeded PRNG once per matching request.
- * - Per-request precedence when several faults are configured: slowDown, then stall, then reset, then corrupt,
+ * - Per-request precedence when several faults are configured: slowDown, then fail, then stall, then reset, then corrupt,
  *   then corruptResponse.
- *   `delayMs` and the throttles apply to whatever is actually forwarded (including reset/corrupted requests).
+ *   `delayMs`, the throttles and the response-header rewrites (`randomEtag`, `responseHeaders`) apply to whatever
+ *   is actually forwarded (including reset/corrupted requests).
  * - Bounded: it listens on 127.0.0.1 only, forwards only to http://127.0.0.1 or http://localhost, and closes
  *   itself after `maxLifetimeMs` (default 10 min; the timer is unref'd so it never keeps a process alive).
  *   `close()` destroys every socket, including stalled ones, and is idempotent.
@@ -48,16 +49,39 @@ export interface FaultSpec {
   stallFraction?: number;
   /** Latency added before forwarding each matching request that is forwarded, in milliseconds. */
   delayMs?: number;
+  /**
+   * Hold the response of each matching forwarded request this long before answering, in milliseconds: the upstream
+   * has already acted on the request (a slow server, or an answer cut by the client's deadline after the fact).
+   */
+  responseDelayMs?: number;
   /** Reset (TCP RST) the client socket after forwarding about half the request body, on every Nth matching request; 0-byte bodies are reset before answering, without forwarding. */
   resetEvery?: number;
   /** Answer 503 SlowDown (S3 XML error) without forwarding, after draining the request body, on every Nth matching request. */
   slowDownEvery?: number;
+  /**
+   * Answer an S3 XML error (`failCode`, HTTP `failStatus`) without forwarding, on every matching request after the
+   * first `failAfter` ones (0: all of them), after draining the request body and waiting `delayMs` (a server that
+   * took that long to refuse it). E.g. 1: the first attempt goes through, every retry is refused.
+   */
+  failAfter?: number;
+  /** HTTP status of `failAfter` answers (default 500). */
+  failStatus?: number;
+  /** S3 error code of `failAfter` answers (default InternalError), e.g. NoSuchUpload. */
+  failCode?: string;
   /** Value of the Retry-After header on SlowDown answers, in whole seconds; header omitted when undefined. */
   retryAfterSec?: number;
   /** Flip (XOR 0xff) the middle byte of the request body on every Nth matching request, forwarding the rest unchanged. */
   corruptEvery?: number;
   /** Flip (XOR 0xff) the middle byte of the response body on every Nth matching request (a download corrupted in transit). */
   corruptResponseEvery?: number;
+  /**
+   * Replace the ETag header of every matching 2xx response that has one with a fresh random 32-hex ETag (seeded):
+   * what SSE-KMS / SSE-C objects answer, an ETag that is not the body's MD5. A RegExp: only for matching requests
+   * that also match it (tested like `match`).
+   */
+  randomEtag?: boolean | RegExp;
+  /** Headers set on every matching 2xx response (replacing any of the same name), e.g. { 'x-amz-server-side-encryption': 'aws:kms' }. */
+  responseHeaders?: Record<string, string>;
   /** Bandwidth limit for request+response bodies of matching requests, per client connection, in bytes per second. */
   throttleBytesPerSecPerConn?: number;
   /** Bandwidth limit for request+response bodies of matching requests over all connections together (one shared bucket), in bytes per second. */
@@ -75,14 +99,20 @@ export interface FaultProxyStats {
   stalled: number;
   /** Forwarded requests that were delayed by `delayMs`. */
   delayed: number;
+  /** Responses held by `responseDelayMs`. */
+  responsesDelayed: number;
   /** Client sockets reset by `resetEvery`. */
   resets: number;
   /** 503 SlowDown answers produced by `slowDownEvery`. */
   slowDowns: number;
+  /** Error answers produced by `failAfter`. */
+  failures: number;
   /** Request bodies with one byte flipped by `corruptEvery`. */
   corrupted: number;
   /** Response bodies with one byte flipped by `corruptResponseEvery`. */
   responsesCorrupted: number;
+  /** 2xx responses whose headers were changed by `randomEtag` / `responseHeaders`. */
+  responsesRewritten: number;
   /** Requests sent upstream (including reset and corrupted ones). */
   forwarded: number;
   /** Request-body bytes written upstream. */
@@ -120,7 +150,7 @@ const DEFAULT_MAX_LIFETIME_MS = 10 * 60 * 1000;
 const PACER_BURST_MS = 25;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
 
-type Action = 'forward' | 'slowDown' | 'stall' | 'reset' | 'corrupt' | 'corruptResponse';
+type Action = 'forward' | 'slowDown' | 'fail' | 'stall' | 'reset' | 'corrupt' | 'corruptResponse';
 type PumpResult = 'end' | 'cut' | 'error';
 
 /** GCRA-style pacer: reserves time slots at `rate` bytes/s, allowing a PACER_BURST_MS burst. */
@@ -162,10 +192,13 @@ function emptyStats(): FaultProxyStats {
     matched: 0,
     stalled: 0,
     delayed: 0,
+    responsesDelayed: 0,
     resets: 0,
     slowDowns: 0,
+    failures: 0,
     corrupted: 0,
     responsesCorrupted: 0,
+    responsesRewritten: 0,
     forwarded: 0,
     bytesUp: 0,
     bytesDown: 0,
@@ -179,13 +212,19 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   positiveInt('stallEvery', spec.stallEvery);
   positiveInt('resetEvery', spec.resetEvery);
   positiveInt('slowDownEvery', spec.slowDownEvery);
+  if (spec.failAfter !== undefined && !(Number.isInteger(spec.failAfter) && spec.failAfter >= 0)) throw new Error(`fault-proxy: failAfter must be an integer >= 0, got ${spec.failAfter}`);
+  if (spec.failStatus !== undefined && !(Number.isInteger(spec.failStatus) && spec.failStatus >= 400 && spec.failStatus <= 599)) {
+    throw new Error(`fault-proxy: failStatus must be an HTTP error status 400..599, got ${spec.failStatus}`);
+  }
+  if (spec.failCode !== undefined && !/^[A-Za-z0-9.]+$/.test(spec.failCode)) throw new Error(`fault-proxy: failCode must be a plain S3 error code, got ${spec.failCode}`);
   positiveInt('corruptEvery', spec.corruptEvery);
   positiveInt('corruptResponseEvery', spec.corruptResponseEvery);
   if (spec.stallFraction !== undefined && !(spec.stallFraction >= 0 && spec.stallFraction <= 1)) {
     throw new Error(`fault-proxy: stallFraction must be within 0..1, got ${spec.stallFraction}`);
   }
-  if (spec.delayMs !== undefined && !(Number.isFinite(spec.delayMs) && spec.delayMs >= 0)) {
-    throw new Error(`fault-proxy: delayMs must be a finite number >= 0, got ${spec.delayMs}`);
+  for (const name of ['delayMs', 'responseDelayMs'] as const) {
+    const v = spec[name];
+    if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`fault-proxy: ${name} must be a finite number >= 0, got ${v}`);
   }
   if (spec.retryAfterSec !== undefined && !(Number.isInteger(spec.retryAfterSec) && spec.retryAfterSec >= 0)) {
     throw new Error(`fault-proxy: retryAfterSec must be an integer >= 0, got ${spec.retryAfterSec}`);
@@ -193,6 +232,9 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   for (const name of ['throttleBytesPerSecPerConn', 'throttleBytesPerSecTotal'] as const) {
     const v = spec[name];
     if (v !== undefined && !(Number.isFinite(v) && v > 0)) throw new Error(`fault-proxy: ${name} must be a number > 0, got ${v}`);
+  }
+  for (const [name, value] of Object.entries(spec.responseHeaders ?? {})) {
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name) || /[\r\n]/.test(value)) throw new Error(`fault-proxy: bad response header ${JSON.stringify(name)}`);
   }
   if (spec.seed !== undefined && !Number.isFinite(spec.seed)) throw new Error(`fault-proxy: seed must be finite, got ${spec.seed}`);
   return { ...spec };
@@ -324,6 +366,25 @@ function flipMiddleByte(known: number | undefined, onFlip: () => void): (chunk: 
   };
 }
 
+/** Does `${method} ${url}` match? */
+function testAgainst(re: RegExp, req: IncomingMessage): boolean {
+  re.lastIndex = 0; // harmless for plain regexps, required for /g and /y ones
+  return re.test(`${req.method ?? ''} ${req.url ?? ''}`);
+}
+
+/** rawHeaders with `set` replacing same-named headers (case-insensitive) and the ETag, if any, replaced by `etag()`. */
+function rewriteHeaders(raw: readonly string[], set: Record<string, string>, etag: (() => string) | undefined): string[] {
+  const names = new Set(Object.keys(set).map((k) => k.toLowerCase()));
+  const out: string[] = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (names.has(name)) continue;
+    out.push(raw[i]!, etag && name === 'etag' ? `"${etag()}"` : raw[i + 1]!);
+  }
+  for (const [k, v] of Object.entries(set)) out.push(k, v);
+  return out;
+}
+
 export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<FaultProxy> {
   const upstream = parseTarget(opts.target);
   const maxLifetimeMs = opts.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
@@ -334,6 +395,9 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   let spec = checkSpec(opts.faults ?? {});
   let matchCount = 0;
   let rand = mulberry32(spec.seed ?? 1);
+  // a stream of its own, so random ETags do not shift which requests stallFraction picks
+  let etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
+  const randomEtag = (): string => Array.from({ length: 4 }, () => Math.floor(etagRand() * 2 ** 32).toString(16).padStart(8, '0')).join('');
   let totalPacer: Pacer | undefined;
   let connPacers = new WeakMap<Socket, Pacer>();
   const resetPacers = (): void => {
@@ -363,15 +427,13 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
 
   const decide = (req: IncomingMessage): { matched: boolean; action: Action } => {
     const s = spec;
-    if (s.match) {
-      s.match.lastIndex = 0; // harmless for plain regexps, required for /g and /y ones
-      if (!s.match.test(`${req.method ?? ''} ${req.url ?? ''}`)) return { matched: false, action: 'forward' };
-    }
+    if (s.match && !testAgainst(s.match, req)) return { matched: false, action: 'forward' };
     const n = ++matchCount;
     // Draw once per matching request whatever else happens, so the sequence only depends on the order.
     const draw = s.stallFraction !== undefined ? rand() : 1;
     const every = (k: number | undefined): boolean => k !== undefined && n % k === 0;
     if (every(s.slowDownEvery)) return { matched: true, action: 'slowDown' };
+    if (s.failAfter !== undefined && n > s.failAfter) return { matched: true, action: 'fail' };
     if (every(s.stallEvery) || (s.stallFraction !== undefined && draw < s.stallFraction)) return { matched: true, action: 'stall' };
     if (every(s.resetEvery)) return { matched: true, action: 'reset' };
     if (every(s.corruptEvery)) return { matched: true, action: 'corrupt' };
@@ -397,6 +459,22 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       if (retryAfterSec !== undefined) headers['Retry-After'] = String(retryAfterSec);
       res.writeHead(503, 'Slow Down', headers);
       res.end(body);
+    });
+  };
+
+  const answerError = (req: IncomingMessage, res: ServerResponse): void => {
+    const code = spec.failCode ?? 'InternalError';
+    const status = spec.failStatus ?? 500;
+    const requestId = `FAULTPROXY${String(stats.requests).padStart(8, '0')}`;
+    const body = Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>${code}</Code><Message>fault-proxy: ${code}</Message><RequestId>${requestId}</RequestId></Error>`);
+    const delayMs = spec.delayMs ?? 0;
+    req.resume();
+    req.once('end', () => {
+      void sleep(delayMs, lifetime.signal).catch(() => undefined).then(() => {
+        if (res.destroyed || res.headersSent) return;
+        res.writeHead(status, { 'Content-Type': 'application/xml', 'Content-Length': body.length, 'x-amz-request-id': requestId });
+        res.end(body);
+      });
     });
   };
 
@@ -433,13 +511,24 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
         res.destroy();
       }
     });
-    proxyReq.on('response', (pres) => {
+    proxyReq.on('response', async (pres) => {
       pres.on('error', () => undefined);
-      if (res.destroyed) {
+      if (matched && spec.responseDelayMs) {
+        stats.responsesDelayed++;
+        await sleep(spec.responseDelayMs, signal).catch(() => undefined);
+      }
+      if (res.destroyed || signal.aborted) {
         pres.resume();
         return;
       }
-      res.writeHead(pres.statusCode ?? 502, pres.statusMessage ?? '', endToEndHeaders(pres.rawHeaders));
+      const status = pres.statusCode ?? 502;
+      let headers = endToEndHeaders(pres.rawHeaders);
+      const etagToo = spec.randomEtag instanceof RegExp ? testAgainst(spec.randomEtag, req) : spec.randomEtag === true;
+      if (matched && status >= 200 && status < 300 && (etagToo || spec.responseHeaders)) {
+        stats.responsesRewritten++;
+        headers = rewriteHeaders(headers, spec.responseHeaders ?? {}, etagToo ? randomEtag : undefined);
+      }
+      res.writeHead(status, pres.statusMessage ?? '', headers);
       const plen = pres.headers['content-length'] !== undefined ? Number(pres.headers['content-length']) : undefined;
       void pump(pres, res, {
         pacers, signal, count: (n) => (stats.bytesDown += n),
@@ -484,6 +573,10 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       case 'slowDown':
         stats.slowDowns++;
         answerSlowDown(req, res);
+        return;
+      case 'fail':
+        stats.failures++;
+        answerError(req, res);
         return;
       case 'stall':
         stats.stalled++;
@@ -553,6 +646,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       spec = checkSpec(next);
       matchCount = 0;
       rand = mulberry32(spec.seed ?? 1);
+      etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
       resetPacers();
     },
     close,

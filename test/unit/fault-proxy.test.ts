@@ -284,6 +284,21 @@ describe('fault-proxy', () => {
     expect(p.stats().delayed).toBe(1);
   });
 
+  it('responseDelayMs holds the answer after the upstream has acted on the request', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { match: /^POST /, responseDelayMs: 300 });
+    const t0 = performance.now();
+    const late = send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('x'), timeoutMs: 150 }).then(() => 'answered', () => 'cut');
+    await waitFor(() => up.seen.length === 1, 1000);
+    expect(performance.now() - t0).toBeLessThan(150); // forwarded at once
+    expect(await late).toBe('cut');
+    const r = await send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('y') });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(295);
+    expect(r.status).toBe(200);
+    expect((await send(p.url, { path: '/bkt/fast' })).status).toBe(200);
+    expect(p.stats()).toMatchObject({ responsesDelayed: 2, forwarded: 3 });
+  });
+
   it('resetEvery resets the client mid-body; the upstream sees an incomplete body', async () => {
     const up = await startUpstream();
     const p = await proxyFor(up, { resetEvery: 2 });
@@ -345,6 +360,26 @@ describe('fault-proxy', () => {
     expect(r4.headers['retry-after']).toBeUndefined();
   });
 
+  it('failAfter answers the chosen S3 error after delayMs, without reaching the upstream', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { failAfter: 1, failStatus: 404, failCode: 'NoSuchUpload', delayMs: 200 });
+    expect((await send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('<x/>') })).status).toBe(200);
+    const t0 = performance.now();
+    const r = await send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('<x/>') });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(195);
+    expect(r.status).toBe(404);
+    expect(r.body.toString()).toContain('<Code>NoSuchUpload</Code>');
+    expect((await send(p.url, { method: 'POST', path: '/bkt/k?uploadId=1', body: Buffer.from('<x/>') })).status).toBe(404);
+    expect(up.seen).toHaveLength(1);
+    p.setFaults({ failAfter: 0 });
+    const d = await send(p.url, { path: '/bkt/k' });
+    expect(d.status).toBe(500);
+    expect(d.body.toString()).toContain('<Code>InternalError</Code>');
+    expect(p.stats()).toMatchObject({ failures: 3, forwarded: 1 });
+    expect(() => p.setFaults({ failAfter: 0, failStatus: 200 })).toThrow(/fault-proxy/);
+    expect(() => p.setFaults({ failAfter: 0, failCode: '<x>' })).toThrow(/fault-proxy/);
+  });
+
   it('corruptEvery flips exactly one byte of the forwarded body', async () => {
     const up = await startUpstream();
     const p = await proxyFor(up, { corruptEvery: 1 });
@@ -369,6 +404,44 @@ describe('fault-proxy', () => {
     expect(bodies.map((b) => b.length)).toEqual([100_001, 100_001, 100_001, 100_001]);
     expect(diffs).toEqual([[], [50_000], [], [50_000]]);
     expect(p.stats().responsesCorrupted).toBe(2);
+  });
+
+  it('randomEtag and responseHeaders rewrite matching 2xx answers only (an SSE-KMS-like ETag), body untouched', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { match: /^PUT /, randomEtag: true, responseHeaders: { 'x-amz-server-side-encryption': 'aws:kms' } });
+    const body = randomBytes(1000);
+    const md5 = createHash('md5').update(body).digest('hex');
+    const a = await send(p.url, { path: '/bkt/a', body });
+    const b = await send(p.url, { path: '/bkt/b', body });
+    for (const r of [a, b]) {
+      expect(r.status).toBe(200);
+      expect(r.body.equals(body)).toBe(true);
+      expect(r.headers['etag']).toMatch(/^"[0-9a-f]{32}"$/);
+      expect(r.headers['etag']).not.toBe(`"${md5}"`);
+      expect(r.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+      expect(r.rawHeaders.filter((h) => h.toLowerCase() === 'etag')).toHaveLength(1);
+    }
+    expect(a.headers['etag']).not.toBe(b.headers['etag']);
+    // not matching: forwarded as the upstream answered
+    const g = await send(p.url, { method: 'GET', path: '/bkt/g?down=10' });
+    expect(g.headers['etag']).toBe(`"${createHash('md5').update(pattern(10)).digest('hex')}"`);
+    expect(g.headers['x-amz-server-side-encryption']).toBeUndefined();
+    expect(p.stats().responsesRewritten).toBe(2);
+    // seeded: the same ETags again after setFaults; only the header, without randomEtag
+    p.setFaults({ match: /^PUT /, randomEtag: true });
+    expect((await send(p.url, { path: '/bkt/a', body })).headers['etag']).toBe(a.headers['etag']);
+    p.setFaults({ responseHeaders: { 'x-amz-server-side-encryption': 'aws:kms' } });
+    const c = await send(p.url, { path: '/bkt/c', body });
+    expect(c.headers['etag']).toBe(`"${md5}"`);
+    expect(c.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+    // a RegExp: the ETag of matching requests that also match it; the headers of all matching ones
+    p.setFaults({ match: /^PUT /, randomEtag: /^PUT \/bkt\/r/, responseHeaders: { 'x-amz-server-side-encryption': 'aws:kms' } });
+    expect((await send(p.url, { path: '/bkt/r1', body })).headers['etag']).not.toBe(`"${md5}"`);
+    const kept = await send(p.url, { path: '/bkt/k1', body });
+    expect(kept.headers['etag']).toBe(`"${md5}"`);
+    expect(kept.headers['x-amz-server-side-encryption']).toBe('aws:kms');
+    expect(() => p.setFaults({ responseHeaders: { 'bad header': 'x' } })).toThrow(/fault-proxy/);
+    expect(() => p.setFaults({ responseHeaders: { ok: 'a\r\nb' } })).toThrow(/fault-proxy/);
   });
 
   it('throttles per connection in both directions (lower bounds only)', async () => {
