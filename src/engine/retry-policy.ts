@@ -140,7 +140,7 @@ export function decide(facts: ErrorFacts): Decision {
  */
 export function backoffMs(retry: number, baseMs: number, capMs: number, retryAfterMs?: number, random: () => number = Math.random): number {
   const jitter = random() * Math.min(capMs, baseMs * 2 ** retry);
-  return retryAfterMs !== undefined ? Math.max(jitter, Math.min(retryAfterMs, capMs)) : jitter;
+  return clampTimerMs(retryAfterMs !== undefined ? Math.max(jitter, Math.min(retryAfterMs, capMs)) : jitter);
 }
 
 

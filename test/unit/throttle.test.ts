@@ -12,7 +12,7 @@ import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
 import { DEFAULT_ESTIMATOR, type EstimatorConfig } from '../../src/engine/estimator.js';
 import { RequestEngine, RequestFailed, type RetryConfig } from '../../src/engine/request.js';
-import { MAX_TIMER_MS, clampTimerMs, errorFacts, feedsBreaker, isThrottle } from '../../src/engine/retry-policy.js';
+import { MAX_TIMER_MS, backoffMs, clampTimerMs, errorFacts, feedsBreaker, isThrottle } from '../../src/engine/retry-policy.js';
 import { silentLogger } from '../../src/logger.js';
 
 const s3err = (name: string, status: number, headers: Record<string, string> = {}) =>
@@ -95,6 +95,27 @@ describe('AimdLimit', () => {
   });
 });
 
+describe('the pool under throttling', () => {
+  it('a throttled release lowers the endpoint\'s room: the next request waits until fewer are in flight', async () => {
+    const { engine, ep } = engineFor({ maxConcurrent: 4 });
+    const pool = engine.pool;
+    const signal = new AbortController().signal;
+    const req = { bytes: 1, kind: 'write' as const };
+    const held = [await pool.acquire(req, signal), await pool.acquire(req, signal), await pool.acquire(req, signal), await pool.acquire(req, signal)];
+    pool.release(held.pop()!, 1, 'throttled', 'SlowDown', performance.now() - 5);
+    expect(ep.limit.limit).toBe(2);
+    let got = false;
+    const next = pool.acquire(req, signal).then((e) => { got = true; return e; });
+    pool.release(held.pop()!, 1, 'success');
+    await new Promise((r) => setTimeout(r, 30));
+    expect(got).toBe(false); // 2 in flight, limit 2
+    pool.release(held.pop()!, 1, 'success');
+    await next;
+    expect(got).toBe(true);
+    expect(ep.breaker.state).toBe('closed');
+  });
+});
+
 describe('a throttled request', () => {
   it('does not spend --retries while the storm lasts, does not open the breaker, lowers the endpoint\'s limit', async () => {
     const { engine, ep } = engineFor({ retry: { retries: 2 } });
@@ -138,6 +159,8 @@ describe('timers above 2^31−1 ms', () => {
     expect(clampTimerMs(-5)).toBe(0);
     expect(clampTimerMs(Number.NaN)).toBe(0);
     expect(clampTimerMs(1234)).toBe(1234);
+    // a backoff cap or a Retry-After beyond the range is a wait of 2^31−1 ms, not of 1 ms
+    expect(backoffMs(0, 100, 1e12, 1e11)).toBe(MAX_TIMER_MS);
   });
 
   it('a request-level deadline over 2^31 ms does not fire at once', async () => {
