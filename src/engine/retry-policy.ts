@@ -145,12 +145,14 @@ export function backoffMs(retry: number, baseMs: number, capMs: number, retryAft
 
 
 /**
- * Answers that say "send slower" (S3 SlowDown, MinIO SlowDownRead/Write, AWS throttling codes,
- * any 429). They speak of our rate, not of the endpoint's health: they lower the endpoint's
- * in-flight limit (endpoints/concurrency-limit.ts) and never feed its breaker.
+ * Answers that say "send slower" (S3 SlowDown and ServiceUnavailable, which S3 documents as
+ * "reduce your request rate"; MinIO SlowDownRead/Write; AWS throttling codes; any 429). The
+ * server answered: they speak of our rate, not of its health, so they lower the endpoint's
+ * in-flight limit (endpoints/concurrency-limit.ts) and never feed its breaker. A bare 503
+ * without an S3 code (a proxy with no backend) is a health failure.
  */
 const THROTTLE_CODES: ReadonlySet<string> = new Set([
-  'SlowDown', 'SlowDownRead', 'SlowDownWrite', 'Throttling', 'ThrottlingException', 'ThrottledException',
+  'SlowDown', 'ServiceUnavailable', 'SlowDownRead', 'SlowDownWrite', 'Throttling', 'ThrottlingException', 'ThrottledException',
   'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException',
   'BandwidthLimitExceeded', 'ProvisionedThroughputExceededException',
 ]);
