@@ -236,9 +236,11 @@ export class RequestEngine {
       return { decision: 'retry', outcome: 'neutral', waitMs: 0 };
     }
     const { backoffBaseMs, backoffCapMs, throttleBudgetMs = THROTTLE_BUDGET_MS } = this.retry;
+    const maxRetries = spec.retries ?? ep.config.retries ?? this.retry.retries;
     const throttled = decision === 'retry' && isThrottle(facts);
     const outcome: Outcome = throttled ? 'throttled' : decision === 'retry' && feedsBreaker(facts) ? 'failure' : 'neutral';
-    if (throttled) {
+    // retries 0 (`endpoints check`, --retries 0) means never resend, throttled or not
+    if (throttled && maxRetries > 0) {
       const now = performance.now();
       tries.throttledSinceMs ??= now;
       if (now - tries.throttledSinceMs < throttleBudgetMs) {
@@ -247,7 +249,6 @@ export class RequestEngine {
     }
     // fallback reads: a miss or failure on one store sends the read to the next, in order
     if (fallbackRead && decision === 'fail' && tries.counted + 1 < this.pool.endpoints.length) decision = 'retry';
-    const maxRetries = spec.retries ?? ep.config.retries ?? this.retry.retries;
     const budget = fallbackRead ? Math.max(maxRetries, this.pool.endpoints.length - 1) : maxRetries;
     if (decision !== 'retry' || tries.counted >= budget) return { decision, outcome, waitMs: undefined };
     return { decision, outcome, waitMs: backoffMs(tries.counted++, backoffBaseMs, backoffCapMs, facts.retryAfterMs) };

@@ -146,6 +146,13 @@ describe('a throttled request', () => {
     expect(ep.breaker.state).toBe('closed');
   });
 
+  it('--retries 0 (and `endpoints check`) never resends, throttled or not', async () => {
+    const { engine } = engineFor({ retry: { retries: 0 } });
+    let calls = 0;
+    await expect(engine.run({ op: 'PutObject', key: 'k', bytes: 10, send: async () => { calls++; throw s3err('SlowDown', 503); } })).rejects.toThrow(RequestFailed);
+    expect(calls).toBe(1);
+  });
+
   it('network failures still open the breaker', async () => {
     const { engine, ep } = engineFor({ retry: { retries: 2 } });
     await expect(engine.run({ op: 'PutObject', key: 'k', bytes: 10, send: async () => { throw netErr('ECONNREFUSED'); } })).rejects.toThrow(RequestFailed);
