@@ -4,7 +4,9 @@
  * success, open again (a new cooldown) on its failure. Pure: time is passed in.
  *
  * Only failures that say something about the endpoint's health count (connection refused or
- * reset, our deadline, 5xx, SlowDown); a 4xx about one object (AccessDenied, NoSuchKey) does not.
+ * reset, our deadline, 5xx other than throttling: engine/retry-policy.ts `feedsBreaker`); a 4xx
+ * about one request (AccessDenied, BadDigest, clock skew), SlowDown/429 (they lower the
+ * endpoint's in-flight limit instead) and local errors do not.
  */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 

@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EndpointSpec } from '../config/pool-config.js';
 import { CircuitBreaker } from './breaker.js';
+import { AimdLimit } from './concurrency-limit.js';
 import { SignedHttpClient } from './signed-http.js';
 
 export interface EndpointStats {
@@ -39,6 +40,9 @@ export function normalizeEndpointUrl(text: string): string {
   return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
+/** S3 refuses signing times over 15 min off (5 min on some stores); under a minute the Date header (1 s resolution) cannot be the cause. */
+const CLOCK_CORRECTION_MIN_MS = 60_000;
+
 export class Endpoint {
   /** control plane (list, multipart create/complete/abort, head, delete) */
   readonly client: S3Client;
@@ -54,6 +58,8 @@ export class Endpoint {
   readonly breaker: CircuitBreaker;
   /** requests in flight here at most (its socket pool) */
   readonly maxConcurrent: number;
+  /** requests in flight here at most while it throttles (≤ maxConcurrent; halved on SlowDown) */
+  readonly limit: AimdLimit;
   /** payload bytes of the requests in flight here (adaptive routing) */
   inFlightBytes = 0;
   /** error code of the last health failure, for messages */
@@ -63,6 +69,7 @@ export class Endpoint {
   constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig }, logger: Logger) {
     this.maxConcurrent = config.maxConcurrent ?? defaults.maxConcurrent;
     this.breaker = new CircuitBreaker(config.breaker, performance.now());
+    this.limit = new AimdLimit(this.maxConcurrent);
     const estimatorConfig = defaults.estimator;
     this.estimator = new DeadlineEstimator(estimatorConfig);
     const isHttps = config.url ? config.url.startsWith('https:') : true;
@@ -103,8 +110,29 @@ export class Endpoint {
         url: config.url, region: config.region, agent: this.agent, pathStyle: config.pathStyle,
         // the SDK's resolved provider: env / profile / explicit, memoized by the SDK
         credentials: this.client.config.credentials,
+        clockOffsetMs: () => this.clockOffsetMs,
       })
       : undefined;
+  }
+
+  /**
+   * Server clock minus ours, ms: one value for both signers. It lives in the SDK client's
+   * `systemClockOffset` (which the SDK itself updates from every answer's Date header); the
+   * signed data path reads it for every request and writes it on a skew answer.
+   */
+  get clockOffsetMs(): number { return this.client.config.systemClockOffset ?? 0; }
+
+  /**
+   * Learns the offset from a skew answer's Date header (`serverDateMs`), given the offset the
+   * refused request was signed with. True when that explains the refusal (the signing time was
+   * off by more than a minute): the request may be re-signed at once.
+   */
+  learnClockOffset(serverDateMs: number | undefined, signedWithOffsetMs: number, receivedAtMs = Date.now()): boolean {
+    if (serverDateMs === undefined) return false;
+    const offsetMs = serverDateMs - receivedAtMs;
+    if (Math.abs(offsetMs - signedWithOffsetMs) < CLOCK_CORRECTION_MIN_MS) return false;
+    this.client.config.systemClockOffset = offsetMs;
+    return true;
   }
 
   get name(): string { return this.config.name; }

@@ -1,9 +1,11 @@
 /**
  * The endpoints a run uses, and the one place that decides which endpoint a request goes to.
  *
- * - Capacity: an endpoint takes at most `maxConcurrent` requests at once (its socket pool);
- *   a request waits when every candidate is full.
- * - Health: each endpoint has a circuit breaker (./breaker.ts); an open endpoint gets no new
+ * - Capacity: an endpoint takes at most `maxConcurrent` requests at once (its socket pool),
+ *   fewer while it throttles (its AIMD limit, ./concurrency-limit.ts: halved on SlowDown, back
+ *   up on successes); a request waits when every candidate is full.
+ * - Health: each endpoint has a circuit breaker (./breaker.ts), fed only by failures that speak
+ *   of its health (engine/retry-policy.ts `feedsBreaker`); an open endpoint gets no new
  *   work. While no candidate is healthy, requests wait for the probes the breakers let through;
  *   once no candidate has been healthy for `allOpenWaitMs` (pool-wide, probes included), requests
  *   fail with AllEndpointsDown (fatal: nothing in the run can make progress).
@@ -21,6 +23,7 @@
  */
 import type { Mode, PoolSpec, Strategy } from '../config/pool-config.js';
 import { mapBucket } from '../config/pool-config.js';
+import { clampTimerMs } from '../engine/retry-policy.js';
 import type { Endpoint } from './endpoint.js';
 
 export interface AcquireRequest {
@@ -105,13 +108,21 @@ export class EndpointPool {
     }
   }
 
-  /** Ends a request: frees its place and tells the breaker what the outcome says about health. */
-  release(ep: Endpoint, bytes: number, outcome: 'success' | 'failure' | 'neutral', reason?: string): void {
+  /**
+   * Ends a request: frees its place and tells the breaker what the outcome says about health;
+   * a throttled one (sent at `sentAtMs`) lowers the endpoint's limit instead.
+   */
+  release(ep: Endpoint, bytes: number, outcome: 'success' | 'failure' | 'throttled' | 'neutral', reason?: string, sentAtMs?: number): void {
     ep.stats.inFlight--;
     ep.inFlightBytes -= bytes;
     const now = performance.now();
-    if (outcome === 'success') ep.breaker.onSuccess(now);
-    else if (outcome === 'failure') {
+    if (outcome === 'success') {
+      ep.breaker.onSuccess(now);
+      ep.limit.onSuccess();
+    } else if (outcome === 'throttled') {
+      ep.limit.onThrottle(sentAtMs ?? now, now);
+      ep.breaker.onNeutral();
+    } else if (outcome === 'failure') {
       ep.lastError = reason;
       ep.breaker.onFailure(now, reason ?? 'error');
     } else ep.breaker.onNeutral();
@@ -135,7 +146,7 @@ export class EndpointPool {
 
   private choose(req: AcquireRequest, now: number): Endpoint | undefined {
     const candidates = this.candidates(req);
-    const hasRoom = (e: Endpoint): boolean => e.stats.inFlight < e.maxConcurrent;
+    const hasRoom = (e: Endpoint): boolean => e.stats.inFlight < e.limit.limit;
     if (req.pinned || candidates.length === 1) {
       const only = candidates[0]!;
       // a pinned request has nowhere else to go: only capacity applies, not the breaker
@@ -205,7 +216,7 @@ export class EndpointPool {
         this.waiters.delete(done);
         resolve();
       };
-      const timer = setTimeout(done, ms);
+      const timer = setTimeout(done, clampTimerMs(ms));
       signal.addEventListener('abort', done, { once: true });
       this.waiters.add(done);
     });

@@ -8,7 +8,9 @@ import { mbps } from '../config/units.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointPool } from '../endpoints/pool.js';
 import type { Logger } from '../logger.js';
-import { backoffMs, decide, errorFacts, type Decision, type ErrorFacts } from './retry-policy.js';
+import {
+  backoffMs, clampTimerMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
+} from './retry-policy.js';
 
 export type Operation =
   | 'PutObject' | 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload'
@@ -44,6 +46,33 @@ export interface RetryConfig {
   backoffBaseMs: number;
   /** cap of one backoff wait, ms; default 10000 */
   backoffCapMs: number;
+  /** how long one request's throttled retries are free of `retries`, ms; default THROTTLE_BUDGET_MS */
+  throttleBudgetMs?: number;
+}
+
+/**
+ * 5 min: a throttled request retries (backing off to the cap) without spending `retries` for
+ * this long after its first throttle. S3 answers SlowDown while it scales a prefix, which can
+ * take minutes; a store that refuses for good (a quota) still ends each request within
+ * 5 min + retries × backoffCapMs (~6 min with the defaults).
+ */
+export const THROTTLE_BUDGET_MS = 300_000;
+
+/** What an attempt's end tells the pool about its endpoint (./endpoints/pool.ts release). */
+type Outcome = 'success' | 'failure' | 'throttled' | 'neutral';
+
+/** The attempts of one request so far. */
+interface Tries {
+  /** attempts that spend `retries` */
+  counted: number;
+  /** every attempt sent */
+  sent: number;
+  /** throttled attempts (their backoff exponent) */
+  throttled: number;
+  /** since the first throttle, performance.now() ms */
+  throttledSinceMs?: number;
+  /** the clock was corrected once already */
+  clockFixed: boolean;
 }
 
 export const DEFAULT_RETRY: RetryConfig = { retries: 5, backoffBaseMs: 100, backoffCapMs: 10_000 };
@@ -112,8 +141,11 @@ export class RequestEngine {
     const start = performance.now();
     const kind = spec.kind ?? 'write';
     const fallbackRead = this.pool.mode === 'fallback' && kind === 'read' && !spec.endpoint;
+    const tries: Tries = { counted: 0, sent: 0, throttled: 0, clockFixed: false };
     let failedOn: Endpoint | undefined;
-    for (let attempt = 0; ; attempt++) {
+    for (;;) {
+      // counted attempts (0-based): deadline growth, --retries, fallback order; throttles do not count
+      const attempt = tries.counted;
       if (this.runSignal.aborted) throw new Interrupted();
       let ep: Endpoint;
       try {
@@ -128,7 +160,7 @@ export class RequestEngine {
         if (this.runSignal.aborted) throw new Interrupted();
         // every endpoint stayed down past the bounded wait: nothing in this run can progress
         const facts = errorFacts(err);
-        const report = this.report(spec, this.pool.primary, attempt, 0, performance.now() - start, false, facts.code);
+        const report = this.report(spec, this.pool.primary, tries.sent, 0, performance.now() - start, false, facts.code);
         if (!spec.unreported) this.onReport(report);
         throw new RequestFailed(facts, 'fatal', report, this.pool.primary);
       }
@@ -138,12 +170,14 @@ export class RequestEngine {
         ? spec.deadlineMs * ep.estimator.config.backoff ** attempt
         : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency);
       const ac = new AbortController();
-      const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), deadlineMs);
+      const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), clampTimerMs(deadlineMs));
       const onRunAbort = (): void => ac.abort(new Interrupted());
       this.runSignal.addEventListener('abort', onRunAbort, { once: true });
       ep.stats.requests++;
+      tries.sent++;
       const t0 = performance.now();
-      let outcome: 'success' | 'failure' | 'neutral' = 'neutral';
+      const signedWithOffsetMs = ep.clockOffsetMs;
+      let outcome: Outcome = 'neutral';
       let reason: string | undefined;
       let waitMs: number;
       try {
@@ -152,7 +186,7 @@ export class RequestEngine {
         outcome = 'success';
         if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, successMs, (startConcurrency + ep.stats.inFlight) / 2);
         ep.stats.bytes += spec.bytes;
-        if (!spec.unreported) this.onReport(this.report(spec, ep, attempt + 1, successMs, performance.now() - start, true));
+        if (!spec.unreported) this.onReport(this.report(spec, ep, tries.sent, successMs, performance.now() - start, true));
         return result;
       } catch (raw) {
         // An abort surfaces as the SDK's AbortError; the real cause is the signal's reason.
@@ -163,34 +197,61 @@ export class RequestEngine {
         // endpoint slower than the prior is not cut forever without ever succeeding there.
         if (err instanceof DeadlineExceeded && spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, deadlineMs, (startConcurrency + ep.stats.inFlight) / 2);
         const facts = errorFacts(err);
-        let decision = decide(facts);
-        // A failure that speaks of the endpoint's health (network, deadline, 5xx) feeds its breaker.
-        if (decision === 'retry') { outcome = 'failure'; reason = facts.code; }
-        // fallback reads: a miss or failure on one store sends the read to the next, in order
-        if (fallbackRead && decision === 'fail' && attempt + 1 < this.pool.endpoints.length) decision = 'retry';
-        const elapsed = performance.now() - t0;
-        const maxRetries = spec.retries ?? ep.config.retries ?? this.retry.retries;
-        const budget = fallbackRead ? Math.max(maxRetries, this.pool.endpoints.length - 1) : maxRetries;
-        if (decision !== 'retry' || attempt >= budget) {
-          const report = this.report(spec, ep, attempt + 1, elapsed, performance.now() - start, false, facts.code);
+        const next = this.afterFailure(spec, ep, facts, tries, fallbackRead, signedWithOffsetMs);
+        outcome = next.outcome;
+        reason = facts.code;
+        if (next.waitMs === undefined) {
+          const report = this.report(spec, ep, tries.sent, performance.now() - t0, performance.now() - start, false, facts.code);
           if (!spec.unreported) this.onReport(report);
-          throw new RequestFailed(facts, decision, report, ep);
+          throw new RequestFailed(facts, next.decision, report, ep);
         }
         ep.stats.retries++;
         failedOn = ep;
-        waitMs = backoffMs(attempt, this.retry.backoffBaseMs, this.retry.backoffCapMs, facts.retryAfterMs);
+        waitMs = next.waitMs;
         this.logger.info(
-          { op: spec.op, key: spec.key, part: spec.part, endpoint: ep.name, attempt: attempt + 1, code: facts.code, status: facts.status, deadlineMs: Math.round(deadlineMs), waitMs: Math.round(waitMs) },
+          { op: spec.op, key: spec.key, part: spec.part, endpoint: ep.name, attempt: tries.sent, code: facts.code, status: facts.status, deadlineMs: Math.round(deadlineMs), waitMs: Math.round(waitMs) },
           'attempt failed, retrying',
         );
       } finally {
         clearTimeout(timer);
         this.runSignal.removeEventListener('abort', onRunAbort);
-        this.pool.release(ep, spec.bytes, outcome, reason);
+        this.pool.release(ep, spec.bytes, outcome, reason, t0);
       }
       // the endpoint's place is free while we back off
       await this.sleep(waitMs);
     }
+  }
+
+  /**
+   * What one failed attempt means: its decision, what it tells the pool (only health failures
+   * feed the breaker; throttling lowers the endpoint's limit) and the wait before the next
+   * attempt (undefined: give up). Throttled retries and a clock-corrected re-send do not spend
+   * the request's retries (see THROTTLE_BUDGET_MS).
+   */
+  private afterFailure(spec: RequestSpec<unknown>, ep: Endpoint, facts: ErrorFacts, tries: Tries, fallbackRead: boolean, signedWithOffsetMs: number): { decision: Decision; outcome: Outcome; waitMs: number | undefined } {
+    let decision = decide(facts);
+    // a skew answer whose Date header explains it: re-sign at once with the learnt clock (once)
+    if (isClockSkew(facts) && !tries.clockFixed && ep.learnClockOffset(facts.serverDateMs, signedWithOffsetMs)) {
+      tries.clockFixed = true;
+      return { decision: 'retry', outcome: 'neutral', waitMs: 0 };
+    }
+    const { backoffBaseMs, backoffCapMs, throttleBudgetMs = THROTTLE_BUDGET_MS } = this.retry;
+    const maxRetries = spec.retries ?? ep.config.retries ?? this.retry.retries;
+    const throttled = decision === 'retry' && isThrottle(facts);
+    const outcome: Outcome = throttled ? 'throttled' : decision === 'retry' && feedsBreaker(facts) ? 'failure' : 'neutral';
+    // retries 0 (`endpoints check`, --retries 0) means never resend, throttled or not
+    if (throttled && maxRetries > 0) {
+      const now = performance.now();
+      tries.throttledSinceMs ??= now;
+      if (now - tries.throttledSinceMs < throttleBudgetMs) {
+        return { decision, outcome, waitMs: backoffMs(tries.throttled++, backoffBaseMs, backoffCapMs, facts.retryAfterMs) };
+      }
+    }
+    // fallback reads: a miss or failure on one store sends the read to the next, in order
+    if (fallbackRead && decision === 'fail' && tries.counted + 1 < this.pool.endpoints.length) decision = 'retry';
+    const budget = fallbackRead ? Math.max(maxRetries, this.pool.endpoints.length - 1) : maxRetries;
+    if (decision !== 'retry' || tries.counted >= budget) return { decision, outcome, waitMs: undefined };
+    return { decision, outcome, waitMs: backoffMs(tries.counted++, backoffBaseMs, backoffCapMs, facts.retryAfterMs) };
   }
 
   private report(spec: RequestSpec<unknown>, ep: Endpoint, attempts: number, successMs: number, totalMs: number, ok: boolean, error?: string): RequestReport {
@@ -207,7 +268,7 @@ export class RequestEngine {
     return new Promise((resolve, reject) => {
       if (this.runSignal.aborted) return reject(new Interrupted());
       const onAbort = (): void => { clearTimeout(t); reject(new Interrupted()); };
-      const t = setTimeout(() => { this.runSignal.removeEventListener('abort', onAbort); resolve(); }, ms);
+      const t = setTimeout(() => { this.runSignal.removeEventListener('abort', onAbort); resolve(); }, clampTimerMs(ms));
       this.runSignal.addEventListener('abort', onAbort, { once: true });
     });
   }

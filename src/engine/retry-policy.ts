@@ -87,6 +87,8 @@ export interface ErrorFacts {
   code: string;
   status?: number;
   retryAfterMs?: number;
+  /** the answer's Date header (the server's clock), ms since the epoch */
+  serverDateMs?: number;
   message: string;
 }
 
@@ -118,7 +120,12 @@ export function errorFacts(err: unknown): ErrorFacts {
       if (Number.isFinite(at)) retryAfterMs = Math.max(0, at - Date.now());
     }
   }
-  return { code, ...(status !== undefined && { status }), ...(retryAfterMs !== undefined && { retryAfterMs }), message };
+  const date = e.$response?.headers?.date;
+  const serverDateMs = date !== undefined ? Date.parse(date) : Number.NaN;
+  return {
+    code, ...(status !== undefined && { status }), ...(retryAfterMs !== undefined && { retryAfterMs }),
+    ...(Number.isFinite(serverDateMs) && { serverDateMs }), message,
+  };
 }
 
 /** The decision for one failed attempt. Unknown errors without an HTTP status are retried. */
@@ -133,5 +140,52 @@ export function decide(facts: ErrorFacts): Decision {
  */
 export function backoffMs(retry: number, baseMs: number, capMs: number, retryAfterMs?: number, random: () => number = Math.random): number {
   const jitter = random() * Math.min(capMs, baseMs * 2 ** retry);
-  return retryAfterMs !== undefined ? Math.max(jitter, Math.min(retryAfterMs, capMs)) : jitter;
+  return clampTimerMs(retryAfterMs !== undefined ? Math.max(jitter, Math.min(retryAfterMs, capMs)) : jitter);
+}
+
+
+/**
+ * Answers that say "send slower" (S3 SlowDown and ServiceUnavailable, which S3 documents as
+ * "reduce your request rate"; MinIO SlowDownRead/Write; AWS throttling codes; any 429). The
+ * server answered: they speak of our rate, not of its health, so they lower the endpoint's
+ * in-flight limit (endpoints/concurrency-limit.ts) and never feed its breaker. A bare 503
+ * without an S3 code (a proxy with no backend) is a health failure.
+ */
+const THROTTLE_CODES: ReadonlySet<string> = new Set([
+  'SlowDown', 'ServiceUnavailable', 'SlowDownRead', 'SlowDownWrite', 'Throttling', 'ThrottlingException', 'ThrottledException',
+  'TooManyRequestsException', 'RequestLimitExceeded', 'RequestThrottled', 'RequestThrottledException',
+  'BandwidthLimitExceeded', 'ProvisionedThroughputExceededException',
+]);
+
+export function isThrottle(facts: ErrorFacts): boolean {
+  return THROTTLE_CODES.has(facts.code) || facts.status === 429;
+}
+
+/** Failures with no answer from the endpoint: it is down, unreachable or stalled. */
+const HEALTH_CODES: ReadonlySet<string> = new Set([
+  'DeadlineExceeded', 'ECONNRESET', 'ECONNREFUSED', 'ECONNABORTED', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH',
+  'ENETUNREACH', 'EHOSTDOWN', 'ENETDOWN', 'EAI_AGAIN', 'EPROTO', 'TimeoutError', 'RequestTimeoutError', 'socket hang up',
+]);
+
+/**
+ * Does this failure speak of the endpoint's health (and so feed its breaker)? Only: no answer
+ * (connection refused/reset, our deadline) or a 5xx other than throttling. Not: throttling,
+ * 4xx about one request (BadDigest, RequestTimeTooSkewed, RequestTimeout), local errors.
+ */
+export function feedsBreaker(facts: ErrorFacts): boolean {
+  if (isThrottle(facts)) return false;
+  if (facts.status !== undefined) return facts.status >= 500;
+  return HEALTH_CODES.has(facts.code);
+}
+
+/** The server refused the request's signing time (the client's clock is off). */
+export function isClockSkew(facts: ErrorFacts): boolean {
+  return facts.code === 'RequestTimeTooSkewed' || facts.code === 'RequestExpired' || facts.code === 'RequestInTheFuture';
+}
+
+/** Node fires a timer above 2^31−1 ms (or NaN, or Infinity) after 1 ms: every computed wait goes through clampTimerMs. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function clampTimerMs(ms: number): number {
+  return ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 0;
 }

@@ -22,7 +22,7 @@
  *   each hop. Bodies are streamed both ways with backpressure, never buffered whole.
  * - Deterministic: matching requests are numbered 1..n in arrival order; "every N" faults hit the requests whose
  *   number is a multiple of N, and `stallFraction` draws from a seeded PRNG once per matching request.
- * - Per-request precedence when several faults are configured: slowDown, then fail, then stall, then reset, then corrupt,
+ * - Per-request precedence when several faults are configured: slowDown (storm, then every N), then fail, then stall, then reset, then corrupt,
  *   then corruptResponse.
  *   `delayMs`, the throttles and the response-header rewrites (`randomEtag`, `responseHeaders`) apply to whatever
  *   is actually forwarded (including reset/corrupted requests).
@@ -68,6 +68,13 @@ export interface FaultSpec {
   failStatus?: number;
   /** S3 error code of `failAfter` answers (default InternalError), e.g. NoSuchUpload. */
   failCode?: string;
+  /**
+   * SlowDown storm: every matching request answers 503 SlowDown (like `slowDownEvery: 1`) for this many
+   * milliseconds, starting at the first matching request after `slowDownStormAfter` of them; then all pass again.
+   */
+  slowDownStormMs?: number;
+  /** Matching requests let through before the SlowDown storm starts (default 0: the first one starts it). */
+  slowDownStormAfter?: number;
   /** Value of the Retry-After header on SlowDown answers, in whole seconds; header omitted when undefined. */
   retryAfterSec?: number;
   /** Flip (XOR 0xff) the middle byte of the request body on every Nth matching request, forwarding the rest unchanged. */
@@ -225,6 +232,12 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   for (const name of ['delayMs', 'responseDelayMs'] as const) {
     const v = spec[name];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`fault-proxy: ${name} must be a finite number >= 0, got ${v}`);
+  }
+  if (spec.slowDownStormMs !== undefined && !(Number.isFinite(spec.slowDownStormMs) && spec.slowDownStormMs > 0)) {
+    throw new Error(`fault-proxy: slowDownStormMs must be a number > 0, got ${spec.slowDownStormMs}`);
+  }
+  if (spec.slowDownStormAfter !== undefined && !(Number.isInteger(spec.slowDownStormAfter) && spec.slowDownStormAfter >= 0)) {
+    throw new Error(`fault-proxy: slowDownStormAfter must be an integer >= 0, got ${spec.slowDownStormAfter}`);
   }
   if (spec.retryAfterSec !== undefined && !(Number.isInteger(spec.retryAfterSec) && spec.retryAfterSec >= 0)) {
     throw new Error(`fault-proxy: retryAfterSec must be an integer >= 0, got ${spec.retryAfterSec}`);
@@ -398,6 +411,8 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   // a stream of its own, so random ETags do not shift which requests stallFraction picks
   let etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
   const randomEtag = (): string => Array.from({ length: 4 }, () => Math.floor(etagRand() * 2 ** 32).toString(16).padStart(8, '0')).join('');
+  /** when the SlowDown storm started (performance.now()), undefined before it */
+  let stormStartMs: number | undefined;
   let totalPacer: Pacer | undefined;
   let connPacers = new WeakMap<Socket, Pacer>();
   const resetPacers = (): void => {
@@ -432,6 +447,10 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     // Draw once per matching request whatever else happens, so the sequence only depends on the order.
     const draw = s.stallFraction !== undefined ? rand() : 1;
     const every = (k: number | undefined): boolean => k !== undefined && n % k === 0;
+    if (s.slowDownStormMs !== undefined && n > (s.slowDownStormAfter ?? 0)) {
+      stormStartMs ??= performance.now();
+      if (performance.now() - stormStartMs < s.slowDownStormMs) return { matched: true, action: 'slowDown' };
+    }
     if (every(s.slowDownEvery)) return { matched: true, action: 'slowDown' };
     if (s.failAfter !== undefined && n > s.failAfter) return { matched: true, action: 'fail' };
     if (every(s.stallEvery) || (s.stallFraction !== undefined && draw < s.stallFraction)) return { matched: true, action: 'stall' };
@@ -645,6 +664,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     setFaults: (next: FaultSpec) => {
       spec = checkSpec(next);
       matchCount = 0;
+      stormStartMs = undefined;
       rand = mulberry32(spec.seed ?? 1);
       etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
       resetPacers();

@@ -380,6 +380,25 @@ describe('fault-proxy', () => {
     expect(() => p.setFaults({ failAfter: 0, failCode: '<x>' })).toThrow(/fault-proxy/);
   });
 
+  it('slowDownStormMs answers every matching request 503 SlowDown for that long after slowDownStormAfter, then forwards again', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { match: /^PUT /, slowDownStormAfter: 2, slowDownStormMs: 400 });
+    const body = randomBytes(1024);
+    const statuses: number[] = [];
+    for (let i = 0; i < 5; i++) statuses.push((await send(p.url, { path: `/bkt/a${i}`, body })).status);
+    expect(statuses).toEqual([200, 200, 503, 503, 503]);
+    expect((await send(p.url, { method: 'GET', path: '/bkt/other' })).status).toBe(200); // not matching: forwarded
+    await new Promise((r) => setTimeout(r, 450));
+    expect((await send(p.url, { path: '/bkt/after', body })).status).toBe(200);
+    expect(p.stats()).toMatchObject({ slowDowns: 3, forwarded: 4 });
+    expect(up.seen.map((s) => s.url)).toEqual(['/bkt/a0', '/bkt/a1', '/bkt/other', '/bkt/after']);
+    // setFaults restarts the storm: the first matching request starts it again
+    p.setFaults({ slowDownStormMs: 10_000 });
+    expect((await send(p.url, { path: '/bkt/b', body })).status).toBe(503);
+    expect(() => p.setFaults({ slowDownStormMs: 0 })).toThrow(/slowDownStormMs/);
+    expect(() => p.setFaults({ slowDownStormMs: 10, slowDownStormAfter: -1 })).toThrow(/slowDownStormAfter/);
+  });
+
   it('corruptEvery flips exactly one byte of the forwarded body', async () => {
     const up = await startUpstream();
     const p = await proxyFor(up, { corruptEvery: 1 });

@@ -28,7 +28,7 @@ function fakeStore(ep: Endpoint, keys: string[], calls: string[]): void {
     const more = i + 1 < keys.length;
     return { Contents: keys.length ? [{ Key: keys[i], Size: 1 }] : [], IsTruncated: more, ...(more && { NextContinuationToken: `${ep.name}:${i + 1}` }) };
   };
-  Object.defineProperty(ep, 'client', { value: { send, destroy() {} } });
+  Object.defineProperty(ep, 'client', { value: { send, destroy() {}, config: {} } });
 }
 
 function engineFor(mode: Mode, sharedStorage: boolean, stores: string[][], calls: string[]): RequestEngine {
@@ -58,7 +58,7 @@ describe('listThrough: tokens stay with the store that issued them', () => {
   it('replicate: a store whose listing fails fails the listing (a delete must see every store)', async () => {
     const calls: string[] = [];
     const engine = engineFor('replicate', false, [['a1'], ['b1']], calls);
-    Object.defineProperty(engine.pool.endpoints[1]!, 'client', { value: { send: async () => { throw Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }); }, destroy() {} } });
+    Object.defineProperty(engine.pool.endpoints[1]!, 'client', { value: { send: async () => { throw Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }); }, destroy() {}, config: {} } });
     await expect(keys(engine)).rejects.toThrow(/AccessDenied/);
   });
 
