@@ -2,7 +2,9 @@
  * `sync`: make bucket/prefix look like a local directory, for CI artifacts. Upload what is new
  * or changed (upload() with a comparison against the listing), then, with `delete`, remove the
  * keys under the prefix that have no local file — only after every upload succeeded and the
- * walk was complete; on any failure nothing is deleted.
+ * walk was complete; on any failure nothing is deleted. Nothing excluded, nothing at or under a
+ * path the walk could not read, is a candidate (src/engine/upload.ts). Emptying a prefix (no
+ * local file selected) or deleting at a bucket root takes `deleteAll`.
  *
  * Change detection: size, then mtime against the object's LastModified (free with the listing;
  * the recorded `s3x-mtime` metadata would cost a HEAD per object), or with `checksum` the
@@ -10,6 +12,8 @@
  */
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { resolveConnection } from '../config/options.js';
+import { UsageError } from '../errors.js';
+import { normalizePrefix } from '../fs/keys.js';
 import { silentLogger } from '../logger.js';
 import { openPool } from './context.js';
 import { MAX_DELETE_BATCH, withContentMd5, type FailedKey } from './delete.js';
@@ -22,6 +26,11 @@ export interface SyncOptions extends Omit<UploadOptions, 'compare' | 'collectRem
   checksum?: boolean;
   /** remove remote objects under the prefix that have no local file (after all uploads succeeded) */
   delete?: boolean;
+  /**
+   * delete even when that removes everything: no local file selected (an empty or all-excluded
+   * dir) or an empty prefix (the bucket root). Implies `delete`.
+   */
+  deleteAll?: boolean;
   /** with dryRun and delete: one call per key that would be deleted */
   onPlanDelete?: (key: string) => void;
 }
@@ -36,17 +45,25 @@ export interface SyncSummary extends UploadSummary {
 }
 
 export async function sync(opts: SyncOptions): Promise<SyncSummary> {
+  const deleting = (opts.delete ?? false) || (opts.deleteAll ?? false);
+  if (deleting && !opts.deleteAll && normalizePrefix(opts.prefix) === '') {
+    throw new UsageError(`sync --delete to the bucket root of '${opts.bucket}' (no prefix) would delete every object in the bucket with no local file; give a prefix, or pass --delete-all`);
+  }
   const up = await upload({
     ...opts,
     compare: opts.checksum ? 'checksum' : 'size-mtime',
-    collectRemoteOnly: opts.delete ?? false,
+    collectRemoteOnly: deleting,
   });
   const planned = up.plan ?? { new: 0, changed: 0, unchanged: 0, remoteOnly: 0 };
   const keys = up.remoteOnlyKeys ?? [];
-  const { remoteOnlyKeys: _omit, ...base } = up;
+  const { remoteOnlyKeys: _omit, filesFound, ...base } = up;
   void _omit;
   const summary: SyncSummary = { ...base, plan: planned, deleted: 0, deleteFailed: [] };
-  if (!opts.delete || planned.remoteOnly === 0) return summary;
+  if (!deleting || planned.remoteOnly === 0) return summary;
+  if (!opts.deleteAll && filesFound === 0) {
+    const where = `s3://${up.bucket}/${up.prefix ? `${up.prefix}/` : ''}`;
+    throw new UsageError(`sync --delete: no local file selected in '${opts.dir}' (empty, or all excluded), so all ${planned.remoteOnly} objects under ${where} would be deleted; nothing was deleted (pass --delete-all to mean it)`);
+  }
   if (up.dryRun) {
     for (const k of keys) opts.onPlanDelete?.(k);
     summary.deleted = keys.length;
