@@ -80,7 +80,9 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
     const dirPath = String(dir);
     const go = (): void =>
       (fs.readdir as (p: fs.PathLike, o: unknown, c: Callback) => void)(dir, options, (err, files) => {
-        if (err) {
+        // an include's base directory that is not there (`a/*` with no directory a/): nothing to read
+        if (err?.code === 'ENOENT' || err?.code === 'ENOTDIR') cb(null, []);
+        else if (err) {
           onUnread(relOf(dirPath));
           onProblem({ rel: relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
           cb(null, []);

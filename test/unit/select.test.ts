@@ -148,3 +148,13 @@ describe('--priority globs read like --include', () => {
     expect(pathMatcher(glob)(rel)).toBe(want);
   });
 });
+
+describe('walk: an include whose base directory is not there', () => {
+  it('is nothing to read, not a failed directory (found by the sync --delete property test)', async () => {
+    const problems: string[] = [];
+    const out: string[] = [];
+    for await (const f of walkFiles(root, { include: ['missing/*', 'a b/*', 'a.txt/*', 'cache/a'], onProblem: (p) => problems.push(`${p.rel}: ${p.reason}`) })) out.push(f.rel);
+    expect(problems).toEqual([]);
+    expect(out).toEqual(['cache/a']);
+  });
+});
