@@ -64,14 +64,16 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
     const where = `s3://${up.bucket}/${up.prefix ? `${up.prefix}/` : ''}`;
     throw new UsageError(`sync --delete: no local file selected in '${opts.dir}' (empty, or all excluded), so all ${planned.remoteOnly} objects under ${where} would be deleted; nothing was deleted (pass --delete-all to mean it)`);
   }
+  // checked before the dry run's plan, so that the plan says what the real run would do
+  const problems = up.failed.length + up.notAttempted + (up.fatal ? 1 : 0) + (up.interrupted ? 1 : 0);
+  if (problems > 0 || up.remoteOnlyKeys === undefined) {
+    const why = up.dryRun ? 'some local files could not be read' : 'the upload did not complete';
+    summary.deleteSkipped = `${planned.remoteOnly} remote-only objects kept: ${why}`;
+    return summary;
+  }
   if (up.dryRun) {
     for (const k of keys) opts.onPlanDelete?.(k);
     summary.deleted = keys.length;
-    return summary;
-  }
-  const problems = up.failed.length + up.notAttempted + (up.fatal ? 1 : 0) + (up.interrupted ? 1 : 0);
-  if (problems > 0 || up.remoteOnlyKeys === undefined) {
-    summary.deleteSkipped = `${planned.remoteOnly} remote-only objects kept: the upload did not complete`;
     return summary;
   }
   const started = performance.now();

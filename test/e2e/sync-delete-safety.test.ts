@@ -111,6 +111,10 @@ describe('sync --delete never deletes under a path the walk could not read', () 
     fs.chmodSync(path.join(t, 'locked'), 0o000);
     cleanups.push(() => fs.chmodSync(path.join(t, 'locked'), 0o755));
     await seed(bucket, ['locked/inner.txt', 'locked/deep/x.txt', 'gone.txt'].map((k) => `perm/${k}`));
+    // the dry run says what the real run does: nothing deleted
+    const dry = await runCli(env, ['sync', t, `s3://${bucket}/perm`, ...ep, '--delete', '--dry-run'], { uid: 65534 });
+    expect(dry.stdout).not.toMatch(/would delete/);
+    expect(dry.stdout).toMatch(/Not deleted: 1 remote-only objects kept: .*could not be read/);
     const r = await runCli(env, ['sync', t, `s3://${bucket}/perm`, ...ep, '--delete'], { uid: 65534 });
     expect(r.stdout).toMatch(/locked: cannot read directory: EACCES/);
     expect(r.code).toBe(1);
