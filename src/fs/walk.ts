@@ -80,8 +80,9 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
     const dirPath = String(dir);
     const go = (): void =>
       (fs.readdir as (p: fs.PathLike, o: unknown, c: Callback) => void)(dir, options, (err, files) => {
-        // an include's base directory that is not there (`a/*` with no directory a/): nothing to read
-        if (err?.code === 'ENOENT' || err?.code === 'ENOTDIR') cb(null, []);
+        // an include's base directory that is not there (`a/*` with no directory a/): nothing to
+        // read; any other directory that cannot be read (even one gone mid-walk) is reported
+        if ((err?.code === 'ENOENT' || err?.code === 'ENOTDIR') && includeBases.has(path.resolve(dirPath))) cb(null, []);
         else if (err) {
           onUnread(relOf(dirPath));
           onProblem({ rel: relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
@@ -117,6 +118,7 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
   await fs.promises.access(absRoot, fs.constants.R_OK | fs.constants.X_OK);
 
   const include = opts.include && opts.include.length > 0 ? globPatterns(opts.include) : ['**'];
+  const includeBases = new Set(fg.generateTasks(include, { baseNameMatch: true }).map((t) => path.resolve(absRoot, t.base)));
   const stream = fg.stream(include, {
     cwd: absRoot,
     dot: true,

@@ -34,8 +34,9 @@ export function registerSync(program: Command, ctx: CliContext): void {
 Changed means: the size differs, or the file's mtime is newer than the object's LastModified
 (with --checksum: the MD5 differs from the ETag). --include/--exclude and --shard apply to both
 sides, read the same way: an excluded or other-shard object is never deleted. A pattern without
-"/" matches the name at any depth and a matching directory's whole subtree ("uploads",
-".git"); "dir/" names a directory anywhere; "*.tmp" matches files only.
+"/" matches the name at any depth; one without wildcards ("uploads", ".git") also takes a
+directory of that name with everything in it; "dir/" names a directory at any depth, "a/b/"
+the one at the root; "*.tmp" or "!(*.txt)" match file names only, never a directory's.
 --delete never deletes at or under a path that could not be read: a symlink not followed or
 broken (its name and everything below it), an unreadable directory (then nothing is deleted).
 --delete refuses (exit 2) when no local file is selected (an empty or all-excluded <dir>: it
