@@ -8,6 +8,8 @@
  * - a trailing `/` names a directory (as in .gitignore): `node_modules/` is read as
  *   `**\/node_modules/**`, `a/b/` as `a/b/**` (fast-glob alone would match no file at all);
  * - an --include starting with `!` (but not `!(`) is an exclude;
+ * - an include is read from inside its base directory: `a/**` takes what is under a/, never
+ *   a file named `a` (unless another include has no base, like `*.txt`);
  * - a file is selected when an include matches its path, no exclude matches it, and no
  *   pruning exclude matches one of its parent directories. Pruning excludes (fast-glob's
  *   isAffectDepthOfReadingPattern) end in `/**` or have a last segment without wildcards:
@@ -37,7 +39,8 @@ export function pathSelector(rules: SelectorRules = {}): PathSelector {
   const include = rules.include && rules.include.length > 0 ? globPatterns(rules.include) : ['**'];
   const tasks = fg.generateTasks(include, { baseNameMatch: true, dot: true, ignore: globPatterns(rules.exclude ?? []) });
   const re = (p: string): RegExp => micromatch.makeRe(p, MICROMATCH_OPTIONS);
-  const positive = tasks.flatMap((t) => t.positive).map(re);
+  // fast-glob reads each task from inside its base: `a/**` never yields a file named `a`
+  const positive = tasks.map((t) => ({ under: t.base === '.' ? '' : `${t.base}/`, res: t.positive.map(re) }));
   const negative = tasks[0]?.negative ?? [];
   const relative = negative.filter((p) => !path.isAbsolute(p)).map(re);
   const absolute = negative.filter((p) => path.isAbsolute(p)).map(re);
@@ -45,7 +48,7 @@ export function pathSelector(rules: SelectorRules = {}): PathSelector {
   const root = rules.root ?? '/';
   const any = (res: RegExp[], s: string): boolean => res.some((r) => r.test(s));
   return (rel) => {
-    if (positive.length === 0 || !any(positive, rel)) return false;
+    if (!positive.some((t) => rel.startsWith(t.under) && any(t.res, rel))) return false;
     if (any(relative, rel) || (absolute.length > 0 && any(absolute, path.resolve(root, rel)))) return false;
     for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) {
       if (any(pruning, rel.slice(0, i))) return false;

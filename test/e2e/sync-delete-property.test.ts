@@ -2,7 +2,8 @@
  * Property: after `s3x sync --delete` against the real gateway, the remote holds exactly what
  * the rules say, and nothing outside them was touched. Random small trees with awkward names,
  * include/exclude patterns from a fixed grammar, a skipped directory symlink, a broken link, an
- * unreadable directory (the CLI runs as 'nobody' so permissions bite); the remote is seeded
+ * unreadable directory (the CLI runs as 'nobody' so permissions bite), with and without
+ * --follow-symlinks; the remote is seeded
  * with objects for local files, remote-only ones inside and outside the rules, under the
  * link/unreadable subtrees, and beside the prefix (`p`, `px`, `p-x/…`).
  *
@@ -49,6 +50,7 @@ const scenario = fc.record({
   // an unreadable dir fails the run (nothing deleted at all): in about one run in four
   locked: fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: fc.constantFrom('locked', 'a/locked'), weight: 1 }),
   deleteAll: fc.constantFrom(false, false, false, true),
+  follow: fc.boolean(),
 });
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
@@ -61,29 +63,29 @@ function addPath(taken: Set<string>, p: string): boolean {
   return true;
 }
 
-interface Built { root: string; files: string[]; links: string[]; locked: string | undefined }
+interface Built { root: string; files: string[]; dirLink: string | undefined; broken: string | undefined; locked: string | undefined }
 
 function build(sc: Scenario): Built {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-prop-'));
   const outside = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-prop-target-'));
   temps.push(root, outside);
   fs.chmodSync(root, 0o755);
+  fs.chmodSync(outside, 0o755);
   fs.writeFileSync(path.join(outside, 'e.txt'), 'elsewhere');
   const taken = new Set<string>();
   const files: string[] = [];
-  const links: string[] = [];
   const write = (rel: string, content: string): void => {
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.writeFileSync(path.join(root, rel), content);
   };
-  const link = (rel: string | undefined, target: string): void => {
-    if (rel === undefined || !addPath(taken, rel)) return;
+  const link = (rel: string | undefined, target: string): string | undefined => {
+    if (rel === undefined || !addPath(taken, rel)) return undefined;
     fs.mkdirSync(path.dirname(path.join(root, rel)), { recursive: true });
     fs.symlinkSync(target, path.join(root, rel));
-    links.push(rel);
+    return rel;
   };
-  link(sc.dirLink, outside);
-  link(sc.broken, '/nonexistent/unmounted-share');
+  const dirLink = link(sc.dirLink, outside);
+  const broken = link(sc.broken, '/nonexistent/unmounted-share');
   let locked: string | undefined;
   if (sc.locked !== undefined && addPath(taken, `${sc.locked}/in.txt`)) locked = sc.locked;
   for (const f of sc.files) if (addPath(taken, f)) { write(f, `local ${f}`); files.push(f); }
@@ -91,7 +93,7 @@ function build(sc: Scenario): Built {
     write(`${locked}/in.txt`, 'locked');
     fs.chmodSync(path.join(root, locked), 0o000);
   }
-  return { root, files, links, locked };
+  return { root, files, dirLink, broken, locked };
 }
 
 /** Would the walk take a local file at `rel`? (A one-file shadow tree, walked with the same rules.) */
@@ -121,11 +123,13 @@ const under = (rel: string, roots: readonly string[]): boolean => roots.some((r)
 async function check(sc: Scenario): Promise<void> {
   const b = build(sc);
   const p = `r-${crypto.randomBytes(4).toString('hex')}`;
-  const unread = [...b.links, ...(b.locked ? [b.locked] : [])];
+  const links = [b.dirLink, b.broken].filter((l) => l !== undefined);
+  // a followed directory link is read like a directory; a broken one never is
+  const unread = [...(sc.follow ? [] : [b.dirLink]), b.broken, b.locked].filter((l) => l !== undefined);
   const remoteRels = [...new Set([
     ...b.files.filter((_, i) => sc.seedLocal[i % sc.seedLocal.length]),
     ...sc.remoteOnly,
-    ...b.links.flatMap((l) => [l, `${l}/x.txt`, `${l}/q/r`]),
+    ...links.flatMap((l) => [l, `${l}/x.txt`, `${l}/q/r`, `${l}/e.txt`]),
     ...(b.locked ? [`${b.locked}/in.txt`, `${b.locked}/gone`] : []),
   ])];
   const besides = [p, `${p}x`, `${p}-x/a`, `${p}.bak/c.txt`];
@@ -133,7 +137,7 @@ async function check(sc: Scenario): Promise<void> {
 
   // what the rules say: local files the walk takes (as 'nobody': nothing under the locked dir)
   const local: string[] = [];
-  for await (const f of walkFiles(b.root, { include: sc.include, exclude: sc.exclude })) if (!b.locked || !under(f.rel, [b.locked])) local.push(f.rel);
+  for await (const f of walkFiles(b.root, { include: sc.include, exclude: sc.exclude, followSymlinks: sc.follow })) if (!b.locked || !under(f.rel, [b.locked])) local.push(f.rel);
   const goes: string[] = [];
   for (const r of remoteRels) {
     if (!local.includes(r) && !under(r, unread) && (await walkTakes(r, sc.include, sc.exclude))) goes.push(r);
@@ -141,7 +145,7 @@ async function check(sc: Scenario): Promise<void> {
 
   const flags = [...sc.include.flatMap((x) => ['--include', x]), ...sc.exclude.flatMap((x) => ['--exclude', x])];
   const run = await runCli(env, ['sync', b.root, `s3://${bucket}/${p}`, '--endpoint-url', env.endpoints[0]!,
-    sc.deleteAll ? '--delete-all' : '--delete', ...flags], { uid: NOBODY });
+    sc.deleteAll ? '--delete-all' : '--delete', ...(sc.follow ? ['--follow-symlinks'] : []), ...flags], { uid: NOBODY });
   const out = `exit ${run.code}\n${run.stdout}${run.stderr}`;
   const after = (await listAll(env, bucket, p)).map((o) => o.Key!);
   // nothing beside the prefix was touched, ever
