@@ -16,7 +16,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import fc from 'fast-check';
+import fg from 'fast-glob';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { globPatterns } from '../../src/fs/select.js';
 import { walkFiles } from '../../src/fs/walk.js';
 import { client, listAll, makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
 
@@ -96,14 +98,22 @@ function build(sc: Scenario): Built {
   return { root, files, dirLink, broken, locked };
 }
 
-/** Would the walk take a local file at `rel`? (A one-file shadow tree, walked with the same rules.) */
+/**
+ * Would the walk take a local file at `rel`? A one-file shadow tree, walked with the same rules;
+ * and never unless fast-glob alone (with the walk's options and patterns) takes it too.
+ */
 async function walkTakes(rel: string, include: string[], exclude: string[]): Promise<boolean> {
   const shadow = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-shadow-'));
   try {
     fs.mkdirSync(path.dirname(path.join(shadow, rel)), { recursive: true });
     fs.writeFileSync(path.join(shadow, rel), '');
-    for await (const f of walkFiles(shadow, { include, exclude })) if (f.rel === rel) return true;
-    return false;
+    let walked = false;
+    for await (const f of walkFiles(shadow, { include, exclude })) if (f.rel === rel) walked = true;
+    const raw = await fg(include.length > 0 ? globPatterns(include) : ['**'], {
+      cwd: shadow, dot: true, baseNameMatch: true, ignore: globPatterns(exclude), suppressErrors: true,
+    });
+    if (walked) expect(raw, `fast-glob does not take ${rel}`).toContain(rel);
+    return walked;
   } finally {
     fs.rmSync(shadow, { recursive: true, force: true });
   }
