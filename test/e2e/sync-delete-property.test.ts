@@ -23,7 +23,8 @@ import { walkFiles } from '../../src/fs/walk.js';
 import { client, listAll, makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
 
 const env: S3TestEnv = inject('s3');
-const NOBODY = 65534;
+/** as root, run the CLI as 'nobody' so that chmod 000 bites (a non-root owner is refused anyway) */
+const AS_USER = process.getuid?.() === 0 ? { uid: 65534 } : {};
 const SEGMENTS = ['a', 'b', 'a-b', 'a b', 'é', 'ünï', '.d', 'x.tmp', 'y.log', 'c.txt', 'd..', 'node_modules', 'build', '[ab]'];
 const INCLUDES = ['*.txt', '*.{tmp,log}', 'a/**', '**/b', '!(*.txt)', 'ünï', '.*', '*', 'a b/*'];
 const EXCLUDES = ['a', 'b/', 'a/b/', '*.{tmp,log}', '[ab]', '[ab].txt', '!(*.txt)', '**/build', 'node_modules/', '.d', 'ünï', 'a-b', 'a b', '*.txt', 'x.tmp/**', '?', 'é/*'];
@@ -155,7 +156,7 @@ async function check(sc: Scenario): Promise<void> {
 
   const flags = [...sc.include.flatMap((x) => ['--include', x]), ...sc.exclude.flatMap((x) => ['--exclude', x])];
   const run = await runCli(env, ['sync', b.root, `s3://${bucket}/${p}`, '--endpoint-url', env.endpoints[0]!,
-    sc.deleteAll ? '--delete-all' : '--delete', ...(sc.follow ? ['--follow-symlinks'] : []), ...flags], { uid: NOBODY });
+    sc.deleteAll ? '--delete-all' : '--delete', ...(sc.follow ? ['--follow-symlinks'] : []), ...flags], AS_USER);
   const out = `exit ${run.code}\n${run.stdout}${run.stderr}`;
   const after = (await listAll(env, bucket, p)).map((o) => o.Key!);
   // nothing beside the prefix was touched, ever

@@ -12,6 +12,8 @@ import { client, listAll, makeBucket, makeTree, runCli, type S3TestEnv } from '.
 
 const env: S3TestEnv = inject('s3');
 const ep = ['--endpoint-url', env.endpoints[0]!];
+/** as root, run the CLI as 'nobody' so that chmod 000 bites (a non-root owner is refused anyway) */
+const AS_USER = process.getuid?.() === 0 ? { uid: 65534 } : {};
 
 let bucket: string;
 let drop: () => Promise<void>;
@@ -112,10 +114,10 @@ describe('sync --delete never deletes under a path the walk could not read', () 
     cleanups.push(() => fs.chmodSync(path.join(t, 'locked'), 0o755));
     await seed(bucket, ['locked/inner.txt', 'locked/deep/x.txt', 'gone.txt'].map((k) => `perm/${k}`));
     // the dry run says what the real run does: nothing deleted
-    const dry = await runCli(env, ['sync', t, `s3://${bucket}/perm`, ...ep, '--delete', '--dry-run'], { uid: 65534 });
+    const dry = await runCli(env, ['sync', t, `s3://${bucket}/perm`, ...ep, '--delete', '--dry-run'], AS_USER);
     expect(dry.stdout).not.toMatch(/would delete/);
     expect(dry.stdout).toMatch(/Not deleted: 1 remote-only objects kept: .*could not be read/);
-    const r = await runCli(env, ['sync', t, `s3://${bucket}/perm`, ...ep, '--delete'], { uid: 65534 });
+    const r = await runCli(env, ['sync', t, `s3://${bucket}/perm`, ...ep, '--delete'], AS_USER);
     expect(r.stdout).toMatch(/locked: cannot read directory: EACCES/);
     expect(r.code).toBe(1);
     const got = await keysUnder(bucket, 'perm/');
