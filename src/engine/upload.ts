@@ -9,6 +9,7 @@
  * whatever the number and size of the files.
  */
 import fs from 'node:fs';
+import path from 'node:path';
 import crypto from 'node:crypto';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
@@ -32,6 +33,7 @@ import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from '.
 import { errorFacts } from './retry-policy.js';
 import { PriorityQueue, type Priority } from './priority-queue.js';
 import { pathMatcher } from '../fs/glob.js';
+import { pathSelector } from '../fs/select.js';
 import type { BreakerState, BreakerTransition } from '../endpoints/breaker.js';
 
 /** Files up to this size are read into memory in one go (cheaper than a stream). */
@@ -178,6 +180,8 @@ export interface UploadSummary extends RunTotals {
   plan?: { new: number; changed: number; unchanged: number; remoteOnly: number };
   /** with `collectRemoteOnly`: keys under the prefix, selected by the same filters and shard, with no local file */
   remoteOnlyKeys?: string[];
+  /** with `collectRemoteOnly`: files the walk found (selected by the filters, before --shard) */
+  filesFound?: number;
 }
 
 export async function upload(opts: UploadOptions): Promise<UploadSummary> {
@@ -201,7 +205,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     lastTick = now;
     opts.onProgress({ ...progress, elapsedMs: now - started });
   };
-  /** paths the walk met but did not upload (skipped, unreadable): never "remote-only" */
+  /** paths the walk met but did not upload, or could not look under: nothing at or below them is "remote-only" */
   const problemRels: string[] = [];
   const onProblem = (p: WalkProblem): void => {
     problemRels.push(p.rel);
@@ -219,6 +223,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     followSymlinks: opts.followSymlinks ?? false,
     onProblem,
     onDirectory: keyGuard.noteDirectory,
+    onUnread: (rel) => problemRels.push(rel),
   });
 
   const inShard = shardFilter(opts.shard);
@@ -684,12 +689,12 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       // the walk did not finish (interrupt, fatal): nothing can be said to be remote-only
       remoteOnlyKeys = undefined;
     } else if (remoteMap) {
-      // a skipped symlink or unreadable file still exists locally: its object is not extra
-      for (const rel of problemRels) remoteMap.delete(keyFor(prefix, rel));
-      // what the walk did not find, among keys these filters and this shard would have taken
-      const selected = remoteSelector(opts.include, opts.exclude);
+      // what the walk did not find, among keys these filters and this shard would have taken,
+      // and not at or under a path the walk could not read (a skipped link, an unreadable dir)
+      const selected = remoteSelector(opts.include, opts.exclude, opts.dir);
+      const unread = unreadSubtrees(prefix, problemRels);
       const listPrefix = prefix ? `${prefix}/` : '';
-      const keys = [...remoteMap.keys()].filter((k) => k.startsWith(listPrefix) && selected(k.slice(listPrefix.length)) && inShard(k));
+      const keys = [...remoteMap.keys()].filter((k) => k.startsWith(listPrefix) && !unread(k) && selected(k.slice(listPrefix.length)) && inShard(k));
       plan.remoteOnly = keys.length;
       if (opts.collectRemoteOnly) remoteOnlyKeys = keys;
     }
@@ -711,7 +716,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     mbps: mbps(progress.bytesDone, wallMs), objectsPerSec: progress.filesDone / (wallMs / 1000),
     requests, retries,
     failed, skipped, notAttempted, interrupted, ...(fatal !== undefined && { fatal }),
-    ...(opts.compare && { plan }), ...(remoteOnlyKeys && { remoteOnlyKeys }),
+    ...(opts.compare && { plan }), ...(remoteOnlyKeys && { remoteOnlyKeys, filesFound: progress.filesFound }),
     endpoints: endpointSummaries(pool, pool.mode === 'replicate' ? copies : undefined),
   };
 }
@@ -817,11 +822,20 @@ function shardFilter(shard: { index: number; count: number } | undefined): (key:
   return (key) => shardOf(key, shard.count) === shard.index - 1;
 }
 
-/** Would --include/--exclude select this relative path? (Same rules as the walk.) */
-function remoteSelector(include: string[] | undefined, exclude: string[] | undefined): (rel: string) => boolean {
-  const inc = (include ?? []).map(pathMatcher);
-  const exc = (exclude ?? []).map(pathMatcher);
-  return (rel) => (inc.length === 0 || inc.some((m) => m(rel))) && !exc.some((m) => m(rel));
+/** Would --include/--exclude select this relative path? The walk's own reading (src/fs/select.ts). */
+function remoteSelector(include: string[] | undefined, exclude: string[] | undefined, dir: string): (rel: string) => boolean {
+  return pathSelector({ include, exclude, root: path.resolve(dir) });
+}
+
+/** Is this key at or below the key of a path the walk could not read ('.' = the root itself)? */
+function unreadSubtrees(prefix: string, rels: readonly string[]): (key: string) => boolean {
+  if (rels.includes('.')) return () => true;
+  const roots = new Set(rels.map((rel) => keyFor(prefix, rel)));
+  return (key) => {
+    if (roots.has(key)) return true;
+    for (let i = key.indexOf('/'); i >= 0; i = key.indexOf('/', i + 1)) if (roots.has(key.slice(0, i))) return true;
+    return false;
+  };
 }
 
 /**

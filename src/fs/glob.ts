@@ -1,7 +1,8 @@
+import { globSelector } from './select.js';
+
 /**
- * A small glob matcher for --priority patterns and bucket maps, with the same rules as
- * --include/--exclude: `**` crosses directories, `*` and `?` do not, and a pattern without `/`
- * matches the base name at any depth.
+ * A small glob matcher for bucket-map patterns (bucket names, never paths): `**` crosses
+ * directories, `*` and `?` do not.
  */
 export function globToRegExp(glob: string): RegExp {
   let re = '';
@@ -16,8 +17,7 @@ export function globToRegExp(glob: string): RegExp {
   return new RegExp(`^${re}$`);
 }
 
-/** Matcher for a path relative to the walked root. */
+/** Matcher for a path relative to the walked root (--priority): read as an --include is, see src/fs/select.ts. */
 export function pathMatcher(glob: string): (rel: string) => boolean {
-  const re = globToRegExp(glob);
-  return glob.includes('/') ? (rel) => re.test(rel) : (rel) => re.test(rel.slice(rel.lastIndexOf('/') + 1));
+  return globSelector(glob);
 }

@@ -2,11 +2,13 @@
  * Streams the files under a directory (fast-glob), as they are found: memory stays flat for
  * millions of files. Dotfiles are included. Symlinks are skipped unless `followSymlinks`;
  * when followed, a link back to one of its own ancestors (a loop) is reported and skipped.
- * Unreadable directories are reported and skipped; the walk goes on.
+ * Unreadable directories are reported and skipped; the walk goes on. --include/--exclude are
+ * read by src/fs/select.ts, the same reading that filters remote keys.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import fg from 'fast-glob';
+import { globPatterns, pathSelector } from './select.js';
 
 export interface FileEntry {
   /** absolute path */
@@ -38,6 +40,11 @@ export interface WalkOptions {
   onProblem?: (p: WalkProblem) => void;
   /** every directory listed (relative path, '.' = the root), with its entries' names */
   onDirectory?: (rel: string, names: string[]) => void;
+  /**
+   * A path the walk could not look at or under, whatever the patterns: a symlink not followed,
+   * a broken link, an unreadable or looping directory. Nothing at or below it is known.
+   */
+  onUnread?: (rel: string) => void;
 }
 
 type Readdir = typeof fs.readdir;
@@ -45,6 +52,8 @@ type Readdir = typeof fs.readdir;
 export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGenerator<FileEntry> {
   const absRoot = path.resolve(root);
   const onProblem = opts.onProblem ?? (() => {});
+  const onUnread = opts.onUnread ?? (() => {});
+  const selected = pathSelector({ include: opts.include, exclude: opts.exclude, root: absRoot });
   const relOf = (p: string): string => path.relative(absRoot, p).split(path.sep).join('/') || '.';
 
   // Realpaths of directories, cached: used to spot a followed link that points at an ancestor.
@@ -77,23 +86,37 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
     const dirPath = String(dir);
     const go = (): void =>
       (fs.readdir as (p: fs.PathLike, o: unknown, c: Callback) => void)(dir, options, (err, files) => {
-        if (err) {
+        // an include's base directory that is not there (`a/*` with no directory a/): nothing to
+        // read; any other directory that cannot be read (even one gone mid-walk) is reported
+        if ((err?.code === 'ENOENT' || err?.code === 'ENOTDIR') && includeBases.has(path.resolve(dirPath))) cb(null, []);
+        else if (err) {
+          onUnread(relOf(dirPath));
           onProblem({ rel: relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
           cb(null, []);
         } else {
           opts.onDirectory?.(relOf(dirPath), (files as Array<string | fs.Dirent>).map((f) => (typeof f === 'string' ? f : f.name)));
-          cb(null, files);
+          void reportUnreadLinks(dirPath, files).then(() => cb(null, files));
         }
       });
     if (opts.followSymlinks && path.resolve(dirPath) !== absRoot) {
       void isLoop(path.resolve(dirPath)).then((loop) => {
         if (loop) {
+          onUnread(relOf(dirPath));
           onProblem({ rel: relOf(dirPath), reason: 'symlink loop (points at one of its own parent directories)', kind: 'skipped' });
           cb(null, []);
         } else go();
       });
     } else go();
   }) as unknown as Readdir;
+  // Every link in a directory read, matched by the patterns or not (`link/x.txt` may be): one
+  // not followed, or broken, hides what is below it. fast-glob asks for Dirents (stats: false).
+  const reportUnreadLinks = async (dirPath: string, files: unknown[]): Promise<void> => {
+    for (const f of files) {
+      if (typeof f !== 'object' || f === null || !(f as fs.Dirent).isSymbolicLink()) continue;
+      const link = path.join(dirPath, (f as fs.Dirent).name);
+      if (!opts.followSymlinks || !(await fs.promises.stat(link).then(() => true, () => false))) onUnread(relOf(link));
+    }
+  };
 
   const rootStat = await fs.promises.stat(absRoot); // ENOENT / ENOTDIR are the caller's to report
   if (!rootStat.isDirectory()) {
@@ -103,7 +126,8 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
   }
   await fs.promises.access(absRoot, fs.constants.R_OK | fs.constants.X_OK);
 
-  const include = opts.include && opts.include.length > 0 ? opts.include : ['**'];
+  const include = opts.include && opts.include.length > 0 ? globPatterns(opts.include) : ['**'];
+  const includeBases = new Set(fg.generateTasks(include, { baseNameMatch: true }).map((t) => path.resolve(absRoot, t.base)));
   const stream = fg.stream(include, {
     cwd: absRoot,
     dot: true,
@@ -111,7 +135,7 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
     markDirectories: false,
     followSymbolicLinks: opts.followSymlinks ?? false,
     baseNameMatch: true,
-    ignore: opts.exclude ?? [],
+    ignore: globPatterns(opts.exclude ?? []),
     objectMode: true,
     // No fs.Stats in the entries: fast-glob's walker reads ahead of a slow consumer, and with
     // a Stats object each buffered entry was ~1.6 KB (48 MiB for 30,000 files; bench S7). The
@@ -127,6 +151,8 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
     const rel = entry.path;
     const dirent = entry.dirent;
     if (dirent.isDirectory()) continue;
+    // fast-glob can be looser than its own rule (a/** with exclude a); select.ts has the last word
+    if (!selected(rel)) continue;
     // with followSymlinks the walker has already resolved links to what they point at; a link
     // still a link here is broken (or not to be followed)
     if (dirent.isSymbolicLink()) {

@@ -9,6 +9,7 @@ import { addTransferOptions, startTransfer, type TransferFlags } from './upload.
 interface SyncFlags extends TransferFlags {
   checksum?: boolean;
   delete?: boolean;
+  deleteAll?: boolean;
 }
 
 /** "s3://b/p/q" → { bucket: 'b', prefix: 'p/q' }; a plain "b" with the optional [prefix] argument. */
@@ -27,12 +28,20 @@ export function registerSync(program: Command, ctx: CliContext): void {
     .argument('<target>', 'bucket, or s3://bucket/prefix')
     .argument('[prefix]', 'key prefix (when <target> is a plain bucket name)')
     .option('--checksum', 'compare content (local MD5 vs the object\'s ETag) instead of size + mtime; use it in CI, where rebuilt files get new mtimes')
-    .option('--delete', 'remove objects under the prefix that have no local file — only after every upload succeeded');
+    .option('--delete', 'remove objects under the prefix that have no local file — only after every upload succeeded')
+    .option('--delete-all', '--delete, even when it empties the prefix (no local file selected) or works on a bucket root (no prefix); --delete refuses those');
   addTransferOptions(cmd);
   cmd.addHelpText('after', `
 Changed means: the size differs, or the file's mtime is newer than the object's LastModified
 (with --checksum: the MD5 differs from the ETag). --include/--exclude and --shard apply to both
-sides: an excluded or other-shard object is never deleted.
+sides, read the same way: an excluded or other-shard object is never deleted. A pattern without
+"/" matches the name at any depth; one without wildcards ("uploads", ".git") also takes a
+directory of that name with everything in it; "dir/" names a directory at any depth, "a/b/"
+the one at the root; "*.tmp" or "!(*.txt)" match file names only, never a directory's.
+--delete never deletes at or under a path that could not be read: a symlink not followed or
+broken (its name and everything below it), an unreadable directory (then nothing is deleted).
+--delete refuses (exit 2) when no local file is selected (an empty or all-excluded <dir>: it
+would empty the prefix) and on a bucket root (no prefix); --delete-all does both.
 
 Examples:
   $ s3x sync ./build s3://artifacts/main/latest --endpoint-url http://127.0.0.1:7480 --delete
@@ -47,15 +56,15 @@ Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config
     let summary;
     try {
       summary = await sync({
-        ...run.opts, checksum: flags.checksum ?? false, delete: flags.delete ?? false,
+        ...run.opts, checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
         onPlanDelete: (key) => ctx.out(flags.json ? `${JSON.stringify({ type: 'plan-delete', key })}\n` : `would delete ${printable(`s3://${bucket}/${key}`)}\n`),
       });
     } finally {
       run.stop();
     }
     const p = summary.plan;
-    const lines = [`Plan: ${p.new} new, ${p.changed} changed, ${p.unchanged} unchanged, ${p.remoteOnly} to delete${flags.delete ? '' : ' (not deleted without --delete)'}`];
-    if (flags.delete) {
+    const lines = [`Plan: ${p.new} new, ${p.changed} changed, ${p.unchanged} unchanged, ${p.remoteOnly} to delete${flags.delete || flags.deleteAll ? '' : ' (not deleted without --delete)'}`];
+    if (flags.delete || flags.deleteAll) {
       if (summary.dryRun) lines.push(`Would delete: ${summary.deleted}`);
       else lines.push(`Deleted: ${summary.deleted}${summary.deleteFailed.length ? `, failed: ${summary.deleteFailed.length}` : ''}`);
       for (const f of summary.deleteFailed) lines.push(`  delete ${printable(f.key)}: ${printable(f.error)}`);
