@@ -49,6 +49,8 @@ export interface WalkOptions {
 
 type Readdir = typeof fs.readdir;
 
+const LINE_BREAK = /[\r\n\u2028\u2029]/;
+
 export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGenerator<FileEntry> {
   const absRoot = path.resolve(root);
   const onProblem = opts.onProblem ?? (() => {});
@@ -94,7 +96,9 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
           onProblem({ rel: relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
           cb(null, []);
         } else {
-          opts.onDirectory?.(relOf(dirPath), (files as Array<string | fs.Dirent>).map((f) => (typeof f === 'string' ? f : f.name)));
+          const names = (files as Array<string | fs.Dirent>).map((f) => (typeof f === 'string' ? f : f.name));
+          opts.onDirectory?.(relOf(dirPath), names);
+          reportLineBreakNames(dirPath, names);
           void reportUnreadLinks(dirPath, files).then(() => cb(null, files));
         }
       });
@@ -108,6 +112,16 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
       });
     } else go();
   }) as unknown as Readdir;
+  // micromatch's `.` stops at line terminators, so fast-glob never yields such a name nor
+  // anything under it: name it as failed (never a silent gap) and keep its subtree from deletes.
+  const reportLineBreakNames = (dirPath: string, names: readonly string[]): void => {
+    for (const name of names) {
+      if (!LINE_BREAK.test(name)) continue;
+      const rel = relOf(path.join(dirPath, name));
+      onUnread(rel);
+      onProblem({ rel, reason: 'name contains a line break (CR, LF, U+2028 or U+2029): not supported, not uploaded', kind: 'failed' });
+    }
+  };
   // Every link in a directory read, matched by the patterns or not (`link/x.txt` may be): one
   // not followed, or broken, hides what is below it. fast-glob asks for Dirents (stats: false).
   const reportUnreadLinks = async (dirPath: string, files: unknown[]): Promise<void> => {

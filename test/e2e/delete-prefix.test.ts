@@ -59,7 +59,7 @@ describe('s3x delete-prefix', () => {
     expect(r.code).toBe(0);
     const lines = r.stdout.trim().split('\n');
     const would = lines.filter((l) => l.startsWith('would delete '));
-    const want = (await listAll(env, bucket, 'target/')).map((o) => `would delete s3://${bucket}/${o.Key}`);
+    const want = (await listAll(env, bucket, 'target/')).map((o) => `would delete s3://${bucket}/${o.Key!.replace('\x01', '\\x01')}`); // plan lines escape control characters
     expect(would.map((l) => l.replace(/ \([^)]*\)$/, '')).sort()).toEqual(want.sort());
     expect(lines.at(-1)).toMatch(new RegExp(`^Dry run: would delete ${N + 1} objects, .* under s3://${bucket}/target/ \\(nothing deleted\\)$`));
     expect(await listAll(env, bucket)).toHaveLength(N + 1 + SIBLINGS.length);

@@ -31,7 +31,8 @@ const prefixListing = /^GET \/[^/?]+\/?\?(?=.*list-type=2)(?=.*prefix=run%2F)/;
 
 describe('a listing that fails under sync / upload --skip-existing', () => {
   it.each([
-    ['sync, SlowDown on every listing', ['sync', '{tree}', '{bucket}', 'run'], { match: prefixListing, slowDownEvery: 1 }],
+    // not SlowDown: throttling is retried for minutes before --retries applies (retry-policy.ts)
+    ['sync, InternalError on every listing', ['sync', '{tree}', '{bucket}', 'run'], { match: prefixListing, failAfter: 0 }],
     ['upload --skip-existing, every listing reset', ['upload', '{tree}', '{bucket}', 'run', '--skip-existing'], { match: prefixListing, resetEvery: 1 }],
   ])('%s: one line, exit 2, nothing sent', async (_name, args, faults) => {
     proxy.setFaults(faults);

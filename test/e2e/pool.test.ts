@@ -182,7 +182,7 @@ describe('config file, env and bucket-map', () => {
     fs.writeFileSync(bad, JSON.stringify({ endpoints: [{ url: env.endpoints[0], accessKeyId: 'AK', secretAccessKey: 'SECRET-XYZ', maxConcurrent: 'lots' }] }));
     const r3 = await runCli(env, ['upload', t, bucket, 'never', '--config', bad]);
     expect(r3.code).toBe(2);
-    expect(r3.stderr).toBe(`s3x: error: --config ${bad}: endpoints[0].maxConcurrent: must be a whole number from 1 to 1024, got "lots"\n`);
+    expect(r3.stderr).toBe(`s3x: error: --config ${bad}: endpoints[0].maxConcurrent: must be a whole number from 1 to 1024, got a string\n`);
     const r4 = await runCli(env, ['upload', t, bucket, 'never'], { env: { S3X_ENDPOINT_1_URL: env.endpoints[0]!, S3X_ENDPOINT_1_RETRIES: 'many' } });
     expect(r4.code).toBe(2);
     expect(r4.stderr).toMatch(/^s3x: error: S3X_ENDPOINT_1_RETRIES: must be a number, got "many"\n$/);

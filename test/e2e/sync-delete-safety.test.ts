@@ -125,6 +125,21 @@ describe('sync --delete never deletes under a path the walk could not read', () 
   });
 });
 
+describe('names with a line break (CR, LF, U+2028), which the glob walker cannot match', () => {
+  it('are named as failed, never silently left out, and their remote objects are not deleted', async () => {
+    const t = tree({ 'x/ok.txt': 'ok', [`x/cr\rname.txt`]: 'cr', [`lf\ndir/inner.txt`]: 'lf', [`x/ls\u2028.txt`]: 'ls' });
+    const odd = ['x/cr\rname.txt', 'lf\ndir/inner.txt', 'x/ls\u2028.txt'];
+    await seed(bucket, [...odd, 'gone.txt'].map((k) => `crlf/${k}`));
+    const up = await runCli(env, ['upload', t, bucket, 'crlf-up', ...ep]);
+    expect(up.code, up.stdout + up.stderr).toBe(1);
+    expect(up.stdout).toMatch(/x\/cr\\rname\.txt: name contains a line break/);
+    expect(up.stdout).toMatch(/lf\\ndir: name contains a line break/);
+    const r = await runCli(env, ['sync', t, `s3://${bucket}/crlf`, ...ep, '--delete']);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(await keysUnder(bucket, 'crlf/')).toEqual([...odd, 'gone.txt', 'x/ok.txt'].sort());
+  });
+});
+
 describe('sync --delete refuses to empty a prefix or a bucket root without --delete-all', () => {
   const oneLine = (stderr: string): string => {
     const lines = stderr.trim().split('\n');
