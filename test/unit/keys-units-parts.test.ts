@@ -87,5 +87,10 @@ describe('misc', () => {
     expect(() => normalizeEndpointUrl('not a url')).toThrow(/is not a URL/);
     expect(() => normalizeEndpointUrl('127.0.0.1:7480')).toThrow(/is not a URL/);
     expect(() => normalizeEndpointUrl('http://k:s@host')).toThrow(/must not carry credentials/);
+    // a URL that carries credentials never has them echoed, parseable or not
+    for (const bad of ['http://k:SECRET1@ho st', 'ftp://k:SECRET1@host', 'http://k:SECRET1@host?x=1', 'SECRET1@host:1']) {
+      expect(() => normalizeEndpointUrl(bad)).toThrow();
+      try { normalizeEndpointUrl(bad); } catch (err) { expect((err as Error).message).not.toContain('SECRET1'); }
+    }
   });
 });
