@@ -9,7 +9,7 @@
  * folder rule: strip leading and trailing `/`; '' selects nothing (refused without `all`);
  * otherwise the keys that start with `<folder>/`. Raw: the keys that start with the string.
  *
- * Bounded: NUM_RUNS runs and a time limit; seeded: S3X_PROPERTY_SEED=<n> replays a failure (the
+ * Bounded: NUM_RUNS runs and a time limit; seeded: S3X_PROP_SEED=<n> replays a failure (the
  * seed is printed in the failure message).
  */
 import { DeleteObjectsCommand } from '@aws-sdk/client-s3';
@@ -22,7 +22,7 @@ import { client, listAll, makeBucket, type S3TestEnv } from '../support/s3.js';
 const env: S3TestEnv = inject('s3');
 const NUM_RUNS = 30;
 const TIME_LIMIT_MS = 35_000;
-const SEED = process.env.S3X_PROPERTY_SEED ? Number(process.env.S3X_PROPERTY_SEED) : Date.now() % 2 ** 31;
+const SEED = process.env.S3X_PROP_SEED ? Number(process.env.S3X_PROP_SEED) : Date.now() % 2 ** 31;
 
 /** Keys around the prefixes a user would type. NFC é = \u00e9, NFD é = e\u0301: different keys. */
 const UNIVERSE = [
@@ -94,7 +94,7 @@ describe('delete-prefix property', () => {
     );
     const out = await fc.check(property, { seed: SEED, numRuns: NUM_RUNS, interruptAfterTimeLimit: TIME_LIMIT_MS, markInterruptAsFailure: false });
     if (out.failed) {
-      throw new Error(`property failed; replay with S3X_PROPERTY_SEED=${SEED} (fast-check seed ${out.seed}, path "${out.counterexamplePath}")\n` +
+      throw new Error(`property failed; replay with S3X_PROP_SEED=${SEED} (fast-check seed ${out.seed}, path "${out.counterexamplePath}")\n` +
         `counterexample: ${fc.stringify(out.counterexample)}\n${String(out.errorInstance)}`);
     }
     // a run cut by the time limit still tried some cases: at least a few must have run

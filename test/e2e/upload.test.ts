@@ -230,10 +230,11 @@ describe('s3x upload: bad input gives one clear line and a non-zero exit', () =>
   });
 
   it('unreachable endpoint → exit 2 naming it', async () => {
-    const r = await runCli(env, ['upload', os.tmpdir(), bucket, '--endpoint-url', 'http://127.0.0.1:9', '--dry-run']);
-    expect(r.code).toBe(0); // a dry run contacts nobody
     const t = makeTree({ 'f.txt': 'x' });
     try {
+      // a tree of our own, not os.tmpdir(): whatever else sits in /tmp must not decide the exit code
+      const r = await runCli(env, ['upload', t, bucket, '--endpoint-url', 'http://127.0.0.1:9', '--dry-run']);
+      expect(r.code).toBe(0); // a dry run contacts nobody
       const r2 = await runCli(env, ['upload', t, bucket, '--endpoint-url', 'http://127.0.0.1:9']);
       expect(r2.code).toBe(2);
       expect(oneLine(r2.stderr)).toMatch(/cannot reach http:\/\/127\.0\.0\.1:9: ECONNREFUSED/);
