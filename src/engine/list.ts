@@ -23,6 +23,8 @@ export interface ListedObject {
   etag?: string;
   lastModified?: Date;
   storageClass?: string;
+  /** replicate mode (listReplicas): some store lacks this key or holds another size of it */
+  replicasDiffer?: boolean;
 }
 
 /** One page: objects and, in a delimiter view, the common prefixes ("folders"). */
@@ -108,6 +110,29 @@ export function listThrough(
     }
     if (answered === 0 && firstError) throw firstError;
   })();
+}
+
+/**
+ * Replicate mode, for sync and --skip-existing: every store listed on its own, each key kept as
+ * the first store lists it and marked `replicasDiffer` when a store lacks it or holds another size
+ * (ETags are not compared: SSE-KMS gives each store its own), so a missing replica is sent again.
+ */
+export async function listReplicas(engine: RequestEngine, bucket: string, prefix: string): Promise<Map<string, ListedObject>> {
+  const merged = new Map<string, ListedObject>();
+  const storesHolding = new Map<string, number>();
+  for (const ep of engine.pool.endpoints) {
+    for await (const page of listOn(engine, bucket, prefix, {}, ep)) {
+      for (const o of page.objects) {
+        if (!o.key.startsWith(prefix)) continue;
+        const first = merged.get(o.key);
+        if (!first) merged.set(o.key, { ...o });
+        else if (first.bytes !== o.bytes) first.replicasDiffer = true;
+        storesHolding.set(o.key, (storesHolding.get(o.key) ?? 0) + 1);
+      }
+    }
+  }
+  for (const [key, n] of storesHolding) if (n < engine.pool.endpoints.length) merged.get(key)!.replicasDiffer = true;
+  return merged;
 }
 
 /**

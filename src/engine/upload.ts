@@ -28,7 +28,7 @@ import { contentTypeFor } from './content-type.js';
 import { describeFatal, endpointSummaries, openPool, preflight } from './context.js';
 import { Limiter } from './limiter.js';
 import { MIB, planParts, type PartPlan } from './multipart.js';
-import { listThrough, ListingError, type ListedObject } from './list.js';
+import { listReplicas, listThrough, ListingError, type ListedObject } from './list.js';
 import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from './request.js';
 import { errorFacts } from './retry-policy.js';
 import { PriorityQueue, type Priority } from './priority-queue.js';
@@ -283,8 +283,11 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       remote = new Map();
       const listPrefix = prefix ? `${prefix}/` : '';
       try {
-        for await (const page of listThrough(engine, bucket, listPrefix)) {
-          for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
+        if (pool.mode === 'replicate' && pool.endpoints.length > 1) remote = await listReplicas(engine, bucket, listPrefix);
+        else {
+          for await (const page of listThrough(engine, bucket, listPrefix)) {
+            for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
+          }
         }
       } catch (err) {
         // Nothing was sent yet and nothing can be compared: stop like the preflight does (exit 2).
@@ -298,7 +301,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     /** new / changed / unchanged, by the chosen comparison. */
     const classify = async (f: FileEntry, o: ListedObject | undefined): Promise<'new' | 'changed' | 'unchanged'> => {
       if (!o) return 'new';
-      if (o.bytes !== f.size) return 'changed';
+      if (o.bytes !== f.size || o.replicasDiffer) return 'changed';
       if (opts.compare === 'size') return 'unchanged';
       if (opts.compare === 'size-mtime') {
         return o.lastModified && Math.floor(f.mtimeMs) > o.lastModified.getTime() ? 'changed' : 'unchanged';

@@ -268,6 +268,13 @@ describe('replicate to two independent stores', () => {
     expect(r2.stdout).toMatch(/Replicas: ep1 22 stored; ep2 21 stored, 1 MISSING/);
     expect(r2.stdout).toMatch(/Failed: 1 file\n {2}r\/3\.bin \(on ep2\): PutObject rep2\/r\/3\.bin: /);
     expect(await objectMd5(env, bucket, 'rep2/r/3.bin', env.endpoints[0]!)).toBe(md5(files['r/3.bin']!));
+
+    // sync sees the replica store B lacks (store A has it) and sends it again: both stores whole
+    const r3 = await runCli(env, ['sync', t, bucket, 'rep2', '--mode', 'replicate', '--endpoint-url', env.endpoints[0]!, '--endpoint-url', storeB,
+      '--multipart-threshold', '5MiB', '--part-size', '5MiB']);
+    expect(r3.code, r3.stdout + r3.stderr).toBe(0);
+    expect(r3.stdout).toMatch(/Plan: 0 new, 1 changed, 21 unchanged/);
+    expect(await objectMd5(env, bucket, 'rep2/r/3.bin', storeB)).toBe(md5(files['r/3.bin']!));
   });
 });
 
