@@ -5,20 +5,20 @@
  *   const summary = await upload({ dir: './dist', bucket: 'artifacts', prefix: 'build/42',
  *     endpointUrls: ['http://127.0.0.1:7480'], onReport: (r) => console.log(r) });
  */
-export { upload } from './engine/upload.js';
-export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile, EndpointSummary } from './engine/upload.js';
-export { download, md5FromEtag } from './engine/download.js';
-export type { DownloadOptions, DownloadSummary, DownloadProgress, FailedObject } from './engine/download.js';
-export { deletePrefix, MAX_DELETE_BATCH } from './engine/delete.js';
-export type { DeletePrefixOptions, DeleteSummary, DeleteProgress, FailedKey } from './engine/delete.js';
-export { list } from './engine/list.js';
-export type { ListOptions, ListSummary, ListEntry, ListedObject } from './engine/list.js';
-export { presign, MAX_PRESIGN_EXPIRES_SEC } from './engine/presign.js';
-export type { PresignOptions, PresignedUrl, PresignMethod } from './engine/presign.js';
+export { upload } from './ops/upload.js';
+export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile, EndpointSummary } from './ops/upload.js';
+export { download, md5FromEtag } from './ops/download.js';
+export type { DownloadOptions, DownloadSummary, DownloadProgress, FailedObject } from './ops/download.js';
+export { deletePrefix, MAX_DELETE_BATCH } from './ops/delete.js';
+export type { DeletePrefixOptions, DeleteSummary, DeleteProgress, FailedKey } from './ops/delete.js';
+export { list } from './ops/list.js';
+export type { ListOptions, ListSummary, ListEntry, ListedObject } from './ops/list.js';
+export { presign, MAX_PRESIGN_EXPIRES_SEC } from './ops/presign.js';
+export type { PresignOptions, PresignedUrl, PresignMethod } from './ops/presign.js';
 export { selectKeys, type KeySelection } from './fs/key-prefix.js';
 export { safeRelativePath, type SafePath } from './fs/safe-path.js';
 export type { RequestReport, RetryConfig, Operation } from './engine/request.js';
-export { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from './engine/estimator.js';
+export { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from './endpoints/estimator.js';
 export type { ConnectionOptions, Credentials } from './config/options.js';
 export type { Logger } from './logger.js';
 export { S3xError, UsageError, FatalRunError, EXIT } from './errors.js';

@@ -3,10 +3,10 @@
  * spinner (ora, only when stderr is a terminal). The request table is render.ts's.
  */
 import { formatBytes } from '../config/units.js';
-import type { DeleteSummary } from '../engine/delete.js';
-import type { DownloadSummary } from '../engine/download.js';
-import type { ListEntry, ListSummary } from '../engine/list.js';
-import type { EndpointSummary } from '../engine/upload.js';
+import type { DeleteSummary } from '../ops/delete.js';
+import type { DownloadSummary } from '../ops/download.js';
+import type { ListEntry, ListSummary } from '../ops/list.js';
+import type { EndpointSummary } from '../ops/upload.js';
 import { printable } from './printable.js';
 
 /** "1 file", "2 files" (or the given plural). */

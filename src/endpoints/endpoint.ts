@@ -5,7 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DeadlineEstimator, type EstimatorConfig } from '../engine/estimator.js';
+import { DeadlineEstimator, type EstimatorConfig } from './estimator.js';
 import { UsageError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EndpointSpec } from '../config/pool-config.js';

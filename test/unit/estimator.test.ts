@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from '../../src/engine/estimator.js';
+import { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from '../../src/endpoints/estimator.js';
 
 const cfg = (o: Partial<EstimatorConfig> = {}): EstimatorConfig => ({ ...DEFAULT_ESTIMATOR, ...o });
 

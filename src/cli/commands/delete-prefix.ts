@@ -1,7 +1,7 @@
 /** `s3x delete-prefix <bucket> [prefix]`: flags → DeletePrefixOptions → deletePrefix() → summary, exit code. */
 import type { Command } from 'commander';
 import { formatBytes, parseIntInRange } from '../../config/units.js';
-import { deletePrefix, MAX_DELETE_BATCH, type DeletePrefixOptions } from '../../engine/delete.js';
+import { deletePrefix, MAX_DELETE_BATCH, type DeletePrefixOptions } from '../../ops/delete.js';
 import type { RequestReport } from '../../engine/request.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { finishRun } from '../finish.js';

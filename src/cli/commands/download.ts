@@ -2,8 +2,8 @@
 import type { Command } from 'commander';
 import { DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES } from '../../config/options.js';
 import { formatBytes, parseSizeBytes } from '../../config/units.js';
-import { download, type DownloadOptions, type DownloadProgress } from '../../engine/download.js';
-import { MIB } from '../../engine/multipart.js';
+import { download, type DownloadOptions, type DownloadProgress } from '../../ops/download.js';
+import { MIB } from '../../config/multipart.js';
 import type { RequestReport } from '../../engine/request.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { finishRun } from '../finish.js';

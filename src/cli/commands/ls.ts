@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { parseIntInRange } from '../../config/units.js';
 import { EXIT } from '../../errors.js';
-import { list, type ListOptions } from '../../engine/list.js';
+import { list, type ListOptions } from '../../ops/list.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { renderEndpointStats } from '../render.js';
 import { renderListEntry, renderListSummary } from '../render-objects.js';

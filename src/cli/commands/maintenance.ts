@@ -1,8 +1,8 @@
 /** `s3x cleanup-multipart` and `s3x report merge`: the tools around resumable, sharded runs. */
 import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
-import { cleanupMultipart, parseDurationMs } from '../../engine/cleanup.js';
-import { mergeSummaries, readSummary } from '../../engine/report.js';
+import { cleanupMultipart, parseDurationMs } from '../../ops/cleanup.js';
+import { mergeSummaries, readSummary } from '../../ops/report.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../main.js';
 import { printable } from '../printable.js';

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { formatBytes } from '../../config/units.js';
 import { EXIT, UsageError } from '../../errors.js';
-import { ensureBucket, ensureGenerated, generatedDir, parseGenerate, perfData, startLocalGateways, type Stat } from '../../engine/perf-data.js';
+import { ensureBucket, ensureGenerated, generatedDir, parseGenerate, perfData, startLocalGateways, type Stat } from '../../ops/perf-data.js';
 import type { RequestReport } from '../../engine/request.js';
 import type { CliContext } from '../main.js';
 import { renderRequestTable } from '../render.js';

@@ -1,7 +1,7 @@
 /** `s3x sync <dir> <bucket|s3://bucket/prefix> [prefix]`: upload what changed; --delete what went. */
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
-import { sync } from '../../engine/sync.js';
+import { sync } from '../../ops/sync.js';
 import type { CliContext } from '../main.js';
 import { printable } from '../printable.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from './upload.js';
