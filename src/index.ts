@@ -6,7 +6,8 @@
  *     endpointUrls: ['http://127.0.0.1:7480'], onReport: (r) => console.log(r) });
  */
 export { upload } from './ops/upload.js';
-export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile, EndpointSummary } from './ops/upload.js';
+export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile } from './ops/upload.js';
+export type { EndpointSummary, RunTotals } from './run/summary.js';
 export { download, md5FromEtag } from './ops/download.js';
 export type { DownloadOptions, DownloadSummary, DownloadProgress, FailedObject } from './ops/download.js';
 export { deletePrefix, MAX_DELETE_BATCH } from './ops/delete.js';

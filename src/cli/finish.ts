@@ -5,7 +5,7 @@
  */
 import { EXIT } from '../errors.js';
 import type { RequestReport } from '../engine/request.js';
-import type { EndpointSummary } from '../ops/upload.js';
+import type { EndpointSummary } from '../run/summary.js';
 import type { CliContext } from './main.js';
 import { printable } from './printable.js';
 import { renderEndpointStats, renderRequestTable } from './render.js';

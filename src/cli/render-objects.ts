@@ -6,7 +6,7 @@ import { formatBytes } from '../config/units.js';
 import type { DeleteSummary } from '../ops/delete.js';
 import type { DownloadSummary } from '../ops/download.js';
 import type { ListEntry, ListSummary } from '../ops/list.js';
-import type { EndpointSummary } from '../ops/upload.js';
+import type { EndpointSummary } from '../run/summary.js';
 import { printable } from './printable.js';
 
 /** "1 file", "2 files" (or the given plural). */

@@ -4,7 +4,8 @@
  */
 import { formatBytes } from '../config/units.js';
 import type { RequestReport } from '../engine/request.js';
-import type { EndpointSummary, UploadProgress, UploadSummary } from '../ops/upload.js';
+import type { UploadProgress, UploadSummary } from '../ops/upload.js';
+import type { EndpointSummary } from '../run/summary.js';
 import { createSpinner, plural, secs } from './render-objects.js';
 import { printable } from './printable.js';
 

@@ -12,7 +12,7 @@ import { isSelected, selectKeys, type KeySelection } from '../fs/key-prefix.js';
 import { describeFatal, preflight } from '../run/context.js';
 import { ObjectRun } from '../run/object-run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
-import type { EndpointSummary } from './upload.js';
+import type { EndpointSummary } from '../run/summary.js';
 
 export interface CleanupOptions extends ConnectionOptions {
   bucket: string;

@@ -27,7 +27,7 @@ import { listThrough, ListingError, type ListedObject } from './list.js';
 import { ObjectRun, sleepMs } from '../run/object-run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import { backoffMs, decide } from '../engine/retry-policy.js';
-import type { RunTotals } from './upload.js';
+import type { RunTotals } from '../run/summary.js';
 
 /** S3's limit of keys per DeleteObjects request. */
 export const MAX_DELETE_BATCH = 1000;

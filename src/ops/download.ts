@@ -35,7 +35,7 @@ import { listThrough, ListingError, type ListedObject } from './list.js';
 import { planParts } from '../config/multipart.js';
 import { ObjectRun } from '../run/object-run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
-import type { RunTotals } from './upload.js';
+import type { RunTotals } from '../run/summary.js';
 
 /** Objects up to this size are read into memory and written in one go. */
 const BUFFERED_MAX_BYTES = 256 * 1024;

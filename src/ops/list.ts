@@ -13,7 +13,7 @@ import { describeFatal, preflight } from '../run/context.js';
 import { ObjectRun } from '../run/object-run.js';
 import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from '../engine/request.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import type { EndpointSummary } from './upload.js';
+import type { EndpointSummary } from '../run/summary.js';
 
 /** One object as listed. */
 export interface ListedObject {

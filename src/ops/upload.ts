@@ -34,7 +34,7 @@ import { errorFacts } from '../engine/retry-policy.js';
 import { PriorityQueue, type Priority } from '../engine/priority-queue.js';
 import { pathMatcher } from '../fs/glob.js';
 import { pathSelector } from '../fs/select.js';
-import type { BreakerState, BreakerTransition } from '../endpoints/breaker.js';
+import type { RunTotals } from '../run/summary.js';
 
 /** Files up to this size are read into memory in one go (cheaper than a stream). */
 const BUFFERED_MAX_BYTES = 256 * 1024;
@@ -136,34 +136,6 @@ export interface FailedFile {
   /** replicate mode: the endpoint that misses this object */
   endpoint?: string;
   error: string;
-}
-
-/** Usage statistics of one endpoint over the run (`--stats`, `--json`). */
-export interface EndpointSummary {
-  name: string; url: string;
-  requests: number; bytes: number; errors: number; retries: number; inFlightPeak: number;
-  /** bandwidth and latency estimates at the end of the run */
-  mbpsEst: number; latencyMsEst: number;
-  breaker: BreakerState;
-  breakerTransitions: BreakerTransition[];
-  /** replicate mode: objects stored on this endpoint / missing from it */
-  filesOk?: number; filesFailed?: number;
-}
-
-/** What every run's summary reports, whatever it moved (upload, sync, download, delete). */
-export interface RunTotals {
-  /** objects found but not attempted (or whose state is unknown) because the run stopped */
-  notAttempted: number;
-  wallMs: number;
-  objectsPerSec: number;
-  /** requests reported (one per request, however many attempts) */
-  requests: number;
-  /** attempts beyond the first, over all reported requests */
-  retries: number;
-  interrupted: boolean;
-  /** the error that stopped the whole run, if any */
-  fatal?: string;
-  endpoints: EndpointSummary[];
 }
 
 export interface UploadSummary extends RunTotals {

@@ -9,7 +9,7 @@ import type { ResolvedConnection } from '../config/options.js';
 import { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointPool } from '../endpoints/pool.js';
 import type { Logger } from '../logger.js';
-import type { EndpointSummary } from '../ops/upload.js';
+import type { EndpointSummary } from './summary.js';
 import { RequestEngine, RequestFailed, type RequestReport } from '../engine/request.js';
 import { errorFacts } from '../engine/retry-policy.js';
 

@@ -8,7 +8,7 @@ import type { EndpointPool } from '../endpoints/pool.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { describeFatal, endpointSummaries, openPool } from './context.js';
 import { RequestEngine, RequestFailed, type RequestReport } from '../engine/request.js';
-import type { EndpointSummary } from '../ops/upload.js';
+import type { EndpointSummary } from './summary.js';
 
 export class ObjectRun {
   readonly conn: ResolvedConnection;
