@@ -3,8 +3,7 @@ import { Option, type Command } from 'commander';
 import type { ConnectionOptions } from '../config/options.js';
 import { DEFAULT_CONCURRENCY } from '../config/options.js';
 import { parseIntInRange, parseNumberInRange } from '../config/units.js';
-import { DEFAULT_ESTIMATOR } from '../endpoints/estimator.js';
-import { DEFAULT_RETRY } from '../engine/request.js';
+import { DEFAULT_ESTIMATOR, DEFAULT_RETRY } from '../config/defaults.js';
 import { createLogger } from './logging.js';
 import type { Logger } from '../logger.js';
 

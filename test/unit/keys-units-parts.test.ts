@@ -4,7 +4,7 @@ import { formatBytes, parseIntInRange, parseSizeBytes } from '../../src/config/u
 import { MAX_PARTS, MIB, planParts } from '../../src/config/multipart.js';
 import { Limiter } from '../../src/engine/limiter.js';
 import { contentTypeFor } from '../../src/ops/content-type.js';
-import { normalizeEndpointUrl } from '../../src/endpoints/endpoint.js';
+import { normalizeEndpointUrl } from '../../src/config/endpoint-url.js';
 
 describe('key mapping', () => {
   it.each([
