@@ -6,7 +6,7 @@
 import { EXIT } from '../errors.js';
 import type { RequestReport } from '../engine/request.js';
 import type { EndpointSummary } from '../run/summary.js';
-import type { CliContext } from './main.js';
+import type { CliContext } from './context.js';
 import { printable } from './printable.js';
 import { renderEndpointStats, renderRequestTable } from './render.js';
 

@@ -16,15 +16,7 @@ import { registerEndpoints } from './commands/endpoints.js';
 import { registerSync } from './commands/sync.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerPerfData } from './commands/perf-data.js';
-
-export interface CliContext {
-  /** aborted on SIGINT/SIGTERM */
-  signal: AbortSignal;
-  out: (text: string) => void;
-  err: (text: string) => void;
-  /** set by the command's action (commander discards action return values) */
-  exitCode: number;
-}
+import type { CliContext } from './context.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 

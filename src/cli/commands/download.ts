@@ -8,7 +8,7 @@ import type { RequestReport } from '../../engine/request.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { finishRun } from '../finish.js';
 import { createSpinner, renderDownloadSummary } from '../render-objects.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 interface DownloadFlags extends CommonFlags {
   rawPrefix?: boolean;

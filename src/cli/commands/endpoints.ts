@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { EXIT } from '../../errors.js';
 import { checkEndpoints } from '../../ops/check.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 export function registerEndpoints(program: Command, ctx: CliContext): void {
   const endpoints = program.command('endpoints').description('check the endpoints of the pool (reachability, credentials, bucket access, latency)');

@@ -6,7 +6,7 @@ import { list, type ListOptions } from '../../ops/list.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { renderEndpointStats } from '../render.js';
 import { renderListEntry, renderListSummary } from '../render-objects.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 interface LsFlags extends CommonFlags {
   recursive?: boolean;

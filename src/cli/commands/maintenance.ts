@@ -4,7 +4,7 @@ import { EXIT } from '../../errors.js';
 import { cleanupMultipart, parseDurationMs } from '../../ops/cleanup.js';
 import { mergeSummaries, readSummary } from '../../ops/report.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
 
 interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean; rawPrefix?: boolean }

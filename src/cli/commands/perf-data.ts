@@ -4,9 +4,9 @@ import { formatBytes } from '../../config/units.js';
 import { EXIT, UsageError } from '../../errors.js';
 import { ensureBucket, ensureGenerated, generatedDir, parseGenerate, perfData, startLocalGateways, type Stat } from '../../ops/perf-data.js';
 import type { RequestReport } from '../../engine/request.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { renderRequestTable } from '../render.js';
-import { addTransferOptions, startTransfer, type TransferFlags } from './upload.js';
+import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface PerfFlags extends TransferFlags {
   n: string;

@@ -3,7 +3,7 @@ import { Option, type Command } from 'commander';
 import { parseIntInRange } from '../../config/units.js';
 import { EXIT } from '../../errors.js';
 import { DEFAULT_PRESIGN_EXPIRES_SEC, MAX_PRESIGN_EXPIRES_SEC, checkExpires, presign, type PresignMethod } from '../../ops/presign.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 interface PresignFlags {
   method: string;

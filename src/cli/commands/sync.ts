@@ -2,9 +2,9 @@
 import type { Command } from 'commander';
 import { UsageError } from '../../errors.js';
 import { sync } from '../../ops/sync.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
-import { addTransferOptions, startTransfer, type TransferFlags } from './upload.js';
+import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface SyncFlags extends TransferFlags {
   checksum?: boolean;
