@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { EXIT, S3xError } from '../errors.js';
+import { EXIT, S3xError } from '../index.js';
 import { jsonSafe, printable } from './printable.js';
 import { registerUpload } from './commands/upload.js';
 import { registerDeletePrefix } from './commands/delete-prefix.js';

@@ -3,14 +3,10 @@
  * flags → UploadOptions, and the table, stats and summary at the end.
  */
 import type { Command } from 'commander';
-import { DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES } from '../config/options.js';
-import { formatBytes, parseSizeBytes } from '../config/units.js';
-import { UsageError } from '../errors.js';
-import { MIB } from '../config/multipart.js';
-import { PRIORITIES, type Priority } from '../engine/priority-queue.js';
-import type { RequestReport } from '../engine/request.js';
-import type { UploadOptions, UploadSummary } from '../ops/upload.js';
-import type { Logger } from '../logger.js';
+import {
+  DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, formatBytes, type Logger, MIB, parseSizeBytes,
+  PRIORITIES, type Priority, type RequestReport, type UploadOptions, type UploadSummary, UsageError,
+} from '../index.js';
 import { addCommonOptions, collect, connectionFromFlags, type CommonFlags } from './common.js';
 import type { CliContext } from './context.js';
 import { printable } from './printable.js';

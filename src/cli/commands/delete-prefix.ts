@@ -1,8 +1,8 @@
 /** `s3x delete-prefix <bucket> [prefix]`: flags → DeletePrefixOptions → deletePrefix() → summary, exit code. */
 import type { Command } from 'commander';
-import { formatBytes, parseIntInRange } from '../../config/units.js';
-import { deletePrefix, MAX_DELETE_BATCH, type DeletePrefixOptions } from '../../ops/delete.js';
-import type { RequestReport } from '../../engine/request.js';
+import {
+  deletePrefix, type DeletePrefixOptions, formatBytes, MAX_DELETE_BATCH, parseIntInRange, type RequestReport,
+} from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { finishRun } from '../finish.js';
 import { createSpinner, renderDeleteSummary } from '../render-objects.js';

@@ -1,7 +1,6 @@
 /** `s3x endpoints check [bucket]`: a health table of every endpoint of the pool. */
 import type { Command } from 'commander';
-import { EXIT } from '../../errors.js';
-import { checkEndpoints } from '../../ops/check.js';
+import { checkEndpoints, EXIT } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../context.js';
 

@@ -1,8 +1,6 @@
 /** `s3x cleanup-multipart` and `s3x report merge`: the tools around resumable, sharded runs. */
 import type { Command } from 'commander';
-import { EXIT } from '../../errors.js';
-import { cleanupMultipart, parseDurationMs } from '../../ops/cleanup.js';
-import { mergeSummaries, readSummary } from '../../ops/report.js';
+import { cleanupMultipart, EXIT, mergeSummaries, parseDurationMs, readSummary } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';

@@ -1,7 +1,6 @@
 /** `s3x sync <dir> <bucket|s3://bucket/prefix> [prefix]`: upload what changed; --delete what went. */
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
-import { sync } from '../../ops/sync.js';
+import { sync, UsageError } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';

@@ -3,7 +3,7 @@
  * code. The transfer flags and the rendering are shared with `s3x sync` (../transfer.ts).
  */
 import type { Command } from 'commander';
-import { upload } from '../../ops/upload.js';
+import { upload } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
