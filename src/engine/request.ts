@@ -40,7 +40,7 @@ export interface RequestReport {
   error?: string;
 }
 
-/** What an attempt's end tells the pool about its endpoint (./endpoints/pool.ts release). */
+/** What an attempt's end tells the pool about its endpoint (endpoints/pool.ts release). */
 type Outcome = 'success' | 'failure' | 'throttled' | 'neutral';
 
 /** The attempts of one request so far. */

@@ -739,7 +739,7 @@ function encryption(sse: string | undefined, sseCustomerAlgorithm?: string): Enc
 
 /**
  * SSE-KMS (aws:kms, aws:kms:dsse) and SSE-C objects have ETags that are not the MD5 of the
- * body (the same rule as download's md5FromEtag in src/engine/download.ts).
+ * body (the same rule as download's md5FromEtag in src/ops/download.ts).
  */
 function isEncrypted(enc: Encryption): boolean {
   return Boolean(enc.sseCustomerAlgorithm) || (enc.sse?.startsWith('aws:kms') ?? false);
