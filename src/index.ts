@@ -1,25 +1,37 @@
 /**
- * s3x as a library: the same functions the commands call.
+ * s3x as a library: the same functions the commands call (src/cli/ imports nothing else from
+ * src/, test/unit/layers.test.ts checks it).
  *
  *   import { upload, download, deletePrefix, list, presign } from 's3x';
  *   const summary = await upload({ dir: './dist', bucket: 'artifacts', prefix: 'build/42',
  *     endpointUrls: ['http://127.0.0.1:7480'], onReport: (r) => console.log(r) });
  */
-export { upload } from './engine/upload.js';
-export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile, EndpointSummary } from './engine/upload.js';
-export { download, md5FromEtag } from './engine/download.js';
-export type { DownloadOptions, DownloadSummary, DownloadProgress, FailedObject } from './engine/download.js';
-export { deletePrefix, MAX_DELETE_BATCH } from './engine/delete.js';
-export type { DeletePrefixOptions, DeleteSummary, DeleteProgress, FailedKey } from './engine/delete.js';
-export { list } from './engine/list.js';
-export type { ListOptions, ListSummary, ListEntry, ListedObject } from './engine/list.js';
-export { presign, MAX_PRESIGN_EXPIRES_SEC } from './engine/presign.js';
-export type { PresignOptions, PresignedUrl, PresignMethod } from './engine/presign.js';
+export { upload } from './ops/upload.js';
+export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile } from './ops/upload.js';
+export type { EndpointSummary, RunTotals } from './run/summary.js';
+export { download, md5FromEtag } from './ops/download.js';
+export type { DownloadOptions, DownloadSummary, DownloadProgress, FailedObject } from './ops/download.js';
+export { deletePrefix, MAX_DELETE_BATCH } from './ops/delete.js';
+export type { DeletePrefixOptions, DeleteSummary, DeleteProgress, FailedKey } from './ops/delete.js';
+export { list } from './ops/list.js';
+export type { ListOptions, ListSummary, ListEntry, ListedObject } from './ops/list.js';
+export { presign, checkExpires, MAX_PRESIGN_EXPIRES_SEC, DEFAULT_PRESIGN_EXPIRES_SEC } from './ops/presign.js';
+export type { PresignOptions, PresignedUrl, PresignMethod } from './ops/presign.js';
+export { sync, type SyncOptions, type SyncSummary } from './ops/sync.js';
+export { checkEndpoints, type CheckOptions, type EndpointCheck } from './ops/check.js';
+export { cleanupMultipart, parseDurationMs, type CleanupOptions, type CleanupSummary, type OpenUpload } from './ops/cleanup.js';
+export { mergeSummaries, readSummary, type MergedReport } from './ops/report.js';
+export { perfData, parseGenerate, generatedDir, ensureBucket, startLocalGateways, type PerfRun, type PerfSummary, type Stat } from './ops/perf-data.js';
 export { selectKeys, type KeySelection } from './fs/key-prefix.js';
 export { safeRelativePath, type SafePath } from './fs/safe-path.js';
-export type { RequestReport, RetryConfig, Operation } from './engine/request.js';
-export { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from './engine/estimator.js';
+export type { RequestReport, Operation } from './engine/request.js';
+export { PRIORITIES, type Priority } from './engine/priority-queue.js';
+export { DeadlineEstimator } from './endpoints/estimator.js';
+export { DEFAULT_ESTIMATOR, DEFAULT_RETRY, type EstimatorConfig, type RetryConfig } from './config/defaults.js';
+export { DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES } from './config/options.js';
 export type { ConnectionOptions, Credentials } from './config/options.js';
+export { MIB } from './config/multipart.js';
+export { formatBytes, parseIntInRange, parseNumberInRange, parseSizeBytes } from './config/units.js';
 export type { Logger } from './logger.js';
 export { S3xError, UsageError, FatalRunError, EXIT } from './errors.js';
-export { generateTree, type GenerateSpec } from './fs/generate.js';
+export { generateTree, ensureGenerated, type GenerateSpec } from './fs/generate.js';

@@ -1,12 +1,10 @@
 /** Options every S3 command shares, and their mapping to ConnectionOptions. */
 import { Option, type Command } from 'commander';
-import type { ConnectionOptions } from '../config/options.js';
-import { DEFAULT_CONCURRENCY } from '../config/options.js';
-import { parseIntInRange, parseNumberInRange } from '../config/units.js';
-import { DEFAULT_ESTIMATOR } from '../engine/estimator.js';
-import { DEFAULT_RETRY } from '../engine/request.js';
+import {
+  type ConnectionOptions, DEFAULT_CONCURRENCY, DEFAULT_ESTIMATOR, DEFAULT_RETRY, type Logger, parseIntInRange,
+  parseNumberInRange,
+} from '../index.js';
 import { createLogger } from './logging.js';
-import type { Logger } from '../logger.js';
 
 /** commander accumulator for repeatable options */
 export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];

@@ -3,10 +3,8 @@
  * table, the summary (NDJSON or text, with --stats), the error line of a run stopped by a fatal
  * error, and the exit code (2 fatal, 130 interrupted, 1 some objects failed, else 0).
  */
-import { EXIT } from '../errors.js';
-import type { RequestReport } from '../engine/request.js';
-import type { EndpointSummary } from '../engine/upload.js';
-import type { CliContext } from './main.js';
+import { type EndpointSummary, EXIT, type RequestReport } from '../index.js';
+import type { CliContext } from './context.js';
 import { printable } from './printable.js';
 import { renderEndpointStats, renderRequestTable } from './render.js';
 

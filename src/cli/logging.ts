@@ -1,6 +1,6 @@
 /** The CLI's pino logger: NDJSON to stderr (or --log-file), level from --log-level. */
 import { pino, type Logger as Pino } from 'pino';
-import { UsageError } from '../errors.js';
+import { UsageError } from '../index.js';
 import { jsonSafe } from './printable.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;

@@ -5,7 +5,7 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { EXIT, S3xError } from '../errors.js';
+import { EXIT, S3xError } from '../index.js';
 import { jsonSafe, printable } from './printable.js';
 import { registerUpload } from './commands/upload.js';
 import { registerDeletePrefix } from './commands/delete-prefix.js';
@@ -16,15 +16,7 @@ import { registerEndpoints } from './commands/endpoints.js';
 import { registerSync } from './commands/sync.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerPerfData } from './commands/perf-data.js';
-
-export interface CliContext {
-  /** aborted on SIGINT/SIGTERM */
-  signal: AbortSignal;
-  out: (text: string) => void;
-  err: (text: string) => void;
-  /** set by the command's action (commander discards action return values) */
-  exitCode: number;
-}
+import type { CliContext } from './context.js';
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string };
 

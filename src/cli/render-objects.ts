@@ -2,11 +2,9 @@
  * What `ls`, `delete-prefix` and `download` draw: listing lines, summaries, and a generic live
  * spinner (ora, only when stderr is a terminal). The request table is render.ts's.
  */
-import { formatBytes } from '../config/units.js';
-import type { DeleteSummary } from '../engine/delete.js';
-import type { DownloadSummary } from '../engine/download.js';
-import type { ListEntry, ListSummary } from '../engine/list.js';
-import type { EndpointSummary } from '../engine/upload.js';
+import {
+  type DeleteSummary, type DownloadSummary, type EndpointSummary, formatBytes, type ListEntry, type ListSummary,
+} from '../index.js';
 import { printable } from './printable.js';
 
 /** "1 file", "2 files" (or the given plural). */

@@ -2,9 +2,7 @@
  * Everything the CLI draws: the per-request table (cli-table3), the summary, NDJSON records,
  * and live progress (ora, only when stderr is a terminal).
  */
-import { formatBytes } from '../config/units.js';
-import type { RequestReport } from '../engine/request.js';
-import type { EndpointSummary, UploadProgress, UploadSummary } from '../engine/upload.js';
+import { type EndpointSummary, formatBytes, type RequestReport, type UploadProgress, type UploadSummary } from '../index.js';
 import { createSpinner, plural, secs } from './render-objects.js';
 import { printable } from './printable.js';
 

@@ -3,9 +3,8 @@
  * function that checks them. Units are in the names.
  */
 import { UsageError } from '../errors.js';
-import { DEFAULT_ESTIMATOR, type EstimatorConfig } from '../engine/estimator.js';
-import { DEFAULT_RETRY, type RetryConfig } from '../engine/request.js';
-import { MAX_PART_BYTES, MAX_PUT_BYTES, MIB, MIN_PART_BYTES } from '../engine/multipart.js';
+import { DEFAULT_ESTIMATOR, DEFAULT_RETRY, type EstimatorConfig, type RetryConfig } from './defaults.js';
+import { MAX_PART_BYTES, MAX_PUT_BYTES, MIB, MIN_PART_BYTES } from './multipart.js';
 import type { Logger } from '../logger.js';
 import { resolvePoolSpec, type PoolSpec } from './pool-config.js';
 

@@ -16,8 +16,8 @@
  */
 import fs from 'node:fs';
 import { UsageError } from '../errors.js';
-import { DEFAULT_BREAKER, type BreakerConfig } from '../endpoints/breaker.js';
-import { normalizeEndpointUrl } from '../endpoints/endpoint.js';
+import { DEFAULT_BREAKER, type BreakerConfig } from './defaults.js';
+import { normalizeEndpointUrl } from './endpoint-url.js';
 import { globToRegExp } from '../fs/glob.js';
 
 export const MODES = ['pool', 'replicate', 'fallback'] as const;

@@ -55,3 +55,10 @@ export function formatBytes(bytes: number): string {
 export function mbps(bytes: number, ms: number): number {
   return ms > 0 ? bytes / 1e6 / (ms / 1000) : 0;
 }
+
+/** Node fires a timer above 2^31−1 ms (or NaN, or Infinity) after 1 ms: every computed wait goes through clampTimerMs. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export function clampTimerMs(ms: number): number {
+  return ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 0;
+}

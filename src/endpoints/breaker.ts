@@ -8,16 +8,9 @@
  * about one request (AccessDenied, BadDigest, clock skew), SlowDown/429 (they lower the
  * endpoint's in-flight limit instead) and local errors do not.
  */
+import type { BreakerConfig } from '../config/defaults.js';
+
 export type BreakerState = 'closed' | 'open' | 'half-open';
-
-export interface BreakerConfig {
-  /** consecutive failures that open the breaker; default 5, range 1–1000 */
-  threshold: number;
-  /** time an open breaker waits before one probe is let through, ms; default 10000 */
-  cooldownMs: number;
-}
-
-export const DEFAULT_BREAKER: BreakerConfig = { threshold: 5, cooldownMs: 10_000 };
 
 export interface BreakerTransition {
   /** ms since the breaker was made */

@@ -5,8 +5,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
-import { DeadlineEstimator, type EstimatorConfig } from '../engine/estimator.js';
-import { UsageError } from '../errors.js';
+import type { EstimatorConfig } from '../config/defaults.js';
+import { DeadlineEstimator } from './estimator.js';
 import type { Logger } from '../logger.js';
 import type { EndpointSpec } from '../config/pool-config.js';
 import { CircuitBreaker } from './breaker.js';
@@ -20,29 +20,6 @@ export interface EndpointStats {
   retries: number;
   inFlight: number;
   inFlightPeak: number;
-}
-
-/** Checks an endpoint URL and returns it without a trailing slash; UsageError otherwise. */
-/** The URL as it may be shown: any user-info (`user:secret@`) hidden, parseable or not. */
-function shownUrl(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/]*@/i, '$1(credentials hidden)@');
-}
-
-export function normalizeEndpointUrl(text: string): string {
-  let u: URL;
-  try {
-    u = new URL(text);
-  } catch {
-    throw new UsageError(`--endpoint-url '${shownUrl(text)}' is not a URL (expected e.g. http://127.0.0.1:7480)`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') {
-    throw new UsageError(`--endpoint-url '${shownUrl(text)}': only http:// and https:// are supported`);
-  }
-  if (u.username || u.password) {
-    throw new UsageError(`--endpoint-url must not carry credentials; use AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or --profile`);
-  }
-  if (u.search || u.hash) throw new UsageError(`--endpoint-url '${u.origin}…' must not have a query or fragment`);
-  return `${u.origin}${u.pathname.replace(/\/+$/, '')}`;
 }
 
 /** S3 refuses signing times over 15 min off (5 min on some stores); under a minute the Date header (1 s resolution) cannot be the cause. */

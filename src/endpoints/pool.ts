@@ -23,7 +23,7 @@
  */
 import type { Mode, PoolSpec, Strategy } from '../config/pool-config.js';
 import { mapBucket } from '../config/pool-config.js';
-import { clampTimerMs } from '../engine/retry-policy.js';
+import { clampTimerMs } from '../config/units.js';
 import type { Endpoint } from './endpoint.js';
 
 export interface AcquireRequest {

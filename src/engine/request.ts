@@ -4,12 +4,13 @@
  * AbortController whose timer is the whole-request deadline from the endpoint's estimator.
  */
 import { setMaxListeners } from 'node:events';
-import { mbps } from '../config/units.js';
+import { THROTTLE_BUDGET_MS, type RetryConfig } from '../config/defaults.js';
+import { clampTimerMs, mbps } from '../config/units.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointPool } from '../endpoints/pool.js';
 import type { Logger } from '../logger.js';
 import {
-  backoffMs, clampTimerMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
+  backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
 } from './retry-policy.js';
 
 export type Operation =
@@ -39,26 +40,7 @@ export interface RequestReport {
   error?: string;
 }
 
-export interface RetryConfig {
-  /** retries after the first attempt; default 5, range 0–100 */
-  retries: number;
-  /** base of the full-jitter backoff, ms; default 100 */
-  backoffBaseMs: number;
-  /** cap of one backoff wait, ms; default 10000 */
-  backoffCapMs: number;
-  /** how long one request's throttled retries are free of `retries`, ms; default THROTTLE_BUDGET_MS */
-  throttleBudgetMs?: number;
-}
-
-/**
- * 5 min: a throttled request retries (backing off to the cap) without spending `retries` for
- * this long after its first throttle. S3 answers SlowDown while it scales a prefix, which can
- * take minutes; a store that refuses for good (a quota) still ends each request within
- * 5 min + retries × backoffCapMs (~6 min with the defaults).
- */
-export const THROTTLE_BUDGET_MS = 300_000;
-
-/** What an attempt's end tells the pool about its endpoint (./endpoints/pool.ts release). */
+/** What an attempt's end tells the pool about its endpoint (endpoints/pool.ts release). */
 type Outcome = 'success' | 'failure' | 'throttled' | 'neutral';
 
 /** The attempts of one request so far. */
@@ -74,8 +56,6 @@ interface Tries {
   /** the clock was corrected once already */
   clockFixed: boolean;
 }
-
-export const DEFAULT_RETRY: RetryConfig = { retries: 5, backoffBaseMs: 100, backoffCapMs: 10_000 };
 
 export interface RequestSpec<T> {
   op: Operation;

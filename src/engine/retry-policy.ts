@@ -9,6 +9,8 @@
  *   fatal  – nothing in this run can succeed (no such bucket, credentials rejected): stop
  *            dispatching and exit with a clear message
  */
+import { clampTimerMs } from '../config/units.js';
+
 export type Decision = 'retry' | 'fail' | 'fatal';
 
 /** Error codes (S3 XML `<Code>`, SDK error names and Node `err.code`) → decision. */
@@ -181,11 +183,4 @@ export function feedsBreaker(facts: ErrorFacts): boolean {
 /** The server refused the request's signing time (the client's clock is off). */
 export function isClockSkew(facts: ErrorFacts): boolean {
   return facts.code === 'RequestTimeTooSkewed' || facts.code === 'RequestExpired' || facts.code === 'RequestInTheFuture';
-}
-
-/** Node fires a timer above 2^31−1 ms (or NaN, or Infinity) after 1 ms: every computed wait goes through clampTimerMs. */
-export const MAX_TIMER_MS = 2 ** 31 - 1;
-
-export function clampTimerMs(ms: number): number {
-  return ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 0;
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DeadlineEstimator, DEFAULT_ESTIMATOR, type EstimatorConfig } from '../../src/engine/estimator.js';
+import { DEFAULT_ESTIMATOR, type EstimatorConfig } from '../../src/config/defaults.js';
+import { DeadlineEstimator } from '../../src/endpoints/estimator.js';
 
 const cfg = (o: Partial<EstimatorConfig> = {}): EstimatorConfig => ({ ...DEFAULT_ESTIMATOR, ...o });
 

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { keyFor, normalizePrefix } from '../../src/fs/keys.js';
 import { formatBytes, parseIntInRange, parseSizeBytes } from '../../src/config/units.js';
-import { MAX_PARTS, MIB, planParts } from '../../src/engine/multipart.js';
+import { MAX_PARTS, MIB, planParts } from '../../src/config/multipart.js';
 import { Limiter } from '../../src/engine/limiter.js';
-import { contentTypeFor } from '../../src/engine/content-type.js';
-import { normalizeEndpointUrl } from '../../src/endpoints/endpoint.js';
+import { contentTypeFor } from '../../src/ops/content-type.js';
+import { normalizeEndpointUrl } from '../../src/config/endpoint-url.js';
 
 describe('key mapping', () => {
   it.each([

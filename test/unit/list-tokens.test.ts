@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
 import type { Mode } from '../../src/config/pool-config.js';
-import { DEFAULT_ESTIMATOR } from '../../src/engine/estimator.js';
-import { listThrough } from '../../src/engine/list.js';
+import { DEFAULT_ESTIMATOR } from '../../src/config/defaults.js';
+import { listThrough } from '../../src/ops/list.js';
 import { RequestEngine } from '../../src/engine/request.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';

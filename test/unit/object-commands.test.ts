@@ -8,10 +8,10 @@ import { DeleteObjectsCommand, S3Client } from '@aws-sdk/client-s3';
 import { describe, expect, it } from 'vitest';
 import { isSelected, selectKeys } from '../../src/fs/key-prefix.js';
 import { resolveInside, safeRelativePath } from '../../src/fs/safe-path.js';
-import { mergeByKey, pages, type PageAnswer } from '../../src/engine/list.js';
-import { md5FromEtag } from '../../src/engine/download.js';
-import { PerKeyTime, withContentMd5 } from '../../src/engine/delete.js';
-import { MAX_PRESIGN_EXPIRES_SEC, checkExpires, presign } from '../../src/engine/presign.js';
+import { mergeByKey, pages, type PageAnswer } from '../../src/ops/list.js';
+import { md5FromEtag } from '../../src/ops/download.js';
+import { PerKeyTime, withContentMd5 } from '../../src/ops/delete.js';
+import { MAX_PRESIGN_EXPIRES_SEC, checkExpires, presign } from '../../src/ops/presign.js';
 
 describe('key → local path (download never writes outside its directory)', () => {
   it.each([

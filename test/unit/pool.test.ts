@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { resolvePoolSpec, type PoolSpec } from '../../src/config/pool-config.js';
-import { DEFAULT_ESTIMATOR } from '../../src/engine/estimator.js';
+import { DEFAULT_ESTIMATOR } from '../../src/config/defaults.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { AllEndpointsDown, EndpointPool } from '../../src/endpoints/pool.js';
 import { silentLogger } from '../../src/logger.js';

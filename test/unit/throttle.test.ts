@@ -10,9 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AimdLimit } from '../../src/endpoints/concurrency-limit.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
-import { DEFAULT_ESTIMATOR, type EstimatorConfig } from '../../src/engine/estimator.js';
-import { RequestEngine, RequestFailed, type RetryConfig } from '../../src/engine/request.js';
-import { MAX_TIMER_MS, backoffMs, clampTimerMs, errorFacts, feedsBreaker, isThrottle } from '../../src/engine/retry-policy.js';
+import { DEFAULT_ESTIMATOR, type EstimatorConfig, type RetryConfig } from '../../src/config/defaults.js';
+import { RequestEngine, RequestFailed } from '../../src/engine/request.js';
+import { backoffMs, errorFacts, feedsBreaker, isThrottle } from '../../src/engine/retry-policy.js';
+import { MAX_TIMER_MS, clampTimerMs } from '../../src/config/units.js';
 import { silentLogger } from '../../src/logger.js';
 
 const s3err = (name: string, status: number, headers: Record<string, string> = {}) =>

@@ -1,12 +1,12 @@
 /** `s3x delete-prefix <bucket> [prefix]`: flags → DeletePrefixOptions → deletePrefix() → summary, exit code. */
 import type { Command } from 'commander';
-import { formatBytes, parseIntInRange } from '../../config/units.js';
-import { deletePrefix, MAX_DELETE_BATCH, type DeletePrefixOptions } from '../../engine/delete.js';
-import type { RequestReport } from '../../engine/request.js';
+import {
+  deletePrefix, type DeletePrefixOptions, formatBytes, MAX_DELETE_BATCH, parseIntInRange, type RequestReport,
+} from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { finishRun } from '../finish.js';
 import { createSpinner, renderDeleteSummary } from '../render-objects.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
 
 interface DeleteFlags extends CommonFlags {

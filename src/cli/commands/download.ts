@@ -1,14 +1,13 @@
 /** `s3x download <bucket> <prefix> <dir>`: flags → DownloadOptions → download() → table, summary, exit code. */
 import type { Command } from 'commander';
-import { DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES } from '../../config/options.js';
-import { formatBytes, parseSizeBytes } from '../../config/units.js';
-import { download, type DownloadOptions, type DownloadProgress } from '../../engine/download.js';
-import { MIB } from '../../engine/multipart.js';
-import type { RequestReport } from '../../engine/request.js';
+import {
+  DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, download, type DownloadOptions, type DownloadProgress,
+  formatBytes, MIB, parseSizeBytes, type RequestReport,
+} from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { finishRun } from '../finish.js';
 import { createSpinner, renderDownloadSummary } from '../render-objects.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 interface DownloadFlags extends CommonFlags {
   rawPrefix?: boolean;

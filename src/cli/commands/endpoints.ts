@@ -1,9 +1,8 @@
 /** `s3x endpoints check [bucket]`: a health table of every endpoint of the pool. */
 import type { Command } from 'commander';
-import { EXIT } from '../../errors.js';
-import { checkEndpoints } from '../../engine/check.js';
+import { checkEndpoints, EXIT } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 export function registerEndpoints(program: Command, ctx: CliContext): void {
   const endpoints = program.command('endpoints').description('check the endpoints of the pool (reachability, credentials, bucket access, latency)');

@@ -1,12 +1,10 @@
 /** `s3x ls <bucket> [prefix]`: flags → ListOptions → list(), printing each entry as its page arrives. */
 import type { Command } from 'commander';
-import { parseIntInRange } from '../../config/units.js';
-import { EXIT } from '../../errors.js';
-import { list, type ListOptions } from '../../engine/list.js';
+import { EXIT, list, type ListOptions, parseIntInRange } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { renderEndpointStats } from '../render.js';
 import { renderListEntry, renderListSummary } from '../render-objects.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 
 interface LsFlags extends CommonFlags {
   recursive?: boolean;

@@ -1,10 +1,8 @@
 /** `s3x cleanup-multipart` and `s3x report merge`: the tools around resumable, sharded runs. */
 import type { Command } from 'commander';
-import { EXIT } from '../../errors.js';
-import { cleanupMultipart, parseDurationMs } from '../../engine/cleanup.js';
-import { mergeSummaries, readSummary } from '../../engine/report.js';
+import { cleanupMultipart, EXIT, mergeSummaries, parseDurationMs, readSummary } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
-import type { CliContext } from '../main.js';
+import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
 
 interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean; rawPrefix?: boolean }

@@ -1,12 +1,12 @@
 /** `s3x perf-data [dir] [bucket] [prefix]`: repeated uploads, per-request table, statistics. */
 import type { Command } from 'commander';
-import { formatBytes } from '../../config/units.js';
-import { EXIT, UsageError } from '../../errors.js';
-import { ensureBucket, ensureGenerated, generatedDir, parseGenerate, perfData, startLocalGateways, type Stat } from '../../engine/perf-data.js';
-import type { RequestReport } from '../../engine/request.js';
-import type { CliContext } from '../main.js';
+import {
+  ensureBucket, ensureGenerated, EXIT, formatBytes, generatedDir, parseGenerate, perfData, type RequestReport,
+  startLocalGateways, type Stat, UsageError,
+} from '../../index.js';
+import type { CliContext } from '../context.js';
 import { renderRequestTable } from '../render.js';
-import { addTransferOptions, startTransfer, type TransferFlags } from './upload.js';
+import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface PerfFlags extends TransferFlags {
   n: string;

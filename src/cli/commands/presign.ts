@@ -1,9 +1,10 @@
 /** `s3x presign <bucket> <key>`: prints a presigned GET or PUT URL; contacts no server. */
 import { Option, type Command } from 'commander';
-import { parseIntInRange } from '../../config/units.js';
-import { EXIT } from '../../errors.js';
-import { DEFAULT_PRESIGN_EXPIRES_SEC, MAX_PRESIGN_EXPIRES_SEC, checkExpires, presign, type PresignMethod } from '../../engine/presign.js';
-import type { CliContext } from '../main.js';
+import {
+  checkExpires, DEFAULT_PRESIGN_EXPIRES_SEC, EXIT, MAX_PRESIGN_EXPIRES_SEC, parseIntInRange, presign,
+  type PresignMethod,
+} from '../../index.js';
+import type { CliContext } from '../context.js';
 
 interface PresignFlags {
   method: string;

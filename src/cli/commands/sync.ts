@@ -1,10 +1,9 @@
 /** `s3x sync <dir> <bucket|s3://bucket/prefix> [prefix]`: upload what changed; --delete what went. */
 import type { Command } from 'commander';
-import { UsageError } from '../../errors.js';
-import { sync } from '../../engine/sync.js';
-import type { CliContext } from '../main.js';
+import { sync, UsageError } from '../../index.js';
+import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
-import { addTransferOptions, startTransfer, type TransferFlags } from './upload.js';
+import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface SyncFlags extends TransferFlags {
   checksum?: boolean;

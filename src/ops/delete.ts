@@ -21,13 +21,13 @@ import { resolveConnection, type ConnectionOptions } from '../config/options.js'
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { UsageError } from '../errors.js';
 import { isSelected, selectKeys } from '../fs/key-prefix.js';
-import { describeFatal, endpointSummaries, preflight } from './context.js';
-import { Limiter } from './limiter.js';
+import { describeFatal, endpointSummaries, preflight } from '../run/context.js';
+import { Limiter } from '../engine/limiter.js';
 import { listThrough, ListingError, type ListedObject } from './list.js';
-import { ObjectRun, sleepMs } from './object-run.js';
-import { Interrupted, RequestFailed, type RequestReport } from './request.js';
-import { backoffMs, decide } from './retry-policy.js';
-import type { RunTotals } from './upload.js';
+import { ObjectRun, sleepMs } from '../run/object-run.js';
+import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
+import { backoffMs, decide } from '../engine/retry-policy.js';
+import type { RunTotals } from '../run/summary.js';
 
 /** S3's limit of keys per DeleteObjects request. */
 export const MAX_DELETE_BATCH = 1000;

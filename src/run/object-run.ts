@@ -7,8 +7,8 @@ import { resolveConnection, type ConnectionOptions, type ResolvedConnection } fr
 import type { EndpointPool } from '../endpoints/pool.js';
 import { silentLogger, type Logger } from '../logger.js';
 import { describeFatal, endpointSummaries, openPool } from './context.js';
-import { RequestEngine, RequestFailed, type RequestReport } from './request.js';
-import type { EndpointSummary } from './upload.js';
+import { RequestEngine, RequestFailed, type RequestReport } from '../engine/request.js';
+import type { EndpointSummary } from './summary.js';
 
 export class ObjectRun {
   readonly conn: ResolvedConnection;

@@ -13,7 +13,7 @@ import { resolveConnection, type ConnectionOptions } from '../config/options.js'
 import { UsageError } from '../errors.js';
 import { encodeKeyPath, NodeSha256 } from '../endpoints/signed-http.js';
 import { silentLogger } from '../logger.js';
-import { openPool } from './context.js';
+import { openPool } from '../run/context.js';
 
 /** The longest a SigV4 presigned URL may live: 7 days, in seconds. */
 export const MAX_PRESIGN_EXPIRES_SEC = 7 * 24 * 3600;

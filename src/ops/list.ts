@@ -9,11 +9,11 @@ import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/
 import type { ConnectionOptions } from '../config/options.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import { isSelected, selectKeys } from '../fs/key-prefix.js';
-import { describeFatal, preflight } from './context.js';
-import { ObjectRun } from './object-run.js';
-import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from './request.js';
+import { describeFatal, preflight } from '../run/context.js';
+import { ObjectRun } from '../run/object-run.js';
+import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from '../engine/request.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import type { EndpointSummary } from './upload.js';
+import type { EndpointSummary } from '../run/summary.js';
 
 /** One object as listed. */
 export interface ListedObject {

@@ -26,40 +26,7 @@
  * averaged into it at weight alpha.
  */
 
-/** Tunables of the estimator; every field has a unit in its name or doc. */
-export interface EstimatorConfig {
-  /** deadline = fraction × expected time; default 3, range 1–100 */
-  fraction: number;
-  /** deadline multiplier per retry; default 2, range 1–10 */
-  backoff: number;
-  /** lower clamp of the first-attempt deadline, ms; default 500 */
-  minMs: number;
-  /** upper clamp of the first-attempt deadline, ms; default 600000 (10 min) */
-  maxMs: number;
-  /** bandwidth assumed before any sample, MB/s (10^6 bytes); default 10 */
-  expectedMBps: number;
-  /** latency assumed before any sample, ms; default 50 */
-  expectedLatencyMs: number;
-  /** EWMA weight of a new sample, 0 < alpha ≤ 1; default 0.2 */
-  alpha: number;
-  /** requests of at least this many bytes teach bandwidth, smaller ones latency; default 1 MiB */
-  bandwidthSampleBytes: number;
-}
-
-export const DEFAULT_ESTIMATOR: EstimatorConfig = {
-  fraction: 3,
-  // Chosen by measurement (README "Choosing the defaults"): small PUTs to RGW at 16 in flight
-  // take p50 24 ms, p99.9 ≤ 75 ms, so 500 ms is ~7× the worst seen; backoff 2 gives a small
-  // request 0.5+1+2+4+8+16 = 31.5 s over 6 attempts before it fails, so a server hiccup of
-  // tens of seconds still loses nothing, while a stall costs one slot only 0.5 s.
-  backoff: 2,
-  minMs: 500,
-  maxMs: 600_000,
-  expectedMBps: 10,
-  expectedLatencyMs: 50,
-  alpha: 0.2,
-  bandwidthSampleBytes: 1024 * 1024,
-};
+import { DEFAULT_ESTIMATOR, type EstimatorConfig } from '../config/defaults.js';
 
 /** The floor of secondsPerByte: 100 GB/s. Keeps a 0-ms sample from making every deadline minMs. */
 const MIN_SECONDS_PER_BYTE = 1 / 100e9;

@@ -9,9 +9,9 @@ import type { ResolvedConnection } from '../config/options.js';
 import { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointPool } from '../endpoints/pool.js';
 import type { Logger } from '../logger.js';
-import type { EndpointSummary } from './upload.js';
-import { RequestEngine, RequestFailed, type RequestReport } from './request.js';
-import { errorFacts } from './retry-policy.js';
+import type { EndpointSummary } from './summary.js';
+import { RequestEngine, RequestFailed, type RequestReport } from '../engine/request.js';
+import { errorFacts } from '../engine/retry-policy.js';
 
 export function openPool(conn: ResolvedConnection, logger: Logger): EndpointPool {
   // By default each endpoint may take the whole concurrency: the limiter bounds the total.

@@ -9,10 +9,10 @@ import type { ConnectionOptions } from '../config/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import { isSelected, selectKeys, type KeySelection } from '../fs/key-prefix.js';
-import { describeFatal, preflight } from './context.js';
-import { ObjectRun } from './object-run.js';
-import { Interrupted, RequestFailed, type RequestReport } from './request.js';
-import type { EndpointSummary } from './upload.js';
+import { describeFatal, preflight } from '../run/context.js';
+import { ObjectRun } from '../run/object-run.js';
+import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
+import type { EndpointSummary } from '../run/summary.js';
 
 export interface CleanupOptions extends ConnectionOptions {
   bucket: string;

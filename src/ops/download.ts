@@ -29,13 +29,13 @@ import { UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { isSelected, selectKeys } from '../fs/key-prefix.js';
 import { isWithin, resolveInside, safeRelativePath } from '../fs/safe-path.js';
-import { describeFatal, preflight } from './context.js';
-import { Limiter } from './limiter.js';
+import { describeFatal, preflight } from '../run/context.js';
+import { Limiter } from '../engine/limiter.js';
 import { listThrough, ListingError, type ListedObject } from './list.js';
-import { planParts } from './multipart.js';
-import { ObjectRun } from './object-run.js';
-import { Interrupted, RequestFailed, type RequestReport } from './request.js';
-import type { RunTotals } from './upload.js';
+import { planParts } from '../config/multipart.js';
+import { ObjectRun } from '../run/object-run.js';
+import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
+import type { RunTotals } from '../run/summary.js';
 
 /** Objects up to this size are read into memory and written in one go. */
 const BUFFERED_MAX_BYTES = 256 * 1024;

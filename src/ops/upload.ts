@@ -25,16 +25,16 @@ import { KeyCollisionGuard } from '../fs/key-collisions.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { silentLogger } from '../logger.js';
 import { contentTypeFor } from './content-type.js';
-import { describeFatal, endpointSummaries, openPool, preflight } from './context.js';
-import { Limiter } from './limiter.js';
-import { MIB, planParts, type PartPlan } from './multipart.js';
+import { describeFatal, endpointSummaries, openPool, preflight } from '../run/context.js';
+import { Limiter } from '../engine/limiter.js';
+import { MIB, planParts, type PartPlan } from '../config/multipart.js';
 import { listReplicas, listThrough, ListingError, type ListedObject } from './list.js';
-import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from './request.js';
-import { errorFacts } from './retry-policy.js';
-import { PriorityQueue, type Priority } from './priority-queue.js';
+import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from '../engine/request.js';
+import { errorFacts } from '../engine/retry-policy.js';
+import { PriorityQueue, type Priority } from '../engine/priority-queue.js';
 import { pathMatcher } from '../fs/glob.js';
 import { pathSelector } from '../fs/select.js';
-import type { BreakerState, BreakerTransition } from '../endpoints/breaker.js';
+import type { RunTotals } from '../run/summary.js';
 
 /** Files up to this size are read into memory in one go (cheaper than a stream). */
 const BUFFERED_MAX_BYTES = 256 * 1024;
@@ -136,34 +136,6 @@ export interface FailedFile {
   /** replicate mode: the endpoint that misses this object */
   endpoint?: string;
   error: string;
-}
-
-/** Usage statistics of one endpoint over the run (`--stats`, `--json`). */
-export interface EndpointSummary {
-  name: string; url: string;
-  requests: number; bytes: number; errors: number; retries: number; inFlightPeak: number;
-  /** bandwidth and latency estimates at the end of the run */
-  mbpsEst: number; latencyMsEst: number;
-  breaker: BreakerState;
-  breakerTransitions: BreakerTransition[];
-  /** replicate mode: objects stored on this endpoint / missing from it */
-  filesOk?: number; filesFailed?: number;
-}
-
-/** What every run's summary reports, whatever it moved (upload, sync, download, delete). */
-export interface RunTotals {
-  /** objects found but not attempted (or whose state is unknown) because the run stopped */
-  notAttempted: number;
-  wallMs: number;
-  objectsPerSec: number;
-  /** requests reported (one per request, however many attempts) */
-  requests: number;
-  /** attempts beyond the first, over all reported requests */
-  retries: number;
-  interrupted: boolean;
-  /** the error that stopped the whole run, if any */
-  fatal?: string;
-  endpoints: EndpointSummary[];
 }
 
 export interface UploadSummary extends RunTotals {
@@ -767,7 +739,7 @@ function encryption(sse: string | undefined, sseCustomerAlgorithm?: string): Enc
 
 /**
  * SSE-KMS (aws:kms, aws:kms:dsse) and SSE-C objects have ETags that are not the MD5 of the
- * body (the same rule as download's md5FromEtag in src/engine/download.ts).
+ * body (the same rule as download's md5FromEtag in src/ops/download.ts).
  */
 function isEncrypted(enc: Encryption): boolean {
   return Boolean(enc.sseCustomerAlgorithm) || (enc.sse?.startsWith('aws:kms') ?? false);

@@ -6,8 +6,8 @@
 import { ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { resolveConnection, type ConnectionOptions } from '../config/options.js';
 import { silentLogger } from '../logger.js';
-import { openPool } from './context.js';
-import { RequestEngine, RequestFailed } from './request.js';
+import { openPool } from '../run/context.js';
+import { RequestEngine, RequestFailed } from '../engine/request.js';
 
 export interface CheckOptions extends ConnectionOptions {
   /** also check read access to this bucket */
