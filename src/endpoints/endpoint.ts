@@ -12,6 +12,7 @@ import type { EndpointSpec } from '../config/pool-config.js';
 import { CircuitBreaker } from './breaker.js';
 import { AimdLimit } from './concurrency-limit.js';
 import { SignedHttpClient } from './signed-http.js';
+import { S3Store, type ObjectStore } from './store.js';
 
 export interface EndpointStats {
   requests: number;
@@ -35,6 +36,8 @@ export class Endpoint {
    * itself goes through the SDK (its endpoint rules are the SDK's business).
    */
   readonly http: SignedHttpClient | undefined;
+  /** every S3 call s3x makes here, over `http` or `client` (./store.ts chooses) */
+  readonly store: ObjectStore;
   readonly estimator: DeadlineEstimator;
   readonly stats: EndpointStats = { requests: 0, bytes: 0, errors: 0, retries: 0, inFlight: 0, inFlightPeak: 0 };
   readonly breaker: CircuitBreaker;
@@ -48,7 +51,8 @@ export class Endpoint {
   lastError: string | undefined;
   private readonly agent: http.Agent;
 
-  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig }, logger: Logger) {
+  /** `store`: another ObjectStore in place of the S3 one (unit tests' fake store) */
+  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig }, logger: Logger, store?: ObjectStore) {
     this.maxConcurrent = config.maxConcurrent ?? defaults.maxConcurrent;
     this.breaker = new CircuitBreaker(config.breaker, performance.now());
     this.limit = new AimdLimit(this.maxConcurrent);
@@ -95,6 +99,7 @@ export class Endpoint {
         clockOffsetMs: () => this.clockOffsetMs,
       })
       : undefined;
+    this.store = store ?? new S3Store(this);
   }
 
   /**

@@ -3,7 +3,6 @@
  * accepted, can we list the bucket (when one is named), and how long a small request takes.
  * One pinned request per question, no retries: a check reports what is, it does not paper over.
  */
-import { ListBucketsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { resolveConnection, type ConnectionOptions } from '../config/options.js';
 import { silentLogger } from '../logger.js';
 import { openPool } from '../run/context.js';
@@ -41,7 +40,7 @@ export async function checkEndpoints(opts: CheckOptions): Promise<EndpointCheck[
       try {
         await engine.run({
           op: 'ListObjectsV2', key: '(ListBuckets)', bytes: 0, endpoint: ep, kind: 'read', unreported: true,
-          send: (e, signal) => e.client.send(new ListBucketsCommand({}), { abortSignal: signal }),
+          send: (e, signal) => e.store.listBuckets(signal),
         });
         result.reachable = true;
         result.credentialsValid = true;
@@ -67,7 +66,7 @@ export async function checkEndpoints(opts: CheckOptions): Promise<EndpointCheck[
         try {
           await engine.run({
             op: 'ListObjectsV2', key: opts.bucket, bytes: 0, endpoint: ep, kind: 'read', unreported: true,
-            send: (e, signal) => e.client.send(new ListObjectsV2Command({ Bucket: opts.bucket, MaxKeys: 1 }), { abortSignal: signal }),
+            send: (e, signal) => e.store.listObjectsV2({ bucket: opts.bucket!, maxKeys: 1 }, signal),
           });
           result.bucketAccess = 'ok';
         } catch (err) {

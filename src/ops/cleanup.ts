@@ -4,7 +4,6 @@
  * the prefix (the folder rule of delete-prefix, fs/key-prefix.ts) and older than `olderThanMs`
  * are touched: a run still going elsewhere keeps its own.
  */
-import { AbortMultipartUploadCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import type { ConnectionOptions } from '../config/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { FatalRunError, UsageError } from '../errors.js';
@@ -85,33 +84,30 @@ async function cleanupOn(run: ObjectRun, store: Endpoint | undefined, sel: KeySe
   for (let page = 0; page < 1_000_000; page++) {
     const out = await run.engine.run({
       op: 'ListObjectsV2', key: `(ListMultipartUploads ${sel.prefix})`, bytes: 0, kind: 'read', bucket, ...pin,
-      send: (ep, signal) => ep.client.send(new ListMultipartUploadsCommand({
-        Bucket: bucket, ...(sel.prefix && { Prefix: sel.prefix }),
-        ...(keyMarker !== undefined && { KeyMarker: keyMarker }), ...(uploadIdMarker !== undefined && { UploadIdMarker: uploadIdMarker }),
-      }), { abortSignal: signal }),
+      send: (ep, signal) => ep.store.listMultipartUploads({ bucket, prefix: sel.prefix, keyMarker, uploadIdMarker }, signal),
     });
-    for (const u of out.Uploads ?? []) {
-      if (!u.Key || !u.UploadId || !isSelected(sel, u.Key)) continue;
+    for (const u of out.uploads) {
+      if (!u.key || !u.uploadId || !isSelected(sel, u.key)) continue;
       summary.found++;
-      if (u.Initiated && u.Initiated.getTime() > cutoffMs) { summary.kept++; continue; }
-      const upload: OpenUpload = { key: u.Key, uploadId: u.UploadId, ...(u.Initiated && { initiated: u.Initiated }), ...(store && { store: store.name }) };
+      if (u.initiated && u.initiated.getTime() > cutoffMs) { summary.kept++; continue; }
+      const upload: OpenUpload = { key: u.key, uploadId: u.uploadId, ...(u.initiated && { initiated: u.initiated }), ...(store && { store: store.name }) };
       if (opts.dryRun) { summary.aborted++; opts.onUpload?.(upload); continue; }
       try {
         await run.engine.run({
-          op: 'AbortMultipartUpload', key: u.Key, bytes: 0, bucket, ...pin,
-          send: (ep, signal) => ep.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.Key, UploadId: u.UploadId }), { abortSignal: signal }),
+          op: 'AbortMultipartUpload', key: u.key, bytes: 0, bucket, ...pin,
+          send: (ep, signal) => ep.store.abortMultipartUpload({ bucket, key: upload.key, uploadId: upload.uploadId }, signal),
         });
         summary.aborted++;
         opts.onUpload?.(upload);
       } catch (err) {
         if (err instanceof Interrupted) throw err;
-        summary.failed.push({ key: u.Key, uploadId: u.UploadId, error: err instanceof RequestFailed ? err.message : String(err), ...(store && { store: store.name }) });
+        summary.failed.push({ key: u.key, uploadId: u.uploadId, error: err instanceof RequestFailed ? err.message : String(err), ...(store && { store: store.name }) });
       }
     }
-    if (!out.IsTruncated) return;
-    if (out.NextKeyMarker === keyMarker && out.NextUploadIdMarker === uploadIdMarker) return; // a server that would loop
-    keyMarker = out.NextKeyMarker;
-    uploadIdMarker = out.NextUploadIdMarker;
+    if (!out.isTruncated) return;
+    if (out.nextKeyMarker === keyMarker && out.nextUploadIdMarker === uploadIdMarker) return; // a server that would loop
+    keyMarker = out.nextKeyMarker;
+    uploadIdMarker = out.nextUploadIdMarker;
   }
 }
 

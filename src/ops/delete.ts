@@ -15,8 +15,7 @@
  * Stores: in replicate mode the listing is the union of the stores' (list.ts) and every batch is
  * sent to every store; fallback mode refuses deletes (refuseFallbackDeletes says why).
  */
-import crypto from 'node:crypto';
-import { DeleteObjectCommand, DeleteObjectsCommand, type DeleteObjectsCommandOutput } from '@aws-sdk/client-s3';
+import type { DeleteObjectsOutput } from '../endpoints/store.js';
 import { resolveConnection, type ConnectionOptions } from '../config/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { UsageError } from '../errors.js';
@@ -326,7 +325,7 @@ class KeyDeleter {
       const key = objs[0]!.key;
       await this.run.engine.run({
         op: 'DeleteObject', key, bytes: 0, bucket: this.bucket, ...(ep && { endpoint: ep }),
-        send: (e, signal) => e.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal }),
+        send: (e, signal) => e.store.deleteObject({ bucket: this.bucket, key }, signal),
       });
       return new Map();
     }
@@ -337,11 +336,11 @@ class KeyDeleter {
       const byKey = new Map(pending.map((o) => [o.key, o]));
       const again: ListedObject[] = [];
       for (const e of errors) {
-        const o = e.Key !== undefined ? byKey.get(e.Key) : undefined;
+        const o = e.key !== undefined ? byKey.get(e.key) : undefined;
         if (!o) continue;
-        const code = e.Code ?? 'Error';
-        if (decide({ code, message: e.Message ?? '' }) === 'retry' && round < this.run.conn.retry.retries) again.push(o);
-        else failures.set(o.key, `${code}${e.Message && e.Message !== code ? `: ${e.Message}` : ''}`);
+        const code = e.code ?? 'Error';
+        if (decide({ code, message: e.message ?? '' }) === 'retry' && round < this.run.conn.retry.retries) again.push(o);
+        else failures.set(o.key, `${code}${e.message && e.message !== code ? `: ${e.message}` : ''}`);
       }
       if (again.length === 0) return failures;
       this.run.logger.info({ keys: again.length, round: round + 1, endpoint: ep?.name }, 'DeleteObjects: transient per-key errors, sending those keys again');
@@ -353,23 +352,21 @@ class KeyDeleter {
   }
 
   /** One DeleteObjects (Quiet: the answer lists only the keys it could not delete). */
-  private async deleteObjects(batch: readonly ListedObject[], ep: Endpoint | undefined): Promise<NonNullable<DeleteObjectsCommandOutput['Errors']>> {
+  private async deleteObjects(batch: readonly ListedObject[], ep: Endpoint | undefined): Promise<DeleteObjectsOutput['errors']> {
     const n = batch.length;
-    const out = await this.run.engine.run<DeleteObjectsCommandOutput>({
+    const out = await this.run.engine.run<DeleteObjectsOutput>({
       op: 'DeleteObjects', key: n === 1 ? batch[0]!.key : `${batch[0]!.key} … ${batch[n - 1]!.key} (${n} keys)`, bytes: 0, bucket: this.bucket,
       ...(ep && { endpoint: ep }),
       // a DeleteObjects takes time per key (~3 ms each on one RGW gateway here), not per byte
       deadlineMs: this.perKey.deadlineMs(n),
       send: async (e, signal) => {
         const t0 = performance.now();
-        const cmd = new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch.map((o) => ({ Key: o.key })), Quiet: true } });
-        withContentMd5(cmd);
-        const res = await e.client.send(cmd, { abortSignal: signal });
+        const res = await e.store.deleteObjects({ bucket: this.bucket, keys: batch.map((o) => o.key) }, signal);
         this.perKey.record(n, performance.now() - t0);
         return res;
       },
     });
-    return out.Errors ?? [];
+    return out.errors;
   }
 
   summary(where: { bucket: string; prefix: string; dryRun: boolean }): DeleteSummary {
@@ -388,26 +385,6 @@ class KeyDeleter {
 
 /** Characters XML 1.0 cannot carry, even escaped. */
 const XML_UNSAFE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
-
-/**
- * Adds Content-MD5 to a DeleteObjects request. S3 requires Content-MD5 or an x-amz-checksum-*
- * header on DeleteObjects; SDK ≥ 3.729 sends only a CRC32 checksum, which some S3-compatible
- * servers do not accept in its place. Ceph RGW 16 needs neither and checks neither (measured);
- * sending both is accepted everywhere. The MD5 of a 1,000-key body (~60 KB) costs ~0.1 ms.
- */
-export function withContentMd5(cmd: DeleteObjectsCommand): DeleteObjectsCommand {
-  cmd.middlewareStack.add(
-    (next) => async (args) => {
-      const req = args.request as { headers?: Record<string, string>; body?: unknown };
-      if (req.headers && (typeof req.body === 'string' || req.body instanceof Uint8Array)) {
-        req.headers['content-md5'] = crypto.createHash('md5').update(req.body).digest('base64');
-      }
-      return next(args);
-    },
-    { step: 'build', name: 's3xContentMd5', override: true },
-  );
-  return cmd;
-}
 
 /**
  * Learns how long a DeleteObjects takes per key (EWMA with weight α on the new sample, like the

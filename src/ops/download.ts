@@ -22,7 +22,6 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { mbps } from '../config/units.js';
 import { UsageError } from '../errors.js';
@@ -140,7 +139,7 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
 
   /** One GET attempt of the whole object into memory, checked for length and MD5. */
   const getBuffered = async (ep: Endpoint, signal: AbortSignal, o: ListedObject): Promise<{ data: Buffer; lastModified?: Date }> => {
-    const res = await getObject(ep, bucket, o.key, undefined, signal);
+    const res = await ep.store.getObject({ bucket, key: o.key }, signal);
     const chunks: Buffer[] = [];
     let n = 0;
     try {
@@ -157,20 +156,20 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
     }
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
     checkLength(o.key, n, res.contentLength);
-    if (verify) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomer), crypto.createHash('md5').update(data).digest('hex'));
+    if (verify) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm), crypto.createHash('md5').update(data).digest('hex'));
     return { data, ...(res.lastModified && { lastModified: res.lastModified }) };
   };
 
   /** One GET attempt of the whole object streamed into `fh` from offset 0; progress is taken back if it fails. */
   const getStreamed = async (ep: Endpoint, signal: AbortSignal, o: ListedObject, fh: fs.promises.FileHandle): Promise<Date | undefined> => {
-    const res = await getObject(ep, bucket, o.key, undefined, signal);
+    const res = await ep.store.getObject({ bucket, key: o.key }, signal);
     const hash = verify ? crypto.createHash('md5') : undefined;
     let written = 0;
     try {
       const n = await drainTo(res.body, fh, 0, hash, res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; progress.bytesDone += d; });
       checkLength(o.key, n, res.contentLength);
       await fh.truncate(n); // an earlier, longer attempt must not leave bytes behind
-      if (hash) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomer), hash.digest('hex'));
+      if (hash) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm), hash.digest('hex'));
       return res.lastModified;
     } catch (err) {
       progress.bytesDone -= written;
@@ -266,7 +265,7 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
         await engine.run({
           op: 'GetObject', key: o.key, part: i + 1, bytes: len, kind: 'read', bucket,
           send: async (ep, signal) => {
-            const res = await getObject(ep, bucket, o.key, { start, end }, signal);
+            const res = await ep.store.getObject({ bucket, key: o.key, range: { start, end } }, signal);
             let written = 0;
             try {
               checkRange(o.key, res.contentRange, start, end, o.bytes);
@@ -367,71 +366,6 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
     requests: run.requests, retries: run.retries, interrupted: run.interrupted,
     ...(run.fatal !== undefined && { fatal: run.fatal }),
     endpoints: run.endpoints(),
-  };
-}
-
-/** What one GET answered, from either client. */
-interface GetAnswer {
-  body: AsyncIterable<Uint8Array | string> & { destroy(err?: Error): unknown };
-  contentLength?: number;
-  contentRange?: string;
-  etag?: string;
-  lastModified?: Date;
-  /** x-amz-server-side-encryption */
-  sse?: string;
-  /** x-amz-server-side-encryption-customer-algorithm */
-  sseCustomer?: string;
-}
-
-/** GetObject (whole or an inclusive range): signed directly when the endpoint can, else the SDK. */
-async function getObject(ep: Endpoint, bucket: string, key: string, range: { start: number; end: number } | undefined, signal: AbortSignal): Promise<GetAnswer> {
-  if (ep.http) {
-    const r = await ep.http.getObject({ bucket, key, ...(range && { range }) }, signal);
-    const h = r.headers;
-    const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
-    const len = one(h['content-length']);
-    const lm = one(h['last-modified']);
-    const lastModified = lm !== undefined ? new Date(lm) : undefined;
-    const etag = one(h.etag);
-    const contentRange = one(h['content-range']);
-    const sse = one(h['x-amz-server-side-encryption']);
-    const sseCustomer = one(h['x-amz-server-side-encryption-customer-algorithm']);
-    return {
-      body: r.body,
-      ...(len !== undefined && { contentLength: Number(len) }),
-      ...(contentRange !== undefined && { contentRange }),
-      ...(etag !== undefined && { etag }),
-      ...(lastModified !== undefined && !Number.isNaN(lastModified.getTime()) && { lastModified }),
-      ...(sse !== undefined && { sse }),
-      ...(sseCustomer !== undefined && { sseCustomer }),
-    };
-  }
-  const out = await ep.client.send(new GetObjectCommand({
-    Bucket: bucket, Key: key, ...(range && { Range: `bytes=${range.start}-${range.end}` }),
-  }), { abortSignal: signal });
-  const body = out.Body as unknown as GetAnswer['body'] | undefined;
-  if (!body) throw new Error(`GetObject ${key}: no body`);
-  // the SDK's signal only guards the request: the body must fail on abort too
-  const onAbort = (): void => { body.destroy(signal.reason as Error); };
-  signal.addEventListener('abort', onAbort, { once: true });
-  const iterable: GetAnswer['body'] = {
-    async *[Symbol.asyncIterator]() {
-      try {
-        yield* body;
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-      }
-    },
-    destroy: (err?: Error) => { signal.removeEventListener('abort', onAbort); return body.destroy(err); },
-  };
-  return {
-    body: iterable,
-    ...(out.ContentLength !== undefined && { contentLength: out.ContentLength }),
-    ...(out.ContentRange !== undefined && { contentRange: out.ContentRange }),
-    ...(out.ETag !== undefined && { etag: out.ETag }),
-    ...(out.LastModified !== undefined && { lastModified: out.LastModified }),
-    ...(out.ServerSideEncryption !== undefined && { sse: out.ServerSideEncryption }),
-    ...(out.SSECustomerAlgorithm !== undefined && { sseCustomer: out.SSECustomerAlgorithm }),
   };
 }
 

@@ -5,7 +5,7 @@
  * Pages are followed by IsTruncated / NextContinuationToken only: a page may hold fewer than
  * MaxKeys entries and still be truncated (delimiter views do that), so its length says nothing.
  */
-import { ListObjectsV2Command, type ListObjectsV2CommandOutput } from '@aws-sdk/client-s3';
+import type { ListObjectsPage } from '../endpoints/store.js';
 import type { ConnectionOptions } from '../config/options.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import { isSelected, selectKeys } from '../fs/key-prefix.js';
@@ -34,7 +34,7 @@ export interface ListPage {
 }
 
 /** The fields of a ListObjectsV2 answer the pager reads. */
-export type PageAnswer = Pick<ListObjectsV2CommandOutput, 'Contents' | 'CommonPrefixes' | 'IsTruncated' | 'NextContinuationToken'>;
+export type PageAnswer = ListObjectsPage;
 
 /** Thrown when a server's paging would loop or cannot go on. */
 export class ListingError extends Error {
@@ -149,13 +149,7 @@ function listOn(
     send: (ep, signal) => {
       // attempts run one after another: the last one sent is the one that answered
       if (endpoint === 'sticky') pinned = ep;
-      return ep.client.send(new ListObjectsV2Command({
-        Bucket: bucket,
-        ...(prefix !== '' && { Prefix: prefix }),
-        ...(opts.delimiter !== undefined && { Delimiter: opts.delimiter }),
-        ...(opts.pageSizeKeys !== undefined && { MaxKeys: opts.pageSizeKeys }),
-        ...(token !== undefined && { ContinuationToken: token }),
-      }), { abortSignal: signal });
+      return ep.store.listObjectsV2({ bucket, prefix, delimiter: opts.delimiter, maxKeys: opts.pageSizeKeys, continuationToken: token }, signal);
     },
   }));
 }

@@ -11,15 +11,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import {
-  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand, GetObjectCommand,
-  HeadObjectCommand, ListMultipartUploadsCommand, PutObjectCommand, UploadPartCommand, type CompletedPart,
-} from '@aws-sdk/client-s3';
 import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
 import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { mbps } from '../config/units.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
+import type { UploadedPart } from '../endpoints/store.js';
 import { keyFor, normalizePrefix } from '../fs/keys.js';
 import { KeyCollisionGuard } from '../fs/key-collisions.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
@@ -362,7 +359,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       if (err instanceof Interrupted) throw err;
       const note = await cleanup.run({
         op: 'DeleteObject', key, bytes: 0, bucket, endpoint: ep,
-        send: (e, signal) => e.client.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
+        send: (e, signal) => e.store.deleteObject({ bucket, key }, signal),
       }).then(
         () => '; the stored object was removed',
         (delErr: unknown) => `; THE STORED OBJECT s3://${bucket}/${key} COULD NOT BE REMOVED (${delErr instanceof RequestFailed ? delErr.facts.code : errorFacts(delErr).code}): do not trust it, delete it or upload again`,
@@ -387,18 +384,11 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       const stored = await engine.run({
         op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
         send: async (ep, signal): Promise<Stored> => {
-          if (ep.http) {
-            const r = await ep.http.putObject({
-              bucket, key, contentLength: f.size, contentType, contentMd5, metadata,
-              body: buffered ?? (() => fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES })),
-            }, signal);
-            return { ep, etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
-          }
-          const body = buffered ?? fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES });
-          const out = await ep.client.send(new PutObjectCommand({
-            Bucket: bucket, Key: key, Body: body, ContentLength: f.size, ContentType: contentType, ContentMD5: contentMd5, Metadata: metadata,
-          }), { abortSignal: signal }).finally(() => { if (body instanceof fs.ReadStream) body.destroy(); });
-          return { ep, etag: out.ETag, enc: encryption(out.ServerSideEncryption, out.SSECustomerAlgorithm) };
+          const r = await ep.store.putObject({
+            bucket, key, contentLength: f.size, contentType, contentMd5, metadata,
+            body: buffered ?? (() => fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES })),
+          }, signal);
+          return { ep, etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
         },
       });
       try {
@@ -424,7 +414,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
           deadlineMs: controlDeadlineMs(CREATE_DEADLINE_MS),
           send: async (ep, signal) => {
             try {
-              return { ep, out: await ep.client.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ContentType: contentTypeFor(f.rel), Metadata: metadataFor(f) }), { abortSignal: signal }) };
+              return { ep, out: await ep.store.createMultipartUpload({ bucket, key, contentType: contentTypeFor(f.rel), metadata: metadataFor(f) }, signal) };
             } catch (err) {
               const status = errorFacts(err).status;
               if (status === undefined || (status >= 500 && status !== 503)) unanswered.add(ep);
@@ -432,7 +422,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
             }
           },
         }));
-        const uploadId = created.out.UploadId;
+        const uploadId = created.out.uploadId;
         if (!uploadId) throw new Error(`CreateMultipartUpload for ${key} returned no UploadId`);
         knownUploads.add(uploadId);
         await sendAndComplete(f, key, { key, uploadId, endpoint: created.ep, deadlineMs: abortDeadlineMs }, plan);
@@ -481,13 +471,13 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
         try {
           const listed = await cleanup.run({
             op: 'ListObjectsV2', key: `(ListMultipartUploads ${key})`, bytes: 0, kind: 'read', bucket, endpoint: ep,
-            send: (e, signal) => e.client.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: key }), { abortSignal: signal }),
+            send: (e, signal) => e.store.listMultipartUploads({ bucket, prefix: key }, signal),
           });
-          for (const u of listed.Uploads ?? []) {
-            const at = u.Initiated?.getTime();
-            if (u.Key !== key || !u.UploadId || knownUploads.has(u.UploadId) || at === undefined) continue;
+          for (const u of listed.uploads) {
+            const at = u.initiated?.getTime();
+            if (u.key !== key || !u.uploadId || knownUploads.has(u.uploadId) || at === undefined) continue;
             if (at < fromMs - CLOCK_SLACK_MS || at > toMs + CLOCK_SLACK_MS) continue;
-            await abortUpload(cleanup, bucket, { key, uploadId: u.UploadId, endpoint: ep, deadlineMs }, logger);
+            await abortUpload(cleanup, bucket, { key, uploadId: u.uploadId, endpoint: ep, deadlineMs }, logger);
           }
         } catch (err) {
           logger.warn({ key, endpoint: ep.name, error: String(err) }, 'could not look for an upload left open by a cut CreateMultipartUpload; run `s3x cleanup-multipart` later');
@@ -502,7 +492,7 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
     const sendParts = async (f: FileEntry, key: string, uploadId: string, plan: PartPlan, pinned: Endpoint | undefined, partMd5s: Buffer[]): Promise<SentParts> => {
       let partFailed = false;
       const enc: Encryption = {};
-      const settled = await Promise.allSettled(Array.from({ length: plan.count }, (_, i) => slots.run(async (): Promise<CompletedPart> => {
+      const settled = await Promise.allSettled(Array.from({ length: plan.count }, (_, i) => slots.run(async (): Promise<UploadedPart> => {
         if (partFailed || runSignal.aborted) throw runSignal.aborted ? new Interrupted() : new AnotherPartFailed();
         const start = i * plan.partSizeBytes;
         const len = Math.min(plan.partSizeBytes, f.size - start);
@@ -514,25 +504,18 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
           op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
           send: async (ep, signal): Promise<{ etag: string | undefined; enc: Encryption }> => {
             const openBody = (): fs.ReadStream => fs.createReadStream(f.path, { ...range, highWaterMark: STREAM_CHUNK_BYTES });
-            if (ep.http) {
-              const r = await ep.http.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body: openBody }, signal);
-              return { etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
-            }
-            const body = openBody();
-            const o = await ep.client.send(new UploadPartCommand({
-              Bucket: bucket, Key: key, UploadId: uploadId, PartNumber: i + 1, Body: body, ContentLength: len, ContentMD5: contentMd5,
-            }), { abortSignal: signal }).finally(() => body.destroy());
-            return { etag: o.ETag, enc: encryption(o.ServerSideEncryption, o.SSECustomerAlgorithm) };
+            const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body: openBody }, signal);
+            return { etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
           },
         });
         if (!out.etag) throw new Error(`UploadPart ${i + 1} of ${key} returned no ETag`);
         Object.assign(enc, out.enc);
         checkEtag(`${key} part ${i + 1}`, out.etag, digest.toString('hex'), out.enc);
-        return { PartNumber: i + 1, ETag: out.etag };
+        return { partNumber: i + 1, etag: out.etag };
       }, 'high').catch((err: unknown) => { partFailed = true; throw err; })));
       const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
       if (failures.length > 0) throw failures.find((e) => !(e instanceof AnotherPartFailed)) ?? failures[0];
-      return { parts: settled.map((s) => (s as PromiseFulfilledResult<CompletedPart>).value), enc };
+      return { parts: settled.map((s) => (s as PromiseFulfilledResult<UploadedPart>).value), enc };
     };
 
     /**
@@ -548,23 +531,21 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
         send: async (ep, signal): Promise<Stored> => {
           const first = attempt++ === 0;
           try {
-            const out = await ep.client.send(new CompleteMultipartUploadCommand({
-              Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: sent.parts },
-            }), { abortSignal: signal });
-            return { ep, etag: out.ETag, enc: { ...sent.enc, ...encryption(out.ServerSideEncryption) } };
+            const out = await ep.store.completeMultipartUpload({ bucket, key, uploadId, parts: sent.parts }, signal);
+            return { ep, etag: out.etag, enc: { ...sent.enc, ...encryption(out.sse) } };
           } catch (err) {
             const facts = errorFacts(err);
             if (first || !(facts.code === 'NoSuchUpload' || (facts.status ?? 0) >= 500)) throw err;
-            const head = await ep.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }).catch(() => undefined);
-            const enc = { ...sent.enc, ...encryption(head?.ServerSideEncryption, head?.SSECustomerAlgorithm) };
-            const etag = bareEtag(head?.ETag);
+            const head = await ep.store.headObject({ bucket, key }, signal).catch(() => undefined);
+            const enc = { ...sent.enc, ...encryption(head?.sse, head?.sseCustomerAlgorithm) };
+            const etag = bareEtag(head?.etag);
             // encrypted: the ETag is no composite MD5; the part count, size and s3x's mtime must agree
             const ours = isEncrypted(enc)
-              ? etag?.endsWith(`-${sent.parts.length}`) && head?.ContentLength === f.size && head.Metadata?.[MTIME_METADATA] === metadataFor(f)[MTIME_METADATA]
+              ? etag?.endsWith(`-${sent.parts.length}`) && head?.contentLength === f.size && head.metadata?.[MTIME_METADATA] === metadataFor(f)[MTIME_METADATA]
               : etag === expected;
             if (!ours) throw err;
             logger.info({ key, uploadId, code: facts.code }, 'an earlier CompleteMultipartUpload attempt completed the upload');
-            return { ep, etag: head!.ETag, enc };
+            return { ep, etag: head!.etag, enc };
           }
         },
       }), 'high');
@@ -583,10 +564,10 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
       if (!etag && !isEncrypted(enc)) {
         const head = await slots.run(() => engine.run({
           op: 'HeadObject', key, bytes: 0, bucket, kind: 'read', endpoint: pinned ?? done.ep,
-          send: (ep, signal) => ep.client.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal }),
+          send: (ep, signal) => ep.store.headObject({ bucket, key }, signal),
         }), 'high');
-        etag = bareEtag(head.ETag);
-        enc = { ...enc, ...encryption(head.ServerSideEncryption, head.SSECustomerAlgorithm) };
+        etag = bareEtag(head.etag);
+        enc = { ...enc, ...encryption(head.sse, head.sseCustomerAlgorithm) };
       }
       if (!isEncrypted(enc) && etag !== expected) throw etagMismatch(key, etag, expected);
       await checkUnchanged(f);
@@ -608,13 +589,8 @@ export async function upload(opts: UploadOptions): Promise<UploadSummary> {
         op: 'GetObject', key, bytes: f.size, bucket, kind: 'read', ...(pinned && { endpoint: pinned }),
         send: async (ep, signal) => {
           const hash = crypto.createHash('md5');
-          if (ep.http) {
-            const res = await ep.http.getObject({ bucket, key }, signal);
-            for await (const chunk of res.body) hash.update(chunk as Buffer);
-          } else {
-            const res = await ep.client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: signal });
-            for await (const chunk of res.Body as AsyncIterable<Uint8Array>) hash.update(chunk);
-          }
+          const res = await ep.store.getObject({ bucket, key }, signal);
+          for await (const chunk of res.body) hash.update(chunk);
           return hash.digest('hex');
         },
       });
@@ -725,7 +701,7 @@ function etagMismatch(key: string, got: string | undefined, want: string, how = 
 interface Stored { ep: Endpoint; etag: string | undefined; enc: Encryption }
 /** x-amz-server-side-encryption and x-amz-server-side-encryption-customer-algorithm of an answer */
 interface Encryption { sse?: string; sseCustomerAlgorithm?: string }
-interface SentParts { parts: CompletedPart[]; enc: Encryption }
+interface SentParts { parts: UploadedPart[]; enc: Encryption }
 interface OpenUpload { key: string; uploadId: string; endpoint: Endpoint; deadlineMs: number }
 
 /** Thrown by parts not sent because a sibling failed: never the error a file is reported with. */
@@ -760,7 +736,7 @@ async function abortUpload(cleanup: RequestEngine, bucket: string, u: OpenUpload
   try {
     await cleanup.run({
       op: 'AbortMultipartUpload', key: u.key, bytes: 0, endpoint: u.endpoint, deadlineMs: u.deadlineMs,
-      send: (ep, signal) => ep.client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key: u.key, UploadId: u.uploadId }), { abortSignal: signal }),
+      send: (ep, signal) => ep.store.abortMultipartUpload({ bucket, key: u.key, uploadId: u.uploadId }, signal),
     });
     logger.info({ key: u.key, uploadId: u.uploadId }, 'aborted multipart upload');
   } catch (err) {

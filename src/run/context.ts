@@ -3,7 +3,6 @@
  * from ConnectionOptions, plus the preflight check that turns a wrong bucket, wrong
  * credentials or an unreachable endpoint into one clear error before any work starts.
  */
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { FatalRunError } from '../errors.js';
 import type { ResolvedConnection } from '../config/options.js';
 import { Endpoint } from '../endpoints/endpoint.js';
@@ -47,7 +46,7 @@ export async function preflight(engine: RequestEngine, pool: EndpointPool, bucke
     try {
       await engine.run({
         op: 'ListObjectsV2', key: bucket, bytes: 0, endpoint: ep, retries: 2, unreported: true, kind: 'read',
-        send: (e, signal) => e.client.send(new ListObjectsV2Command({ Bucket: bucket, MaxKeys: 1 }), { abortSignal: signal }),
+        send: (e, signal) => e.store.listObjectsV2({ bucket, maxKeys: 1 }, signal),
       });
     } catch (err) {
       if (err instanceof RequestFailed && err.facts.code === 'AccessDenied') {

@@ -10,7 +10,8 @@ import { isSelected, selectKeys } from '../../src/fs/key-prefix.js';
 import { resolveInside, safeRelativePath } from '../../src/fs/safe-path.js';
 import { mergeByKey, pages, type PageAnswer } from '../../src/ops/list.js';
 import { md5FromEtag } from '../../src/ops/download.js';
-import { PerKeyTime, withContentMd5 } from '../../src/ops/delete.js';
+import { PerKeyTime } from '../../src/ops/delete.js';
+import { withContentMd5 } from '../../src/endpoints/store.js';
 import { MAX_PRESIGN_EXPIRES_SEC, checkExpires, presign } from '../../src/ops/presign.js';
 
 describe('key → local path (download never writes outside its directory)', () => {
