@@ -69,7 +69,7 @@ describe('sync --delete uses the one delete batcher', () => {
     expect(r.stderr).toBe('');
     expect(r.code, r.stdout.split('\n').filter((l) => l.includes('"summary"')).join('')).toBe(0);
     const recs = records(r.stdout);
-    const summary = recs.at(-1) as { plan: { remoteOnly: number }; deleted: number; deleteFailed: unknown[]; requests: number; endpoints: Array<{ requests: number }> };
+    const summary = recs.at(-1) as unknown as { plan: { remoteOnly: number }; deleted: number; deleteFailed: unknown[]; requests: number; endpoints: Array<{ requests: number }> };
     expect(summary).toMatchObject({ plan: { remoteOnly: 4 }, deleted: 4, deleteFailed: [] });
     const requests = recs.filter((x) => x.type === 'request');
     expect(requests.filter((x) => String(x.op).startsWith('Delete')).length).toBeGreaterThanOrEqual(3);

@@ -9,7 +9,7 @@ import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { S3Store, type ObjectStore } from '../../src/endpoints/store.js';
-import { DEFAULT_ESTIMATOR } from '../../src/engine/estimator.js';
+import { DEFAULT_ESTIMATOR } from '../../src/config/defaults.js';
 import { errorFacts } from '../../src/engine/retry-policy.js';
 import { silentLogger } from '../../src/logger.js';
 import { makeBucket, type S3TestEnv } from '../support/s3.js';

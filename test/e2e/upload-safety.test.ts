@@ -221,7 +221,7 @@ describe('multipart control calls (item 9)', () => {
   it.each([
     ['NoSuchUpload (AWS)', 404, 'NoSuchUpload'],
     ['500 (RGW, unknown upload id)', 500, 'InternalError'],
-  ])('a Complete cut by its deadline but done by the server, retried into %s, is resolved by HEAD (ETag = the composite)', async (name, status, code) => {
+  ])('a Complete cut by its deadline but done by the server, retried into %s, is resolved by HEAD (ETag = the composite)', async (_name, status, code) => {
     const files = { 'cut.bin': crypto.randomBytes(11 * MIB) };
     const t = tree(files);
     const prefix = `cutcomplete${status}/`;

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { resolvePoolSpec, type PoolSpec } from '../../src/config/pool-config.js';
 import { DEFAULT_ESTIMATOR } from '../../src/config/defaults.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
-import { AllEndpointsDown, EndpointPool } from '../../src/endpoints/pool.js';
+import { AllEndpointsDown, EndpointPool, type AcquireRequest } from '../../src/endpoints/pool.js';
 import { silentLogger } from '../../src/logger.js';
 
 const pools: EndpointPool[] = [];
@@ -25,7 +25,7 @@ function makePool(spec: Partial<PoolSpec> & { urls?: string[]; weights?: number[
 const signal = new AbortController().signal;
 const write = { bytes: 4096, kind: 'write' as const };
 
-async function spread(pool: EndpointPool, n: number, req = write, hold = false): Promise<Record<string, number>> {
+async function spread(pool: EndpointPool, n: number, req: AcquireRequest = write, hold = false): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (let i = 0; i < n; i++) {
     const ep = await pool.acquire(req, signal);
