@@ -27,6 +27,7 @@ import { mbps } from '../config/units.js';
 import { UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { isSelected, selectKeys } from '../fs/key-prefix.js';
+import { bareEtag } from '../fs/md5.js';
 import { isWithin, resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import { describeFatal, preflight } from '../run/context.js';
 import { Limiter } from '../engine/limiter.js';
@@ -254,7 +255,7 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
     let bytesBefore = 0;
     try {
       await fh.truncate(o.bytes);
-      const wantEtag = o.etag !== undefined ? stripQuotes(o.etag) : undefined;
+      const wantEtag = bareEtag(o.etag);
       let firstEtag: string | undefined;
       let partFailed = false;
       await Promise.all(Array.from({ length: plan.count }, (_, i) => slots.run(async () => {
@@ -269,7 +270,7 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
             let written = 0;
             try {
               checkRange(o.key, res.contentRange, start, end, o.bytes);
-              const etag = res.etag !== undefined ? stripQuotes(res.etag) : undefined;
+              const etag = bareEtag(res.etag);
               const expected = wantEtag ?? firstEtag;
               if (etag !== undefined && expected !== undefined && etag !== expected) throw objectChanged(o.key, `its ETag is now ${etag}, was ${expected}`);
               firstEtag ??= etag;
@@ -377,12 +378,8 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
 export function md5FromEtag(etag: string | undefined, sse?: string, sseCustomerAlgorithm?: string): string | undefined {
   if (etag === undefined) return undefined;
   if (sseCustomerAlgorithm || (sse !== undefined && sse.startsWith('aws:kms'))) return undefined;
-  const e = stripQuotes(etag).toLowerCase();
+  const e = bareEtag(etag)!;
   return /^[0-9a-f]{32}$/.test(e) ? e : undefined;
-}
-
-function stripQuotes(etag: string): string {
-  return etag.replace(/^(?:W\/)?"/, '').replace(/"$/, '');
 }
 
 /** An error the retry table reads by its code. */
