@@ -25,3 +25,13 @@ export class UsageError extends S3xError {
 export class FatalRunError extends S3xError {
   constructor(message: string) { super(message, EXIT.USAGE); }
 }
+
+/**
+ * A local (file system) error in one line, "EACCES: permission denied, open '/x'" as Node says
+ * it, with the code in front once. s3x's own refusals (code 'Refused') already say what they are.
+ */
+export function describeLocalError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = e?.message ?? String(err);
+  return e?.code && !message.startsWith(e.code) && e.code !== 'Refused' ? `${e.code}: ${message}` : message;
+}

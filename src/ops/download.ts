@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { mbps } from '../config/units.js';
-import { UsageError } from '../errors.js';
+import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { isSelected, selectKeys } from '../fs/key-prefix.js';
 import { bareEtag } from '../fs/md5.js';
@@ -531,11 +531,4 @@ class DirMaker {
     if (st.isSymbolicLink()) throw coded('Refused', `refused: ${path.relative(this.root, dir)} is a symbolic link; s3x never writes through one`);
     if (!st.isDirectory()) throw coded('ENOTDIR', `${path.relative(this.root, dir)} exists and is not a directory`);
   }
-}
-
-/** "EACCES: permission denied, open '/x'" as Node says it, with the code in front once. */
-function describeLocalError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const message = e?.message ?? String(err);
-  return e?.code && !message.startsWith(e.code) && e.code !== 'Refused' ? `${e.code}: ${message}` : message;
 }
