@@ -21,7 +21,7 @@ export { sync, type SyncOptions, type SyncSummary } from './ops/sync.js';
 export { checkEndpoints, type CheckOptions, type EndpointCheck } from './ops/check.js';
 export { cleanupMultipart, parseDurationMs, type CleanupOptions, type CleanupSummary, type OpenUpload } from './ops/cleanup.js';
 export { mergeSummaries, readSummary, type MergedReport } from './ops/report.js';
-export { perfData, parseGenerate, generatedDir, ensureBucket, startLocalGateways, type PerfRun, type PerfSummary, type Stat } from './ops/perf-data.js';
+export { perfData, parseGenerate, generatedDir, ensureBucket, type PerfRun, type PerfSummary, type Stat } from './ops/perf-data.js';
 export { selectKeys, type KeySelection } from './fs/key-prefix.js';
 export { safeRelativePath, type SafePath } from './fs/safe-path.js';
 export type { RequestReport, Operation } from './engine/request.js';
