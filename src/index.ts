@@ -22,7 +22,7 @@ export { checkEndpoints, type CheckOptions, type EndpointCheck } from './ops/che
 export { cleanupMultipart, parseDurationMs, type CleanupOptions, type CleanupSummary, type OpenUpload } from './ops/cleanup.js';
 export { mergeSummaries, readSummary, type MergedReport } from './ops/report.js';
 export { perfData, parseGenerate, generatedDir, ensureBucket, type PerfRun, type PerfSummary, type Stat } from './ops/perf-data.js';
-export { selectKeys, type KeySelection } from './fs/key-prefix.js';
+export { selectKeys, type KeySelection, type PrefixOptions } from './fs/key-prefix.js';
 export { safeRelativePath, type SafePath } from './fs/safe-path.js';
 export type { RequestReport, Operation } from './engine/request.js';
 export { PRIORITIES, type Priority } from './engine/priority-queue.js';

@@ -19,7 +19,7 @@ import type { DeleteObjectsOutput } from '../endpoints/store.js';
 import { resolveConnection, type ConnectionOptions } from '../config/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { UsageError } from '../errors.js';
-import { selectKeys } from '../fs/key-prefix.js';
+import { selectKeys, type PrefixOptions } from '../fs/key-prefix.js';
 import { endpointSummaries, preflight } from '../run/context.js';
 import { ProgressTicker } from '../run/progress.js';
 import { Limiter } from '../engine/limiter.js';
@@ -34,12 +34,7 @@ export const MAX_DELETE_BATCH = 1000;
 /** Failures kept by name in the summary; beyond this they are counted (and still reported through onFailure). */
 export const MAX_NAMED_FAILURES = 10_000;
 
-export interface DeletePrefixOptions extends ConnectionOptions {
-  bucket: string;
-  /** folder rule by default (`logs` deletes `logs/…`, not `logs-old/…`); see fs/key-prefix.ts */
-  prefix?: string;
-  /** match the prefix as a plain string: `logs` also deletes `logs-old/…` and `logs.txt` */
-  rawPrefix?: boolean;
+export interface DeletePrefixOptions extends ConnectionOptions, PrefixOptions {
   /** required to delete with an empty prefix (every object in the bucket) */
   all?: boolean;
   /** list and report what would be deleted; delete nothing */

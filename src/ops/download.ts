@@ -26,7 +26,7 @@ import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { mbps } from '../config/units.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import { selectKeys, type KeySelection } from '../fs/key-prefix.js';
+import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag } from '../fs/md5.js';
 import { isWithin, resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import { preflight } from '../run/context.js';
@@ -45,13 +45,8 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Marks temporary files: `<name>.s3x-tmp-<8 hex run id><counter>`. */
 export const TMP_MARK = '.s3x-tmp-';
 
-export interface DownloadOptions extends ConnectionOptions {
-  bucket: string;
-  /** folder rule by default (`logs` = `logs/…`), see fs/key-prefix.ts; '' = the whole bucket */
-  prefix?: string;
-  /** match the prefix as a plain string; local paths are then relative to its last `/` */
-  rawPrefix?: boolean;
-  /** local directory; created if missing */
+export interface DownloadOptions extends ConnectionOptions, PrefixOptions {
+  /** local directory, created if missing; local paths are relative to the prefix (rawPrefix: to its last `/`) */
   dir: string;
   /** skip an object when a regular file of the same size is already at its path */
   skipExisting?: boolean;

@@ -8,7 +8,7 @@
 import type { ListObjectsPage } from '../endpoints/store.js';
 import type { ConnectionOptions } from '../config/options.js';
 import { FatalRunError, UsageError } from '../errors.js';
-import { isSelected, selectKeys, type KeySelection } from '../fs/key-prefix.js';
+import { isSelected, selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import type { Logger } from '../logger.js';
 import { describeFatal, preflight } from '../run/context.js';
 import { ObjectRun } from '../run/object-run.js';
@@ -183,12 +183,7 @@ function listOn(
   }));
 }
 
-export interface ListOptions extends ConnectionOptions {
-  bucket: string;
-  /** folder rule by default (`logs` = `logs/…`); see fs/key-prefix.ts */
-  prefix?: string;
-  /** match the prefix as a plain string (`logs` also selects `logs-old/…`) */
-  rawPrefix?: boolean;
+export interface ListOptions extends ConnectionOptions, PrefixOptions {
   /** every key under the prefix; default: one level, sub-folders shown as prefixes */
   recursive?: boolean;
   /** MaxKeys per ListObjectsV2 page, 1–1000; default the server's (1000) */
