@@ -1,5 +1,6 @@
 /**
- * Which keys `ls`, `delete-prefix`, `download` and `cleanup-multipart` act on, from the prefix the user typed.
+ * Which keys `ls`, `delete-prefix`, `download` and `cleanup-multipart` act on, from the prefix
+ * the user typed.
  *
  * By default a prefix names a folder, with the same join rule as `upload`: `logs`, `logs/` and
  * `/logs/` all select the keys that start with `logs/`, so `logs-old/…` and `logs.txt` are NOT
