@@ -3,7 +3,7 @@
  * src/cli/main.ts turns them into a message line and `process.exit`.
  */
 
-/** Exit codes (DESIGN.md): 0 all done, 1 some objects failed, 2 usage/config error, 130 interrupted. */
+/** Exit codes (README, "Output"): 0 all done, 1 some objects failed, 2 usage/config error, 130 interrupted. */
 export const EXIT = { OK: 0, PARTIAL: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 
 export class S3xError extends Error {
