@@ -96,6 +96,7 @@ export interface DownloadSummary extends RunTotals {
   mbps: number;
 }
 
+/** Downloads every object under bucket/prefix into `dir`. Throws UsageError / FatalRunError before any GET. */
 export async function download(opts: DownloadOptions): Promise<DownloadSummary> {
   const bucket = opts.bucket;
   if (!bucket) throw new UsageError('a bucket name is required');
@@ -201,6 +202,7 @@ class Downloader {
     }
   }
 
+  /** An object not downloaded: named in the summary (cut by an interrupt: only counted); a fatal error stops the run. */
   private fail(o: ListedObject, rel: string | undefined, err: unknown): void {
     if (err instanceof Interrupted) { this.notAttempted++; return; }
     this.run.stopIfFatal(err);
