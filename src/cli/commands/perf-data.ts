@@ -1,7 +1,7 @@
 /** `s3x perf-data [dir] [bucket] [prefix]`: repeated uploads, per-request table, statistics. */
 import type { Command } from 'commander';
 import {
-  type ConnectionOptions, ensureGenerated, EXIT, formatBytes, generatedDir, parseGenerate, perfData, type RequestReport,
+  type ConnectionOptions, ensureGenerated, EXIT, formatBytes, generatedDir, parseGenerate, perfData, type PerfSummary, type RequestReport,
   type Stat, UsageError,
 } from '../../index.js';
 import type { CliContext } from '../context.js';
@@ -67,17 +67,20 @@ Examples:
         reports = [];
       },
     });
-    const fmt = (x: Stat, d: number, unit: string): string => `${x.median.toFixed(d)} ${unit} (min ${x.min.toFixed(d)}, max ${x.max.toFixed(d)})`;
     if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary, runs: summary.runs.length })}\n`);
-    else {
-      ctx.out(`Across ${summary.runs.length} runs (median, min, max):\n` +
-        `  wall        ${fmt({ median: summary.wallMs.median / 1000, min: summary.wallMs.min / 1000, max: summary.wallMs.max / 1000 }, 2, 's')}\n` +
-        `  throughput  ${fmt(summary.mbps, 1, 'MB/s')}\n` +
-        `  objects/s   ${fmt(summary.objectsPerSec, 1, '')}\n` +
-        `  client CPU  ${fmt(summary.cpuMsPerRequest, 3, 'ms/request')}\n` +
-        `  peak RSS    ${formatBytes(summary.peakRssBytes)}; retries ${summary.retries}; failed ${summary.failed}\n`);
-    }
+    else ctx.out(renderAcrossRuns(summary));
     const last = summary.runs.at(-1)?.summary;
     ctx.exitCode = last?.fatal ? EXIT.USAGE : last?.interrupted ? EXIT.INTERRUPTED : summary.failed > 0 ? EXIT.PARTIAL : EXIT.OK;
   });
+}
+
+/** The across-runs statistics block of the human output. */
+function renderAcrossRuns(summary: PerfSummary): string {
+  const fmt = (x: Stat, d: number, unit: string): string => `${x.median.toFixed(d)} ${unit} (min ${x.min.toFixed(d)}, max ${x.max.toFixed(d)})`;
+  return `Across ${summary.runs.length} runs (median, min, max):\n` +
+    `  wall        ${fmt({ median: summary.wallMs.median / 1000, min: summary.wallMs.min / 1000, max: summary.wallMs.max / 1000 }, 2, 's')}\n` +
+    `  throughput  ${fmt(summary.mbps, 1, 'MB/s')}\n` +
+    `  objects/s   ${fmt(summary.objectsPerSec, 1, '')}\n` +
+    `  client CPU  ${fmt(summary.cpuMsPerRequest, 3, 'ms/request')}\n` +
+    `  peak RSS    ${formatBytes(summary.peakRssBytes)}; retries ${summary.retries}; failed ${summary.failed}\n`;
 }
