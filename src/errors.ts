@@ -3,7 +3,7 @@
  * src/cli/main.ts turns them into a message line and `process.exit`.
  */
 
-/** Exit codes (DESIGN.md): 0 all done, 1 some objects failed, 2 usage/config error, 130 interrupted. */
+/** Exit codes (README, "Output"): 0 all done, 1 some objects failed, 2 usage/config error, 130 interrupted. */
 export const EXIT = { OK: 0, PARTIAL: 1, USAGE: 2, INTERRUPTED: 130 } as const;
 
 export class S3xError extends Error {
@@ -24,4 +24,14 @@ export class UsageError extends S3xError {
  */
 export class FatalRunError extends S3xError {
   constructor(message: string) { super(message, EXIT.USAGE); }
+}
+
+/**
+ * A local (file system) error in one line, "EACCES: permission denied, open '/x'" as Node says
+ * it, with the code in front once. s3x's own refusals (code 'Refused') already say what they are.
+ */
+export function describeLocalError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  const message = e?.message ?? String(err);
+  return e?.code && !message.startsWith(e.code) && e.code !== 'Refused' ? `${e.code}: ${message}` : message;
 }

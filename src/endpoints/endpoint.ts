@@ -75,7 +75,7 @@ export class Endpoint {
       }),
       forcePathStyle: config.pathStyle,
       // SDK ≥ 3.729 otherwise sends CRC32 trailers as aws-chunked bodies, which Ceph RGW
-      // answers with 411 MissingContentLength (shared/s3servers.md).
+      // answers with 411 MissingContentLength (README, "Upload": Endpoints).
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
       // The engine owns retries: a streamed body cannot be re-sent by the SDK, and its

@@ -89,7 +89,7 @@ export interface ListObjectsInput {
   continuationToken?: string | undefined;
 }
 
-/** One ListObjectsV2 page, in S3's own field names (engine/list.ts `pages` reads them). */
+/** One ListObjectsV2 page, in S3's own field names (ops/list.ts `pages` reads them). */
 export type ListObjectsPage = Pick<ListObjectsV2CommandOutput, 'Contents' | 'CommonPrefixes' | 'IsTruncated' | 'NextContinuationToken'>;
 
 /** Keys a Quiet DeleteObjects could not delete, with S3's per-key error. */

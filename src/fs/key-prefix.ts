@@ -1,5 +1,6 @@
 /**
- * Which keys `ls`, `delete-prefix` and `download` act on, from the prefix the user typed.
+ * Which keys `ls`, `delete-prefix`, `download` and `cleanup-multipart` act on, from the prefix
+ * the user typed.
  *
  * By default a prefix names a folder, with the same join rule as `upload`: `logs`, `logs/` and
  * `/logs/` all select the keys that start with `logs/`, so `logs-old/…` and `logs.txt` are NOT
@@ -9,6 +10,15 @@
  * not globs.
  */
 import { normalizePrefix } from './keys.js';
+
+/** The bucket and prefix options of every verb that acts on a prefix (ls, delete-prefix, download, cleanup-multipart). */
+export interface PrefixOptions {
+  bucket: string;
+  /** folder rule by default: `logs` selects `logs/…`, not `logs-old/…` nor `logs.txt`; '' = the whole bucket */
+  prefix?: string;
+  /** match the prefix as a plain string: `logs` also selects `logs-old/…` and `logs.txt` */
+  rawPrefix?: boolean;
+}
 
 export interface KeySelection {
   /** sent as ListObjectsV2 `Prefix`, and checked again on every listed key: `key.startsWith(prefix)` */

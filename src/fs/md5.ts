@@ -18,7 +18,10 @@ export function multipartEtag(partMd5s: readonly Buffer[]): string {
   return `${crypto.createHash('md5').update(Buffer.concat(partMd5s)).digest('hex')}-${partMd5s.length}`;
 }
 
-/** An ETag without its quotes, lower-case. */
+/**
+ * An ETag as compared everywhere: without the weak mark `W/` and the quotes, lower-case
+ * (servers differ in all three for the same content).
+ */
 export function bareEtag(etag: string | undefined): string | undefined {
-  return etag?.replace(/"/g, '').toLowerCase();
+  return etag?.replace(/^W\//, '').replace(/"/g, '').toLowerCase();
 }

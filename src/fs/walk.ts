@@ -54,92 +54,8 @@ const LINE_BREAK = /[\r\n\u2028\u2029]/;
 export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGenerator<FileEntry> {
   const absRoot = path.resolve(root);
   const onProblem = opts.onProblem ?? (() => {});
-  const onUnread = opts.onUnread ?? (() => {});
   const selected = pathSelector({ include: opts.include, exclude: opts.exclude, root: absRoot });
-  const relOf = (p: string): string => path.relative(absRoot, p).split(path.sep).join('/') || '.';
-
-  // Realpaths of directories, cached: used to spot a followed link that points at an ancestor.
-  const realCache = new Map<string, Promise<string | undefined>>();
-  const real = (p: string): Promise<string | undefined> => {
-    let r = realCache.get(p);
-    if (!r) {
-      r = fs.promises.realpath(p).catch(() => undefined);
-      realCache.set(p, r);
-    }
-    return r;
-  };
-  const isLoop = async (dir: string): Promise<boolean> => {
-    const target = await real(dir);
-    if (target === undefined) return false;
-    for (let a = path.dirname(dir); a.length >= absRoot.length && a !== dir; a = path.dirname(a)) {
-      if ((await real(a)) === target) return true;
-      if (a === absRoot || a === path.dirname(a)) break;
-    }
-    return false;
-  };
-
-  // fast-glob stops the whole stream on the first readdir error; this adapter reports the
-  // directory instead and lets the walk go on.
-  type Callback = (err: NodeJS.ErrnoException | null, files: unknown[]) => void;
-  const readdir = ((dir: fs.PathLike, optionsOrCb: unknown, maybeCb?: Callback) => {
-    // fs.readdir(path, cb) and fs.readdir(path, options, cb) are both in use by fast-glob
-    const cb = (typeof optionsOrCb === 'function' ? optionsOrCb : maybeCb) as Callback;
-    const options = typeof optionsOrCb === 'function' ? {} : optionsOrCb;
-    const dirPath = String(dir);
-    const go = (): void =>
-      (fs.readdir as (p: fs.PathLike, o: unknown, c: Callback) => void)(dir, options, (err, files) => {
-        // an include's base directory that is not there (`a/*` with no directory a/): nothing to
-        // read; any other directory that cannot be read (even one gone mid-walk) is reported
-        if ((err?.code === 'ENOENT' || err?.code === 'ENOTDIR') && includeBases.has(path.resolve(dirPath))) cb(null, []);
-        else if (err) {
-          onUnread(relOf(dirPath));
-          onProblem({ rel: relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
-          cb(null, []);
-        } else {
-          const names = (files as Array<string | fs.Dirent>).map((f) => (typeof f === 'string' ? f : f.name));
-          opts.onDirectory?.(relOf(dirPath), names);
-          reportLineBreakNames(dirPath, names);
-          void reportUnreadLinks(dirPath, files).then(() => cb(null, files));
-        }
-      });
-    if (opts.followSymlinks && path.resolve(dirPath) !== absRoot) {
-      void isLoop(path.resolve(dirPath)).then((loop) => {
-        if (loop) {
-          onUnread(relOf(dirPath));
-          onProblem({ rel: relOf(dirPath), reason: 'symlink loop (points at one of its own parent directories)', kind: 'skipped' });
-          cb(null, []);
-        } else go();
-      });
-    } else go();
-  }) as unknown as Readdir;
-  // micromatch's `.` stops at line terminators, so fast-glob never yields such a name nor
-  // anything under it: name it as failed (never a silent gap) and keep its subtree from deletes.
-  const reportLineBreakNames = (dirPath: string, names: readonly string[]): void => {
-    for (const name of names) {
-      if (!LINE_BREAK.test(name)) continue;
-      const rel = relOf(path.join(dirPath, name));
-      onUnread(rel);
-      onProblem({ rel, reason: 'name contains a line break (CR, LF, U+2028 or U+2029): not supported, not uploaded', kind: 'failed' });
-    }
-  };
-  // Every link in a directory read, matched by the patterns or not (`link/x.txt` may be): one
-  // not followed, or broken, hides what is below it. fast-glob asks for Dirents (stats: false).
-  const reportUnreadLinks = async (dirPath: string, files: unknown[]): Promise<void> => {
-    for (const f of files) {
-      if (typeof f !== 'object' || f === null || !(f as fs.Dirent).isSymbolicLink()) continue;
-      const link = path.join(dirPath, (f as fs.Dirent).name);
-      if (!opts.followSymlinks || !(await fs.promises.stat(link).then(() => true, () => false))) onUnread(relOf(link));
-    }
-  };
-
-  const rootStat = await fs.promises.stat(absRoot); // ENOENT / ENOTDIR are the caller's to report
-  if (!rootStat.isDirectory()) {
-    const e = new Error(`not a directory: ${root}`) as NodeJS.ErrnoException;
-    e.code = 'ENOTDIR';
-    throw e;
-  }
-  await fs.promises.access(absRoot, fs.constants.R_OK | fs.constants.X_OK);
-
+  await checkRoot(root, absRoot);
   const include = opts.include && opts.include.length > 0 ? globPatterns(opts.include) : ['**'];
   const includeBases = new Set(fg.generateTasks(include, { baseNameMatch: true }).map((t) => path.resolve(absRoot, t.base)));
   const stream = fg.stream(include, {
@@ -157,42 +73,158 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
     stats: false,
     suppressErrors: false,
     unique: true,
-    fs: { readdir },
+    fs: { readdir: new ReportingReaddir(absRoot, opts, includeBases).readdir },
   });
 
   for await (const raw of stream) {
     const entry = raw as unknown as { path: string; dirent: fs.Dirent };
-    const rel = entry.path;
-    const dirent = entry.dirent;
-    if (dirent.isDirectory()) continue;
+    if (entry.dirent.isDirectory()) continue;
     // fast-glob can be looser than its own rule (a/** with exclude a); select.ts has the last word
-    if (!selected(rel)) continue;
-    // with followSymlinks the walker has already resolved links to what they point at; a link
-    // still a link here is broken (or not to be followed)
-    if (dirent.isSymbolicLink()) {
-      onProblem({
-        rel,
-        reason: opts.followSymlinks ? 'broken symlink' : 'symlink not followed (use --follow-symlinks)',
-        kind: 'skipped',
+    if (!selected(entry.path)) continue;
+    const file = await regularFile(absRoot, entry.path, entry.dirent, opts.followSymlinks ?? false, onProblem);
+    if (file) yield file;
+  }
+}
+
+/** The root must be a directory the walk can read; ENOENT / ENOTDIR are the caller's to report. */
+async function checkRoot(root: string, absRoot: string): Promise<void> {
+  const rootStat = await fs.promises.stat(absRoot);
+  if (!rootStat.isDirectory()) {
+    const e = new Error(`not a directory: ${root}`) as NodeJS.ErrnoException;
+    e.code = 'ENOTDIR';
+    throw e;
+  }
+  await fs.promises.access(absRoot, fs.constants.R_OK | fs.constants.X_OK);
+}
+
+/** A walked entry as a FileEntry when it is a regular file; anything else is reported and skipped. */
+async function regularFile(
+  absRoot: string, rel: string, dirent: fs.Dirent, followSymlinks: boolean, onProblem: (p: WalkProblem) => void,
+): Promise<FileEntry | undefined> {
+  // with followSymlinks the walker has already resolved links to what they point at; a link
+  // still a link here is broken (or not to be followed)
+  if (dirent.isSymbolicLink()) {
+    onProblem({
+      rel,
+      reason: followSymlinks ? 'broken symlink' : 'symlink not followed (use --follow-symlinks)',
+      kind: 'skipped',
+    });
+    return undefined;
+  }
+  if (!dirent.isFile()) {
+    onProblem({ rel, reason: 'not a regular file', kind: 'skipped' });
+    return undefined;
+  }
+  const abs = path.join(absRoot, rel);
+  let st: fs.Stats;
+  try {
+    st = await fs.promises.stat(abs);
+  } catch (err) {
+    onProblem({ rel, reason: `cannot stat: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, kind: 'failed' });
+    return undefined;
+  }
+  if (!st.isFile()) {
+    onProblem({ rel, reason: 'not a regular file', kind: 'skipped' });
+    return undefined;
+  }
+  return { path: abs, rel, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev };
+}
+
+type Callback = (err: NodeJS.ErrnoException | null, files: unknown[]) => void;
+
+/**
+ * The readdir fast-glob is given. fast-glob stops the whole stream on the first readdir error;
+ * this one reports the directory instead and lets the walk go on, and reports what a listing
+ * shows the walk will not read: link loops, links not followed or broken, names with line breaks.
+ */
+class ReportingReaddir {
+  /** Realpaths of directories, cached: used to spot a followed link that points at an ancestor. */
+  private readonly realCache = new Map<string, Promise<string | undefined>>();
+  private readonly onProblem: (p: WalkProblem) => void;
+  private readonly onUnread: (rel: string) => void;
+
+  constructor(private readonly absRoot: string, private readonly opts: WalkOptions, private readonly includeBases: ReadonlySet<string>) {
+    this.onProblem = opts.onProblem ?? (() => {});
+    this.onUnread = opts.onUnread ?? (() => {});
+  }
+
+  readonly readdir = ((dir: fs.PathLike, optionsOrCb: unknown, maybeCb?: Callback) => {
+    // fs.readdir(path, cb) and fs.readdir(path, options, cb) are both in use by fast-glob
+    const cb = (typeof optionsOrCb === 'function' ? optionsOrCb : maybeCb) as Callback;
+    const options = typeof optionsOrCb === 'function' ? {} : optionsOrCb;
+    const dirPath = String(dir);
+    if (this.opts.followSymlinks && path.resolve(dirPath) !== this.absRoot) {
+      void this.isLoop(path.resolve(dirPath)).then((loop) => {
+        if (loop) {
+          this.onUnread(this.relOf(dirPath));
+          this.onProblem({ rel: this.relOf(dirPath), reason: 'symlink loop (points at one of its own parent directories)', kind: 'skipped' });
+          cb(null, []);
+        } else this.read(dirPath, options, cb);
       });
-      continue;
+    } else this.read(dirPath, options, cb);
+  }) as unknown as Readdir;
+
+  private relOf(p: string): string {
+    return path.relative(this.absRoot, p).split(path.sep).join('/') || '.';
+  }
+
+  /** fs.readdir, with a directory that cannot be read reported and read as empty. */
+  private read(dirPath: string, options: unknown, cb: Callback): void {
+    (fs.readdir as (p: fs.PathLike, o: unknown, c: Callback) => void)(dirPath, options, (err, files) => {
+      // an include's base directory that is not there (`a/*` with no directory a/): nothing to
+      // read; any other directory that cannot be read (even one gone mid-walk) is reported
+      if ((err?.code === 'ENOENT' || err?.code === 'ENOTDIR') && this.includeBases.has(path.resolve(dirPath))) cb(null, []);
+      else if (err) {
+        this.onUnread(this.relOf(dirPath));
+        this.onProblem({ rel: this.relOf(dirPath), reason: `cannot read directory: ${err.code ?? err.message}`, kind: 'failed' });
+        cb(null, []);
+      } else {
+        const names = (files as Array<string | fs.Dirent>).map((f) => (typeof f === 'string' ? f : f.name));
+        this.opts.onDirectory?.(this.relOf(dirPath), names);
+        this.reportLineBreakNames(dirPath, names);
+        void this.reportUnreadLinks(dirPath, files).then(() => cb(null, files));
+      }
+    });
+  }
+
+  private real(p: string): Promise<string | undefined> {
+    let r = this.realCache.get(p);
+    if (!r) {
+      r = fs.promises.realpath(p).catch(() => undefined);
+      this.realCache.set(p, r);
     }
-    if (!dirent.isFile()) {
-      onProblem({ rel, reason: 'not a regular file', kind: 'skipped' });
-      continue;
+    return r;
+  }
+
+  /** True when the followed directory `dir` is one of its own ancestors (up to the root). */
+  private async isLoop(dir: string): Promise<boolean> {
+    const target = await this.real(dir);
+    if (target === undefined) return false;
+    for (let a = path.dirname(dir); a.length >= this.absRoot.length && a !== dir; a = path.dirname(a)) {
+      if ((await this.real(a)) === target) return true;
+      if (a === this.absRoot || a === path.dirname(a)) break;
     }
-    const abs = path.join(absRoot, rel);
-    let st: fs.Stats;
-    try {
-      st = await fs.promises.stat(abs);
-    } catch (err) {
-      onProblem({ rel, reason: `cannot stat: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, kind: 'failed' });
-      continue;
+    return false;
+  }
+
+  // micromatch's `.` stops at line terminators, so fast-glob never yields such a name nor
+  // anything under it: name it as failed (never a silent gap) and keep its subtree from deletes.
+  private reportLineBreakNames(dirPath: string, names: readonly string[]): void {
+    for (const name of names) {
+      if (!LINE_BREAK.test(name)) continue;
+      const rel = this.relOf(path.join(dirPath, name));
+      this.onUnread(rel);
+      this.onProblem({ rel, reason: 'name contains a line break (CR, LF, U+2028 or U+2029): not supported, not uploaded', kind: 'failed' });
     }
-    if (!st.isFile()) {
-      onProblem({ rel, reason: 'not a regular file', kind: 'skipped' });
-      continue;
+  }
+
+  // Every link in a directory read, matched by the patterns or not (`link/x.txt` may be): one
+  // not followed, or broken, hides what is below it. fast-glob asks for Dirents (stats: false).
+  private async reportUnreadLinks(dirPath: string, files: unknown[]): Promise<void> {
+    for (const f of files) {
+      if (typeof f !== 'object' || f === null || !(f as fs.Dirent).isSymbolicLink()) continue;
+      const link = path.join(dirPath, (f as fs.Dirent).name);
+      if (!this.opts.followSymlinks || !(await fs.promises.stat(link).then(() => true, () => false))) this.onUnread(this.relOf(link));
     }
-    yield { path: abs, rel, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev };
   }
 }

@@ -7,18 +7,14 @@
 import type { ConnectionOptions } from '../config/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { FatalRunError, UsageError } from '../errors.js';
-import { isSelected, selectKeys, type KeySelection } from '../fs/key-prefix.js';
+import { isSelected, selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { describeFatal, preflight } from '../run/context.js';
 import { ObjectRun } from '../run/object-run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import type { EndpointSummary } from '../run/summary.js';
 
-export interface CleanupOptions extends ConnectionOptions {
-  bucket: string;
-  /** folder rule, as delete-prefix: `ci` selects uploads of `ci/…`, not `ci-other/…`; see fs/key-prefix.ts */
-  prefix?: string;
-  /** match the prefix as a plain string: `ci` also selects `ci-other/…` and `ci.bin` */
-  rawPrefix?: boolean;
+/** The prefix selects the uploads by their key, with the rule of delete-prefix (fs/key-prefix.ts). */
+export interface CleanupOptions extends ConnectionOptions, PrefixOptions {
   /** abort only uploads initiated at least this long ago, ms; default 24 h */
   olderThanMs?: number;
   dryRun?: boolean;

@@ -19,10 +19,11 @@ import type { DeleteObjectsOutput } from '../endpoints/store.js';
 import { resolveConnection, type ConnectionOptions } from '../config/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { UsageError } from '../errors.js';
-import { isSelected, selectKeys } from '../fs/key-prefix.js';
-import { describeFatal, endpointSummaries, preflight } from '../run/context.js';
+import { selectKeys, type PrefixOptions } from '../fs/key-prefix.js';
+import { endpointSummaries, preflight } from '../run/context.js';
+import { ProgressTicker } from '../run/progress.js';
 import { Limiter } from '../engine/limiter.js';
-import { listThrough, ListingError, type ListedObject } from './list.js';
+import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
 import { ObjectRun, sleepMs } from '../run/object-run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import { backoffMs, decide } from '../engine/retry-policy.js';
@@ -33,12 +34,7 @@ export const MAX_DELETE_BATCH = 1000;
 /** Failures kept by name in the summary; beyond this they are counted (and still reported through onFailure). */
 export const MAX_NAMED_FAILURES = 10_000;
 
-export interface DeletePrefixOptions extends ConnectionOptions {
-  bucket: string;
-  /** folder rule by default (`logs` deletes `logs/…`, not `logs-old/…`); see fs/key-prefix.ts */
-  prefix?: string;
-  /** match the prefix as a plain string: `logs` also deletes `logs-old/…` and `logs.txt` */
-  rawPrefix?: boolean;
+export interface DeletePrefixOptions extends ConnectionOptions, PrefixOptions {
   /** required to delete with an empty prefix (every object in the bucket) */
   all?: boolean;
   /** list and report what would be deleted; delete nothing */
@@ -110,10 +106,7 @@ export async function deletePrefix(opts: DeletePrefixOptions): Promise<DeleteSum
     try {
       for await (const page of listThrough(run.engine, bucket, sel.prefix)) {
         for (const o of page.objects) {
-          if (!isSelected(sel, o.key)) {
-            logger.warn({ key: o.key, prefix: sel.prefix }, 'the server listed a key outside the prefix: ignored');
-            continue;
-          }
+          if (!keptBySelection(sel, o.key, logger)) continue;
           progress.listed++;
           if (dryRun) {
             opts.onPlan?.(o);
@@ -129,12 +122,7 @@ export async function deletePrefix(opts: DeletePrefixOptions): Promise<DeleteSum
       progress.listDone = true;
     } catch (err) {
       deleter.dropPending();
-      if (!(err instanceof Interrupted)) {
-        // the listing cannot go on: what was listed is still deleted, then the run stops
-        if (err instanceof RequestFailed) run.stop(`listing s3://${bucket}/${sel.prefix} failed: ${describeFatal(err, bucket, err.endpoint.label)}`);
-        else if (err instanceof ListingError) run.stop(`listing s3://${bucket}/${sel.prefix} failed: ${err.message}`);
-        else throw err;
-      }
+      stopOnListingFailure(run, err, sel.prefix); // what was listed is still deleted
     }
     await deleter.drain();
   } finally {
@@ -213,7 +201,7 @@ class KeyDeleter {
   private notAttempted = 0;
   private readonly failed: FailedKey[] = [];
   private batch: ListedObject[] = [];
-  private lastTick = 0;
+  private readonly ticker: ProgressTicker<DeleteProgress>;
   private readonly perKey: PerKeyTime;
   private readonly gate: Limiter;
   private readonly inFlight = new Set<Promise<void>>();
@@ -228,18 +216,14 @@ class KeyDeleter {
     private readonly batchSize: number,
     private readonly hooks: { onProgress?: (p: DeleteProgress) => void; onFailure?: (f: FailedKey) => void },
   ) {
+    this.ticker = new ProgressTicker(this.progress, hooks.onProgress, () => run.wallMs);
     this.perKey = new PerKeyTime(run.conn.estimator);
     this.gate = new Limiter(run.conn.concurrency);
     this.stores = run.pool.mode === 'replicate' && run.pool.endpoints.length > 1 ? [...run.pool.endpoints] : [undefined];
     for (const ep of this.stores) if (ep) this.perStore.set(ep, { ok: 0, failed: 0 });
   }
 
-  tick(force = false): void {
-    const now = performance.now();
-    if (!this.hooks.onProgress || (!force && now - this.lastTick < 100)) return;
-    this.lastTick = now;
-    this.hooks.onProgress({ ...this.progress, elapsedMs: this.run.wallMs });
-  }
+  tick(force = false): void { this.ticker.tick(force); }
 
   /** Counts objects as deleted (or, in a dry run, as would be). */
   counted(objs: readonly ListedObject[]): void {

@@ -24,13 +24,15 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { mbps } from '../config/units.js';
-import { UsageError } from '../errors.js';
+import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import { isSelected, selectKeys } from '../fs/key-prefix.js';
+import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
+import { bareEtag } from '../fs/md5.js';
 import { isWithin, resolveInside, safeRelativePath } from '../fs/safe-path.js';
-import { describeFatal, preflight } from '../run/context.js';
+import { preflight } from '../run/context.js';
+import { ProgressTicker } from '../run/progress.js';
 import { Limiter } from '../engine/limiter.js';
-import { listThrough, ListingError, type ListedObject } from './list.js';
+import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
 import { planParts } from '../config/multipart.js';
 import { ObjectRun } from '../run/object-run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
@@ -43,13 +45,8 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
 /** Marks temporary files: `<name>.s3x-tmp-<8 hex run id><counter>`. */
 export const TMP_MARK = '.s3x-tmp-';
 
-export interface DownloadOptions extends ConnectionOptions {
-  bucket: string;
-  /** folder rule by default (`logs` = `logs/…`), see fs/key-prefix.ts; '' = the whole bucket */
-  prefix?: string;
-  /** match the prefix as a plain string; local paths are then relative to its last `/` */
-  rawPrefix?: boolean;
-  /** local directory; created if missing */
+export interface DownloadOptions extends ConnectionOptions, PrefixOptions {
+  /** local directory, created if missing; local paths are relative to the prefix (rawPrefix: to its last `/`) */
   dir: string;
   /** skip an object when a regular file of the same size is already at its path */
   skipExisting?: boolean;
@@ -99,47 +96,219 @@ export interface DownloadSummary extends RunTotals {
   mbps: number;
 }
 
+/** Downloads every object under bucket/prefix into `dir`. Throws UsageError / FatalRunError before any GET. */
 export async function download(opts: DownloadOptions): Promise<DownloadSummary> {
   const bucket = opts.bucket;
   if (!bucket) throw new UsageError('a bucket name is required');
   if (!opts.dir) throw new UsageError('a local directory is required');
   const { partSizeBytes, thresholdBytes } = resolveMultipart(opts.partSizeBytes, opts.multipartThresholdBytes);
-  const verify = opts.verify ?? true;
   const sel = selectKeys(opts.prefix, opts.rawPrefix);
   const root = await prepareDir(opts.dir);
-
   const run = new ObjectRun(opts, bucket, opts.onReport);
-  const { logger, engine } = run;
-  const progress: DownloadProgress = { filesFound: 0, bytesFound: 0, listDone: false, filesDone: 0, filesSkipped: 0, filesFailed: 0, bytesDone: 0, elapsedMs: 0 };
-  let lastTick = 0;
-  const tick = (force = false): void => {
-    const now = performance.now();
-    if (!opts.onProgress || (!force && now - lastTick < 100)) return;
-    lastTick = now;
-    opts.onProgress({ ...progress, elapsedMs: run.wallMs });
-  };
-  const failed: FailedObject[] = [];
-  let notAttempted = 0;
-  let directories = 0;
-  let filesBytes = 0;
-  const dirs = new DirMaker(root);
+  const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes });
+  try {
+    await preflight(run.engine, run.pool, bucket, run.logger);
+    await d.listAndStart();
+    await d.drain();
+  } finally {
+    await d.settle();
+    run.close();
+  }
+  return d.summary();
+}
+
+/** What `download` resolved from its options before the run starts. */
+interface DownloadPlan {
+  /** real path of the local directory */
+  root: string;
+  sel: KeySelection;
+  verify: boolean;
+  partSizeBytes: number;
+  thresholdBytes: number;
+}
+
+/**
+ * One download run: the listing feeds it objects, each fetched into a temporary file (whole,
+ * streamed or as ranged parts) and renamed into place; it keeps the counts the summary reports.
+ */
+class Downloader {
+  private readonly bucket: string;
+  private readonly progress: DownloadProgress = { filesFound: 0, bytesFound: 0, listDone: false, filesDone: 0, filesSkipped: 0, filesFailed: 0, bytesDone: 0, elapsedMs: 0 };
+  private readonly ticker: ProgressTicker<DownloadProgress>;
+  private readonly failed: FailedObject[] = [];
+  private notAttempted = 0;
+  private directories = 0;
+  private filesBytes = 0;
+  private readonly dirs: DirMaker;
   /** temporary files not yet renamed or removed */
-  const temps = new Set<string>();
+  private readonly temps = new Set<string>();
+  /** request slots: every GET, whole or part, takes one */
+  private readonly slots: Limiter;
+  /** objects started and not finished: at most 2 × concurrency, so the listing waits */
+  private readonly gate: Limiter;
+  private readonly inProgress = new Set<Promise<void>>();
 
-  const fail = (o: ListedObject, rel: string | undefined, err: unknown): void => {
-    if (err instanceof Interrupted) { notAttempted++; return; }
-    run.stopIfFatal(err);
+  constructor(private readonly run: ObjectRun, private readonly opts: DownloadOptions, private readonly plan: DownloadPlan) {
+    this.bucket = run.bucket;
+    this.ticker = new ProgressTicker(this.progress, opts.onProgress, () => run.wallMs);
+    this.dirs = new DirMaker(plan.root);
+    this.slots = new Limiter(run.conn.concurrency);
+    this.gate = new Limiter(run.conn.concurrency * 2);
+  }
+
+  private tick(force = false): void { this.ticker.tick(force); }
+
+  /** Lists the prefix page by page and starts every object; a listing failure stops the run. */
+  async listAndStart(): Promise<void> {
+    const { run, plan: { sel } } = this;
+    try {
+      for await (const page of listThrough(run.engine, this.bucket, sel.prefix)) {
+        for (const o of page.objects) if (keptBySelection(sel, o.key, run.logger)) await this.take(o);
+        this.tick();
+        if (run.signal.aborted) break;
+      }
+      this.progress.listDone = true;
+    } catch (err) {
+      stopOnListingFailure(run, err, sel.prefix);
+    }
+  }
+
+  /** One listed object: refused, made a directory, or started (waiting for the gate). */
+  private async take(o: ListedObject): Promise<void> {
+    const rel = o.key.slice(this.plan.sel.base.length);
+    const mapped = safeRelativePath(rel);
+    if (!mapped.ok) return this.fail(o, undefined, refusedError(mapped.reason));
+    if (mapped.directory) return this.makeDirectory(o, rel, mapped.segments);
+    this.progress.filesFound++;
+    this.progress.bytesFound += o.bytes;
+    const { signal } = this.run;
+    if (signal.aborted) { this.notAttempted++; return; }
+    await this.gate.acquire();
+    if (signal.aborted) { this.gate.release(); this.notAttempted++; return; }
+    const p = this.downloadOne(o, mapped.segments)
+      .catch((err: unknown) => this.fail(o, rel, err))
+      .finally(() => { this.gate.release(); this.inProgress.delete(p); this.tick(); });
+    this.inProgress.add(p);
+  }
+
+  /** A directory marker (key ending in "/") becomes a directory. */
+  private async makeDirectory(o: ListedObject, rel: string, segments: string[]): Promise<void> {
+    if (segments.length === 0) return;
+    try {
+      await this.dirs.ensure(resolveInside(this.plan.root, segments)!);
+      this.directories++;
+    } catch (err) {
+      this.fail(o, rel, err);
+    }
+  }
+
+  /** An object not downloaded: named in the summary (cut by an interrupt: only counted); a fatal error stops the run. */
+  private fail(o: ListedObject, rel: string | undefined, err: unknown): void {
+    if (err instanceof Interrupted) { this.notAttempted++; return; }
+    this.run.stopIfFatal(err);
     const error = err instanceof RequestFailed ? err.message : describeLocalError(err);
-    failed.push({ key: o.key, ...(rel !== undefined && { path: rel }), error });
-    progress.filesFailed++;
-    logger.warn({ key: o.key, path: rel, error }, 'not downloaded');
-  };
+    this.failed.push({ key: o.key, ...(rel !== undefined && { path: rel }), error });
+    this.progress.filesFailed++;
+    this.run.logger.warn({ key: o.key, path: rel, error }, 'not downloaded');
+  }
 
-  const slots = new Limiter(run.conn.concurrency);
+  /** Waits for the started objects, then reports the final progress. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inProgress);
+    this.tick(true);
+  }
+
+  /** Waits for the started objects whatever happened, and removes any temporary file left. */
+  async settle(): Promise<void> {
+    await Promise.allSettled(this.inProgress);
+    // last resort (every path above removes its own): no temporary file outlives the run
+    for (const t of this.temps) fs.rmSync(t, { force: true });
+  }
+
+  /** One object into its path: skipped if already there, else fetched to a temporary file and renamed. */
+  private async downloadOne(o: ListedObject, segments: string[]): Promise<void> {
+    const target = resolveInside(this.plan.root, segments);
+    if (target === undefined) throw refusedError('would resolve outside the directory');
+    await this.dirs.ensure(path.dirname(target));
+    if (this.opts.skipExisting && await sameSizeFileAt(target, o.bytes)) {
+      this.progress.filesSkipped++;
+      return;
+    }
+    const tmp = tempPathFor(target);
+    this.temps.add(tmp);
+    let renamed = false;
+    try {
+      const mtime = (await this.fetchTo(o, tmp)) ?? o.lastModified;
+      if (mtime) await fs.promises.utimes(tmp, mtime, mtime);
+      await fs.promises.rename(tmp, target);
+      renamed = true;
+      this.progress.filesDone++;
+    } finally {
+      this.temps.delete(tmp);
+      if (!renamed) await fs.promises.unlink(tmp).catch(() => {});
+    }
+  }
+
+  /** Fetches the object into `tmp` the way its size calls for; returns its Last-Modified when the GET said it. */
+  private async fetchTo(o: ListedObject, tmp: string): Promise<Date | undefined> {
+    if (o.bytes >= this.plan.thresholdBytes) return this.getRangedChecked(o, tmp);
+    if (o.bytes <= BUFFERED_MAX_BYTES) return this.fetchBuffered(o, tmp);
+    return this.fetchStreamed(o, tmp);
+  }
+
+  /**
+   * Ranged GETs, fetched again when the whole file's MD5 is wrong: a part corrupted in transit
+   * only shows there (an ETag has no per-part digest), up to `retries` times.
+   */
+  private async getRangedChecked(o: ListedObject, tmp: string): Promise<Date | undefined> {
+    const { run } = this;
+    for (let round = 0; ; round++) {
+      try {
+        return await this.getRanged(o, tmp);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'BadDigest' || round >= run.conn.retry.retries || run.signal.aborted) throw err;
+        run.logger.info({ key: o.key, round: round + 1, error: (err as Error).message }, 'MD5 mismatch after ranged GETs: fetching the object again');
+        run.retries++;
+        await fs.promises.unlink(tmp);
+      }
+    }
+  }
+
+  /** A small object: read into memory in its slot, then written in one go. */
+  private async fetchBuffered(o: ListedObject, tmp: string): Promise<Date | undefined> {
+    const got = await this.slots.run(() => this.run.engine.run({
+      op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
+      send: (ep, signal) => this.getBuffered(ep, signal, o),
+    }));
+    // Async even for tiny files: creating a file can wait on the file system's journal (0.8 ms
+    // per open was seen here while Ceph wrote to the same disk), and a sync call would stall
+    // every socket meanwhile; sync writes measured no faster here (A/B, 3 × 2,000 files).
+    await fs.promises.writeFile(tmp, got.data, { flag: 'wx' });
+    this.progress.bytesDone += got.data.length;
+    this.filesBytes += got.data.length;
+    return got.lastModified;
+  }
+
+  /** A larger object below the threshold: one GET streamed to disk inside its slot. */
+  private async fetchStreamed(o: ListedObject, tmp: string): Promise<Date | undefined> {
+    const lastModified = await this.slots.run(async () => {
+      const fh = await fs.promises.open(tmp, 'wx');
+      try {
+        return await this.run.engine.run({
+          op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
+          send: (ep, signal) => this.getStreamed(ep, signal, o, fh),
+        });
+      } finally {
+        await fh.close();
+      }
+    });
+    this.filesBytes += o.bytes;
+    return lastModified;
+  }
 
   /** One GET attempt of the whole object into memory, checked for length and MD5. */
-  const getBuffered = async (ep: Endpoint, signal: AbortSignal, o: ListedObject): Promise<{ data: Buffer; lastModified?: Date }> => {
-    const res = await ep.store.getObject({ bucket, key: o.key }, signal);
+  private async getBuffered(ep: Endpoint, signal: AbortSignal, o: ListedObject): Promise<{ data: Buffer; lastModified?: Date }> {
+    const res = await ep.store.getObject({ bucket: this.bucket, key: o.key }, signal);
     const chunks: Buffer[] = [];
     let n = 0;
     try {
@@ -156,217 +325,118 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
     }
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
     checkLength(o.key, n, res.contentLength);
-    if (verify) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm), crypto.createHash('md5').update(data).digest('hex'));
+    if (this.plan.verify) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm), crypto.createHash('md5').update(data).digest('hex'));
     return { data, ...(res.lastModified && { lastModified: res.lastModified }) };
-  };
+  }
 
   /** One GET attempt of the whole object streamed into `fh` from offset 0; progress is taken back if it fails. */
-  const getStreamed = async (ep: Endpoint, signal: AbortSignal, o: ListedObject, fh: fs.promises.FileHandle): Promise<Date | undefined> => {
-    const res = await ep.store.getObject({ bucket, key: o.key }, signal);
-    const hash = verify ? crypto.createHash('md5') : undefined;
+  private async getStreamed(ep: Endpoint, signal: AbortSignal, o: ListedObject, fh: fs.promises.FileHandle): Promise<Date | undefined> {
+    const res = await ep.store.getObject({ bucket: this.bucket, key: o.key }, signal);
+    const hash = this.plan.verify ? crypto.createHash('md5') : undefined;
     let written = 0;
     try {
-      const n = await drainTo(res.body, fh, 0, hash, res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; progress.bytesDone += d; });
+      const n = await drainTo(res.body, fh, 0, hash, res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; this.progress.bytesDone += d; });
       checkLength(o.key, n, res.contentLength);
       await fh.truncate(n); // an earlier, longer attempt must not leave bytes behind
       if (hash) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm), hash.digest('hex'));
       return res.lastModified;
     } catch (err) {
-      progress.bytesDone -= written;
+      this.progress.bytesDone -= written;
       throw err;
     } finally {
       res.body.destroy();
     }
-  };
-
-  const downloadOne = async (o: ListedObject, segments: string[]): Promise<void> => {
-    const target = resolveInside(root, segments);
-    if (target === undefined) throw refusedError('would resolve outside the directory');
-    await dirs.ensure(path.dirname(target));
-    if (opts.skipExisting) {
-      const st = await fs.promises.lstat(target).catch(() => undefined);
-      if (st?.isFile() && st.size === o.bytes) {
-        progress.filesSkipped++;
-        return;
-      }
-    }
-    const tmp = tempPathFor(target);
-    temps.add(tmp);
-    let renamed = false;
-    try {
-      let lastModified: Date | undefined;
-      if (o.bytes >= thresholdBytes) {
-        // A part corrupted in transit only shows in the MD5 of the whole file (an ETag has no
-        // per-part digest): the object is then fetched again, up to `retries` times.
-        for (let round = 0; ; round++) {
-          try {
-            lastModified = await getRanged(o, tmp);
-            break;
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'BadDigest' || round >= run.conn.retry.retries || run.signal.aborted) throw err;
-            logger.info({ key: o.key, round: round + 1, error: (err as Error).message }, 'MD5 mismatch after ranged GETs: fetching the object again');
-            run.retries++;
-            await fs.promises.unlink(tmp);
-          }
-        }
-      } else if (o.bytes <= BUFFERED_MAX_BYTES) {
-        const got = await slots.run(() => engine.run({
-          op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket,
-          send: (ep, signal) => getBuffered(ep, signal, o),
-        }));
-        // Async even for tiny files: creating a file can wait on the file system's journal (0.8 ms
-        // per open was seen here while Ceph wrote to the same disk), and a sync call would stall
-        // every socket meanwhile; sync writes measured no faster here (A/B, 3 × 2,000 files).
-        await fs.promises.writeFile(tmp, got.data, { flag: 'wx' });
-        lastModified = got.lastModified;
-        progress.bytesDone += got.data.length;
-        filesBytes += got.data.length;
-      } else {
-        await slots.run(async () => {
-          const fh = await fs.promises.open(tmp, 'wx');
-          try {
-            lastModified = await engine.run({
-              op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket,
-              send: (ep, signal) => getStreamed(ep, signal, o, fh),
-            });
-          } finally {
-            await fh.close();
-          }
-        });
-        filesBytes += o.bytes;
-      }
-      const mtime = lastModified ?? o.lastModified;
-      if (mtime) await fs.promises.utimes(tmp, mtime, mtime);
-      await fs.promises.rename(tmp, target);
-      renamed = true;
-      progress.filesDone++;
-    } finally {
-      temps.delete(tmp);
-      if (!renamed) await fs.promises.unlink(tmp).catch(() => {});
-    }
-  };
+  }
 
   /** Parallel ranged GETs into a preallocated temporary file; every part in its own slot. */
-  const getRanged = async (o: ListedObject, tmp: string): Promise<Date | undefined> => {
-    const plan = planParts(o.bytes, partSizeBytes);
+  private async getRanged(o: ListedObject, tmp: string): Promise<Date | undefined> {
+    const { run } = this;
+    const parts = planParts(o.bytes, this.plan.partSizeBytes);
     const fh = await fs.promises.open(tmp, 'wx+'); // read back for the MD5 check
-    let lastModified: Date | undefined;
+    const file: RangedFile = { fh, key: o.key, bytes: o.bytes, wantEtag: bareEtag(o.etag), firstEtag: undefined, lastModified: undefined };
     let bytesBefore = 0;
     try {
       await fh.truncate(o.bytes);
-      const wantEtag = o.etag !== undefined ? stripQuotes(o.etag) : undefined;
-      let firstEtag: string | undefined;
       let partFailed = false;
-      await Promise.all(Array.from({ length: plan.count }, (_, i) => slots.run(async () => {
+      await Promise.all(Array.from({ length: parts.count }, (_, i) => this.slots.run(async () => {
         if (partFailed || run.signal.aborted) throw run.signal.aborted ? new Interrupted() : new Error('another part failed');
-        const start = i * plan.partSizeBytes;
-        const end = Math.min(o.bytes, start + plan.partSizeBytes) - 1;
-        const len = end - start + 1;
-        await engine.run({
-          op: 'GetObject', key: o.key, part: i + 1, bytes: len, kind: 'read', bucket,
-          send: async (ep, signal) => {
-            const res = await ep.store.getObject({ bucket, key: o.key, range: { start, end } }, signal);
-            let written = 0;
-            try {
-              checkRange(o.key, res.contentRange, start, end, o.bytes);
-              const etag = res.etag !== undefined ? stripQuotes(res.etag) : undefined;
-              const expected = wantEtag ?? firstEtag;
-              if (etag !== undefined && expected !== undefined && etag !== expected) throw objectChanged(o.key, `its ETag is now ${etag}, was ${expected}`);
-              firstEtag ??= etag;
-              lastModified ??= res.lastModified;
-              const n = await drainTo(res.body, fh, start, undefined, len, o.key, (d) => { written += d; progress.bytesDone += d; });
-              checkLength(o.key, n, len);
-            } catch (err) {
-              progress.bytesDone -= written;
-              throw err;
-            } finally {
-              res.body.destroy();
-            }
-          },
+        const start = i * parts.partSizeBytes;
+        const end = Math.min(o.bytes, start + parts.partSizeBytes) - 1;
+        await run.engine.run({
+          op: 'GetObject', key: o.key, part: i + 1, bytes: end - start + 1, kind: 'read', bucket: this.bucket,
+          send: (ep, signal) => this.getPart(ep, signal, file, start, end),
         }).catch((err: unknown) => { partFailed = true; throw err; });
-        bytesBefore += len;
-        tick();
+        bytesBefore += end - start + 1;
+        this.tick();
       }, 'high')));
-      if (verify) {
+      if (this.plan.verify) {
         const md5 = md5FromEtag(o.etag);
         if (md5 !== undefined) checkMd5(o.key, md5, await fileMd5(fh, o.bytes));
       }
     } catch (err) {
-      progress.bytesDone -= bytesBefore;
+      this.progress.bytesDone -= bytesBefore;
       throw err;
     } finally {
       await fh.close();
     }
-    filesBytes += o.bytes;
-    return lastModified;
-  };
-
-  const gate = new Limiter(run.conn.concurrency * 2);
-  const inProgress = new Set<Promise<void>>();
-  try {
-    await preflight(engine, run.pool, bucket, logger);
-    try {
-      for await (const page of listThrough(engine, bucket, sel.prefix)) {
-        for (const o of page.objects) {
-          if (!isSelected(sel, o.key)) {
-            logger.warn({ key: o.key, prefix: sel.prefix }, 'the server listed a key outside the prefix: ignored');
-            continue;
-          }
-          const rel = o.key.slice(sel.base.length);
-          const mapped = safeRelativePath(rel);
-          if (!mapped.ok) {
-            fail(o, undefined, refusedError(mapped.reason));
-            continue;
-          }
-          if (mapped.directory) {
-            if (mapped.segments.length > 0) {
-              try {
-                await dirs.ensure(resolveInside(root, mapped.segments)!);
-                directories++;
-              } catch (err) {
-                fail(o, rel, err);
-              }
-            }
-            continue;
-          }
-          progress.filesFound++;
-          progress.bytesFound += o.bytes;
-          if (run.signal.aborted) { notAttempted++; continue; }
-          await gate.acquire();
-          if (run.signal.aborted) { gate.release(); notAttempted++; continue; }
-          const p = downloadOne(o, mapped.segments)
-            .catch((err: unknown) => fail(o, rel, err))
-            .finally(() => { gate.release(); inProgress.delete(p); tick(); });
-          inProgress.add(p);
-        }
-        tick();
-        if (run.signal.aborted) break;
-      }
-      progress.listDone = true;
-    } catch (err) {
-      if (!(err instanceof Interrupted)) {
-        if (err instanceof RequestFailed) run.stop(`listing s3://${bucket}/${sel.prefix} failed: ${describeFatal(err, bucket, err.endpoint.label)}`);
-        else if (err instanceof ListingError) run.stop(`listing s3://${bucket}/${sel.prefix} failed: ${err.message}`);
-        else throw err;
-      }
-    }
-    await Promise.all(inProgress);
-    tick(true);
-  } finally {
-    await Promise.allSettled(inProgress);
-    // last resort (every path above removes its own): no temporary file outlives the run
-    for (const t of temps) fs.rmSync(t, { force: true });
-    run.close();
+    this.filesBytes += o.bytes;
+    return file.lastModified;
   }
 
-  const wallMs = run.wallMs;
-  return {
-    bucket, prefix: sel.prefix, dir: opts.dir, files: progress.filesDone, bytes: filesBytes, skipped: progress.filesSkipped,
-    directories, failed, notAttempted, wallMs, mbps: mbps(filesBytes, wallMs), objectsPerSec: progress.filesDone / (wallMs / 1000),
-    requests: run.requests, retries: run.retries, interrupted: run.interrupted,
-    ...(run.fatal !== undefined && { fatal: run.fatal }),
-    endpoints: run.endpoints(),
-  };
+  /**
+   * One GET attempt of bytes start–end written at their offset: the range asked for, of the
+   * same object (its ETag that of the listing, else of the first part); progress taken back if it fails.
+   */
+  private async getPart(ep: Endpoint, signal: AbortSignal, file: RangedFile, start: number, end: number): Promise<void> {
+    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end } }, signal);
+    const len = end - start + 1;
+    let written = 0;
+    try {
+      checkRange(file.key, res.contentRange, start, end, file.bytes);
+      const etag = bareEtag(res.etag);
+      const expected = file.wantEtag ?? file.firstEtag;
+      if (etag !== undefined && expected !== undefined && etag !== expected) throw objectChanged(file.key, `its ETag is now ${etag}, was ${expected}`);
+      file.firstEtag ??= etag;
+      file.lastModified ??= res.lastModified;
+      const n = await drainTo(res.body, file.fh, start, undefined, len, file.key, (d) => { written += d; this.progress.bytesDone += d; });
+      checkLength(file.key, n, len);
+    } catch (err) {
+      this.progress.bytesDone -= written;
+      throw err;
+    } finally {
+      res.body.destroy();
+    }
+  }
+
+  summary(): DownloadSummary {
+    const { run, progress, filesBytes } = this;
+    const wallMs = run.wallMs;
+    return {
+      bucket: this.bucket, prefix: this.plan.sel.prefix, dir: this.opts.dir, files: progress.filesDone, bytes: filesBytes, skipped: progress.filesSkipped,
+      directories: this.directories, failed: this.failed, notAttempted: this.notAttempted, wallMs, mbps: mbps(filesBytes, wallMs), objectsPerSec: progress.filesDone / (wallMs / 1000),
+      requests: run.requests, retries: run.retries, interrupted: run.interrupted,
+      ...(run.fatal !== undefined && { fatal: run.fatal }),
+      endpoints: run.endpoints(),
+    };
+  }
+}
+
+/** The object being fetched as ranged parts: what every part checks against and fills in. */
+interface RangedFile {
+  fh: fs.promises.FileHandle;
+  key: string;
+  bytes: number;
+  /** the listing's ETag, bare; parts must all carry it */
+  wantEtag: string | undefined;
+  /** without a listed ETag: the first part's, which the others must match */
+  firstEtag: string | undefined;
+  lastModified: Date | undefined;
+}
+
+/** True when a regular file of `bytes` bytes is already at `target` (skipExisting). */
+async function sameSizeFileAt(target: string, bytes: number): Promise<boolean> {
+  const st = await fs.promises.lstat(target).catch(() => undefined);
+  return st?.isFile() === true && st.size === bytes;
 }
 
 /**
@@ -377,12 +447,8 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
 export function md5FromEtag(etag: string | undefined, sse?: string, sseCustomerAlgorithm?: string): string | undefined {
   if (etag === undefined) return undefined;
   if (sseCustomerAlgorithm || (sse !== undefined && sse.startsWith('aws:kms'))) return undefined;
-  const e = stripQuotes(etag).toLowerCase();
+  const e = bareEtag(etag)!;
   return /^[0-9a-f]{32}$/.test(e) ? e : undefined;
-}
-
-function stripQuotes(etag: string): string {
-  return etag.replace(/^(?:W\/)?"/, '').replace(/"$/, '');
 }
 
 /** An error the retry table reads by its code. */
@@ -534,11 +600,4 @@ class DirMaker {
     if (st.isSymbolicLink()) throw coded('Refused', `refused: ${path.relative(this.root, dir)} is a symbolic link; s3x never writes through one`);
     if (!st.isDirectory()) throw coded('ENOTDIR', `${path.relative(this.root, dir)} exists and is not a directory`);
   }
-}
-
-/** "EACCES: permission denied, open '/x'" as Node says it, with the code in front once. */
-function describeLocalError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const message = e?.message ?? String(err);
-  return e?.code && !message.startsWith(e.code) && e.code !== 'Refused' ? `${e.code}: ${message}` : message;
 }

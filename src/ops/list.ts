@@ -8,7 +8,8 @@
 import type { ListObjectsPage } from '../endpoints/store.js';
 import type { ConnectionOptions } from '../config/options.js';
 import { FatalRunError, UsageError } from '../errors.js';
-import { isSelected, selectKeys } from '../fs/key-prefix.js';
+import { isSelected, selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
+import type { Logger } from '../logger.js';
 import { describeFatal, preflight } from '../run/context.js';
 import { ObjectRun } from '../run/object-run.js';
 import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from '../engine/request.js';
@@ -69,6 +70,34 @@ export async function* pages(fetch: (continuationToken: string | undefined) => P
     if (next === token) throw new ListingError('the server returned the same continuation token twice');
     token = next;
   }
+}
+
+/**
+ * True when a listed key is inside the selection. The server filters by prefix too; a key it
+ * sends outside it is named in the log and never acted on.
+ */
+export function keptBySelection(sel: KeySelection, key: string, logger: Logger): boolean {
+  if (isSelected(sel, key)) return true;
+  logger.warn({ key, prefix: sel.prefix }, 'the server listed a key outside the prefix: ignored');
+  return false;
+}
+
+/** Why the listing of bucket/prefix cannot go on, in one line; undefined for an error that is not a listing's. */
+export function listingFailure(err: unknown, bucket: string, prefix: string): string | undefined {
+  if (err instanceof RequestFailed) return `listing s3://${bucket}/${prefix} failed: ${describeFatal(err, bucket, err.endpoint.label)}`;
+  if (err instanceof ListingError) return `listing s3://${bucket}/${prefix} failed: ${err.message}`;
+  return undefined;
+}
+
+/**
+ * A listing that fails mid-run stops the run (what was listed is still finished); an interrupt
+ * is the caller's; any other error is rethrown.
+ */
+export function stopOnListingFailure(run: ObjectRun, err: unknown, prefix: string): void {
+  if (err instanceof Interrupted) return;
+  const why = listingFailure(err, run.bucket, prefix);
+  if (why === undefined) throw err;
+  run.stop(why);
 }
 
 /**
@@ -154,12 +183,7 @@ function listOn(
   }));
 }
 
-export interface ListOptions extends ConnectionOptions {
-  bucket: string;
-  /** folder rule by default (`logs` = `logs/…`); see fs/key-prefix.ts */
-  prefix?: string;
-  /** match the prefix as a plain string (`logs` also selects `logs-old/…`) */
-  rawPrefix?: boolean;
+export interface ListOptions extends ConnectionOptions, PrefixOptions {
   /** every key under the prefix; default: one level, sub-folders shown as prefixes */
   recursive?: boolean;
   /** MaxKeys per ListObjectsV2 page, 1–1000; default the server's (1000) */
@@ -229,9 +253,8 @@ export async function list(opts: ListOptions): Promise<ListSummary> {
     }
   } catch (err) {
     if (!(err instanceof Interrupted)) {
-      if (err instanceof RequestFailed) throw new FatalRunError(`listing s3://${opts.bucket}/${sel.prefix} failed: ${describeFatal(err, opts.bucket, err.endpoint.label)}`);
-      if (err instanceof ListingError) throw new FatalRunError(`listing s3://${opts.bucket}/${sel.prefix} failed: ${err.message}`);
-      throw err;
+      const why = listingFailure(err, opts.bucket, sel.prefix);
+      throw why !== undefined ? new FatalRunError(why) : err;
     }
   } finally {
     run.close();

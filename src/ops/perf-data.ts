@@ -4,11 +4,10 @@
  * (median, min, max), plus what a performance engineer needs: client CPU per request, peak RSS,
  * retries. `--generate` makes a deterministic tree so runs are comparable between machines.
  */
-import { execFileSync } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import type { Credentials } from '../config/options.js';
 import { UsageError } from '../errors.js';
 import type { GenerateSpec } from '../fs/generate.js';
 
@@ -63,27 +62,14 @@ export function parseGenerate(text: string): GenerateSpec {
 }
 
 /**
- * Starts (or reuses) local Ceph gateways with the project's script and points the AWS
- * credential chain at them; returns their URLs.
+ * Creates the bucket on a local endpoint if it is missing (perf-data --local only). Credentials
+ * default to the AWS chain; the CLI passes the local gateways' own.
  */
-export function startLocalGateways(ports: number[] = [7480, 7481, 7482]): string[] {
-  const script = path.resolve(import.meta.dirname, '../../scripts/ceph-rgw.sh');
-  if (!fs.existsSync(script)) throw new UsageError(`--local needs ${script} (part of the s3x package)`);
-  let out: string;
-  try {
-    out = execFileSync('bash', [script, 'up', ...ports.map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 });
-  } catch {
-    throw new UsageError('could not start local Ceph gateways (see the lines above); pass --endpoint-url or --config instead');
-  }
-  const vars: Record<string, string> = {};
-  for (const m of out.matchAll(/^export ([A-Z0-9_]+)="?([^"\n]*)"?$/gm)) vars[m[1]!] = m[2]!;
-  for (const k of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION']) if (vars[k]) process.env[k] = vars[k];
-  return (vars.S3X_ENDPOINTS ?? '').split(/\s+/).filter(Boolean);
-}
-
-/** Creates the bucket on a local endpoint if it is missing (perf-data --local only). */
-export async function ensureBucket(endpoint: string, bucket: string): Promise<void> {
-  const s3 = new S3Client({ endpoint, forcePathStyle: true, region: process.env.AWS_REGION ?? 'us-east-1', requestChecksumCalculation: 'WHEN_REQUIRED' });
+export async function ensureBucket(endpoint: string, bucket: string, auth: { region?: string; credentials?: Credentials } = {}): Promise<void> {
+  const s3 = new S3Client({
+    endpoint, forcePathStyle: true, region: auth.region ?? 'us-east-1', requestChecksumCalculation: 'WHEN_REQUIRED',
+    ...(auth.credentials && { credentials: auth.credentials }),
+  });
   try {
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   } catch (err) {

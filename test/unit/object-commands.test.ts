@@ -10,6 +10,7 @@ import { isSelected, selectKeys } from '../../src/fs/key-prefix.js';
 import { resolveInside, safeRelativePath } from '../../src/fs/safe-path.js';
 import { mergeByKey, pages, type PageAnswer } from '../../src/ops/list.js';
 import { md5FromEtag } from '../../src/ops/download.js';
+import { bareEtag } from '../../src/fs/md5.js';
 import { PerKeyTime } from '../../src/ops/delete.js';
 import { withContentMd5 } from '../../src/endpoints/store.js';
 import { MAX_PRESIGN_EXPIRES_SEC, checkExpires, presign } from '../../src/ops/presign.js';
@@ -131,6 +132,18 @@ describe('ETag → MD5 (download verification)', () => {
     [undefined, undefined, undefined, undefined],
   ])('%j (sse %j, sse-c %j) → %j', (etag, sse, ssec, want) => {
     expect(md5FromEtag(etag, sse, ssec)).toBe(want);
+  });
+});
+
+describe('ETag normaliser (the one every comparison uses)', () => {
+  it.each([
+    ['"0CC175B9C0F1B6A831C399E269772661"', '0cc175b9c0f1b6a831c399e269772661'], // quotes, case
+    ['W/"abc-2"', 'abc-2'], // weak mark
+    ['abc', 'abc'], // already bare
+    ['""', ''],
+    [undefined, undefined],
+  ])('%j → %j', (etag, want) => {
+    expect(bareEtag(etag)).toBe(want);
   });
 });
 

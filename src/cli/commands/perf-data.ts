@@ -1,10 +1,11 @@
 /** `s3x perf-data [dir] [bucket] [prefix]`: repeated uploads, per-request table, statistics. */
 import type { Command } from 'commander';
 import {
-  ensureBucket, ensureGenerated, EXIT, formatBytes, generatedDir, parseGenerate, perfData, type RequestReport,
-  startLocalGateways, type Stat, UsageError,
+  type ConnectionOptions, ensureGenerated, EXIT, formatBytes, generatedDir, parseGenerate, perfData, type PerfSummary, type RequestReport,
+  type Stat, UsageError,
 } from '../../index.js';
 import type { CliContext } from '../context.js';
+import { useLocalGateways } from '../local-gateways.js';
 import { renderRequestTable } from '../render.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
@@ -36,10 +37,12 @@ Examples:
     const spec = flags.generate !== undefined ? parseGenerate(flags.generate) : undefined;
     const dir = dirArg ?? (spec ? generatedDir(spec) : undefined);
     if (!dir) throw new UsageError('perf-data needs a directory, or --generate files=N,size=S to make one');
+    // --local: the gateways' credentials and region go in as options (process.env is left alone)
+    let local: Pick<ConnectionOptions, 'credentials' | 'region'> = {};
     if (flags.local) {
-      const urls = startLocalGateways();
-      flags.endpointUrl = urls;
-      await ensureBucket(urls[0]!, bucket);
+      const gw = await useLocalGateways(bucket, flags.region);
+      flags.endpointUrl = gw.urls;
+      local = gw.conn;
     } else if (!flags.endpointUrl && !flags.config && !process.env.S3X_CONFIG && !Object.keys(process.env).some((k) => k.startsWith('S3X_ENDPOINT_'))) {
       throw new UsageError('perf-data needs endpoints: pass --endpoint-url URL (repeatable) or --config FILE, or --local to start local Ceph gateways');
     }
@@ -48,6 +51,7 @@ Examples:
     let reports: RequestReport[] = [];
     const summary = await perfData({
       ...run.opts,
+      ...local,
       runs: Number(flags.n),
       onReport: (r) => { reports.push(r); run.opts.onReport?.(r); },
       onRun: async (r) => {
@@ -63,17 +67,20 @@ Examples:
         reports = [];
       },
     });
-    const fmt = (x: Stat, d: number, unit: string): string => `${x.median.toFixed(d)} ${unit} (min ${x.min.toFixed(d)}, max ${x.max.toFixed(d)})`;
     if (flags.json) ctx.out(`${JSON.stringify({ type: 'summary', ...summary, runs: summary.runs.length })}\n`);
-    else {
-      ctx.out(`Across ${summary.runs.length} runs (median, min, max):\n` +
-        `  wall        ${fmt({ median: summary.wallMs.median / 1000, min: summary.wallMs.min / 1000, max: summary.wallMs.max / 1000 }, 2, 's')}\n` +
-        `  throughput  ${fmt(summary.mbps, 1, 'MB/s')}\n` +
-        `  objects/s   ${fmt(summary.objectsPerSec, 1, '')}\n` +
-        `  client CPU  ${fmt(summary.cpuMsPerRequest, 3, 'ms/request')}\n` +
-        `  peak RSS    ${formatBytes(summary.peakRssBytes)}; retries ${summary.retries}; failed ${summary.failed}\n`);
-    }
+    else ctx.out(renderAcrossRuns(summary));
     const last = summary.runs.at(-1)?.summary;
     ctx.exitCode = last?.fatal ? EXIT.USAGE : last?.interrupted ? EXIT.INTERRUPTED : summary.failed > 0 ? EXIT.PARTIAL : EXIT.OK;
   });
+}
+
+/** The across-runs statistics block of the human output. */
+function renderAcrossRuns(summary: PerfSummary): string {
+  const fmt = (x: Stat, d: number, unit: string): string => `${x.median.toFixed(d)} ${unit} (min ${x.min.toFixed(d)}, max ${x.max.toFixed(d)})`;
+  return `Across ${summary.runs.length} runs (median, min, max):\n` +
+    `  wall        ${fmt({ median: summary.wallMs.median / 1000, min: summary.wallMs.min / 1000, max: summary.wallMs.max / 1000 }, 2, 's')}\n` +
+    `  throughput  ${fmt(summary.mbps, 1, 'MB/s')}\n` +
+    `  objects/s   ${fmt(summary.objectsPerSec, 1, '')}\n` +
+    `  client CPU  ${fmt(summary.cpuMsPerRequest, 3, 'ms/request')}\n` +
+    `  peak RSS    ${formatBytes(summary.peakRssBytes)}; retries ${summary.retries}; failed ${summary.failed}\n`;
 }
