@@ -1,7 +1,7 @@
 /**
  * One meaning for --include/--exclude on both sides of a sync: `pathSelector` answers "would
  * the walk yield a file at this relative path?", and the same answer filters remote keys
- * (src/ops/upload.ts) and the walk itself (src/fs/walk.ts). It reads the patterns the way
+ * (src/ops/remote-only.ts) and the walk itself (src/fs/walk.ts). It reads the patterns the way
  * fast-glob 3.3.3 does (its own generateTasks, then micromatch 4.0.8 with fast-glob's options):
  * - braces are expanded; a pattern without `/` gets `**\/` in front (the base name, any depth);
  *   one with a `/` inside is anchored at the root (`a/b` is top-level `a/b` only);

@@ -3,7 +3,7 @@
  * or changed (upload() with a comparison against the listing), then, with `delete`, remove the
  * keys under the prefix that have no local file — only after every upload succeeded and the
  * walk was complete; on any failure nothing is deleted. Nothing excluded, nothing at or under a
- * path the walk could not read, is a candidate (src/ops/upload.ts). Emptying a prefix (no
+ * path the walk could not read, is a candidate (src/ops/remote-only.ts). Emptying a prefix (no
  * local file selected) or deleting at a bucket root takes `deleteAll`.
  *
  * Change detection: size, then mtime against the object's LastModified (free with the listing;

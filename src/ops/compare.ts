@@ -1,0 +1,86 @@
+/**
+ * The comparison behind --skip-existing and sync: is a local file new, changed or unchanged
+ * against the object listed under its key? upload takes it as a predicate (`classifier`), and
+ * `listForComparison` reads what is there, once, before anything is sent.
+ *
+ *   size        – a key of the same size counts as there
+ *   size-mtime  – and the file's mtime is not newer than the object's LastModified
+ *   checksum    – and the file's MD5 equals the object's ETag (single-part, or the composite
+ *                 ETag recomputed from the part size the ETag's part count implies)
+ */
+import { bareEtag, md5OfFile, multipartEtag } from '../fs/md5.js';
+import type { FileEntry } from '../fs/walk.js';
+import { MIB, planParts } from '../config/multipart.js';
+import { FatalRunError } from '../errors.js';
+import { RequestFailed, type RequestEngine } from '../engine/request.js';
+import { describeFatal } from '../run/context.js';
+import { listReplicas, listThrough, ListingError, type ListedObject } from './list.js';
+
+export type Comparison = 'size' | 'size-mtime' | 'checksum';
+export type FileStatus = 'new' | 'changed' | 'unchanged';
+/** new / changed / unchanged of a local file against the object listed under its key (undefined: none). */
+export type Classifier = (f: FileEntry, o: ListedObject | undefined) => Promise<FileStatus>;
+
+/** The classifier of one comparison; `partSizeBytes` is s3x's, for the composite ETag. */
+export function classifier(compare: Comparison, partSizeBytes: number): Classifier {
+  return async (f, o) => {
+    if (!o) return 'new';
+    // replicate mode: a store lacks the key or holds another size of it
+    if (o.bytes !== f.size || o.replicasDiffer) return 'changed';
+    if (compare === 'size') return 'unchanged';
+    if (compare === 'size-mtime') {
+      return o.lastModified && Math.floor(f.mtimeMs) > o.lastModified.getTime() ? 'changed' : 'unchanged';
+    }
+    const remote = bareEtag(o.etag);
+    return (await localEtag(f, partSizeBytes, remote)) === remote ? 'unchanged' : 'changed';
+  };
+}
+
+/**
+ * The ETag s3x would have produced for this file, in the shape of the remote one: the MD5 when
+ * the remote ETag is a plain one, else the composite "md5-of-part-md5s-N" with s3x's part size,
+ * or, when the remote ETag counts another number of parts, that count's part size (the same
+ * planning rule, whole MiB).
+ */
+export async function localEtag(f: FileEntry, partSizeBytes: number, remoteEtag: string | undefined): Promise<string> {
+  const remoteParts = remoteEtag && /-(\d+)$/.exec(remoteEtag);
+  if (!remoteParts) return (await md5OfFile(f.path)).toString('hex');
+  let plan = planParts(f.size, partSizeBytes);
+  const n = Number(remoteParts[1]);
+  if (n !== plan.count) {
+    const ps = Math.ceil(f.size / n / MIB) * MIB;
+    plan = { partSizeBytes: ps, count: Math.ceil(f.size / ps) };
+  }
+  const parts: Buffer[] = [];
+  for (let i = 0; i < plan.count; i++) {
+    const start = i * plan.partSizeBytes;
+    parts.push(await md5OfFile(f.path, { start, end: Math.min(f.size, start + plan.partSizeBytes) - 1 }));
+  }
+  return multipartEtag(parts);
+}
+
+/**
+ * Everything under the prefix, by key, streamed page by page (pages can be short yet truncated);
+ * in replicate mode every store's listing merged (list.ts listReplicas). A failure stops the run
+ * like the preflight does (exit 2): nothing was sent yet and nothing can be compared.
+ */
+export async function listForComparison(engine: RequestEngine, bucket: string, listPrefix: string, replicas: boolean): Promise<Map<string, ListedObject>> {
+  try {
+    if (replicas) return await listReplicas(engine, bucket, listPrefix);
+    const remote = new Map<string, ListedObject>();
+    for await (const page of listThrough(engine, bucket, listPrefix)) {
+      for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
+    }
+    return remote;
+  } catch (err) {
+    if (err instanceof RequestFailed) throw new FatalRunError(describeListFailure(err, bucket, listPrefix));
+    if (err instanceof ListingError) throw new FatalRunError(`cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${err.message}`);
+    throw err;
+  }
+}
+
+/** Why the comparison listing failed, in one line: the cause as the preflight words it, or the last error. */
+function describeListFailure(err: RequestFailed, bucket: string, listPrefix: string): string {
+  const cause = err.decision === 'fatal' ? describeFatal(err, bucket, err.endpoint.label) : `${err.message}, after ${err.report.attempts} attempt${err.report.attempts === 1 ? '' : 's'} at ${err.endpoint.label}`;
+  return `cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${cause}`;
+}

@@ -1,0 +1,129 @@
+/**
+ * What upload checks of an object it stored, and what it does when a check fails: the ETag
+ * against the file's MD5 (unless encryption makes the ETag no MD5), the file unchanged since the
+ * walk, --verify's read-back, and the removal of a stored object that failed a check. Shared by
+ * the single PUT (./put-object.ts) and the multipart unit (./multipart-upload.ts).
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import { bareEtag, md5OfFile } from '../fs/md5.js';
+import type { FileEntry } from '../fs/walk.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+import { Interrupted, RequestFailed, type RequestEngine } from '../engine/request.js';
+import { errorFacts } from '../engine/retry-policy.js';
+import type { Limiter } from '../engine/limiter.js';
+import type { Logger } from '../logger.js';
+
+/** User metadata key holding the file's mtime (ms since the epoch) at upload. */
+export const MTIME_METADATA = 's3x-mtime';
+/** Read size of file streams: fewer, larger socket writes than the 64 KiB default. */
+export const STREAM_CHUNK_BYTES = 1024 * 1024;
+
+/** What sending one file needs from its run. */
+export interface SendContext {
+  /** the run's engine: its requests stop with the run */
+  engine: RequestEngine;
+  /** never interrupted, few retries: aborts and deletes still go out after the run stopped */
+  cleanup: RequestEngine;
+  /** one slot per request in flight, shared by small files and parts */
+  slots: Limiter;
+  bucket: string;
+  logger: Logger;
+  /** --verify: read every object back after upload */
+  verify: boolean;
+}
+
+/** x-amz-server-side-encryption and x-amz-server-side-encryption-customer-algorithm of an answer */
+export interface Encryption { sse?: string; sseCustomerAlgorithm?: string }
+/** What a PUT, part or Complete answered: where, the ETag, and the encryption that decides what that ETag means. */
+export interface Stored { ep: Endpoint; etag: string | undefined; enc: Encryption }
+
+export function encryption(sse: string | undefined, sseCustomerAlgorithm?: string): Encryption {
+  return { ...(sse && { sse }), ...(sseCustomerAlgorithm && { sseCustomerAlgorithm }) };
+}
+
+/**
+ * SSE-KMS (aws:kms, aws:kms:dsse) and SSE-C objects have ETags that are not the MD5 of the
+ * body (the same rule as download's md5FromEtag in src/ops/download.ts).
+ */
+export function isEncrypted(enc: Encryption): boolean {
+  return Boolean(enc.sseCustomerAlgorithm) || (enc.sse?.startsWith('aws:kms') ?? false);
+}
+
+/**
+ * A single-part ETag that is an MD5 (32 hex digits) must be the body's MD5. Other ETags
+ * (SSE-KMS, SSE-C, some gateways) are not checked: the server already checked Content-MD5.
+ */
+export function checkEtag(key: string, etag: string | undefined, md5Hex: string, enc: Encryption): void {
+  const bare = bareEtag(etag);
+  if (isEncrypted(enc)) return;
+  if (bare !== undefined && /^[0-9a-f]{32}$/.test(bare) && bare !== md5Hex) throw etagMismatch(key, bare, md5Hex);
+}
+
+export function fileChanged(f: FileEntry): Error {
+  const e = new Error(`${f.rel} changed while it was being uploaded (size, mtime, ctime, inode or content differ from the walk); upload it again`) as NodeJS.ErrnoException;
+  e.code = 'FileChanged';
+  return e;
+}
+
+export function etagMismatch(key: string, got: string | undefined, want: string, how = 'ETag'): Error {
+  const e = new Error(`${key}: ${how} ${got ?? '(none)'} does not match the file's MD5 ${want}`) as NodeJS.ErrnoException;
+  e.code = 'ETagMismatch';
+  return e;
+}
+
+/** What S3 records with every object: the file's mtime, so a later sync can compare. */
+export function metadataFor(f: FileEntry): Record<string, string> {
+  return { [MTIME_METADATA]: String(Math.round(f.mtimeMs)) };
+}
+
+/**
+ * The file must still be what was walked (same inode, size, mtime and ctime), or what was
+ * sent may mix old and new bytes. ctime cannot be set back by hand, unlike mtime.
+ */
+export async function checkUnchanged(f: FileEntry): Promise<void> {
+  const st = await fs.promises.stat(f.path);
+  if (st.size !== f.size || st.mtimeMs !== f.mtimeMs || st.ctimeMs !== f.ctimeMs || st.ino !== f.ino || st.dev !== f.dev) throw fileChanged(f);
+}
+
+/**
+ * --verify: read the object back and compare its MD5 with the file's. `takeSlot` false when
+ * the caller already holds a slot (asking for a second one can deadlock).
+ */
+export async function verifyObject(ctx: SendContext, f: FileEntry, key: string, expectedHex: string | undefined, pinned: Endpoint | undefined, takeSlot: boolean): Promise<void> {
+  const { engine, bucket } = ctx;
+  const want = expectedHex ?? (await md5OfFile(f.path)).toString('hex');
+  const read = (): Promise<string> => engine.run({
+    op: 'GetObject', key, bytes: f.size, bucket, kind: 'read', ...(pinned && { endpoint: pinned }),
+    send: async (ep, signal) => {
+      const hash = crypto.createHash('md5');
+      const res = await ep.store.getObject({ bucket, key }, signal);
+      for await (const chunk of res.body) hash.update(chunk);
+      return hash.digest('hex');
+    },
+  });
+  const got = takeSlot ? await ctx.slots.run(read, 'high') : await read();
+  if (got !== want) throw etagMismatch(key, got, want, 'read back');
+}
+
+/**
+ * An object stored but failing a later check (ETag, file changed, --verify) is deleted, so no
+ * later --skip-existing or sync takes it for the file; if it cannot be, the failure names it.
+ */
+export async function discard(ctx: SendContext, key: string, ep: Endpoint, err: unknown): Promise<never> {
+  if (err instanceof Interrupted) throw err;
+  const { bucket } = ctx;
+  const note = await ctx.cleanup.run({
+    op: 'DeleteObject', key, bytes: 0, bucket, endpoint: ep,
+    send: (e, signal) => e.store.deleteObject({ bucket, key }, signal),
+  }).then(
+    () => '; the stored object was removed',
+    (delErr: unknown) => `; THE STORED OBJECT s3://${bucket}/${key} COULD NOT BE REMOVED (${delErr instanceof RequestFailed ? delErr.facts.code : errorFacts(delErr).code}): do not trust it, delete it or upload again`,
+  );
+  ctx.logger.warn({ key, note }, 'object failed its check after upload');
+  if (err instanceof Error) {
+    err.message += note;
+    throw err;
+  }
+  throw new Error(String(err) + note);
+}

@@ -1,0 +1,186 @@
+/**
+ * The multipart unit (src/ops/multipart-upload.ts) against a scripted fake store
+ * (test/support/fake-store.ts) that also keeps what a store would: part ETags as the MD5 of the
+ * body, the composite ETag on Complete (stored before the answer, so a cut answer leaves the
+ * object there), HEAD and DELETE of that object. Parts and Complete in order, the abort only
+ * after every part in flight settled, Complete cut then NoSuchUpload resolved by HEAD, and the
+ * removal of an object that fails its check after Complete.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ESTIMATOR, type RetryConfig } from '../../src/config/defaults.js';
+import { Endpoint } from '../../src/endpoints/endpoint.js';
+import { EndpointPool } from '../../src/endpoints/pool.js';
+import type { CompleteMultipartUploadInput, CompleteMultipartUploadOutput, HeadObjectOutput, PutOutput, StoreBody, UploadPartInput } from '../../src/endpoints/store.js';
+import { Limiter } from '../../src/engine/limiter.js';
+import { RequestEngine, RequestFailed } from '../../src/engine/request.js';
+import type { FileEntry } from '../../src/fs/walk.js';
+import { silentLogger } from '../../src/logger.js';
+import { MultipartUpload, OpenUploads, type MultipartContext } from '../../src/ops/multipart-upload.js';
+import { FakeStore, s3Error, type Call } from '../support/fake-store.js';
+
+const md5 = (b: Buffer): Buffer => crypto.createHash('md5').update(b).digest();
+const hex = (b: Buffer): string => b.toString('hex');
+const composite = (parts: Buffer[]): string => `${hex(md5(Buffer.concat(parts.map(md5))))}-${parts.length}`;
+
+async function bytesOf(body: StoreBody): Promise<Buffer> {
+  if (Buffer.isBuffer(body)) return body;
+  const chunks: Buffer[] = [];
+  for await (const c of body()) chunks.push(Buffer.from(c as Buffer));
+  return Buffer.concat(chunks);
+}
+
+/** A FakeStore that also keeps objects: the scripted step (delay, error, hang) runs first, as in FakeStore. */
+class KeepingStore extends FakeStore {
+  readonly objects = new Map<string, { etag: string; bytes: number }>();
+  private readonly partBytes = new Map<string, number>();
+  /** Complete answers this ETag instead of the object's (a store gone wrong) */
+  completeEtag: string | undefined;
+
+  override async uploadPart(p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
+    await super.uploadPart(p, signal);
+    const body = await bytesOf(p.body);
+    this.partBytes.set(`${p.uploadId}/${p.partNumber}`, body.length);
+    return { etag: `"${hex(md5(body))}"` };
+  }
+
+  override async completeMultipartUpload(p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput> {
+    // the store completes, then answers: an answer cut on the way leaves the object there
+    const etag = `"${hex(md5(Buffer.concat(p.parts.map((x) => Buffer.from(x.etag.replace(/"/g, ''), 'hex')))))}-${p.parts.length}"`;
+    const bytes = p.parts.reduce((n, x) => n + (this.partBytes.get(`${p.uploadId}/${x.partNumber}`) ?? 0), 0);
+    this.objects.set(p.key, { etag, bytes });
+    await super.completeMultipartUpload(p, signal);
+    return { etag: this.completeEtag ?? etag };
+  }
+
+  override async headObject(p: { bucket: string; key: string }, signal: AbortSignal): Promise<HeadObjectOutput> {
+    await super.headObject(p, signal);
+    const o = this.objects.get(p.key);
+    if (!o) throw s3Error('NotFound', 404);
+    return { etag: o.etag, contentLength: o.bytes };
+  }
+
+  override async deleteObject(p: { bucket: string; key: string }, signal: AbortSignal): Promise<void> {
+    await super.deleteObject(p, signal);
+    this.objects.delete(p.key);
+  }
+}
+
+let dir: string;
+beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-mpu-')); });
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const cleanups: Array<() => unknown> = [];
+afterEach(() => { while (cleanups.length) cleanups.pop()!(); });
+
+/** A file of `parts` parts of PART bytes (the last one shorter), each with other bytes. */
+const PART = 4;
+function file(name: string, parts: number): { f: FileEntry; parts: Buffer[] } {
+  const chunks = Array.from({ length: parts }, (_, i) => Buffer.from(i === parts - 1 ? `p${i}` : `pt-${i}`.padEnd(PART, '.')));
+  const p = path.join(dir, name);
+  fs.writeFileSync(p, Buffer.concat(chunks));
+  const st = fs.statSync(p);
+  return { f: { path: p, rel: name, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, dev: st.dev }, parts: chunks };
+}
+
+/** One fake store behind one endpoint, the run's engine, the cleanup engine and the slots. */
+function setup(store: KeepingStore, deadlineBoundsMs = { minMs: 500, maxMs: 600_000 }) {
+  const ep = new Endpoint({
+    name: store.name, url: 'http://127.0.0.1:1', region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's', pathStyle: true,
+    weight: 1, breaker: { threshold: 5, cooldownMs: 60_000 },
+  }, { maxConcurrent: 8, estimator: DEFAULT_ESTIMATOR }, silentLogger, store);
+  const pool = new EndpointPool([ep], { mode: 'pool', strategy: 'round-robin', bucketMap: [], sharedStorage: true });
+  cleanups.push(() => pool.destroy());
+  const retry: RetryConfig = { retries: 3, backoffBaseMs: 1, backoffCapMs: 5 };
+  const signal = new AbortController().signal;
+  const ctx: MultipartContext = {
+    engine: new RequestEngine(pool, retry, signal, silentLogger),
+    cleanup: new RequestEngine(pool, { ...retry, retries: 2 }, new AbortController().signal, silentLogger),
+    slots: new Limiter(8), bucket: 'b', logger: silentLogger, verify: false,
+    signal, startedWallMs: Date.now(), deadlineBoundsMs, sharedStorage: true, uploads: new OpenUploads(),
+  };
+  return { ctx, ep };
+}
+
+const ops = (store: FakeStore): string[] => store.calls.map((c) => c.op);
+const of = (store: FakeStore, op: Call['op']): Call[] => store.calls.filter((c) => c.op === op);
+
+describe('MultipartUpload', () => {
+  it('creates, sends every part with its Content-MD5, then completes with the parts in order: the composite ETag', async () => {
+    const store = new KeepingStore();
+    const { ctx } = setup(store);
+    const { f, parts } = file('in-order.bin', 3);
+    await new MultipartUpload(ctx, f, 'k/in-order.bin', undefined, PART).run();
+
+    expect(ops(store)[0]).toBe('createMultipartUpload');
+    const sent = of(store, 'uploadPart').map((c) => c.input as UploadPartInput).sort((a, b) => a.partNumber - b.partNumber);
+    expect(sent.map((p) => [p.partNumber, p.contentLength, p.contentMd5])).toEqual(parts.map((b, i) => [i + 1, b.length, md5(b).toString('base64')]));
+    const [complete] = of(store, 'completeMultipartUpload');
+    expect(complete).toBeDefined();
+    // Complete only once every part has ended, with the parts in order and their ETags
+    for (const c of of(store, 'uploadPart')) expect(complete!.startedMs).toBeGreaterThanOrEqual(c.endedMs!);
+    expect((complete!.input as CompleteMultipartUploadInput).parts).toEqual(parts.map((b, i) => ({ partNumber: i + 1, etag: `"${hex(md5(b))}"` })));
+    expect(store.objects.get('k/in-order.bin')?.etag).toBe(`"${composite(parts)}"`);
+    expect(ops(store)).not.toContain('abortMultipartUpload');
+    expect(ops(store)).not.toContain('deleteObject');
+  });
+
+  it('a failed part: its error is thrown, and the abort goes out only after the other parts in flight settled', async () => {
+    const store = new KeepingStore().script(
+      { op: 'uploadPart', afterMs: 5, error: s3Error('InvalidDigest', 400) },
+      { op: 'uploadPart', afterMs: 80 },
+      { op: 'uploadPart', afterMs: 80 },
+    );
+    const { ctx } = setup(store);
+    const { f } = file('part-fails.bin', 3);
+    const err = await new MultipartUpload(ctx, f, 'k/part-fails.bin', undefined, PART).run().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RequestFailed);
+    expect((err as RequestFailed).facts.code).toBe('InvalidDigest');
+    const parts = of(store, 'uploadPart');
+    expect(parts).toHaveLength(3);
+    const aborts = of(store, 'abortMultipartUpload');
+    expect(aborts).toHaveLength(1);
+    const lastPartEndMs = Math.max(...parts.map((c) => c.endedMs!));
+    expect(lastPartEndMs - parts[0]!.startedMs).toBeGreaterThanOrEqual(70);
+    expect(aborts[0]!.startedMs).toBeGreaterThanOrEqual(lastPartEndMs);
+    expect(ops(store)).not.toContain('completeMultipartUpload');
+    expect(ctx.uploads.isOpen((aborts[0]!.input as { uploadId: string }).uploadId)).toBe(false);
+  });
+
+  it('Complete cut by its deadline, then NoSuchUpload: HEAD shows the composite ETag, so the upload is done', async () => {
+    const store = new KeepingStore().script(
+      { op: 'completeMultipartUpload', hang: 'reason' },
+      { op: 'completeMultipartUpload', error: s3Error('NoSuchUpload', 404) },
+    );
+    // --max-deadline-ms 50: Complete's first attempt is cut after 50 ms
+    const { ctx } = setup(store, { minMs: 20, maxMs: 50 });
+    const { f, parts } = file('complete-cut.bin', 3);
+    await new MultipartUpload(ctx, f, 'k/complete-cut.bin', undefined, PART).run();
+
+    const completes = of(store, 'completeMultipartUpload');
+    expect(completes).toHaveLength(2);
+    expect((completes[0]!.abortReason as Error).name).toBe('DeadlineExceeded');
+    expect(completes[1]!.outcome).toBe('error');
+    expect(of(store, 'headObject')).toHaveLength(1);
+    expect(store.objects.get('k/complete-cut.bin')?.etag).toBe(`"${composite(parts)}"`);
+    expect(ops(store)).not.toContain('abortMultipartUpload');
+    expect(ops(store)).not.toContain('deleteObject');
+  });
+
+  it('an object whose ETag does not match the parts after Complete is deleted, and the failure says so', async () => {
+    const store = new KeepingStore();
+    store.completeEtag = `"${'0'.repeat(32)}-3"`;
+    const { ctx } = setup(store);
+    const { f } = file('mismatch.bin', 3);
+    const err = await new MultipartUpload(ctx, f, 'k/mismatch.bin', undefined, PART).run().catch((e: unknown) => e) as NodeJS.ErrnoException;
+    expect(err.code).toBe('ETagMismatch');
+    expect(err.message).toContain('the stored object was removed');
+    const [del] = of(store, 'deleteObject');
+    expect(del?.input).toEqual({ bucket: 'b', key: 'k/mismatch.bin' });
+    expect(store.objects.has('k/mismatch.bin')).toBe(false);
+    // completed, so nothing to abort
+    expect(ops(store)).not.toContain('abortMultipartUpload');
+  });
+});
