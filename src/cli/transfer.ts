@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import {
   DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, formatBytes, type Logger, MIB, parseSizeBytes,
-  PRIORITIES, type Priority, type RequestReport, type UploadOptions, type UploadSummary, UsageError,
+  parseShard, PRIORITIES, type Priority, type RequestReport, type UploadOptions, type UploadSummary, UsageError,
 } from '../index.js';
 import { addCommonOptions, collect, connectionFromFlags, type CommonFlags } from './common.js';
 import type { CliContext } from './context.js';
@@ -31,17 +31,6 @@ function parsePriority(text: string): { priority: Priority; glob: string } {
   const m = /^(HIGH|NORMAL|LOW):(.+)$/i.exec(text);
   if (!m) throw new UsageError(`--priority '${text}': expected LEVEL:glob with LEVEL one of ${PRIORITIES.join(', ')} (e.g. HIGH:**/manifest.json)`);
   return { priority: m[1]!.toUpperCase() as Priority, glob: m[2]! };
-}
-
-/** "2/5" → { index: 2, count: 5 } */
-function parseShard(text: string): { index: number; count: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
-  const index = m ? Number(m[1]) : NaN;
-  const count = m ? Number(m[2]) : NaN;
-  if (!m || count < 1 || count > 100_000 || index < 1 || index > count) {
-    throw new UsageError(`--shard '${text}': expected k/n with 1 ≤ k ≤ n ≤ 100000 (e.g. 2/4)`);
-  }
-  return { index, count };
 }
 
 /** The flags of every command that sends a local tree (upload, sync). */

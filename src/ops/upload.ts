@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import { resolveConnection, resolveMultipart, type ConnectionOptions, type ResolvedConnection } from '../config/options.js';
 import { mbps } from '../config/units.js';
 import { planParts } from '../config/multipart.js';
-import { FatalRunError, UsageError } from '../errors.js';
+import { describeLocalError, FatalRunError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointPool } from '../endpoints/pool.js';
 import { keyFor, normalizePrefix } from '../fs/keys.js';
@@ -450,13 +450,6 @@ class UploadRun {
       endpoints: endpointSummaries(this.pool, this.pool.mode === 'replicate' ? this.copies : undefined),
     };
   }
-}
-
-/** "EACCES: permission denied, open '/x'" as Node says it, with the code in front once. */
-function describeLocalError(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  const message = e?.message ?? String(err);
-  return e?.code && !message.startsWith(e.code) ? `${e.code}: ${message}` : message;
 }
 
 async function checkDir(dir: string): Promise<void> {
