@@ -29,12 +29,11 @@ import type { Endpoint } from '../endpoints/endpoint.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag } from '../fs/md5.js';
 import { isWithin, resolveInside, safeRelativePath } from '../fs/safe-path.js';
-import { preflight } from '../run/context.js';
-import { ProgressTicker } from '../run/progress.js';
-import { Limiter } from '../engine/limiter.js';
+import type { Dispatch } from '../run/dispatch.js';
+import type { ProgressTicker } from '../run/progress.js';
 import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
 import { planParts } from '../config/multipart.js';
-import { ObjectRun } from '../run/object-run.js';
+import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import type { RunTotals } from '../run/summary.js';
 
@@ -104,10 +103,10 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
   const { partSizeBytes, thresholdBytes } = resolveMultipart(opts.partSizeBytes, opts.multipartThresholdBytes);
   const sel = selectKeys(opts.prefix, opts.rawPrefix);
   const root = await prepareDir(opts.dir);
-  const run = new ObjectRun(opts, bucket, opts.onReport);
+  const run = Run.open(opts, bucket, { onReport: opts.onReport });
   const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes });
   try {
-    await preflight(run.engine, run.pool, bucket, run.logger);
+    await run.preflight();
     await d.listAndStart();
     await d.drain();
   } finally {
@@ -136,24 +135,19 @@ class Downloader {
   private readonly progress: DownloadProgress = { filesFound: 0, bytesFound: 0, listDone: false, filesDone: 0, filesSkipped: 0, filesFailed: 0, bytesDone: 0, elapsedMs: 0 };
   private readonly ticker: ProgressTicker<DownloadProgress>;
   private readonly failed: FailedObject[] = [];
-  private notAttempted = 0;
   private directories = 0;
   private filesBytes = 0;
   private readonly dirs: DirMaker;
   /** temporary files not yet renamed or removed */
   private readonly temps = new Set<string>();
-  /** request slots: every GET, whole or part, takes one */
-  private readonly slots: Limiter;
   /** objects started and not finished: at most 2 × concurrency, so the listing waits */
-  private readonly gate: Limiter;
-  private readonly inProgress = new Set<Promise<void>>();
+  private readonly dispatch: Dispatch;
 
-  constructor(private readonly run: ObjectRun, private readonly opts: DownloadOptions, private readonly plan: DownloadPlan) {
+  constructor(private readonly run: Run, private readonly opts: DownloadOptions, private readonly plan: DownloadPlan) {
     this.bucket = run.bucket;
-    this.ticker = new ProgressTicker(this.progress, opts.onProgress, () => run.wallMs);
+    this.ticker = run.ticker(this.progress, opts.onProgress);
     this.dirs = new DirMaker(plan.root);
-    this.slots = new Limiter(run.conn.concurrency);
-    this.gate = new Limiter(run.conn.concurrency * 2);
+    this.dispatch = run.dispatch(run.conn.concurrency * 2);
   }
 
   private tick(force = false): void { this.ticker.tick(force); }
@@ -173,7 +167,7 @@ class Downloader {
     }
   }
 
-  /** One listed object: refused, made a directory, or started (waiting for the gate). */
+  /** One listed object: refused, made a directory, or started (waiting for a place). */
   private async take(o: ListedObject): Promise<void> {
     const rel = o.key.slice(this.plan.sel.base.length);
     const mapped = safeRelativePath(rel);
@@ -181,14 +175,9 @@ class Downloader {
     if (mapped.directory) return this.makeDirectory(o, rel, mapped.segments);
     this.progress.filesFound++;
     this.progress.bytesFound += o.bytes;
-    const { signal } = this.run;
-    if (signal.aborted) { this.notAttempted++; return; }
-    await this.gate.acquire();
-    if (signal.aborted) { this.gate.release(); this.notAttempted++; return; }
-    const p = this.downloadOne(o, mapped.segments)
+    await this.dispatch.take(() => this.downloadOne(o, mapped.segments)
       .catch((err: unknown) => this.fail(o, rel, err))
-      .finally(() => { this.gate.release(); this.inProgress.delete(p); this.tick(); });
-    this.inProgress.add(p);
+      .finally(() => this.tick()));
   }
 
   /** A directory marker (key ending in "/") becomes a directory. */
@@ -204,7 +193,7 @@ class Downloader {
 
   /** An object not downloaded: named in the summary (cut by an interrupt: only counted); a fatal error stops the run. */
   private fail(o: ListedObject, rel: string | undefined, err: unknown): void {
-    if (err instanceof Interrupted) { this.notAttempted++; return; }
+    if (err instanceof Interrupted) { this.run.notAttempted++; return; }
     this.run.stopIfFatal(err);
     const error = err instanceof RequestFailed ? err.message : describeLocalError(err);
     this.failed.push({ key: o.key, ...(rel !== undefined && { path: rel }), error });
@@ -214,13 +203,13 @@ class Downloader {
 
   /** Waits for the started objects, then reports the final progress. */
   async drain(): Promise<void> {
-    await Promise.all(this.inProgress);
+    await this.dispatch.drain();
     this.tick(true);
   }
 
   /** Waits for the started objects whatever happened, and removes any temporary file left. */
   async settle(): Promise<void> {
-    await Promise.allSettled(this.inProgress);
+    await this.dispatch.settle();
     // last resort (every path above removes its own): no temporary file outlives the run
     for (const t of this.temps) fs.rmSync(t, { force: true });
   }
@@ -276,7 +265,7 @@ class Downloader {
 
   /** A small object: read into memory in its slot, then written in one go. */
   private async fetchBuffered(o: ListedObject, tmp: string): Promise<Date | undefined> {
-    const got = await this.slots.run(() => this.run.engine.run({
+    const got = await this.run.slots.run(() => this.run.engine.run({
       op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
@@ -291,7 +280,7 @@ class Downloader {
 
   /** A larger object below the threshold: one GET streamed to disk inside its slot. */
   private async fetchStreamed(o: ListedObject, tmp: string): Promise<Date | undefined> {
-    const lastModified = await this.slots.run(async () => {
+    const lastModified = await this.run.slots.run(async () => {
       const fh = await fs.promises.open(tmp, 'wx');
       try {
         return await this.run.engine.run({
@@ -358,7 +347,7 @@ class Downloader {
     try {
       await fh.truncate(o.bytes);
       let partFailed = false;
-      await Promise.all(Array.from({ length: parts.count }, (_, i) => this.slots.run(async () => {
+      await Promise.all(Array.from({ length: parts.count }, (_, i) => this.run.slots.run(async () => {
         if (partFailed || run.signal.aborted) throw run.signal.aborted ? new Interrupted() : new Error('another part failed');
         const start = i * parts.partSizeBytes;
         const end = Math.min(o.bytes, start + parts.partSizeBytes) - 1;
@@ -409,14 +398,11 @@ class Downloader {
   }
 
   summary(): DownloadSummary {
-    const { run, progress, filesBytes } = this;
-    const wallMs = run.wallMs;
+    const { progress, filesBytes } = this;
+    const t = this.run.totals(progress.filesDone);
     return {
       bucket: this.bucket, prefix: this.plan.sel.prefix, dir: this.opts.dir, files: progress.filesDone, bytes: filesBytes, skipped: progress.filesSkipped,
-      directories: this.directories, failed: this.failed, notAttempted: this.notAttempted, wallMs, mbps: mbps(filesBytes, wallMs), objectsPerSec: progress.filesDone / (wallMs / 1000),
-      requests: run.requests, retries: run.retries, interrupted: run.interrupted,
-      ...(run.fatal !== undefined && { fatal: run.fatal }),
-      endpoints: run.endpoints(),
+      directories: this.directories, failed: this.failed, ...t, mbps: mbps(filesBytes, t.wallMs),
     };
   }
 }

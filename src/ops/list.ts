@@ -12,6 +12,7 @@ import { isSelected, selectKeys, type KeySelection, type PrefixOptions } from '.
 import type { Logger } from '../logger.js';
 import { describeFatal, preflight } from '../run/context.js';
 import { ObjectRun } from '../run/object-run.js';
+import type { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from '../engine/request.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSummary } from '../run/summary.js';
@@ -93,7 +94,7 @@ export function listingFailure(err: unknown, bucket: string, prefix: string): st
  * A listing that fails mid-run stops the run (what was listed is still finished); an interrupt
  * is the caller's; any other error is rethrown.
  */
-export function stopOnListingFailure(run: ObjectRun, err: unknown, prefix: string): void {
+export function stopOnListingFailure(run: Pick<Run, 'bucket' | 'stop'>, err: unknown, prefix: string): void {
   if (err instanceof Interrupted) return;
   const why = listingFailure(err, run.bucket, prefix);
   if (why === undefined) throw err;
