@@ -11,21 +11,20 @@
  * whatever the number and size of the files.
  */
 import fs from 'node:fs';
-import { resolveConnection, resolveMultipart, type ConnectionOptions, type ResolvedConnection } from '../config/options.js';
+import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { mbps } from '../config/units.js';
 import { planParts } from '../config/multipart.js';
-import { describeLocalError, FatalRunError, UsageError } from '../errors.js';
+import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import type { EndpointPool } from '../endpoints/pool.js';
 import { keyFor, normalizePrefix } from '../fs/keys.js';
 import { KeyCollisionGuard } from '../fs/key-collisions.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { pathMatcher } from '../fs/glob.js';
 import { silentLogger, type Logger } from '../logger.js';
-import { describeFatal, endpointSummaries, openPool, preflight } from '../run/context.js';
+import type { ProgressTicker } from '../run/progress.js';
+import { Run } from '../run/run.js';
 import type { RunTotals } from '../run/summary.js';
-import { Limiter } from '../engine/limiter.js';
-import { Interrupted, RequestEngine, RequestFailed, type RequestReport } from '../engine/request.js';
+import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import { PriorityQueue, type Priority } from '../engine/priority-queue.js';
 import type { ListedObject } from './list.js';
 import { classifier, listForComparison, type Classifier } from './compare.js';
@@ -124,16 +123,24 @@ export interface UploadSummary extends RunTotals {
 }
 
 export async function upload(opts: UploadOptions): Promise<UploadSummary> {
+  if (opts.dryRun && !opts.compare) return planOnly(opts, await resolveUpload(opts));
+  const run = Run.open(opts, opts.bucket, { onReport: opts.onReport });
+  try {
+    return await uploadOn(run, opts);
+  } finally {
+    run.close();
+  }
+}
+
+/** upload() on a run the caller opened and closes (sync: its delete phase goes on the same run). */
+export async function uploadOn(run: Run, opts: UploadOptions): Promise<UploadSummary> {
   const s = await resolveUpload(opts);
-  const tally = new Tally(opts.onProgress);
-  const tree = openTree(opts, s, tally);
-  if (opts.dryRun && !opts.compare) return planOnly(opts, s, tally, tree);
-  return new UploadRun(opts, s, tally, tree).run();
+  const tally = new Tally();
+  return new UploadRun(run, opts, s, tally, openTree(opts, s, tally)).execute();
 }
 
 /** The options, checked once for every caller (CLI or library). */
 interface Resolved {
-  conn: ResolvedConnection;
   partSizeBytes: number;
   thresholdBytes: number;
   logger: Logger;
@@ -144,7 +151,7 @@ interface Resolved {
 }
 
 async function resolveUpload(opts: UploadOptions): Promise<Resolved> {
-  const conn = resolveConnection(opts);
+  resolveConnection(opts); // checked in a dry run too
   const { partSizeBytes, thresholdBytes } = resolveMultipart(opts.partSizeBytes, opts.multipartThresholdBytes);
   const logger = opts.logger ?? silentLogger;
   const bucket = opts.bucket;
@@ -155,13 +162,11 @@ async function resolveUpload(opts: UploadOptions): Promise<Resolved> {
   const windowFiles = opts.priorityWindow ?? 2_000;
   // a window of 0 would never let the walk hand over a file
   if (!Number.isInteger(windowFiles) || windowFiles < 1) throw new UsageError(`priorityWindow must be a whole number ≥ 1, got ${windowFiles}`);
-  return { conn, partSizeBytes, thresholdBytes, logger, bucket, prefix, inShard, windowFiles };
+  return { partSizeBytes, thresholdBytes, logger, bucket, prefix, inShard, windowFiles };
 }
 
-/** What the run found and did so far: the summary's counts and failures, and the progress callback. */
+/** What the run found and did so far: the summary's counts and failures, and the progress. */
 class Tally {
-  readonly started = performance.now();
-  readonly startedWallMs = Date.now();
   readonly failed: FailedFile[] = [];
   readonly skipped: WalkProblem[] = [];
   readonly progress: UploadProgress = { filesFound: 0, bytesFound: 0, walkDone: false, filesDone: 0, filesFailed: 0, bytesDone: 0, elapsedMs: 0 };
@@ -169,22 +174,6 @@ class Tally {
   readonly plan = { new: 0, changed: 0, unchanged: 0, remoteOnly: 0 };
   /** with `compare` and dryRun: bytes that would be sent */
   plannedBytes = 0;
-  notAttempted = 0;
-  private lastTick = 0;
-
-  constructor(private readonly onProgress: ((p: UploadProgress) => void) | undefined) {}
-
-  /** Progress at most every 100 ms, or now when `force`. */
-  tick(force = false): void {
-    const now = performance.now();
-    if (!this.onProgress || (!force && now - this.lastTick < 100)) return;
-    this.lastTick = now;
-    this.onProgress({ ...this.progress, elapsedMs: now - this.started });
-  }
-
-  get wallMs(): number {
-    return performance.now() - this.started;
-  }
 }
 
 /** The walk, behind the key-collision guard. */
@@ -224,11 +213,13 @@ function openTree(opts: UploadOptions, s: Resolved, tally: Tally): Tree {
   return { walk, files, problemRels };
 }
 
-/** dryRun without a comparison: the walk alone says what would be sent. */
-async function planOnly(opts: UploadOptions, s: Resolved, tally: Tally, tree: Tree): Promise<UploadSummary> {
+/** dryRun without a comparison: the walk alone says what would be sent; no request. */
+async function planOnly(opts: UploadOptions, s: Resolved): Promise<UploadSummary> {
+  const startedMs = performance.now();
   const { bucket, prefix, thresholdBytes, partSizeBytes } = s;
+  const tally = new Tally();
   const { progress, failed, skipped } = tally;
-  for await (const f of tree.files) {
+  for await (const f of openTree(opts, s, tally).files) {
     if (!s.inShard(keyFor(prefix, f.rel))) continue;
     const multipart = f.size >= thresholdBytes;
     const key = keyFor(prefix, f.rel);
@@ -237,73 +228,55 @@ async function planOnly(opts: UploadOptions, s: Resolved, tally: Tally, tree: Tr
     progress.bytesFound += f.size;
   }
   return {
-    bucket, prefix, dryRun: true, files: progress.filesFound, bytes: progress.bytesFound, wallMs: tally.wallMs, mbps: 0, objectsPerSec: 0,
+    bucket, prefix, dryRun: true, files: progress.filesFound, bytes: progress.bytesFound, wallMs: performance.now() - startedMs, mbps: 0, objectsPerSec: 0,
     requests: 0, retries: 0, failed, skipped, notAttempted: 0, interrupted: false, endpoints: [],
   };
 }
 
-/** One run against the store: preflight, the comparison listing, the dispatch of every file, the summary. */
+/** Upload on a run: preflight, the comparison listing, the dispatch of every file, the summary. */
 class UploadRun {
-  /** stops the run on a fatal error (ours); the caller's signal interrupts it */
-  private readonly fatalStop = new AbortController();
-  private readonly signal: AbortSignal;
-  private fatal: string | undefined;
-  private readonly pool: EndpointPool;
-  private readonly engine: RequestEngine;
-  /** Aborting open multipart uploads must still work after the run's signal fired: its own engine, never interrupted, with few retries. */
-  private readonly cleanup: RequestEngine;
   private readonly uploads = new OpenUploads();
   private readonly ctx: MultipartContext;
-  // the summary counts exactly the requests it reports (preflight checks are not among them)
-  private requests = 0;
-  private retries = 0;
+  private readonly ticker: ProgressTicker<UploadProgress>;
   /** replicate mode: copies per endpoint */
   private readonly copies: Map<Endpoint, { ok: number; failed: number }>;
   /** replicate: one copy per endpoint, each pinned to its endpoint; otherwise the pool routes */
   private readonly targets: Array<Endpoint | undefined>;
   private classify: Classifier | undefined;
 
-  constructor(private readonly opts: UploadOptions, private readonly s: Resolved, private readonly tally: Tally, private readonly tree: Tree) {
-    const { conn, logger, bucket } = s;
-    this.signal = opts.signal ? AbortSignal.any([opts.signal, this.fatalStop.signal]) : this.fatalStop.signal;
-    this.pool = openPool(conn, logger);
-    const onReport = (r: RequestReport): void => {
-      this.requests++;
-      this.retries += r.attempts - 1;
-      opts.onReport?.(r);
-    };
-    this.engine = new RequestEngine(this.pool, conn.retry, this.signal, logger, onReport);
-    this.cleanup = new RequestEngine(this.pool, { ...conn.retry, retries: 2 }, new AbortController().signal, logger, onReport);
+  constructor(private readonly run: Run, private readonly opts: UploadOptions, private readonly s: Resolved, private readonly tally: Tally, private readonly tree: Tree) {
+    const { conn, pool } = run;
     this.ctx = {
-      engine: this.engine, cleanup: this.cleanup, slots: new Limiter(conn.concurrency), bucket, logger, verify: opts.verify ?? false,
-      signal: this.signal, startedWallMs: tally.startedWallMs, deadlineBoundsMs: { minMs: conn.estimator.minMs, maxMs: conn.estimator.maxMs },
-      sharedStorage: this.pool.sharedStorage, uploads: this.uploads,
+      engine: run.engine, cleanup: run.cleanup, slots: run.slots, bucket: s.bucket, logger: run.logger, verify: opts.verify ?? false,
+      signal: run.signal, startedWallMs: run.startedWallMs, deadlineBoundsMs: { minMs: conn.estimator.minMs, maxMs: conn.estimator.maxMs },
+      sharedStorage: pool.sharedStorage, uploads: this.uploads,
     };
-    this.copies = new Map(this.pool.endpoints.map((e) => [e, { ok: 0, failed: 0 }]));
-    this.targets = this.pool.mode === 'replicate' ? [...this.pool.endpoints] : [undefined];
+    this.ticker = run.ticker(tally.progress, opts.onProgress);
+    this.copies = new Map(pool.endpoints.map((e) => [e, { ok: 0, failed: 0 }]));
+    this.targets = pool.mode === 'replicate' ? [...pool.endpoints] : [undefined];
   }
 
-  async run(): Promise<UploadSummary> {
-    const { opts, s, tree } = this;
+  private tick(force = false): void { this.ticker.tick(force); }
+
+  async execute(): Promise<UploadSummary> {
+    const { opts, s, tree, run } = this;
     let remoteOnly: string[] | undefined;
     try {
-      await preflight(this.engine, this.pool, s.bucket, s.logger);
+      await run.preflight();
       let remote: Map<string, ListedObject> | undefined;
       if (opts.compare) {
-        remote = await listForComparison(this.engine, s.bucket, s.prefix ? `${s.prefix}/` : '', this.pool.mode === 'replicate' && this.pool.endpoints.length > 1);
+        remote = await listForComparison(run.engine, s.bucket, s.prefix ? `${s.prefix}/` : '', run.pool.mode === 'replicate' && run.pool.endpoints.length > 1);
         this.classify = classifier(opts.compare, s.partSizeBytes);
       }
       await this.dispatch(remote);
       if (remote) remoteOnly = this.remoteOnly(remote);
     } catch (err) {
-      if (err instanceof FatalRunError) throw err;
       if (!(err instanceof Interrupted)) throw err;
     } finally {
       await tree.files.return(undefined).catch(() => {});
       await tree.walk.return(undefined).catch(() => {});
       // Open multipart uploads of a stopped run are aborted, so no storage is left behind.
-      await this.uploads.abortAll(this.cleanup, s.bucket, s.logger);
-      this.pool.destroy();
+      await this.uploads.abortAll(run.cleanup, s.bucket, run.logger);
     }
     return this.summary(remoteOnly);
   }
@@ -313,29 +286,25 @@ class UploadRun {
    * `remote` (with `compare`) loses every key the walk finds: what is left has no local file.
    */
   private async dispatch(remote: Map<string, ListedObject> | undefined): Promise<void> {
-    const { s, tally } = this;
+    const { s, run } = this;
     const queue = new PriorityQueue<FileEntry>(s.windowFiles);
     const walking = this.feed(queue);
     // Files in progress at once: enough to keep every slot busy while others read or wait.
-    const filesGate = new Limiter(s.conn.concurrency * 2);
-    const inProgress = new Set<Promise<void>>();
+    const files = run.dispatch(run.conn.concurrency * 2);
     // take a file from the queue only once it can start, so later HIGH files can overtake
     for (;;) {
-      await filesGate.acquire();
+      await files.wait();
       const f = await queue.shift();
-      if (f === undefined) { filesGate.release(); break; }
+      if (f === undefined) { files.giveBack(); break; }
       const key = keyFor(s.prefix, f.rel);
       const remoteObj = remote?.get(key);
       remote?.delete(key);
-      if (!s.inShard(key)) { filesGate.release(); continue; }
-      if (this.signal.aborted) { filesGate.release(); tally.notAttempted++; continue; }
-      const p = this.uploadOne(f, remoteObj).finally(() => { filesGate.release(); inProgress.delete(p); });
-      inProgress.add(p);
-      tally.tick();
+      if (!s.inShard(key)) { files.giveBack(); continue; }
+      if (files.start(() => this.uploadOne(f, remoteObj))) this.tick();
     }
     await walking;
-    await Promise.all(inProgress);
-    tally.tick(true);
+    await files.drain();
+    this.tick(true);
   }
 
   /** The walk into the queue, by priority; closes the queue when the walk ends (or throws). */
@@ -347,7 +316,7 @@ class UploadRun {
       for await (const f of this.tree.files) {
         tally.progress.filesFound++;
         tally.progress.bytesFound += f.size;
-        if (this.signal.aborted) { tally.notAttempted++; continue; }
+        if (this.run.signal.aborted) { this.run.notAttempted++; continue; }
         await queue.push(f, priorityOf(f.rel));
       }
       tally.progress.walkDone = true;
@@ -383,7 +352,7 @@ class UploadRun {
     } else if (results.includes('failed')) {
       tally.progress.filesFailed++;
     }
-    tally.tick();
+    this.tick();
   }
 
   /** With `compare`: classifies the file; true when it is to be sent now (new or changed, not a dry run). */
@@ -398,7 +367,7 @@ class UploadRun {
       return false;
     }
     tally.plan[status]++;
-    if (status === 'unchanged') { tally.tick(); return false; }
+    if (status === 'unchanged') { this.tick(); return false; }
     if (!opts.dryRun) return true;
     tally.plannedBytes += f.size;
     const multipart = f.size >= s.thresholdBytes;
@@ -415,7 +384,7 @@ class UploadRun {
       if (target) this.copies.get(target)!.ok++;
       return 'ok';
     } catch (err) {
-      if (err instanceof Interrupted) { this.tally.notAttempted++; return 'interrupted'; }
+      if (err instanceof Interrupted) { this.run.notAttempted++; return 'interrupted'; }
       if (target) this.copies.get(target)!.failed++;
       this.fail(f, key, err, target);
       return 'failed';
@@ -425,29 +394,24 @@ class UploadRun {
   /** Records a failed file; a fatal failure stops the run (the first one names why). */
   private fail(f: FileEntry, key: string, err: unknown, target?: Endpoint): void {
     const { s } = this;
-    if (err instanceof RequestFailed && err.decision === 'fatal' && !this.fatal) {
-      this.fatal = describeFatal(err, s.bucket, err.endpoint.label);
-      s.logger.error({ error: this.fatal }, 'stopping the run');
-      this.fatalStop.abort();
-    }
+    this.run.stopIfFatal(err);
     const message = err instanceof RequestFailed ? err.message : describeLocalError(err);
     this.tally.failed.push({ path: f.rel, key, ...(target && { endpoint: target.name }), error: message });
     s.logger.warn({ path: f.rel, key, endpoint: target?.name, error: message }, 'upload failed');
   }
 
   private summary(remoteOnly: string[] | undefined): UploadSummary {
-    const { opts, s, tally } = this;
+    const { opts, s, tally, run } = this;
     const { progress, plan } = tally;
-    const wallMs = tally.wallMs;
+    const t = run.totals(progress.filesDone, run.pool.mode === 'replicate' ? this.copies : undefined);
     return {
       bucket: s.bucket, prefix: s.prefix, dryRun: opts.dryRun ?? false,
-      files: opts.dryRun ? plan.new + plan.changed : progress.filesDone, bytes: opts.dryRun ? tally.plannedBytes : progress.bytesDone, wallMs,
-      mbps: mbps(progress.bytesDone, wallMs), objectsPerSec: progress.filesDone / (wallMs / 1000),
-      requests: this.requests, retries: this.retries,
-      failed: tally.failed, skipped: tally.skipped, notAttempted: tally.notAttempted, interrupted: opts.signal?.aborted ?? false,
-      ...(this.fatal !== undefined && { fatal: this.fatal }),
+      files: opts.dryRun ? plan.new + plan.changed : progress.filesDone, bytes: opts.dryRun ? tally.plannedBytes : progress.bytesDone, wallMs: t.wallMs,
+      mbps: mbps(progress.bytesDone, t.wallMs), objectsPerSec: t.objectsPerSec, requests: t.requests, retries: t.retries,
+      failed: tally.failed, skipped: tally.skipped, notAttempted: t.notAttempted, interrupted: t.interrupted,
+      ...(t.fatal !== undefined && { fatal: t.fatal }),
       ...(opts.compare && { plan }), ...(remoteOnly && { remoteOnlyKeys: remoteOnly, filesFound: progress.filesFound }),
-      endpoints: endpointSummaries(this.pool, this.pool.mode === 'replicate' ? this.copies : undefined),
+      endpoints: t.endpoints,
     };
   }
 }
