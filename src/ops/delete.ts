@@ -20,11 +20,10 @@ import { resolveConnection, type ConnectionOptions } from '../config/options.js'
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { UsageError } from '../errors.js';
 import { selectKeys, type PrefixOptions } from '../fs/key-prefix.js';
-import { endpointSummaries, preflight } from '../run/context.js';
-import { ProgressTicker } from '../run/progress.js';
-import { Limiter } from '../engine/limiter.js';
+import type { Dispatch } from '../run/dispatch.js';
+import type { ProgressTicker } from '../run/progress.js';
 import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
-import { ObjectRun, sleepMs } from '../run/object-run.js';
+import { Run, sleepMs } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import { backoffMs, decide } from '../engine/retry-policy.js';
 import type { RunTotals } from '../run/summary.js';
@@ -97,12 +96,12 @@ export async function deletePrefix(opts: DeletePrefixOptions): Promise<DeleteSum
   const batchSize = checkBatchSize(opts.batchSize);
   refuseFallbackDeletes(opts);
   const dryRun = opts.dryRun ?? false;
-  const run = new ObjectRun(opts, bucket, opts.onReport);
+  const run = Run.open(opts, bucket, { onReport: opts.onReport });
   const { logger } = run;
-  const deleter = new KeyDeleter(run, bucket, batchSize, opts);
+  const deleter = new KeyDeleter(run, batchSize, opts);
   const { progress } = deleter;
   try {
-    await preflight(run.engine, run.pool, bucket, logger);
+    await run.preflight();
     try {
       for await (const page of listThrough(run.engine, bucket, sel.prefix)) {
         for (const o of page.objects) {
@@ -132,28 +131,27 @@ export async function deletePrefix(opts: DeletePrefixOptions): Promise<DeleteSum
   return deleter.summary({ bucket, prefix: sel.prefix, dryRun });
 }
 
-export interface DeleteKeysOptions extends ConnectionOptions {
-  bucket: string;
-  /** the keys to delete, exactly as given (no prefix rule: the caller selected them) */
-  keys: Iterable<string>;
-  /** keys per DeleteObjects request; default and maximum 1000 */
-  batchSize?: number;
-  onReport?: (r: RequestReport) => void;
-  onFailure?: (f: FailedKey) => void;
+/** What deleteKeys did, counted apart from the rest of its run. */
+export interface DeletedKeys {
+  deleted: number;
+  /** the first MAX_NAMED_FAILURES keys that could not be deleted */
+  failed: FailedKey[];
+  /** keys not sent, or whose batch was cut by the interrupt (state unknown) */
+  notAttempted: number;
 }
 
 /**
- * Deletes the given keys with delete-prefix's batcher (`sync --delete`): same batches, same
- * per-key retries, keys XML cannot carry sent alone, every store in replicate mode.
+ * Deletes the given keys, exactly as given (no prefix rule: the caller selected them), on `run`
+ * (`sync --delete`, after its upload on the same run), with delete-prefix's batcher: same
+ * batches, same per-key retries, keys XML cannot carry sent alone, every store in replicate mode.
  */
-export async function deleteKeys(opts: DeleteKeysOptions): Promise<DeleteSummary> {
+export async function deleteKeys(run: Run, keys: Iterable<string>, opts: { batchSize?: number; onFailure?: (f: FailedKey) => void } = {}): Promise<DeletedKeys> {
   const batchSize = checkBatchSize(opts.batchSize);
-  refuseFallbackDeletes(opts);
-  const run = new ObjectRun(opts, opts.bucket, opts.onReport);
-  // only the hooks named here: a caller's options may carry other callbacks (sync's onProgress)
-  const deleter = new KeyDeleter(run, opts.bucket, batchSize, { ...(opts.onFailure && { onFailure: opts.onFailure }) });
+  refuseFallback(run.conn.pool);
+  const notAttemptedBefore = run.notAttempted;
+  const deleter = new KeyDeleter(run, batchSize, opts);
   try {
-    for (const key of opts.keys) {
+    for (const key of keys) {
       deleter.progress.listed++;
       await deleter.add({ key, bytes: 0 });
     }
@@ -162,9 +160,8 @@ export async function deleteKeys(opts: DeleteKeysOptions): Promise<DeleteSummary
     await deleter.drain();
   } finally {
     await deleter.settle();
-    run.close();
   }
-  return deleter.summary({ bucket: opts.bucket, prefix: '', dryRun: false });
+  return { deleted: deleter.progress.deleted, failed: deleter.failed, notAttempted: run.notAttempted - notAttemptedBefore };
 }
 
 function checkBatchSize(batchSize = MAX_DELETE_BATCH): number {
@@ -181,7 +178,10 @@ function checkBatchSize(batchSize = MAX_DELETE_BATCH): number {
  * only ever reads from (a backup, an archive). Neither is surely what the user meant.
  */
 export function refuseFallbackDeletes(opts: ConnectionOptions): void {
-  const { pool } = resolveConnection(opts);
+  refuseFallback(resolveConnection(opts).pool);
+}
+
+function refuseFallback(pool: { mode: string; endpoints: readonly unknown[] }): void {
   if (pool.mode !== 'fallback' || pool.endpoints.length < 2) return;
   throw new UsageError('--mode fallback: deletes are refused (the stores hold different data, and a key deleted on one would still be read from another): use --mode replicate to delete on every store, or name one store with --endpoint-url');
 }
@@ -198,27 +198,28 @@ type StoreOutcome = Map<string, string>;
 class KeyDeleter {
   readonly progress: DeleteProgress = { listed: 0, listDone: false, deleted: 0, failed: 0, elapsedMs: 0 };
   private bytes = 0;
-  private notAttempted = 0;
-  private readonly failed: FailedKey[] = [];
+  /** the first MAX_NAMED_FAILURES keys not deleted */
+  readonly failed: FailedKey[] = [];
   private batch: ListedObject[] = [];
   private readonly ticker: ProgressTicker<DeleteProgress>;
   private readonly perKey: PerKeyTime;
-  private readonly gate: Limiter;
-  private readonly inFlight = new Set<Promise<void>>();
+  /** batches in flight: at most `concurrency` */
+  private readonly batches: Dispatch;
+  private readonly bucket: string;
   /** replicate: every endpoint (each batch pinned to each); otherwise one unpinned send */
   private readonly stores: Array<Endpoint | undefined>;
   /** replicate: keys deleted / failed per store */
   private readonly perStore = new Map<Endpoint, { ok: number; failed: number }>();
 
   constructor(
-    private readonly run: ObjectRun,
-    private readonly bucket: string,
+    private readonly run: Run,
     private readonly batchSize: number,
     private readonly hooks: { onProgress?: (p: DeleteProgress) => void; onFailure?: (f: FailedKey) => void },
   ) {
-    this.ticker = new ProgressTicker(this.progress, hooks.onProgress, () => run.wallMs);
+    this.bucket = run.bucket;
+    this.ticker = run.ticker(this.progress, hooks.onProgress);
     this.perKey = new PerKeyTime(run.conn.estimator);
-    this.gate = new Limiter(run.conn.concurrency);
+    this.batches = run.dispatch(run.conn.concurrency);
     this.stores = run.pool.mode === 'replicate' && run.pool.endpoints.length > 1 ? [...run.pool.endpoints] : [undefined];
     for (const ep of this.stores) if (ep) this.perStore.set(ep, { ok: 0, failed: 0 });
   }
@@ -241,7 +242,7 @@ class KeyDeleter {
 
   /** Queues one key; waits while `concurrency` batches are in flight. */
   async add(o: ListedObject): Promise<void> {
-    if (this.run.signal.aborted) { this.notAttempted++; return; }
+    if (this.run.signal.aborted) { this.run.notAttempted++; return; }
     // Keys XML 1.0 cannot carry fail a whole DeleteObjects (RGW: 400): each goes alone.
     if (XML_UNSAFE.test(o.key)) return this.dispatch([o], true);
     this.batch.push(o);
@@ -256,25 +257,22 @@ class KeyDeleter {
 
   /** The batch being filled is not sent (the listing failed or was interrupted). */
   dropPending(): void {
-    this.notAttempted += this.batch.length;
+    this.run.notAttempted += this.batch.length;
     this.batch = [];
   }
 
-  drain(): Promise<unknown> { return Promise.all(this.inFlight).then(() => this.tick(true)); }
-  settle(): Promise<unknown> { return Promise.allSettled(this.inFlight); }
+  drain(): Promise<unknown> { return this.batches.drain().then(() => this.tick(true)); }
+  settle(): Promise<unknown> { return this.batches.settle(); }
 
   private async dispatch(objs: ListedObject[], single: boolean): Promise<void> {
-    await this.gate.acquire();
-    if (this.run.signal.aborted) { this.gate.release(); this.notAttempted += objs.length; return; }
-    const p = this.onEveryStore(objs, single).finally(() => { this.gate.release(); this.inFlight.delete(p); });
-    this.inFlight.add(p);
+    await this.batches.take(() => this.onEveryStore(objs, single), objs.length);
   }
 
   /** Sends the batch to each store and combines: deleted only where no store failed. */
   private async onEveryStore(objs: ListedObject[], single: boolean): Promise<void> {
     const results = await Promise.allSettled(this.stores.map((ep) => this.sendOn(objs, single, ep)));
     if (results.some((r) => r.status === 'rejected' && r.reason instanceof Interrupted)) {
-      this.notAttempted += objs.length; // cut by the interrupt: state unknown
+      this.run.notAttempted += objs.length; // cut by the interrupt: state unknown
       return;
     }
     const outcomes = results.map((r) => (r.status === 'fulfilled' ? r.value : this.batchFailed(objs, r.reason)));
@@ -354,15 +352,10 @@ class KeyDeleter {
   }
 
   summary(where: { bucket: string; prefix: string; dryRun: boolean }): DeleteSummary {
-    const { run, progress } = this;
-    const wallMs = run.wallMs;
+    const { progress } = this;
     return {
-      ...where, listed: progress.listed, deleted: progress.deleted, bytes: this.bytes,
-      failed: this.failed, failedCount: progress.failed, notAttempted: this.notAttempted, wallMs,
-      objectsPerSec: where.dryRun ? 0 : progress.deleted / (wallMs / 1000),
-      requests: run.requests, retries: run.retries, interrupted: run.interrupted,
-      ...(run.fatal !== undefined && { fatal: run.fatal }),
-      endpoints: endpointSummaries(run.pool, this.perStore.size > 0 ? this.perStore : undefined),
+      ...where, listed: progress.listed, deleted: progress.deleted, bytes: this.bytes, failed: this.failed, failedCount: progress.failed,
+      ...this.run.totals(where.dryRun ? 0 : progress.deleted, this.perStore.size > 0 ? this.perStore : undefined),
     };
   }
 }

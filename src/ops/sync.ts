@@ -12,8 +12,10 @@
  */
 import { UsageError } from '../errors.js';
 import { normalizePrefix } from '../fs/keys.js';
-import { deleteKeys, refuseFallbackDeletes, type DeleteSummary, type FailedKey } from './delete.js';
-import { upload, type UploadOptions, type UploadSummary } from './upload.js';
+import { Run } from '../run/run.js';
+import type { EndpointSummary } from '../run/summary.js';
+import { deleteKeys, refuseFallbackDeletes, type DeletedKeys, type FailedKey } from './delete.js';
+import { uploadOn, type UploadOptions, type UploadSummary } from './upload.js';
 
 export interface SyncOptions extends Omit<UploadOptions, 'compare' | 'collectRemoteOnly'> {
   /** compare content (MD5 vs ETag) instead of size + mtime */
@@ -44,7 +46,17 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
     throw new UsageError(`sync --delete to the bucket root of '${opts.bucket}' (no prefix) would delete every object in the bucket with no local file; give a prefix, or pass --delete-all`);
   }
   if (deleting) refuseFallbackDeletes(opts);
-  const up = await upload({
+  // one run for both phases: one pool, and a summary that counts every request sent
+  const run = Run.open(opts, opts.bucket, { onReport: opts.onReport });
+  try {
+    return await syncOn(run, opts, deleting);
+  } finally {
+    run.close();
+  }
+}
+
+async function syncOn(run: Run, opts: SyncOptions, deleting: boolean): Promise<SyncSummary> {
+  const up = await uploadOn(run, {
     ...opts,
     compare: opts.checksum ? 'checksum' : 'size-mtime',
     collectRemoteOnly: deleting,
@@ -71,29 +83,22 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
     summary.deleted = keys.length;
     return summary;
   }
-  addDeletePhase(summary, await deleteKeys({ ...opts, bucket: up.bucket, keys }));
+  addDeletePhase(summary, run, await deleteKeys(run, keys));
   return summary;
 }
 
 /**
- * Adds the delete phase (delete.ts's deleteKeys, its own pool) to the sync summary: its requests,
- * its use of each endpoint, and how it ended, so the summary accounts for every request sent.
+ * The delete phase (delete.ts's deleteKeys, on the upload's run) in the sync summary: the run's
+ * requests, use of each endpoint and end now include it; objects per second and the replicate
+ * copies per store stay the upload's.
  */
-function addDeletePhase(summary: SyncSummary, d: DeleteSummary): void {
+function addDeletePhase(summary: SyncSummary, run: Run, d: DeletedKeys): void {
   summary.deleted = d.deleted;
   summary.deleteFailed = d.failed;
-  summary.requests += d.requests;
-  summary.retries += d.retries;
-  summary.wallMs += d.wallMs;
-  summary.endpoints = summary.endpoints.map((e) => {
-    const x = d.endpoints.find((y) => y.name === e.name);
-    if (!x) return e;
-    return {
-      ...e, requests: e.requests + x.requests, bytes: e.bytes + x.bytes, errors: e.errors + x.errors, retries: e.retries + x.retries,
-      inFlightPeak: Math.max(e.inFlightPeak, x.inFlightPeak), breaker: x.breaker, breakerTransitions: [...e.breakerTransitions, ...x.breakerTransitions],
-    };
-  });
+  const t = run.totals(0);
+  Object.assign(summary, { requests: t.requests, retries: t.retries, wallMs: t.wallMs, interrupted: t.interrupted });
+  const copies = (e: EndpointSummary | undefined) => (e?.filesOk === undefined ? {} : { filesOk: e.filesOk, filesFailed: e.filesFailed });
+  summary.endpoints = t.endpoints.map((e, i) => ({ ...e, ...copies(summary.endpoints[i]) }));
   if (d.notAttempted > 0) summary.deleteSkipped = `${d.notAttempted} remote-only objects not deleted: the run stopped`;
-  if (d.interrupted) summary.interrupted = true;
-  if (d.fatal !== undefined) summary.fatal ??= d.fatal;
+  if (t.fatal !== undefined) summary.fatal ??= t.fatal;
 }

@@ -134,3 +134,13 @@ export class Run {
     this.pool.destroy();
   }
 }
+
+/** A wait that ends early (rejecting with `reason`) when `signal` aborts. */
+export function sleepMs(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const onAbort = (): void => { clearTimeout(t); reject(signal.reason); };
+    const t = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve(); }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
