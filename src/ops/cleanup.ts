@@ -8,8 +8,8 @@ import type { ConnectionOptions } from '../config/options.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import { isSelected, selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
-import { describeFatal, preflight } from '../run/context.js';
-import { ObjectRun } from '../run/object-run.js';
+import { describeFatal } from '../run/context.js';
+import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import type { EndpointSummary } from '../run/summary.js';
 
@@ -50,11 +50,11 @@ export interface CleanupSummary {
 export async function cleanupMultipart(opts: CleanupOptions): Promise<CleanupSummary> {
   if (!opts.bucket) throw new UsageError('a bucket name is required');
   const sel = selectKeys(opts.prefix, opts.rawPrefix);
-  const run = new ObjectRun(opts, opts.bucket, opts.onReport);
+  const run = Run.open(opts, opts.bucket, { onReport: opts.onReport });
   const cutoff = Date.now() - (opts.olderThanMs ?? 24 * 3600_000);
   const summary: CleanupSummary = { bucket: opts.bucket, prefix: sel.prefix, dryRun: opts.dryRun ?? false, found: 0, aborted: 0, kept: 0, failed: [], interrupted: false, endpoints: [] };
   try {
-    await preflight(run.engine, run.pool, opts.bucket, run.logger);
+    await run.preflight();
     // Stores that hold different data (replicate, fallback) each have their own uploads: each is
     // listed on its own, and an upload is aborted on the store that listed it.
     const { pool } = run;
@@ -72,7 +72,7 @@ export async function cleanupMultipart(opts: CleanupOptions): Promise<CleanupSum
 }
 
 /** Lists the open uploads on one store (undefined: wherever the pool routes) and aborts the stale ones there. */
-async function cleanupOn(run: ObjectRun, store: Endpoint | undefined, sel: KeySelection, cutoffMs: number, opts: CleanupOptions, summary: CleanupSummary): Promise<void> {
+async function cleanupOn(run: Run, store: Endpoint | undefined, sel: KeySelection, cutoffMs: number, opts: CleanupOptions, summary: CleanupSummary): Promise<void> {
   const bucket = opts.bucket;
   const pin = store ? { endpoint: store } : {};
   let keyMarker: string | undefined;
