@@ -3,10 +3,9 @@
  * accepted, can we list the bucket (when one is named), and how long a small request takes.
  * One pinned request per question, no retries: a check reports what is, it does not paper over.
  */
-import { resolveConnection, type ConnectionOptions } from '../config/options.js';
-import { silentLogger } from '../logger.js';
-import { openPool } from '../run/context.js';
-import { RequestEngine, RequestFailed } from '../engine/request.js';
+import type { ConnectionOptions } from '../config/options.js';
+import { Run } from '../run/run.js';
+import { RequestFailed } from '../engine/request.js';
 
 export interface CheckOptions extends ConnectionOptions {
   /** also check read access to this bucket */
@@ -29,12 +28,10 @@ export interface EndpointCheck {
 }
 
 export async function checkEndpoints(opts: CheckOptions): Promise<EndpointCheck[]> {
-  const conn = resolveConnection(opts);
-  const logger = opts.logger ?? silentLogger;
-  const pool = openPool(conn, logger);
-  const engine = new RequestEngine(pool, { ...conn.retry, retries: 0 }, opts.signal ?? new AbortController().signal, logger);
+  const run = Run.open(opts, opts.bucket ?? '', { retries: 0 });
+  const { engine } = run;
   try {
-    return await Promise.all(pool.endpoints.map(async (ep): Promise<EndpointCheck> => {
+    return await Promise.all(run.pool.endpoints.map(async (ep): Promise<EndpointCheck> => {
       const result: EndpointCheck = { name: ep.name, url: ep.label, reachable: false, ok: false };
       const t0 = performance.now();
       try {
@@ -80,6 +77,6 @@ export async function checkEndpoints(opts: CheckOptions): Promise<EndpointCheck[
       return result;
     }));
   } finally {
-    pool.destroy();
+    run.close();
   }
 }
