@@ -10,9 +10,8 @@ import type { ConnectionOptions } from '../config/options.js';
 import { FatalRunError, UsageError } from '../errors.js';
 import { isSelected, selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import type { Logger } from '../logger.js';
-import { describeFatal, preflight } from '../run/context.js';
-import { ObjectRun } from '../run/object-run.js';
-import type { Run } from '../run/run.js';
+import { describeFatal } from '../run/context.js';
+import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from '../engine/request.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSummary } from '../run/summary.js';
@@ -227,13 +226,13 @@ export async function list(opts: ListOptions): Promise<ListSummary> {
   }
   const sel = selectKeys(opts.prefix, opts.rawPrefix);
   const recursive = opts.recursive ?? false;
-  const run = new ObjectRun(opts, opts.bucket, opts.onReport);
+  const run = Run.open(opts, opts.bucket, { onReport: opts.onReport });
   let objects = 0;
   let bytes = 0;
   let prefixes = 0;
   let pageCount = 0;
   try {
-    await preflight(run.engine, run.pool, opts.bucket, run.logger);
+    await run.preflight();
     const pager = listThrough(run.engine, opts.bucket, sel.prefix, {
       ...(!recursive && { delimiter: '/' }),
       ...(pageSizeKeys !== undefined && { pageSizeKeys }),
