@@ -30,6 +30,19 @@ export interface CommonFlags {
   logFile?: string;
 }
 
+/**
+ * A command over s3://<bucket>/<prefix>/ by the folder rule (ls, delete-prefix, cleanup-multipart):
+ * the same two arguments and --raw-prefix everywhere, worded with the command's own verb.
+ */
+export function prefixCommand(program: Command, name: string, description: string, prefixHelp: string, rawPrefixExample: string): Command {
+  return program
+    .command(name)
+    .description(description)
+    .argument('<bucket>', 'bucket')
+    .argument('[prefix]', prefixHelp, '')
+    .option('--raw-prefix', `match the prefix as a plain string: ${rawPrefixExample}`);
+}
+
 export function addCommonOptions(cmd: Command): Command {
   return cmd
     .option('--endpoint-url <url>', 'S3 endpoint; repeat for several gateways in front of the same data (default: AWS S3)', collect)

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import {
   deletePrefix, type DeletePrefixOptions, formatBytes, MAX_DELETE_BATCH, parseIntInRange, type RequestReport,
 } from '../../index.js';
-import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
+import { addCommonOptions, connectionFromFlags, prefixCommand, type CommonFlags } from '../common.js';
 import { finishRun } from '../finish.js';
 import { createSpinner, renderDeleteSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
@@ -18,13 +18,9 @@ interface DeleteFlags extends CommonFlags {
 }
 
 export function registerDeletePrefix(program: Command, ctx: CliContext): void {
-  const cmd = program
-    .command('delete-prefix')
-    .description('delete every object under s3://<bucket>/<prefix>/ with DeleteObjects batches in parallel')
-    .argument('<bucket>', 'bucket')
-    .argument('[prefix]', 'deletes keys under "<prefix>/" ("logs" deletes logs/…, not logs-old/…); required unless --all', '')
+  const cmd = prefixCommand(program, 'delete-prefix', 'delete every object under s3://<bucket>/<prefix>/ with DeleteObjects batches in parallel',
+    'deletes keys under "<prefix>/" ("logs" deletes logs/…, not logs-old/…); required unless --all', '"logs" also deletes logs-old/… and logs.txt')
     .option('--all', 'with no prefix: delete every object in the bucket')
-    .option('--raw-prefix', 'match the prefix as a plain string: "logs" also deletes logs-old/… and logs.txt')
     .option('--dry-run', 'list every key that would be deleted; delete nothing')
     .option('--batch-size <n>', `keys per DeleteObjects request (1–${MAX_DELETE_BATCH})`, String(MAX_DELETE_BATCH))
     .option('--table', 'print the per-request table');

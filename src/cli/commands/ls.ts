@@ -1,7 +1,7 @@
 /** `s3x ls <bucket> [prefix]`: flags → ListOptions → list(), printing each entry as its page arrives. */
 import type { Command } from 'commander';
 import { EXIT, list, type ListOptions, parseIntInRange } from '../../index.js';
-import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
+import { addCommonOptions, connectionFromFlags, prefixCommand, type CommonFlags } from '../common.js';
 import { renderEndpointStats } from '../render.js';
 import { renderListEntry, renderListSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
@@ -14,14 +14,10 @@ interface LsFlags extends CommonFlags {
 }
 
 export function registerLs(program: Command, ctx: CliContext): void {
-  const cmd = program
-    .command('ls')
-    .description('list objects under s3://<bucket>/<prefix>/, one level (folders as PRE) or --recursive')
-    .argument('<bucket>', 'bucket')
-    .argument('[prefix]', 'lists under "<prefix>/" ("logs" lists logs/…, not logs-old/…); default: the whole bucket', '')
+  const cmd = prefixCommand(program, 'ls', 'list objects under s3://<bucket>/<prefix>/, one level (folders as PRE) or --recursive',
+    'lists under "<prefix>/" ("logs" lists logs/…, not logs-old/…); default: the whole bucket', '"logs" also lists logs-old/… and logs.txt')
     .option('-r, --recursive', 'every key under the prefix, not only one level')
     .option('-H, --human-readable', 'sizes as KiB/MiB/GiB instead of exact bytes')
-    .option('--raw-prefix', 'match the prefix as a plain string: "logs" also lists logs-old/… and logs.txt')
     .option('--page-size <n>', 'keys per ListObjectsV2 page (1–1000; default the server\'s, 1000)');
   addCommonOptions(cmd);
   cmd.addHelpText('after', `

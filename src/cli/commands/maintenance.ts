@@ -1,19 +1,15 @@
 /** `s3x cleanup-multipart` and `s3x report merge`: the tools around resumable, sharded runs. */
 import type { Command } from 'commander';
 import { cleanupMultipart, EXIT, mergeSummaries, parseDurationMs, readSummary } from '../../index.js';
-import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
+import { addCommonOptions, connectionFromFlags, prefixCommand, type CommonFlags } from '../common.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
 
 interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean; rawPrefix?: boolean }
 
 export function registerMaintenance(program: Command, ctx: CliContext): void {
-  const cleanup = program
-    .command('cleanup-multipart')
-    .description('abort multipart uploads left open under <prefix> (by runs that were killed) and older than --older-than')
-    .argument('<bucket>', 'bucket')
-    .argument('[prefix]', 'only uploads of keys under "<prefix>/" ("ci" selects ci/…, not ci-other/…); default: the whole bucket', '')
-    .option('--raw-prefix', 'match the prefix as a plain string: "ci" also selects ci-other/… and ci.bin')
+  const cleanup = prefixCommand(program, 'cleanup-multipart', 'abort multipart uploads left open under <prefix> (by runs that were killed) and older than --older-than',
+    'only uploads of keys under "<prefix>/" ("ci" selects ci/…, not ci-other/…); default: the whole bucket', '"ci" also selects ci-other/… and ci.bin')
     .option('--older-than <duration>', 'only uploads started at least this long ago (90s, 30m, 24h, 7d)', '24h')
     .option('--dry-run', 'list what would be aborted; abort nothing');
   addCommonOptions(cleanup);
