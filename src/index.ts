@@ -9,7 +9,8 @@
 export { upload } from './ops/upload.js';
 export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile } from './ops/upload.js';
 export type { EndpointSummary, RunTotals } from './run/summary.js';
-export { download, md5FromEtag } from './ops/download.js';
+export { download } from './ops/download.js';
+export { md5FromEtag } from './fs/md5.js';
 export type { DownloadOptions, DownloadSummary, DownloadProgress, FailedObject } from './ops/download.js';
 export { deletePrefix, MAX_DELETE_BATCH } from './ops/delete.js';
 export type { DeletePrefixOptions, DeleteSummary, DeleteProgress, FailedKey } from './ops/delete.js';

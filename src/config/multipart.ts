@@ -20,3 +20,9 @@ export function planParts(sizeBytes: number, partSizeBytes: number): PartPlan {
   if (Math.ceil(sizeBytes / ps) > MAX_PARTS) ps = Math.ceil(sizeBytes / MAX_PARTS / MIB) * MIB;
   return { partSizeBytes: ps, count: Math.max(1, Math.ceil(sizeBytes / ps)) };
 }
+
+/** Part `i` (0-based) of a plan for `sizeBytes`, as an inclusive byte range (a ranged read's). */
+export function partRange(plan: PartPlan, sizeBytes: number, i: number): { start: number; end: number } {
+  const start = i * plan.partSizeBytes;
+  return { start, end: Math.min(sizeBytes, start + plan.partSizeBytes) - 1 };
+}

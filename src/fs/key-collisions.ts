@@ -52,6 +52,8 @@ export class KeyCollisionGuard {
 
   /** 'ok' to send now, 'held' until the walk's end, or why it is refused. */
   private async check(f: FileEntry): Promise<'ok' | 'held' | string> {
+    // the common case, once per file: no backslash in this path nor in any name listed so far
+    if (this.odd.size === 0 && !f.rel.includes('\\')) return 'ok';
     const segs = f.rel.split('/');
     const keySegs: string[] = [];
     for (const s of segs) {

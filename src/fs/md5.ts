@@ -25,3 +25,18 @@ export function multipartEtag(partMd5s: readonly Buffer[]): string {
 export function bareEtag(etag: string | undefined): string | undefined {
   return etag?.replace(/^W\//, '').replace(/"/g, '').toLowerCase();
 }
+
+/** SSE-KMS (aws:kms, aws:kms:dsse) and SSE-C objects: their ETag is not the MD5 of the plaintext. */
+export function etagIsNotMd5(sse: string | undefined, sseCustomerAlgorithm: string | undefined): boolean {
+  return Boolean(sseCustomerAlgorithm) || (sse?.startsWith('aws:kms') ?? false);
+}
+
+/**
+ * The MD5 (lower-case hex) an ETag stands for, or undefined when it is not one: multipart ETags
+ * ("<hex>-<parts>"), SSE-KMS and SSE-C objects, or anything that is not 32 hex digits.
+ */
+export function md5FromEtag(etag: string | undefined, sse?: string, sseCustomerAlgorithm?: string): string | undefined {
+  if (etag === undefined || etagIsNotMd5(sse, sseCustomerAlgorithm)) return undefined;
+  const e = bareEtag(etag)!;
+  return /^[0-9a-f]{32}$/.test(e) ? e : undefined;
+}

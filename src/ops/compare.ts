@@ -10,7 +10,7 @@
  */
 import { bareEtag, md5OfFile, multipartEtag } from '../fs/md5.js';
 import type { FileEntry } from '../fs/walk.js';
-import { MIB, planParts } from '../config/multipart.js';
+import { MIB, partRange, planParts } from '../config/multipart.js';
 import { FatalRunError } from '../errors.js';
 import { RequestFailed, type RequestEngine } from '../engine/request.js';
 import { describeFatal } from '../run/context.js';
@@ -52,10 +52,7 @@ export async function localEtag(f: FileEntry, partSizeBytes: number, remoteEtag:
     plan = { partSizeBytes: ps, count: Math.ceil(f.size / ps) };
   }
   const parts: Buffer[] = [];
-  for (let i = 0; i < plan.count; i++) {
-    const start = i * plan.partSizeBytes;
-    parts.push(await md5OfFile(f.path, { start, end: Math.min(f.size, start + plan.partSizeBytes) - 1 }));
-  }
+  for (let i = 0; i < plan.count; i++) parts.push(await md5OfFile(f.path, partRange(plan, f.size, i)));
   return multipartEtag(parts);
 }
 

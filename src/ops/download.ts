@@ -27,12 +27,12 @@ import { mbps } from '../config/units.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
-import { bareEtag } from '../fs/md5.js';
+import { bareEtag, md5FromEtag } from '../fs/md5.js';
 import { isWithin, resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
 import type { ProgressTicker } from '../run/progress.js';
 import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
-import { planParts } from '../config/multipart.js';
+import { partRange, planParts } from '../config/multipart.js';
 import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import type { RunTotals } from '../run/summary.js';
@@ -349,8 +349,7 @@ class Downloader {
       let partFailed = false;
       await Promise.all(Array.from({ length: parts.count }, (_, i) => this.run.slots.run(async () => {
         if (partFailed || run.signal.aborted) throw run.signal.aborted ? new Interrupted() : new Error('another part failed');
-        const start = i * parts.partSizeBytes;
-        const end = Math.min(o.bytes, start + parts.partSizeBytes) - 1;
+        const { start, end } = partRange(parts, o.bytes, i);
         await run.engine.run({
           op: 'GetObject', key: o.key, part: i + 1, bytes: end - start + 1, kind: 'read', bucket: this.bucket,
           send: (ep, signal) => this.getPart(ep, signal, file, start, end),
@@ -423,18 +422,6 @@ interface RangedFile {
 async function sameSizeFileAt(target: string, bytes: number): Promise<boolean> {
   const st = await fs.promises.lstat(target).catch(() => undefined);
   return st?.isFile() === true && st.size === bytes;
-}
-
-/**
- * The MD5 (lower-case hex) an ETag stands for, or undefined when it is not one: multipart ETags
- * ("<hex>-<parts>"), SSE-KMS and SSE-C objects (whose ETag is not the MD5 of the plaintext), or
- * anything that is not 32 hex digits.
- */
-export function md5FromEtag(etag: string | undefined, sse?: string, sseCustomerAlgorithm?: string): string | undefined {
-  if (etag === undefined) return undefined;
-  if (sseCustomerAlgorithm || (sse !== undefined && sse.startsWith('aws:kms'))) return undefined;
-  const e = bareEtag(etag)!;
-  return /^[0-9a-f]{32}$/.test(e) ? e : undefined;
 }
 
 /** An error the retry table reads by its code. */

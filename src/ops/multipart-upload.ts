@@ -10,7 +10,7 @@ import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { UploadedPart } from '../endpoints/store.js';
-import { planParts, type PartPlan } from '../config/multipart.js';
+import { partRange, planParts, type PartPlan } from '../config/multipart.js';
 import { Interrupted, type RequestEngine } from '../engine/request.js';
 import { errorFacts } from '../engine/retry-policy.js';
 import type { Logger } from '../logger.js';
@@ -200,9 +200,8 @@ export class MultipartUpload {
   private async sendPart(i: number, uploadId: string, pinned: Endpoint | undefined, enc: Encryption): Promise<UploadedPart> {
     const { f, key, plan } = this;
     const { bucket } = this.ctx;
-    const start = i * plan.partSizeBytes;
-    const len = Math.min(plan.partSizeBytes, f.size - start);
-    const range = { start, end: start + len - 1 };
+    const range = partRange(plan, f.size, i);
+    const len = range.end - range.start + 1;
     const digest = len > 0 ? await md5OfFile(f.path, range) : md5(Buffer.alloc(0));
     this.partMd5s[i] = digest;
     const contentMd5 = digest.toString('base64');
@@ -291,9 +290,8 @@ export class MultipartUpload {
   private async rehashParts(): Promise<void> {
     const { f, plan } = this;
     for (let i = 0; i < plan.count; i++) {
-      const start = i * plan.partSizeBytes;
-      const end = Math.min(f.size, start + plan.partSizeBytes) - 1;
-      const now = end >= start ? await md5OfFile(f.path, { start, end }) : md5(Buffer.alloc(0));
+      const range = partRange(plan, f.size, i);
+      const now = range.end >= range.start ? await md5OfFile(f.path, range) : md5(Buffer.alloc(0));
       if (!now.equals(this.partMd5s[i]!)) throw fileChanged(f);
     }
   }

@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import { bareEtag, md5OfFile } from '../fs/md5.js';
+import { etagIsNotMd5, md5FromEtag, md5OfFile } from '../fs/md5.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { Interrupted, RequestFailed, type RequestEngine } from '../engine/request.js';
@@ -42,22 +42,18 @@ export function encryption(sse: string | undefined, sseCustomerAlgorithm?: strin
   return { ...(sse && { sse }), ...(sseCustomerAlgorithm && { sseCustomerAlgorithm }) };
 }
 
-/**
- * SSE-KMS (aws:kms, aws:kms:dsse) and SSE-C objects have ETags that are not the MD5 of the
- * body (the same rule as download's md5FromEtag in src/ops/download.ts).
- */
+/** SSE-KMS and SSE-C objects have ETags that are not the MD5 of the body (src/fs/md5.ts). */
 export function isEncrypted(enc: Encryption): boolean {
-  return Boolean(enc.sseCustomerAlgorithm) || (enc.sse?.startsWith('aws:kms') ?? false);
+  return etagIsNotMd5(enc.sse, enc.sseCustomerAlgorithm);
 }
 
 /**
- * A single-part ETag that is an MD5 (32 hex digits) must be the body's MD5. Other ETags
- * (SSE-KMS, SSE-C, some gateways) are not checked: the server already checked Content-MD5.
+ * A single-part ETag that is an MD5 must be the body's MD5. Other ETags (SSE-KMS, SSE-C, some
+ * gateways) are not checked: the server already checked Content-MD5.
  */
 export function checkEtag(key: string, etag: string | undefined, md5Hex: string, enc: Encryption): void {
-  const bare = bareEtag(etag);
-  if (isEncrypted(enc)) return;
-  if (bare !== undefined && /^[0-9a-f]{32}$/.test(bare) && bare !== md5Hex) throw etagMismatch(key, bare, md5Hex);
+  const etagMd5 = md5FromEtag(etag, enc.sse, enc.sseCustomerAlgorithm);
+  if (etagMd5 !== undefined && etagMd5 !== md5Hex) throw etagMismatch(key, etagMd5, md5Hex);
 }
 
 export function fileChanged(f: FileEntry): Error {
