@@ -6,7 +6,11 @@
  * the tool's whole process tree) and server CPU (Ceph daemons), and the ratio s3x / fastest peer.
  * Every run is verified by listing (object count and bytes) before its time counts.
  *
- *   npm run bench [-- --reps 3 --scenarios S1,S2 --concurrency 16 --out docs/benchmarks.md]
+ *   npm run bench [-- --reps 3 --scenarios S1,S2 --concurrency 16 --out docs/benchmarks.md --baseline DIR]
+ *
+ * --baseline DIR: a built checkout of an earlier commit (e.g. `git worktree add DIR HEAD~1`, npm ci,
+ * npm run build); every s3x run is repeated with DIR/bin/s3x.js as "s3x @base", interleaved, and
+ * the report gives s3x ÷ s3x @base per scenario: no scenario may get slower.
  *
  * Endpoints: S3X_BENCH_ENDPOINT (+ AWS_* credentials), else scripts/ceph-rgw.sh up (one gateway).
  * Peers found on PATH are included: aws-cli (`aws s3 cp --recursive`), rclone (`copy`); the
@@ -26,7 +30,10 @@ const opt = (name, dflt) => { const i = args.indexOf(`--${name}`); return i >= 0
 const REPS = Number(opt('reps', '3'));
 const CONC = Number(opt('concurrency', '16'));
 const OUT = opt('out', undefined);
+const BASE = opt('baseline', undefined);
 const SCENARIOS = {
+  // start-up: list a prefix holding one object, process start to exit
+  S0: { what: 'start-up: ls of a prefix holding one object', files: 1, size: 4096, dirs: 0, op: 'ls', reps: 10 },
   S1: { what: '2,000 × 4 KiB in nested dirs', files: 2000, size: 4096, dirs: 20 },
   S2: { what: '4 × 64 MiB', files: 4, size: 64 * 1024 * 1024, dirs: 0 },
   // s3x alone, through the fault proxy (test/support/fault-proxy.ts) in both arms, so the
@@ -38,15 +45,19 @@ const SCENARIOS = {
   S3s: { what: '48 × 2 MiB, 3 endpoints, one 5× slower (16/16/3.2 MB/s): strategies', files: 48, size: 2 * 1024 * 1024, dirs: 0, throttled: 'uneven' },
   S4: { what: '2,000 × 4 KiB, 2% of PUTs stalled vs none', files: 2000, size: 4096, dirs: 20, faults: true },
   // delete-prefix: `files` objects under one prefix, seeded (untimed) before each run of each tool
-  S5: { what: 'delete 10,000 × 1 KiB under a prefix', files: 10000, size: 1024, dirs: 20, op: 'delete' },
+  S5: { what: 'delete 2,000 × 1 KiB under a prefix', files: 2000, size: 1024, dirs: 20, op: 'delete' },
   // download of the S1 and S2 data sets, uploaded once; `--scenarios S6` runs both
   S6s: { what: 'download 2,000 × 4 KiB (the S1 set)', files: 2000, size: 4096, dirs: 20, op: 'download' },
   S6l: { what: 'download 4 × 64 MiB (the S2 set)', files: 4, size: 64 * 1024 * 1024, dirs: 0, op: 'download' },
   // peak RSS flat in the number of files: s3x alone, one run each (100,000 PUTs take minutes)
   S7a: { what: 'peak RSS: 1,000 empty files', files: 1000, size: 0, dirs: 100, rss: true, reps: 1 },
   S7b: { what: 'peak RSS: 100,000 empty files', files: 100_000, size: 0, dirs: 100, rss: true, reps: 1 },
+  // sync with nothing to send (every file already stored): peak RSS flat in the number of files
+  S8a: { what: 'peak RSS: sync 20,000 files against 20,000 keys', files: 20_000, size: 0, dirs: 100, rss: true, op: 'sync', reps: 1 },
+  S8b: { what: 'peak RSS: sync 200,000 files against 200,000 keys', files: 200_000, size: 0, dirs: 100, rss: true, op: 'sync', reps: 1 },
 };
-const chosen = opt('scenarios', 'S1,S2,S3,S3s,S4,S5,S6,S7').split(',').flatMap((s) => (s === 'S6' ? ['S6s', 'S6l'] : s === 'S7' ? ['S7a', 'S7b'] : [s]));
+const groups = { S6: ['S6s', 'S6l'], S7: ['S7a', 'S7b'], S8: ['S8a', 'S8b'] };
+const chosen = opt('scenarios', 'S0,S1,S2,S3,S3s,S4,S5,S6,S7,S8').split(',').flatMap((s) => groups[s] ?? [s]);
 const have = (cmd) => { try { execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { encoding: 'utf8', ...o });
 // async, so the in-process fault proxy keeps serving while a tool runs
@@ -147,6 +158,31 @@ if (have('s3cmd')) {
   deleteTools.push({ ...s3cmd, cmd: (b, p) => ['s3cmd', 'del', '--recursive', `s3://${b}/${p}/`] });
   downloadTools.push({ ...s3cmd, cmd: (b, p, o) => ['s3cmd', 'get', '--recursive', `s3://${b}/${p}/`, `${o}/`] });
 }
+// S0: list a prefix holding one object. cmd(bucket, prefix) → argv.
+const lsTools = [{ name: 's3x', cmd: (b, p) => [...s3xBin, 'ls', b, `${p}/`, '--endpoint-url', endpoint] }];
+downloadTools.push({ name: 's3x --no-verify', cmd: (b, p, o) => [...downloadTools[0].cmd(b, p, o), '--no-verify'] });
+for (const awsTool of tools.filter((t) => t.name.startsWith('aws-cli'))) lsTools.push({ ...awsTool, cmd: (b, p) => [awsTool.bin, 's3', 'ls', '--endpoint-url', endpoint, `s3://${b}/${p}/`] });
+if (rcloneTool) lsTools.push({ ...rcloneTool, cmd: (b, p) => ['rclone', 'lsf', `:s3:${b}/${p}/`] });
+if (have('s3cmd')) lsTools.push({ ...deleteTools.find((t) => t.name.startsWith('s3cmd')), cmd: (b, p) => ['s3cmd', 'ls', `s3://${b}/${p}/`] });
+// s5cmd: not in Debian or npm; used when a binary is on PATH (built from its public source, never committed)
+if (have('s5cmd')) {
+  const version = sh('s5cmd', ['version'], { stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const s5 = (...a) => ['s5cmd', '--endpoint-url', endpoint, '--numworkers', String(CONC), ...a];
+  const s5cmd = { name: `s5cmd (${version})` };
+  tools.push({ ...s5cmd, cmd: (d, b, p) => s5('cp', '-p', '16', `${d}/`, `s3://${b}/${p}/`) });
+  deleteTools.push({ ...s5cmd, cmd: (b, p) => s5('rm', `s3://${b}/${p}/*`) });
+  downloadTools.push({ ...s5cmd, cmd: (b, p, o) => s5('cp', '-p', '16', `s3://${b}/${p}/*`, `${o}/`) });
+  lsTools.push({ ...s5cmd, cmd: (b, p) => s5('ls', `s3://${b}/${p}/*`) });
+}
+// S8: sync of a tree already stored (nothing to send)
+const syncTools = [{ name: 's3x', cmd: (d, b, p) => [...s3xBin, 'sync', d, `s3://${b}/${p}`, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress'] }];
+/** With --baseline: each s3x tool again, run from the earlier checkout, as "<name> @base". */
+const withBase = (list) => {
+  if (!BASE) return list;
+  const baseBin = path.join(path.resolve(BASE), 'bin/s3x.js');
+  const swap = (argv) => argv.map((a) => (a === s3xBin[1] ? baseBin : a));
+  return list.flatMap((t) => (t.name.startsWith('s3x') && !t.noBase ? [t, { ...t, name: `${t.name} @base`, base: true, cmd: (...a) => swap(t.cmd(...a)) }] : [t]));
+};
 /** Uploads `dir` to bucket/prefix with s3x over every gateway (untimed) and checks the count. */
 const seed = (dir, prefix, files) => {
   const gateways = process.env.S3X_ENDPOINTS?.split(' ').filter(Boolean) ?? [endpoint];
@@ -168,7 +204,7 @@ const s3xCmd = (extra) => (d, b, p, ep) => [process.execPath, path.join(ROOT, 'b
 const faultTools = [
   { name: 's3x, no faults', stall: 0, cmd: s3xCmd([]) },
   { name: 's3x, 2% stalled', stall: 0.02, cmd: s3xCmd([]) },
-  { name: 's3x, 2% stalled, --min-deadline-ms 2000', stall: 0.02, cmd: s3xCmd(['--min-deadline-ms', '2000']) },
+  { name: 's3x, 2% stalled, --min-deadline-ms 2000', stall: 0.02, noBase: true, cmd: s3xCmd(['--min-deadline-ms', '2000']) },
 ];
 let proxy;
 const THROTTLE_BYTES_PER_SEC = 16e6;
@@ -178,7 +214,7 @@ const throttledTools = [
   { name: 's3x, 3 endpoints', cmd: multiCmd(3) },
 ];
 const strategyCmd = (strategy) => (d, b, p, eps) => [...multiCmd(3)(d, b, p, eps), '--strategy', strategy];
-const unevenTools = ['adaptive', 'least-loaded', 'round-robin'].map((s) => ({ name: `s3x --strategy ${s}`, cmd: strategyCmd(s) }));
+const unevenTools = ['adaptive', 'least-loaded', 'round-robin'].map((s) => ({ name: `s3x --strategy ${s}`, noBase: s !== 'adaptive', cmd: strategyCmd(s) }));
 let throttleProxies;
 
 // --- runs ------------------------------------------------------------------
@@ -191,9 +227,11 @@ for (const sc of chosen) {
   if (!spec) throw new Error(`unknown scenario ${sc}`);
   const dir = path.join(work, sc);
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
-  const scTools = spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools : spec.op === 'download' ? downloadTools
-    : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools : tools;
-  if (spec.op === 'download') seed(dir, `${sc}/source`, spec.files);
+  const scTools = withBase(spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
+    : spec.op === 'download' ? downloadTools : spec.op === 'ls' ? lsTools
+      : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools : tools);
+  if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
+  if (spec.op === 'sync') seed(dir, `${sc}/synced`, spec.files);
   if (spec.throttled && !throttleProxies) {
     const { startFaultProxy } = await import(path.join(ROOT, 'dist-support/fault-proxy.js'));
     const gateways = process.env.S3X_ENDPOINTS?.split(' ').filter(Boolean) ?? [endpoint];
@@ -217,10 +255,10 @@ for (const sc of chosen) {
       t.setup?.(home);
       const prefix = `${sc}/${t.name.replace(/[^a-z0-9]+/gi, '-')}/${rep}`;
       const out = path.join(work, `t-${sc}-${rep}`);
-      if (spec.op) {
+      if (spec.op && spec.op !== 'sync') {
         // delete: a fresh set under `prefix`; download: the set uploaded once, into a fresh directory
         if (spec.op === 'delete') seed(dir, prefix, spec.files);
-        const target = path.join(work, `dl-${sc}-${rep}`);
+        const target = path.join(work, `dl-${sc}-${rep}`); // download only
         if (spec.op === 'download') fs.mkdirSync(target);
         const cpu0 = serverCpuSec();
         await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(bucket, spec.op === 'delete' ? prefix : `${sc}/source`, target)], { env: { ...cleanEnv(home), ...t.env } });
@@ -232,6 +270,9 @@ for (const sc of chosen) {
           const [left] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
           ok = rc === 0 && left === 0;
           detail = `${left} of ${spec.files} objects left`;
+        } else if (spec.op === 'ls') {
+          ok = rc === 0;
+          detail = 'the listing failed';
         } else {
           ok = rc === 0 && sameTree(dir, target);
           detail = 'the downloaded tree differs from the source';
@@ -245,10 +286,11 @@ for (const sc of chosen) {
       }
       const cpu0 = serverCpuSec();
       const stalled0 = proxy?.stats().stalled ?? 0;
-      await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, prefix, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
+      const into = spec.op === 'sync' ? `${sc}/synced` : prefix; // sync: the stored tree, nothing to send
+      await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, into, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
       const serverSec = serverCpuSec() - cpu0;
       const [rc, wall, user, sys, rssKiB] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
-      const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
+      const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${into}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
       const ok = rc === 0 && count === spec.files && bytes === spec.files * spec.size;
       if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${count}/${spec.files} objects, ${bytes} bytes — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
       else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB });
@@ -275,45 +317,50 @@ await Promise.all((throttleProxies ?? []).map((x) => x.close()));
 
 // --- report ----------------------------------------------------------------
 const lines = [];
-const peerVersions = [...new Set([...tools, ...deleteTools, ...downloadTools].map((t) => t.name))].filter((n) => /\(/.test(n)).join(', ');
-lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; s3x ${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}; peers: ${peerVersions || 'none found'}; ${new Date().toISOString().slice(0, 10)}; server: Ceph RGW (${cephVersion()}) at ${endpoint}; concurrency ${CONC}; ${REPS} reps (S7: 1), medians (min–max)`);
+const peerVersions = [...new Set([...tools, ...deleteTools, ...downloadTools, ...lsTools].map((t) => t.name))].filter((n) => /\(/.test(n)).join(', ');
+lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; s3x ${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}; peers: ${peerVersions || 'none found'}; ${new Date().toISOString().slice(0, 10)}; server: Ceph RGW (${cephVersion()}) at ${endpoint}; concurrency ${CONC}; ${REPS} reps (S0: 10, S7/S8: 1), medians (min–max)${BASE ? `; @base = ${sh('git', ['-C', BASE, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).trim().slice(0, 80)}` : ''}`);
 lines.push('');
 lines.push('| scenario | tool | wall s | MB/s | objects/s | client CPU ms/file | server CPU s | s3x ÷ this (wall) |');
 lines.push('|---|---|---|---|---|---|---|---|');
+const ratioRow = (sc, label, a, b) => { if (a && b) lines.push(`| ${sc} | **${label}** | **${(a.wall / b.wall).toFixed(2)}** | | | | | |`); };
 for (const sc of chosen) {
   const rows = results.filter((r) => r.scenario === sc);
   const s3x = rows.find((r) => r.tool === 's3x');
   for (const r of rows) {
     lines.push(`| ${sc} ${r.what} | ${r.tool} | ${r.wall.toFixed(2)} (${r.wallMin.toFixed(2)}–${r.wallMax.toFixed(2)}) | ${r.mbps.toFixed(1)} | ${r.objPerSec.toFixed(0)} | ${r.cpuMsPerFile.toFixed(2)} | ${r.serverSec.toFixed(1)} | ${s3x ? (s3x.wall / r.wall).toFixed(2) : '–'} |`);
   }
-  if (SCENARIOS[sc].rss) {
-    for (const r of rows) lines.push(`| ${sc} | **peak RSS of s3x** | **${r.rssMiB.toFixed(1)} MiB** | | | | | |`);
-    if (sc === 'S7b') {
-      const small = results.find((r) => r.scenario === 'S7a');
-      const big = rows[0];
-      if (small && big && small.rssMiB > 0) lines.push(`| S7 | **RSS 100,000 files ÷ 1,000 files** (target ≤ 1.5) | **${(big.rssMiB / small.rssMiB).toFixed(2)}** | | | | | |`);
+  // the earlier commit, run interleaved with this one: ratios above 1 mean this tree got slower
+  for (const b of rows.filter((r) => r.tool.endsWith(' @base'))) ratioRow(sc, `${b.tool.replace(/ @base$/, '')} ÷ same @base (earlier commit)`, rows.find((r) => r.tool === b.tool.replace(/ @base$/, '')), b);
+  const spec = SCENARIOS[sc];
+  if (spec.rss) {
+    for (const r of rows) lines.push(`| ${sc} | **peak RSS of ${r.tool}** | **${r.rssMiB.toFixed(1)} MiB** | | | | | |`);
+    const pair = { S7b: ['S7a', 'RSS 100,000 files ÷ 1,000 files'], S8b: ['S8a', 'RSS sync 200,000 ÷ 20,000'] }[sc];
+    for (const big of pair ? rows : []) {
+      const small = results.find((r) => r.scenario === pair[0] && r.tool === big.tool);
+      if (small?.rssMiB > 0) lines.push(`| ${sc} | **${big.tool}: ${pair[1]}** (target ≤ 1.5) | **${(big.rssMiB / small.rssMiB).toFixed(2)}** | | | | | |`);
     }
     continue;
   }
-  if (SCENARIOS[sc].throttled === 'uneven') {
-    const best = [...rows].sort((a, b) => a.wall - b.wall)[0];
-    for (const r of rows) lines.push(`| ${sc} | **${r.tool} ÷ fastest (${best.tool})** | **${(r.wall / best.wall).toFixed(2)}** | | | | | |`);
+  if (spec.throttled === 'uneven') {
+    const best = [...rows].filter((r) => !r.tool.endsWith('@base')).sort((a, b) => a.wall - b.wall)[0];
+    for (const r of rows.filter((x) => !x.tool.endsWith('@base'))) ratioRow(sc, `${r.tool} ÷ fastest (${best.tool})`, r, best);
     continue;
   }
-  if (SCENARIOS[sc].throttled) {
-    const one = rows.find((r) => r.tool === 's3x, 1 endpoint');
-    const three = rows.find((r) => r.tool === 's3x, 3 endpoints');
-    if (one && three) lines.push(`| ${sc} | **3 endpoints ÷ 1 endpoint (throughput)** | **${(one.wall / three.wall).toFixed(2)}** | | | | | |`);
+  if (spec.throttled) {
+    ratioRow(sc, '3 endpoints ÷ 1 endpoint (throughput)', rows.find((r) => r.tool === 's3x, 1 endpoint'), rows.find((r) => r.tool === 's3x, 3 endpoints'));
     continue;
   }
-  if (SCENARIOS[sc].faults) {
+  if (spec.faults) {
     const base = rows.find((r) => r.tool === 's3x, no faults');
-    for (const r of rows.filter((x) => x !== base && base)) lines.push(`| ${sc} | **${r.tool} ÷ no faults** | **${(r.wall / base.wall).toFixed(2)}** | | | | | |`);
+    for (const r of rows.filter((x) => x !== base && !x.tool.endsWith('@base'))) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
     continue;
   }
-  const peers = rows.filter((r) => r.tool !== 's3x' && r.tool !== 'sdk-plain');
-  const fastest = peers.sort((a, b) => a.wall - b.wall)[0];
-  if (s3x && fastest) lines.push(`| ${sc} | **s3x ÷ fastest peer (${fastest.tool})** | **${(s3x.wall / fastest.wall).toFixed(2)}** | | | | | |`);
+  const peers = rows.filter((r) => !r.tool.startsWith('s3x') && r.tool !== 'sdk-plain').sort((a, b) => a.wall - b.wall);
+  ratioRow(sc, `s3x ÷ fastest peer (${peers[0]?.tool})`, s3x, peers[0]);
+  if (sc === 'S6l') {
+    ratioRow(sc, 's3x ÷ rclone (both verify MD5)', s3x, peers.find((r) => r.tool.startsWith('rclone')));
+    ratioRow(sc, 's3x --no-verify ÷ s5cmd (neither verifies)', rows.find((r) => r.tool === 's3x --no-verify'), peers.find((r) => r.tool.startsWith('s5cmd')));
+  }
 }
 const text = lines.join('\n');
 console.log(text);
