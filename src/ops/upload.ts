@@ -301,7 +301,7 @@ class UploadRun {
       const remoteObj = remote?.get(key);
       remote?.delete(key);
       if (!s.inShard(key)) { files.giveBack(); continue; }
-      if (files.start(() => this.uploadOne(f, remoteObj))) this.tick();
+      if (files.start(() => this.uploadOne(f, key, remoteObj))) this.tick();
     }
     await walking;
     await files.drain();
@@ -341,11 +341,11 @@ class UploadRun {
     return opts.collectRemoteOnly ? keys : undefined;
   }
 
-  private async uploadOne(f: FileEntry, remoteObj: ListedObject | undefined): Promise<void> {
-    const { tally, s } = this;
-    const key = keyFor(s.prefix, f.rel);
+  private async uploadOne(f: FileEntry, key: string, remoteObj: ListedObject | undefined): Promise<void> {
+    const { tally, s, targets } = this;
     if (this.classify && !(await this.compareFirst(f, key, remoteObj))) return;
-    const results = await Promise.all(this.targets.map((target) => this.sendCopy(f, key, target)));
+    // one target but in replicate mode: no array of promises per file
+    const results = targets.length === 1 ? [await this.sendCopy(f, key, targets[0])] : await Promise.all(targets.map((target) => this.sendCopy(f, key, target)));
     if (results.every((r) => r === 'ok')) {
       tally.progress.filesDone++;
       tally.progress.bytesDone += f.size;
