@@ -105,6 +105,9 @@ class DeadlineExceeded extends Error {
 }
 
 export class RequestEngine {
+  /** the controllers of the attempts in flight: one listener on the run signal aborts them all */
+  private readonly attempts = new Set<AbortController>();
+
   constructor(
     /** the pool requests are routed through (listings in fallback mode walk its endpoints) */
     readonly pool: EndpointPool,
@@ -113,8 +116,11 @@ export class RequestEngine {
     private readonly logger: Logger,
     private readonly onReport: (r: RequestReport) => void = () => {},
   ) {
-    // every in-flight attempt listens on the run's signal
+    // retries sleeping at once each listen (sleep); attempts share the one listener below
     setMaxListeners(0, runSignal);
+    runSignal.addEventListener('abort', () => {
+      for (const ac of this.attempts) ac.abort(new Interrupted());
+    }, { once: true });
   }
 
   async run<T>(spec: RequestSpec<T>): Promise<T> {
@@ -151,8 +157,9 @@ export class RequestEngine {
         : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency);
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), clampTimerMs(deadlineMs));
-      const onRunAbort = (): void => ac.abort(new Interrupted());
-      this.runSignal.addEventListener('abort', onRunAbort, { once: true });
+      this.attempts.add(ac);
+      // aborted while the endpoint was acquired: the listener above has already run
+      if (this.runSignal.aborted) ac.abort(new Interrupted());
       ep.stats.requests++;
       tries.sent++;
       const t0 = performance.now();
@@ -194,7 +201,7 @@ export class RequestEngine {
         );
       } finally {
         clearTimeout(timer);
-        this.runSignal.removeEventListener('abort', onRunAbort);
+        this.attempts.delete(ac);
         this.pool.release(ep, spec.bytes, outcome, reason, t0);
       }
       // the endpoint's place is free while we back off

@@ -5,7 +5,6 @@
  * Complete is removed (./stored-object.ts). Every request goes through the RequestEngine and
  * the endpoint's store (src/endpoints/store.ts), each in a slot of the run's Limiter.
  */
-import fs from 'node:fs';
 import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
@@ -17,7 +16,7 @@ import type { Logger } from '../logger.js';
 import { contentTypeFor } from './content-type.js';
 import {
   checkEtag, checkUnchanged, discard, encryption, etagMismatch, fileChanged, isEncrypted, metadataFor, MTIME_METADATA,
-  STREAM_CHUNK_BYTES, verifyObject, type Encryption, type SendContext, type Stored,
+  readRange, verifyObject, type Encryption, type SendContext, type Stored,
 } from './stored-object.js';
 
 /**
@@ -196,20 +195,24 @@ export class MultipartUpload {
     return { parts: settled.map((s) => (s as PromiseFulfilledResult<UploadedPart>).value), enc };
   }
 
-  /** Part i: its MD5 (Content-MD5, and kept for the composite ETag), a fresh ranged stream per attempt, its ETag checked. */
+  /**
+   * Part i, read once into a buffer inside its slot (so at most --concurrency parts are held):
+   * its MD5 (Content-MD5, and kept for the composite ETag) is of the bytes sent, the same buffer
+   * on every attempt; its ETag checked. The buffer is released when the part settles.
+   */
   private async sendPart(i: number, uploadId: string, pinned: Endpoint | undefined, enc: Encryption): Promise<UploadedPart> {
     const { f, key, plan } = this;
     const { bucket } = this.ctx;
     const range = partRange(plan, f.size, i);
     const len = range.end - range.start + 1;
-    const digest = len > 0 ? await md5OfFile(f.path, range) : md5(Buffer.alloc(0));
+    const body = await readRange(f, range.start, len);
+    const digest = md5(body);
     this.partMd5s[i] = digest;
     const contentMd5 = digest.toString('base64');
     const out = await this.ctx.engine.run({
       op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
       send: async (ep, signal): Promise<{ etag: string | undefined; enc: Encryption }> => {
-        const openBody = (): fs.ReadStream => fs.createReadStream(f.path, { ...range, highWaterMark: STREAM_CHUNK_BYTES });
-        const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body: openBody }, signal);
+        const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body }, signal);
         return { etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
       },
     });

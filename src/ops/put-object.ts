@@ -9,31 +9,34 @@ import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { contentTypeFor } from './content-type.js';
 import {
-  checkEtag, checkUnchanged, discard, encryption, fileChanged, metadataFor, STREAM_CHUNK_BYTES, verifyObject,
+  checkEtag, checkUnchanged, discard, encryption, metadataFor, readRange, readSmallSync, STREAM_CHUNK_BYTES, verifyObject,
   type SendContext, type Stored,
 } from './stored-object.js';
 
-/** Files up to this size are read into memory in one go (cheaper than a stream). */
-const BUFFERED_MAX_BYTES = 256 * 1024;
 /**
- * Files up to this size are read with readFileSync: one syscall sequence instead of four
+ * Files up to this size are read with blocking calls (./stored-object.ts readSmallSync): no
  * FileHandle round-trips through the thread pool (~0.1 ms less CPU per file); blocking the loop
  * for ≤ 64 KiB is shorter than that saving.
  */
 const SYNC_READ_MAX_BYTES = 64 * 1024;
 
-/** Sends `f` as one PutObject to `target` (or where the pool routes it). Call it inside a slot. */
-export async function putFile(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> {
-  const buffered = f.size <= SYNC_READ_MAX_BYTES ? fs.readFileSync(f.path)
-    : f.size <= BUFFERED_MAX_BYTES ? await fs.promises.readFile(f.path) : undefined;
-  if (buffered && buffered.length !== f.size) throw fileChanged(f);
+/**
+ * Sends `f` as one PutObject to `target` (or where the pool routes it). Call it inside a slot.
+ * A file up to `bufferMaxBytes` (the part size: the memory a part takes) is read once into a
+ * buffer that is hashed and sent, the same bytes on every attempt; a larger one is hashed in a
+ * first pass and streamed afresh per attempt. Either is then checked unchanged since the walk.
+ */
+export async function putFile(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | undefined, bufferMaxBytes: number): Promise<void> {
+  const readAtOnce = f.size <= SYNC_READ_MAX_BYTES;
+  const buffered = readAtOnce ? readSmallSync(f) : f.size <= bufferMaxBytes ? await readRange(f, 0, f.size) : undefined;
   // Content-MD5 on every PUT: the server refuses a body that does not match it
   const digest = buffered ? md5(buffered) : await md5OfFile(f.path);
   const stored = await send(ctx, f, key, target, digest, buffered);
   try {
     checkEtag(key, stored.etag, digest.toString('hex'), stored.enc);
-    // a buffered file was read once; a streamed one may have changed between its MD5 pass and the send
-    if (!buffered) await checkUnchanged(f);
+    // a streamed file may have changed between its MD5 pass and the send, a large buffered one
+    // while it was read (a small one is read in one blocking call, as before: not stat'ed again)
+    if (!readAtOnce) await checkUnchanged(f);
     // the caller already holds a slot: verify in it (asking for a second one can deadlock)
     if (ctx.verify) await verifyObject(ctx, f, key, digest.toString('hex'), stored.ep, false);
   } catch (err) {

@@ -19,6 +19,45 @@ export const MTIME_METADATA = 's3x-mtime';
 /** Read size of file streams: fewer, larger socket writes than the 64 KiB default. */
 export const STREAM_CHUNK_BYTES = 1024 * 1024;
 
+/**
+ * `len` bytes of the file from `start`, read once into one buffer: what is hashed for
+ * Content-MD5 is what is sent, on every attempt. A file shorter than the walk said has changed.
+ */
+export async function readRange(f: FileEntry, start: number, len: number): Promise<Buffer> {
+  const buf = Buffer.allocUnsafeSlow(len);
+  const fh = await fs.promises.open(f.path, 'r');
+  try {
+    for (let got = 0; got < len;) {
+      const { bytesRead } = await fh.read(buf, got, len - got, start + got);
+      if (bytesRead === 0) throw fileChanged(f);
+      got += bytesRead;
+    }
+  } finally {
+    await fh.close();
+  }
+  return buf;
+}
+
+/**
+ * A small file read whole with three blocking calls (open, read, close: no fstat, no thread
+ * pool round trip). One byte more is asked for, so a file that grew since the walk is seen.
+ */
+export function readSmallSync(f: FileEntry): Buffer {
+  const buf = Buffer.allocUnsafe(f.size + 1);
+  const fd = fs.openSync(f.path, 'r');
+  let got = 0;
+  try {
+    for (let n = -1; n !== 0 && got <= f.size;) {
+      n = fs.readSync(fd, buf, got, f.size + 1 - got, null);
+      got += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  if (got !== f.size) throw fileChanged(f);
+  return buf.subarray(0, got);
+}
+
 /** What sending one file needs from its run. */
 export interface SendContext {
   /** the run's engine: its requests stop with the run */

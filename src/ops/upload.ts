@@ -5,10 +5,11 @@
  * retry, report). With `compare`, what is already there is listed first and only new or changed
  * files are sent (./compare.ts).
  *
- * Memory: at most `concurrency` requests in flight; small files (≤ 256 KiB) are read into a
- * buffer inside their slot, everything larger is streamed from disk, parts as ranged streams,
- * a fresh stream per attempt. So memory is bounded by slots × 256 KiB plus socket buffers,
- * whatever the number and size of the files.
+ * Memory: at most `concurrency` requests in flight; a file up to the part size, and every part
+ * of a larger one, is read once into a buffer inside its slot, hashed, and that buffer is the
+ * body of every attempt (Content-MD5 is of the bytes sent; no second read). Files between the
+ * part size and the multipart threshold are hashed, then streamed afresh per attempt. So memory
+ * is bounded by slots × part size plus socket buffers, whatever the number and size of files.
  */
 import fs from 'node:fs';
 import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
@@ -300,7 +301,7 @@ class UploadRun {
       const remoteObj = remote?.get(key);
       remote?.delete(key);
       if (!s.inShard(key)) { files.giveBack(); continue; }
-      if (files.start(() => this.uploadOne(f, remoteObj))) this.tick();
+      if (files.start(() => this.uploadOne(f, key, remoteObj))) this.tick();
     }
     await walking;
     await files.drain();
@@ -340,11 +341,11 @@ class UploadRun {
     return opts.collectRemoteOnly ? keys : undefined;
   }
 
-  private async uploadOne(f: FileEntry, remoteObj: ListedObject | undefined): Promise<void> {
-    const { tally, s } = this;
-    const key = keyFor(s.prefix, f.rel);
+  private async uploadOne(f: FileEntry, key: string, remoteObj: ListedObject | undefined): Promise<void> {
+    const { tally, s, targets } = this;
     if (this.classify && !(await this.compareFirst(f, key, remoteObj))) return;
-    const results = await Promise.all(this.targets.map((target) => this.sendCopy(f, key, target)));
+    // one target but in replicate mode: no array of promises per file
+    const results = targets.length === 1 ? [await this.sendCopy(f, key, targets[0])] : await Promise.all(targets.map((target) => this.sendCopy(f, key, target)));
     if (results.every((r) => r === 'ok')) {
       tally.progress.filesDone++;
       tally.progress.bytesDone += f.size;
@@ -380,7 +381,7 @@ class UploadRun {
     const { ctx, s } = this;
     try {
       if (f.size >= s.thresholdBytes) await new MultipartUpload(ctx, f, key, target, s.partSizeBytes).run();
-      else await ctx.slots.run(() => putFile(ctx, f, key, target));
+      else await ctx.slots.run(() => putFile(ctx, f, key, target, s.partSizeBytes));
       if (target) this.copies.get(target)!.ok++;
       return 'ok';
     } catch (err) {

@@ -176,4 +176,19 @@ describe("RequestEngine: the run's abort", () => {
     expect(store.calls[0]!.abortReason).toBeInstanceOf(Interrupted);
     expect(endpoints[0]!.stats).toMatchObject({ inFlight: 0, errors: 0, retries: 0 });
   });
+
+  it('ends every call in flight at once (one listener for all attempts), after earlier requests finished', async () => {
+    const store = new FakeStore('ep1').script({ delayMs: 1 }, { delayMs: 1 }, { hang: 'reason' }, { hang: 'reason' }, { hang: 'reason' });
+    const { engine, endpoints, run } = setup({ stores: [store] });
+    await engine.run(put('done1'));
+    await engine.run(put('done2'));
+    const pending = ['a', 'b', 'c'].map((k) => engine.run(put(k, 3, { deadlineMs: 60_000 })));
+    setTimeout(() => run.abort(), 20);
+    for (const p of pending) await expect(p).rejects.toBeInstanceOf(Interrupted);
+    expect(store.calls.slice(2).map((c) => c.abortReason)).toEqual([expect.any(Interrupted), expect.any(Interrupted), expect.any(Interrupted)]);
+    expect(endpoints[0]!.stats).toMatchObject({ inFlight: 0, errors: 0, retries: 0 });
+    // a request started after the abort is not sent
+    await expect(engine.run(put('late'))).rejects.toBeInstanceOf(Interrupted);
+    expect(store.calls).toHaveLength(5);
+  });
 });
