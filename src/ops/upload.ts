@@ -2,8 +2,8 @@
  * `upload`: walk a directory and send every file to bucket/prefix, small files as one
  * PutObject (./put-object.ts), large ones as multipart uploads (./multipart-upload.ts) whose
  * parts share the same request slots. Every request goes through the RequestEngine (deadline,
- * retry, report). With `compare`, what is already there is listed first and only new or changed
- * files are sent (./compare.ts).
+ * retry, report). With `compare`, the walk is sorted in key order and merged with the listing
+ * (./key-join.ts): only new or changed files are sent (./compare.ts).
  *
  * Memory: at most `concurrency` requests in flight; small files (≤ 256 KiB) are read into a
  * buffer inside their slot, everything larger is streamed from disk, parts as ranged streams,
@@ -27,10 +27,10 @@ import type { RunTotals } from '../run/summary.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import { PriorityQueue, type Priority } from '../engine/priority-queue.js';
 import type { ListedObject } from './list.js';
-import { classifier, listForComparison, type Classifier } from './compare.js';
+import { classifier, openListing, type Classifier } from './compare.js';
+import { ListingJoin, type Joined } from './key-join.js';
 import { MultipartUpload, OpenUploads, type MultipartContext } from './multipart-upload.js';
 import { putFile } from './put-object.js';
-import { remoteOnlyKeys } from './remote-only.js';
 import { shardFilter, type Shard } from './shard.js';
 
 export interface UploadOptions extends ConnectionOptions {
@@ -52,7 +52,7 @@ export interface UploadOptions extends ConnectionOptions {
   /** read every object back after upload and compare its MD5 with the file's */
   verify?: boolean;
   /**
-   * compare with what is already under the prefix (listed first) and send only what differs:
+   * compare with what is already under the prefix (merged in key order) and send only what differs:
    *   size        – a key of the same size counts as there (`--skip-existing`)
    *   size-mtime  – and the file's mtime is not newer than the object's LastModified (sync)
    *   checksum    – and the file's MD5 equals the object's ETag (single-part, or the composite
@@ -263,13 +263,18 @@ class UploadRun {
     let remoteOnly: string[] | undefined;
     try {
       await run.preflight();
-      let remote: Map<string, ListedObject> | undefined;
+      let join: ListingJoin | undefined;
+      let found = unjoined(tree.files);
       if (opts.compare) {
-        remote = await listForComparison(run.engine, s.bucket, s.prefix ? `${s.prefix}/` : '', run.pool.mode === 'replicate' && run.pool.endpoints.length > 1);
+        const listing = await openListing(run.engine, s.bucket, s.prefix ? `${s.prefix}/` : '');
         this.classify = classifier(opts.compare, s.partSizeBytes);
+        join = new ListingJoin(run, {
+          prefix: s.prefix, dir: opts.dir, include: opts.include, exclude: opts.exclude, unreadRels: tree.problemRels, inShard: s.inShard,
+        }, opts.collectRemoteOnly ?? false);
+        found = join.files(tree.files, listing);
       }
-      await this.dispatch(remote);
-      if (remote) remoteOnly = this.remoteOnly(remote);
+      await this.dispatch(found);
+      if (join) remoteOnly = this.remoteOnly(join);
     } catch (err) {
       if (!(err instanceof Interrupted)) throw err;
     } finally {
@@ -282,25 +287,22 @@ class UploadRun {
   }
 
   /**
-   * The walk feeds a bounded priority queue; the dispatcher takes the most urgent file first.
-   * `remote` (with `compare`) loses every key the walk finds: what is left has no local file.
+   * The walk (with `compare`: joined with the listing) feeds a bounded priority queue; the
+   * dispatcher takes the most urgent file first.
    */
-  private async dispatch(remote: Map<string, ListedObject> | undefined): Promise<void> {
+  private async dispatch(found: AsyncIterable<Joined<FileEntry>>): Promise<void> {
     const { s, run } = this;
-    const queue = new PriorityQueue<FileEntry>(s.windowFiles);
-    const walking = this.feed(queue);
+    const queue = new PriorityQueue<Joined<FileEntry>>(s.windowFiles);
+    const walking = this.feed(queue, found);
     // Files in progress at once: enough to keep every slot busy while others read or wait.
     const files = run.dispatch(run.conn.concurrency * 2);
     // take a file from the queue only once it can start, so later HIGH files can overtake
     for (;;) {
       await files.wait();
-      const f = await queue.shift();
-      if (f === undefined) { files.giveBack(); break; }
-      const key = keyFor(s.prefix, f.rel);
-      const remoteObj = remote?.get(key);
-      remote?.delete(key);
-      if (!s.inShard(key)) { files.giveBack(); continue; }
-      if (files.start(() => this.uploadOne(f, remoteObj))) this.tick();
+      const next = await queue.shift();
+      if (next === undefined) { files.giveBack(); break; }
+      if (!s.inShard(keyFor(s.prefix, next.local.rel))) { files.giveBack(); continue; }
+      if (files.start(() => this.uploadOne(next.local, next.remote))) this.tick();
     }
     await walking;
     await files.drain();
@@ -308,16 +310,17 @@ class UploadRun {
   }
 
   /** The walk into the queue, by priority; closes the queue when the walk ends (or throws). */
-  private async feed(queue: PriorityQueue<FileEntry>): Promise<void> {
+  private async feed(queue: PriorityQueue<Joined<FileEntry>>, found: AsyncIterable<Joined<FileEntry>>): Promise<void> {
     const { opts, tally } = this;
     const rules = (opts.priorities ?? []).map((r) => ({ priority: r.priority, match: pathMatcher(r.glob) }));
     const priorityOf = (rel: string): Priority => rules.find((r) => r.match(rel))?.priority ?? 'NORMAL';
     try {
-      for await (const f of this.tree.files) {
+      for await (const next of found) {
+        const f = next.local;
         tally.progress.filesFound++;
         tally.progress.bytesFound += f.size;
         if (this.run.signal.aborted) { this.run.notAttempted++; continue; }
-        await queue.push(f, priorityOf(f.rel));
+        await queue.push(next, priorityOf(f.rel));
       }
       tally.progress.walkDone = true;
     } finally {
@@ -326,18 +329,15 @@ class UploadRun {
   }
 
   /**
-   * The keys left in `remote` that the same filters and shard would have taken (plan.remoteOnly);
-   * returned with `collectRemoteOnly`, unless the walk did not finish (interrupt, fatal): then
-   * nothing can be said to be remote-only.
+   * The keys no local file met that the same filters and shard would have taken (plan.remoteOnly);
+   * returned with `collectRemoteOnly`, unless the walk or the listing did not finish (interrupt,
+   * fatal): then nothing can be said to be remote-only.
    */
-  private remoteOnly(remote: Map<string, ListedObject>): string[] | undefined {
-    const { opts, s, tally } = this;
-    if (opts.collectRemoteOnly && !tally.progress.walkDone) return undefined;
-    const keys = remoteOnlyKeys(remote.keys(), {
-      prefix: s.prefix, dir: opts.dir, include: opts.include, exclude: opts.exclude, unreadRels: this.tree.problemRels, inShard: s.inShard,
-    });
-    tally.plan.remoteOnly = keys.length;
-    return opts.collectRemoteOnly ? keys : undefined;
+  private remoteOnly(join: ListingJoin): string[] | undefined {
+    const { opts, tally } = this;
+    tally.plan.remoteOnly = join.remoteOnlyCount;
+    if (!opts.collectRemoteOnly || !tally.progress.walkDone || !join.complete) return undefined;
+    return join.remoteOnlyKeys;
   }
 
   private async uploadOne(f: FileEntry, remoteObj: ListedObject | undefined): Promise<void> {
@@ -414,6 +414,11 @@ class UploadRun {
       endpoints: t.endpoints,
     };
   }
+}
+
+/** The walk's files as the dispatch takes them, with no listing to compare against. */
+async function* unjoined(files: AsyncIterable<FileEntry>): AsyncGenerator<Joined<FileEntry>> {
+  for await (const f of files) yield { local: f, remote: undefined };
 }
 
 async function checkDir(dir: string): Promise<void> {

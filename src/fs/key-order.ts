@@ -1,0 +1,186 @@
+/**
+ * S3 lists keys in UTF-8 byte order; sync merges the sorted local side with the listing
+ * (src/ops/key-join.ts), so both must agree on that order. `sortByKey` sorts a stream of any
+ * size in that order with flat memory: runs of `runItems` are sorted in memory and, when there
+ * is more than one run, spilled to temporary files and merged back.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+/**
+ * UTF-8 byte order of two strings (= code point order). JS `<` compares UTF-16 units, which
+ * differs only where a surrogate (part of a code point ≥ U+10000) meets a unit ≥ U+E000.
+ */
+export function compareKeys(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i);
+    let y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      // surrogates after U+E000–U+FFFF: shift both ranges into code point order
+      x = x < 0xe000 ? x + 0x2000 : x - 0x800;
+      y = y < 0xe000 ? y + 0x2000 : y - 0x800;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
+
+export interface SortOptions<T> {
+  key: (item: T) => string;
+  /** one line (no line break) that `fromLine` turns back into the item */
+  toLine: (item: T) => string;
+  fromLine: (line: string) => T;
+  /** items held in memory at once; default 10,000 */
+  runItems?: number;
+}
+
+/** An item and its key, as sortByKey yields them. */
+export interface Keyed<T> { k: string; v: T }
+
+const byKey = <T>(a: Keyed<T>, b: Keyed<T>): number => compareKeys(a.k, b.k);
+
+/** Items merged per batch: the consumer awaits once per batch, not once per item. */
+const BATCH_ITEMS = 1_000;
+
+/**
+ * `items` in key order (equal keys in input order), in batches; temporary files are removed
+ * when it ends. A spilled line is the key's length, ':', the key, then `toLine`.
+ */
+export async function* sortByKey<T>(items: AsyncIterable<T>, o: SortOptions<T>): AsyncGenerator<Array<Keyed<T>>> {
+  const runItems = o.runItems ?? 10_000;
+  let run: Array<Keyed<T>> = [];
+  let dir: string | undefined;
+  const files: string[] = [];
+  try {
+    for await (const v of items) {
+      run.push({ k: o.key(v), v });
+      if (run.length < runItems) continue;
+      dir ??= await fs.promises.mkdtemp(path.join(os.tmpdir(), 's3x-sort-'));
+      const file = path.join(dir, `run-${files.length}`);
+      await fs.promises.writeFile(file, run.sort(byKey).map((e) => `${e.k.length}:${lineOf(e.k)}${lineOf(o.toLine(e.v))}\n`).join(''));
+      files.push(file);
+      run = [];
+    }
+    run.sort(byKey);
+    if (files.length === 0) {
+      if (run.length > 0) yield run;
+      return;
+    }
+    const spilled = files.map((f) => readRun(f, o.fromLine));
+    yield* mergeSorted([...spilled, (async function* () { yield run; })()]);
+  } finally {
+    if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
+  }
+}
+
+function lineOf(s: string): string {
+  if (s.includes('\n')) throw new Error(`sortByKey: a line break in ${JSON.stringify(s)}`);
+  return s;
+}
+
+/** A spilled run, a batch per 64 KiB read. */
+async function* readRun<T>(file: string, fromLine: (line: string) => T): AsyncGenerator<Array<Keyed<T>>> {
+  let rest = '';
+  for await (const chunk of fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 64 * 1024 })) {
+    const lines = (rest + (chunk as string)).split('\n');
+    rest = lines.pop()!;
+    yield lines.map((line) => {
+      const colon = line.indexOf(':');
+      const end = colon + 1 + Number(line.slice(0, colon));
+      return { k: line.slice(colon + 1, end), v: fromLine(line.slice(end)) };
+    });
+  }
+}
+
+/** Reads a stream of batches item by item; only a new batch is awaited. */
+export class Cursor<T> {
+  private items: T[] = [];
+  private i = 0;
+
+  constructor(private readonly source: AsyncIterator<T[]>) {}
+
+  /** The current item; undefined when a batch must be read first (fill) or the source is over. */
+  get head(): T | undefined {
+    return this.items[this.i];
+  }
+
+  take(): T {
+    return this.items[this.i++]!;
+  }
+
+  /** Reads batches until there is an item; false when the source is over. */
+  async fill(): Promise<boolean> {
+    while (this.i >= this.items.length) {
+      const r = await this.source.next();
+      if (r.done) return false;
+      this.items = r.value;
+      this.i = 0;
+    }
+    return true;
+  }
+
+  close(): Promise<unknown> | undefined {
+    return this.source.return?.(undefined);
+  }
+}
+
+/** k sorted streams of batches as one (a binary heap of their heads; ties to the earlier stream). */
+async function* mergeSorted<T>(sources: Array<AsyncIterator<Array<Keyed<T>>>>): AsyncGenerator<Array<Keyed<T>>> {
+  const cursors = sources.map((s) => new Cursor(s));
+  const heap = new CursorHeap<T>();
+  try {
+    for (const [i, c] of cursors.entries()) if (await c.fill()) heap.push(c, i);
+    let out: Array<Keyed<T>> = [];
+    while (heap.size > 0) {
+      const { c, i } = heap.pop();
+      out.push(c.take());
+      if (c.head !== undefined || (await c.fill())) heap.push(c, i);
+      if (out.length >= BATCH_ITEMS) { yield out; out = []; }
+    }
+    if (out.length > 0) yield out;
+  } finally {
+    // a merge left early closes its files before they are removed
+    for (const c of cursors) await c.close();
+  }
+}
+
+/** A binary min-heap of cursors by their head's key, then by source index. */
+class CursorHeap<T> {
+  private readonly h: Array<{ c: Cursor<Keyed<T>>; i: number }> = [];
+
+  get size(): number { return this.h.length; }
+
+  private less(a: number, b: number): boolean {
+    const x = this.h[a]!;
+    const y = this.h[b]!;
+    const d = compareKeys(x.c.head!.k, y.c.head!.k);
+    return d < 0 || (d === 0 && x.i < y.i);
+  }
+
+  private swap(a: number, b: number): void { [this.h[a], this.h[b]] = [this.h[b]!, this.h[a]!]; }
+
+  push(c: Cursor<Keyed<T>>, i: number): void {
+    let j = this.h.push({ c, i }) - 1;
+    while (j > 0 && this.less(j, (j - 1) >> 1)) { this.swap(j, (j - 1) >> 1); j = (j - 1) >> 1; }
+  }
+
+  pop(): { c: Cursor<Keyed<T>>; i: number } {
+    const top = this.h[0]!;
+    const last = this.h.pop()!;
+    if (this.h.length === 0) return top;
+    this.h[0] = last;
+    for (let j = 0; ;) {
+      const l = 2 * j + 1;
+      let m = j;
+      if (l < this.h.length && this.less(l, m)) m = l;
+      if (l + 1 < this.h.length && this.less(l + 1, m)) m = l + 1;
+      if (m === j) return top;
+      this.swap(j, m);
+      j = m;
+    }
+  }
+}
