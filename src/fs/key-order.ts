@@ -44,7 +44,7 @@ export interface Keyed<T> { k: string; v: T }
 const byKey = <T>(a: Keyed<T>, b: Keyed<T>): number => compareKeys(a.k, b.k);
 
 /** Items merged per batch: the consumer awaits once per batch, not once per item. */
-const BATCH_ITEMS = 1_000;
+const BATCH_ITEMS = 128;
 
 /**
  * `items` in key order (equal keys in input order), in batches; temporary files are removed
@@ -70,8 +70,14 @@ export async function* sortByKey<T>(items: AsyncIterable<T>, o: SortOptions<T>):
       if (run.length > 0) yield run;
       return;
     }
-    const spilled = files.map((f) => readRun(f, o.fromLine));
-    yield* mergeSorted([...spilled, (async function* () { yield run; })()]);
+    const decode = (line: string): Keyed<T> => {
+      const colon = line.indexOf(':');
+      const end = colon + 1 + Number(line.slice(0, colon));
+      return { k: line.slice(colon + 1, end), v: o.fromLine(line.slice(end)) };
+    };
+    const spilled = files.map((f) => ({ cursor: new Cursor(readLines(f)), decode }));
+    const inMemory = { cursor: new Cursor((async function* () { yield run; })()), decode: (e: Keyed<T>) => e };
+    yield* mergeSorted<T, string | Keyed<T>>([...spilled, inMemory] as Array<RunCursor<T, string | Keyed<T>>>);
   } finally {
     if (dir) await fs.promises.rm(dir, { recursive: true, force: true });
   }
@@ -82,17 +88,17 @@ function lineOf(s: string): string {
   return s;
 }
 
-/** A spilled run, a batch per 64 KiB read. */
-async function* readRun<T>(file: string, fromLine: (line: string) => T): AsyncGenerator<Array<Keyed<T>>> {
+/**
+ * A spilled run's lines, a batch per 16 KiB read. They stay lines until merged: a batch waits
+ * while the other runs are merged, long enough for V8 to promote it to old space, where a line
+ * costs a tenth of the object it becomes (bench S8's peak RSS).
+ */
+async function* readLines(file: string): AsyncGenerator<string[]> {
   let rest = '';
-  for await (const chunk of fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 64 * 1024 })) {
+  for await (const chunk of fs.createReadStream(file, { encoding: 'utf8', highWaterMark: 16 * 1024 })) {
     const lines = (rest + (chunk as string)).split('\n');
     rest = lines.pop()!;
-    yield lines.map((line) => {
-      const colon = line.indexOf(':');
-      const end = colon + 1 + Number(line.slice(0, colon));
-      return { k: line.slice(colon + 1, end), v: fromLine(line.slice(end)) };
-    });
+    yield lines;
   }
 }
 
@@ -128,47 +134,55 @@ export class Cursor<T> {
   }
 }
 
-/** k sorted streams of batches as one (a binary heap of their heads; ties to the earlier stream). */
-async function* mergeSorted<T>(sources: Array<AsyncIterator<Array<Keyed<T>>>>): AsyncGenerator<Array<Keyed<T>>> {
-  const cursors = sources.map((s) => new Cursor(s));
-  const heap = new CursorHeap<T>();
+/** A sorted run being merged: its items as read, and how one becomes an item with its key. */
+interface RunCursor<T, R> { cursor: Cursor<R>; decode: (raw: R) => Keyed<T> }
+
+/** k sorted runs as one (a binary heap of their heads; ties to the earlier run), in batches. */
+async function* mergeSorted<T, R>(runs: Array<RunCursor<T, R>>): AsyncGenerator<Array<Keyed<T>>> {
+  const heap = new HeadHeap<T, R>();
+  const enter = async (run: RunCursor<T, R>, i: number): Promise<void> => {
+    if (run.cursor.head !== undefined || (await run.cursor.fill())) heap.push({ head: run.decode(run.cursor.head!), run, i });
+  };
   try {
-    for (const [i, c] of cursors.entries()) if (await c.fill()) heap.push(c, i);
+    for (const [i, run] of runs.entries()) await enter(run, i);
     let out: Array<Keyed<T>> = [];
     while (heap.size > 0) {
-      const { c, i } = heap.pop();
-      out.push(c.take());
-      if (c.head !== undefined || (await c.fill())) heap.push(c, i);
+      const { head, run, i } = heap.pop();
+      out.push(head);
+      run.cursor.take();
+      await enter(run, i);
       if (out.length >= BATCH_ITEMS) { yield out; out = []; }
     }
     if (out.length > 0) yield out;
   } finally {
     // a merge left early closes its files before they are removed
-    for (const c of cursors) await c.close();
+    for (const run of runs) await run.cursor.close();
   }
 }
 
-/** A binary min-heap of cursors by their head's key, then by source index. */
-class CursorHeap<T> {
-  private readonly h: Array<{ c: Cursor<Keyed<T>>; i: number }> = [];
+interface Head<T, R> { head: Keyed<T>; run: RunCursor<T, R>; i: number }
+
+/** A binary min-heap of runs by their head's key, then by run index. */
+class HeadHeap<T, R> {
+  private readonly h: Array<Head<T, R>> = [];
 
   get size(): number { return this.h.length; }
 
   private less(a: number, b: number): boolean {
     const x = this.h[a]!;
     const y = this.h[b]!;
-    const d = compareKeys(x.c.head!.k, y.c.head!.k);
+    const d = compareKeys(x.head.k, y.head.k);
     return d < 0 || (d === 0 && x.i < y.i);
   }
 
   private swap(a: number, b: number): void { [this.h[a], this.h[b]] = [this.h[b]!, this.h[a]!]; }
 
-  push(c: Cursor<Keyed<T>>, i: number): void {
-    let j = this.h.push({ c, i }) - 1;
+  push(e: Head<T, R>): void {
+    let j = this.h.push(e) - 1;
     while (j > 0 && this.less(j, (j - 1) >> 1)) { this.swap(j, (j - 1) >> 1); j = (j - 1) >> 1; }
   }
 
-  pop(): { c: Cursor<Keyed<T>>; i: number } {
+  pop(): Head<T, R> {
     const top = this.h[0]!;
     const last = this.h.pop()!;
     if (this.h.length === 0) return top;
