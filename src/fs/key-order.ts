@@ -198,3 +198,44 @@ class HeadHeap<T, R> {
     }
   }
 }
+
+/**
+ * Strings kept in order, memory flat: past `memoryItems` (default 10,000) they go to a temporary
+ * file, one JSON string a line (a key may hold any character). Read them back with `items()`;
+ * `dispose()` removes the file.
+ */
+export class SpilledList {
+  count = 0;
+  private held: string[] = [];
+  private dir: string | undefined;
+  private file: string | undefined;
+
+  constructor(private readonly memoryItems = 10_000) {}
+
+  push(s: string): void {
+    this.count++;
+    this.held.push(s);
+    if (this.held.length < this.memoryItems) return;
+    if (!this.file) {
+      this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-keys-'));
+      this.file = path.join(this.dir, 'keys');
+    }
+    // synchronous: push() is called from a loop that must not wait (./key-join.ts)
+    fs.appendFileSync(this.file, this.held.map((k) => `${JSON.stringify(k)}\n`).join(''));
+    this.held = [];
+  }
+
+  /** Every string pushed, in order. */
+  async *items(): AsyncGenerator<string> {
+    if (this.file) {
+      for await (const lines of readLines(this.file)) for (const line of lines) yield JSON.parse(line) as string;
+    }
+    yield* this.held;
+  }
+
+  dispose(): void {
+    if (this.dir) fs.rmSync(this.dir, { recursive: true, force: true });
+    this.dir = undefined;
+    this.file = undefined;
+  }
+}

@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import { keyFor } from '../fs/keys.js';
-import { compareKeys, Cursor, sortByKey, type Keyed } from '../fs/key-order.js';
+import { compareKeys, Cursor, sortByKey, SpilledList, type Keyed } from '../fs/key-order.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Run } from '../run/run.js';
 import { stopOnListingFailure, type ListedObject } from './list.js';
@@ -52,8 +52,8 @@ export async function* joinByKey<L>(
 export class ListingJoin {
   /** remote-only keys the same filters and shard would have taken (plan.remoteOnly) */
   remoteOnlyCount = 0;
-  /** with `collect`: those keys, in key order */
-  readonly remoteOnlyKeys: string[] = [];
+  /** with `collect`: those keys, in key order (spilled to disk past 10,000) */
+  readonly remoteOnlyKeys = new SpilledList();
   private listingEnded = false;
   private listingFailed = false;
 

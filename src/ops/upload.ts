@@ -18,6 +18,7 @@ import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { keyFor, normalizePrefix } from '../fs/keys.js';
 import { KeyCollisionGuard } from '../fs/key-collisions.js';
+import type { SpilledList } from '../fs/key-order.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { pathMatcher } from '../fs/glob.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -116,8 +117,11 @@ export interface UploadSummary extends RunTotals {
   skipped: WalkProblem[];
   /** with `compare`: what the comparison found (files counted once each) */
   plan?: { new: number; changed: number; unchanged: number; remoteOnly: number };
-  /** with `collectRemoteOnly`: keys under the prefix, selected by the same filters and shard, with no local file */
-  remoteOnlyKeys?: string[];
+  /**
+   * with `collectRemoteOnly`: keys under the prefix, selected by the same filters and shard, with
+   * no local file, in key order (on disk past 10,000: call dispose() when done)
+   */
+  remoteOnlyKeys?: SpilledList;
   /** with `collectRemoteOnly`: files the walk found (selected by the filters, before --shard) */
   filesFound?: number;
 }
@@ -260,10 +264,10 @@ class UploadRun {
 
   async execute(): Promise<UploadSummary> {
     const { opts, s, tree, run } = this;
-    let remoteOnly: string[] | undefined;
+    let remoteOnly: SpilledList | undefined;
+    let join: ListingJoin | undefined;
     try {
       await run.preflight();
-      let join: ListingJoin | undefined;
       let found = unjoined(tree.files);
       if (opts.compare) {
         const listing = await openListing(run.engine, s.bucket, s.prefix ? `${s.prefix}/` : '');
@@ -275,7 +279,9 @@ class UploadRun {
       }
       await this.dispatch(found);
       if (join) remoteOnly = this.remoteOnly(join);
+      if (join?.remoteOnlyKeys !== remoteOnly) join?.remoteOnlyKeys.dispose();
     } catch (err) {
+      join?.remoteOnlyKeys.dispose();
       if (!(err instanceof Interrupted)) throw err;
     } finally {
       await tree.files.return(undefined).catch(() => {});
@@ -333,7 +339,7 @@ class UploadRun {
    * returned with `collectRemoteOnly`, unless the walk or the listing did not finish (interrupt,
    * fatal): then nothing can be said to be remote-only.
    */
-  private remoteOnly(join: ListingJoin): string[] | undefined {
+  private remoteOnly(join: ListingJoin): SpilledList | undefined {
     const { opts, tally } = this;
     tally.plan.remoteOnly = join.remoteOnlyCount;
     if (!opts.collectRemoteOnly || !tally.progress.walkDone || !join.complete) return undefined;
@@ -400,7 +406,7 @@ class UploadRun {
     s.logger.warn({ path: f.rel, key, endpoint: target?.name, error: message }, 'upload failed');
   }
 
-  private summary(remoteOnly: string[] | undefined): UploadSummary {
+  private summary(remoteOnly: SpilledList | undefined): UploadSummary {
     const { opts, s, tally, run } = this;
     const { progress, plan } = tally;
     const t = run.totals(progress.filesDone, run.pool.mode === 'replicate' ? this.copies : undefined);

@@ -3,9 +3,10 @@
  * of the whole listing): the key order of src/fs/key-order.ts is S3's (UTF-8 bytes), the sort
  * spills and merges back exactly, and the merge-join pairs and leaves over the same keys.
  */
+import fs from 'node:fs';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compareKeys, sortByKey, type Keyed } from '../../src/fs/key-order.js';
+import { compareKeys, sortByKey, SpilledList, type Keyed } from '../../src/fs/key-order.js';
 import { joinByKey } from '../../src/ops/key-join.js';
 import type { ListedObject } from '../../src/ops/list.js';
 
@@ -79,5 +80,23 @@ describe('joinByKey against a Map of the whole listing', () => {
     expect(await all(joinByKey(batches(keyed([])), batches([{ key: 'x', bytes: 0 }]), (o) => remoteOnly.push(o.key)))).toEqual([]);
     expect(remoteOnly).toEqual(['x']);
     expect((await all(joinByKey(batches(keyed(['x'])), batches<ListedObject>([]), () => { throw new Error('none'); }))).length).toBe(1);
+  });
+});
+
+describe('SpilledList', () => {
+  it('gives back every string in order, any character included, from memory or from its file; dispose removes the file', async () => {
+    await fc.assert(fc.asyncProperty(fc.array(fc.string({ unit: 'binary' })), fc.integer({ min: 1, max: 4 }), async (keys, memoryItems) => {
+      const list = new SpilledList(memoryItems);
+      for (const k of keys) list.push(k);
+      expect(list.count).toBe(keys.length);
+      expect(await all(list.items())).toEqual(keys);
+      list.dispose();
+    }), { numRuns: 100 });
+    const list = new SpilledList(2);
+    for (const k of ['a\nb', 'c', 'd\r', 'e']) list.push(k);
+    const dir = (list as unknown as { dir: string }).dir;
+    expect(fs.existsSync(dir)).toBe(true);
+    list.dispose();
+    expect(fs.existsSync(dir)).toBe(false);
   });
 });
