@@ -7,6 +7,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import type { Duplex } from 'node:stream';
 import fg from 'fast-glob';
 import { globPatterns, pathSelector } from './select.js';
 
@@ -57,7 +58,10 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
   const selected = pathSelector({ include: opts.include, exclude: opts.exclude, root: absRoot });
   await checkRoot(root, absRoot);
   const include = opts.include && opts.include.length > 0 ? globPatterns(opts.include) : ['**'];
-  const includeBases = new Set(fg.generateTasks(include, { baseNameMatch: true }).map((t) => path.resolve(absRoot, t.base)));
+  const tasks = fg.generateTasks(include, { baseNameMatch: true });
+  const includeBases = new Set(tasks.map((t) => path.resolve(absRoot, t.base)));
+  // pending = what fast-glob found and the loop below has not taken (its merge2 PassThrough)
+  const ahead = new ReadAhead(WALK_AHEAD_ENTRIES, () => (stream as unknown as Duplex).readableLength + (stream as unknown as Duplex).writableLength);
   const stream = fg.stream(include, {
     cwd: absRoot,
     dot: true,
@@ -72,17 +76,55 @@ export async function* walkFiles(root: string, opts: WalkOptions = {}): AsyncGen
     // file is stat'ed below, as it is yielded: the same one syscall per file, held one at a time.
     stats: false,
     suppressErrors: false,
-    unique: true,
-    fs: { readdir: new ReportingReaddir(absRoot, opts, includeBases).readdir },
+    // fast-glob's `unique` keeps every path yielded in a Map (memory growing with the walk); one
+    // walk from one base yields a path once, so it is needed only across tasks or static patterns
+    unique: tasks.length > 1 || tasks.some((t) => !t.dynamic),
+    fs: { readdir: new ReportingReaddir(absRoot, opts, includeBases, ahead).readdir },
   });
 
-  for await (const raw of stream) {
-    const entry = raw as unknown as { path: string; dirent: fs.Dirent };
-    if (entry.dirent.isDirectory()) continue;
-    // fast-glob can be looser than its own rule (a/** with exclude a); select.ts has the last word
-    if (!selected(entry.path)) continue;
-    const file = await regularFile(absRoot, entry.path, entry.dirent, opts.followSymlinks ?? false, onProblem);
-    if (file) yield file;
+  try {
+    for await (const raw of stream) {
+      ahead.taken();
+      const entry = raw as unknown as { path: string; dirent: fs.Dirent };
+      if (entry.dirent.isDirectory()) continue;
+      // fast-glob can be looser than its own rule (a/** with exclude a); select.ts has the last word
+      if (!selected(entry.path)) continue;
+      const file = await regularFile(absRoot, entry.path, entry.dirent, opts.followSymlinks ?? false, onProblem);
+      if (file) yield file;
+    }
+  } finally {
+    ahead.close();
+  }
+}
+
+/**
+ * Entries found but not yet taken that the walk may hold before it stops reading directories.
+ * fast-glob's stream ignores back-pressure: a walk faster than the uploads (always, for small
+ * files) was buffered whole, ~1 KB per file (210 MiB of RSS at 100,000 files, issue 12).
+ */
+const WALK_AHEAD_ENTRIES = 1_000;
+
+/** Holds directory reads while `limit` or more entries wait for the consumer. */
+class ReadAhead {
+  private readonly waiting: Array<(closed: boolean) => void> = [];
+  private closed = false;
+
+  constructor(private readonly limit: number, private readonly pending: () => number) {}
+
+  /** Resolves (to true once the walk is closed: read nothing) when there is room to read. */
+  room(): Promise<boolean> {
+    if (this.closed || this.pending() < this.limit) return Promise.resolve(this.closed);
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  /** The consumer took an entry: reads wait no longer once there is room. */
+  taken(): void {
+    while (this.waiting.length > 0 && this.pending() < this.limit) this.waiting.shift()!(false);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w(true);
   }
 }
 
@@ -143,7 +185,10 @@ class ReportingReaddir {
   private readonly onProblem: (p: WalkProblem) => void;
   private readonly onUnread: (rel: string) => void;
 
-  constructor(private readonly absRoot: string, private readonly opts: WalkOptions, private readonly includeBases: ReadonlySet<string>) {
+  constructor(
+    private readonly absRoot: string, private readonly opts: WalkOptions,
+    private readonly includeBases: ReadonlySet<string>, private readonly ahead: ReadAhead,
+  ) {
     this.onProblem = opts.onProblem ?? (() => {});
     this.onUnread = opts.onUnread ?? (() => {});
   }
@@ -152,7 +197,10 @@ class ReportingReaddir {
     // fs.readdir(path, cb) and fs.readdir(path, options, cb) are both in use by fast-glob
     const cb = (typeof optionsOrCb === 'function' ? optionsOrCb : maybeCb) as Callback;
     const options = typeof optionsOrCb === 'function' ? {} : optionsOrCb;
-    const dirPath = String(dir);
+    void this.ahead.room().then((closed) => (closed ? cb(null, []) : this.readNow(String(dir), options, cb)));
+  }) as unknown as Readdir;
+
+  private readNow(dirPath: string, options: unknown, cb: Callback): void {
     if (this.opts.followSymlinks && path.resolve(dirPath) !== this.absRoot) {
       void this.isLoop(path.resolve(dirPath)).then((loop) => {
         if (loop) {
@@ -162,7 +210,7 @@ class ReportingReaddir {
         } else this.read(dirPath, options, cb);
       });
     } else this.read(dirPath, options, cb);
-  }) as unknown as Readdir;
+  }
 
   private relOf(p: string): string {
     return path.relative(this.absRoot, p).split(path.sep).join('/') || '.';

@@ -1,7 +1,7 @@
 /**
  * The comparison behind --skip-existing and sync: is a local file new, changed or unchanged
  * against the object listed under its key? upload takes it as a predicate (`classifier`), and
- * `listForComparison` reads what is there, once, before anything is sent.
+ * `openListing` reads what is there, in key order, merged with the sorted walk (./key-join.ts).
  *
  *   size        – a key of the same size counts as there
  *   size-mtime  – and the file's mtime is not newer than the object's LastModified
@@ -14,7 +14,7 @@ import { MIB, partRange, planParts } from '../config/multipart.js';
 import { FatalRunError } from '../errors.js';
 import { RequestFailed, type RequestEngine } from '../engine/request.js';
 import { describeFatal } from '../run/context.js';
-import { listReplicas, listThrough, ListingError, type ListedObject } from './list.js';
+import { listSorted, ListingError, type ListedObject } from './list.js';
 
 export type Comparison = 'size' | 'size-mtime' | 'checksum';
 export type FileStatus = 'new' | 'changed' | 'unchanged';
@@ -57,23 +57,25 @@ export async function localEtag(f: FileEntry, partSizeBytes: number, remoteEtag:
 }
 
 /**
- * Everything under the prefix, by key, streamed page by page (pages can be short yet truncated);
- * in replicate mode every store's listing merged (list.ts listReplicas). A failure stops the run
- * like the preflight does (exit 2): nothing was sent yet and nothing can be compared.
+ * Everything under the prefix in key order (list.ts listSorted), its first page already read:
+ * a failure there stops the run like the preflight does (exit 2), as nothing was sent yet and
+ * nothing can be compared. A later failure is the merge's to handle (./key-join.ts).
  */
-export async function listForComparison(engine: RequestEngine, bucket: string, listPrefix: string, replicas: boolean): Promise<Map<string, ListedObject>> {
+export async function openListing(engine: RequestEngine, bucket: string, listPrefix: string): Promise<AsyncGenerator<ListedObject[]>> {
+  const listing = listSorted(engine, bucket, listPrefix);
+  let first: IteratorResult<ListedObject[]>;
   try {
-    if (replicas) return await listReplicas(engine, bucket, listPrefix);
-    const remote = new Map<string, ListedObject>();
-    for await (const page of listThrough(engine, bucket, listPrefix)) {
-      for (const o of page.objects) if (o.key.startsWith(listPrefix)) remote.set(o.key, o);
-    }
-    return remote;
+    first = await listing.next();
   } catch (err) {
     if (err instanceof RequestFailed) throw new FatalRunError(describeListFailure(err, bucket, listPrefix));
     if (err instanceof ListingError) throw new FatalRunError(`cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${err.message}`);
     throw err;
   }
+  return (async function* () {
+    if (first.done) return;
+    yield first.value;
+    yield* listing;
+  })();
 }
 
 /** Why the comparison listing failed, in one line: the cause as the preflight words it, or the last error. */

@@ -145,13 +145,13 @@ export interface DeletedKeys {
  * (`sync --delete`, after its upload on the same run), with delete-prefix's batcher: same
  * batches, same per-key retries, keys XML cannot carry sent alone, every store in replicate mode.
  */
-export async function deleteKeys(run: Run, keys: Iterable<string>, opts: { batchSize?: number; onFailure?: (f: FailedKey) => void } = {}): Promise<DeletedKeys> {
+export async function deleteKeys(run: Run, keys: Iterable<string> | AsyncIterable<string>, opts: { batchSize?: number; onFailure?: (f: FailedKey) => void } = {}): Promise<DeletedKeys> {
   const batchSize = checkBatchSize(opts.batchSize);
   refuseFallback(run.conn.pool);
   const notAttemptedBefore = run.notAttempted;
   const deleter = new KeyDeleter(run, batchSize, opts);
   try {
-    for (const key of keys) {
+    for await (const key of keys) {
       deleter.progress.listed++;
       await deleter.add({ key, bytes: 0 });
     }

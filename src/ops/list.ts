@@ -15,6 +15,7 @@ import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestEngine, type RequestReport } from '../engine/request.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointSummary } from '../run/summary.js';
+import { compareKeys, Cursor } from '../fs/key-order.js';
 
 /** One object as listed. */
 export interface ListedObject {
@@ -24,7 +25,7 @@ export interface ListedObject {
   etag?: string;
   lastModified?: Date;
   storageClass?: string;
-  /** replicate mode (listReplicas): some store lacks this key or holds another size of it */
+  /** replicate mode (listSorted): some store lacks this key or holds another size of it */
   replicasDiffer?: boolean;
 }
 
@@ -142,26 +143,96 @@ export function listThrough(
 }
 
 /**
- * Replicate mode, for sync and --skip-existing: every store listed on its own, each key kept as
- * the first store lists it and marked `replicasDiffer` when a store lacks it or holds another size
- * (ETags are not compared: SSE-KMS gives each store its own), so a missing replica is sent again.
+ * Every object under the prefix in key order (UTF-8 bytes, as S3 lists), for sync and
+ * --skip-existing to merge with the sorted local side (./key-join.ts): one page held at a time,
+ * the next one fetched meanwhile. A key listed out of order or twice stops the listing
+ * (ListingError): the merge would take it for one with no local file. Several stores (replicate,
+ * fallback) are merged by key: a key is kept as the first store lists it; in replicate mode it is
+ * marked `replicasDiffer` when a store lacks it or holds another size (ETags are not compared:
+ * SSE-KMS gives each store its own), so a missing replica is sent again. Fallback skips a store
+ * that fails as long as another one answers, as listThrough does.
  */
-export async function listReplicas(engine: RequestEngine, bucket: string, prefix: string): Promise<Map<string, ListedObject>> {
-  const merged = new Map<string, ListedObject>();
-  const storesHolding = new Map<string, number>();
-  for (const ep of engine.pool.endpoints) {
-    for await (const page of listOn(engine, bucket, prefix, {}, ep)) {
-      for (const o of page.objects) {
-        if (!o.key.startsWith(prefix)) continue;
-        const first = merged.get(o.key);
-        if (!first) merged.set(o.key, { ...o });
-        else if (first.bytes !== o.bytes) first.replicasDiffer = true;
-        storesHolding.set(o.key, (storesHolding.get(o.key) ?? 0) + 1);
-      }
+export function listSorted(engine: RequestEngine, bucket: string, prefix: string): AsyncGenerator<ListedObject[]> {
+  const pool = engine.pool;
+  const one = (ep: Endpoint | 'sticky' | undefined): AsyncGenerator<ListedObject[]> => inKeyOrder(objectsOf(listOn(engine, bucket, prefix, {}, ep), prefix));
+  if (pool.endpoints.length === 1 || (pool.mode === 'pool' && pool.sharedStorage)) return one(undefined);
+  if (pool.mode === 'pool') return one('sticky');
+  return mergeStores(pool.endpoints.map((ep) => one(ep)), pool.mode === 'replicate');
+}
+
+/** The objects of each page under the prefix, the next page requested while this one is read. */
+async function* objectsOf(pager: AsyncGenerator<ListPage>, prefix: string): AsyncGenerator<ListedObject[]> {
+  let next = pager.next();
+  try {
+    for (;;) {
+      const r = await next;
+      if (r.done) return;
+      next = pager.next();
+      next.catch(() => {}); // its failure is thrown where it is awaited
+      yield r.value.objects.filter((o) => o.key.startsWith(prefix));
     }
+  } finally {
+    void pager.return(undefined).catch(() => {});
   }
-  for (const [key, n] of storesHolding) if (n < engine.pool.endpoints.length) merged.get(key)!.replicasDiffer = true;
-  return merged;
+}
+
+async function* inKeyOrder(pages: AsyncGenerator<ListedObject[]>): AsyncGenerator<ListedObject[]> {
+  let last: string | undefined;
+  for await (const objects of pages) {
+    for (const o of objects) {
+      if (last !== undefined && compareKeys(last, o.key) >= 0) {
+        throw new ListingError(`the server listed '${o.key}' after '${last}': not in key order, so keys with no local file cannot be told apart`);
+      }
+      last = o.key;
+    }
+    yield objects;
+  }
+}
+
+/** The stores' sorted listings as one (see listSorted); `replicas`: replicate mode, else fallback. */
+async function* mergeStores(stores: Array<AsyncGenerator<ListedObject[]>>, replicas: boolean): AsyncGenerator<ListedObject[]> {
+  const cursors = stores.map((st) => new Cursor(st));
+  const live = new Set<Cursor<ListedObject>>();
+  let answered = 0;
+  let firstError: unknown;
+  const advance = async (c: Cursor<ListedObject>): Promise<void> => {
+    try {
+      if (c.head !== undefined || (await c.fill())) return;
+      answered++;
+    } catch (err) {
+      // a store without the bucket is a miss in fallback mode; credentials, interrupts are not
+      if (replicas || !(err instanceof RequestFailed) || (err.decision === 'fatal' && err.facts.code !== 'NoSuchBucket')) throw err;
+      firstError ??= err;
+    }
+    live.delete(c);
+  };
+  try {
+    for (const c of cursors) live.add(c);
+    await Promise.all(cursors.map(advance));
+    yield* mergedHeads(cursors, live, replicas, advance);
+  } finally {
+    for (const c of cursors) void c.close()?.catch(() => {});
+  }
+  if (answered === 0 && firstError) throw firstError;
+}
+
+/** mergeStores' loop: the least key among the heads, then every store that held it moves on. */
+async function* mergedHeads(
+  cursors: Array<Cursor<ListedObject>>, live: Set<Cursor<ListedObject>>, replicas: boolean, advance: (c: Cursor<ListedObject>) => Promise<void>,
+): AsyncGenerator<ListedObject[]> {
+  let out: ListedObject[] = [];
+  while (live.size > 0) {
+    let min: string | undefined;
+    for (const c of live) if (min === undefined || compareKeys(c.head!.key, min) < 0) min = c.head!.key;
+    const holding = cursors.filter((c) => live.has(c) && c.head!.key === min);
+    const first = holding[0]!.head!;
+    const differ = replicas && (holding.length < cursors.length || holding.some((c) => c.head!.bytes !== first.bytes));
+    out.push(differ ? { ...first, replicasDiffer: true } : first);
+    for (const c of holding) c.take();
+    await Promise.all(holding.map(advance));
+    if (out.length >= 1000) { yield out; out = []; }
+  }
+  if (out.length > 0) yield out;
 }
 
 /**

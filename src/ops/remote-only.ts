@@ -21,10 +21,15 @@ export interface RemoteSelection {
 }
 
 export function remoteOnlyKeys(keys: Iterable<string>, s: RemoteSelection): string[] {
+  return [...keys].filter(remoteOnlySelector(s));
+}
+
+/** Is this key, which no local file has, a candidate? Build it once the walk is over (`unreadRels` complete). */
+export function remoteOnlySelector(s: RemoteSelection): (key: string) => boolean {
   const selected = remoteSelector(s.include, s.exclude, s.dir);
   const unread = unreadSubtrees(s.prefix, s.unreadRels);
   const listPrefix = s.prefix ? `${s.prefix}/` : '';
-  return [...keys].filter((k) => k.startsWith(listPrefix) && !unread(k) && selected(k.slice(listPrefix.length)) && s.inShard(k));
+  return (k) => k.startsWith(listPrefix) && !unread(k) && selected(k.slice(listPrefix.length)) && s.inShard(k);
 }
 
 /** Would --include/--exclude select this relative path? The walk's own reading (src/fs/select.ts). */

@@ -61,8 +61,17 @@ async function syncOn(run: Run, opts: SyncOptions, deleting: boolean): Promise<S
     compare: opts.checksum ? 'checksum' : 'size-mtime',
     collectRemoteOnly: deleting,
   });
+  try {
+    return await deletePhase(run, opts, deleting, up);
+  } finally {
+    up.remoteOnlyKeys?.dispose();
+  }
+}
+
+/** After the upload: with `delete`, the remote-only keys removed (or, dry run, planned), when that is safe. */
+async function deletePhase(run: Run, opts: SyncOptions, deleting: boolean, up: UploadSummary): Promise<SyncSummary> {
   const planned = up.plan ?? { new: 0, changed: 0, unchanged: 0, remoteOnly: 0 };
-  const keys = up.remoteOnlyKeys ?? [];
+  const keys = up.remoteOnlyKeys;
   const { remoteOnlyKeys: _omit, filesFound, ...base } = up;
   void _omit;
   const summary: SyncSummary = { ...base, plan: planned, deleted: 0, deleteFailed: [] };
@@ -73,17 +82,17 @@ async function syncOn(run: Run, opts: SyncOptions, deleting: boolean): Promise<S
   }
   // checked before the dry run's plan, so that the plan says what the real run would do
   const problems = up.failed.length + up.notAttempted + (up.fatal ? 1 : 0) + (up.interrupted ? 1 : 0);
-  if (problems > 0 || up.remoteOnlyKeys === undefined) {
+  if (problems > 0 || keys === undefined) {
     const why = up.dryRun ? 'some local files could not be read' : 'the upload did not complete';
     summary.deleteSkipped = `${planned.remoteOnly} remote-only objects kept: ${why}`;
     return summary;
   }
   if (up.dryRun) {
-    for (const k of keys) opts.onPlanDelete?.(k);
-    summary.deleted = keys.length;
+    for await (const k of keys.items()) opts.onPlanDelete?.(k);
+    summary.deleted = keys.count;
     return summary;
   }
-  addDeletePhase(summary, run, await deleteKeys(run, keys));
+  addDeletePhase(summary, run, await deleteKeys(run, keys.items()));
   return summary;
 }
 

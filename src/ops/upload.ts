@@ -2,8 +2,8 @@
  * `upload`: walk a directory and send every file to bucket/prefix, small files as one
  * PutObject (./put-object.ts), large ones as multipart uploads (./multipart-upload.ts) whose
  * parts share the same request slots. Every request goes through the RequestEngine (deadline,
- * retry, report). With `compare`, what is already there is listed first and only new or changed
- * files are sent (./compare.ts).
+ * retry, report). With `compare`, the walk is sorted in key order and merged with the listing
+ * (./key-join.ts): only new or changed files are sent (./compare.ts).
  *
  * Memory: at most `concurrency` requests in flight; a file up to the part size, and every part
  * of a larger one, is read once into a buffer inside its slot, hashed, and that buffer is the
@@ -19,6 +19,7 @@ import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { keyFor, normalizePrefix } from '../fs/keys.js';
 import { KeyCollisionGuard } from '../fs/key-collisions.js';
+import type { SpilledList } from '../fs/key-order.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { pathMatcher } from '../fs/glob.js';
 import { silentLogger, type Logger } from '../logger.js';
@@ -28,10 +29,10 @@ import type { RunTotals } from '../run/summary.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import { PriorityQueue, type Priority } from '../engine/priority-queue.js';
 import type { ListedObject } from './list.js';
-import { classifier, listForComparison, type Classifier } from './compare.js';
+import { classifier, openListing, type Classifier } from './compare.js';
+import { ListingJoin, type Joined } from './key-join.js';
 import { MultipartUpload, OpenUploads, type MultipartContext } from './multipart-upload.js';
 import { putFile } from './put-object.js';
-import { remoteOnlyKeys } from './remote-only.js';
 import { shardFilter, type Shard } from './shard.js';
 
 export interface UploadOptions extends ConnectionOptions {
@@ -53,7 +54,7 @@ export interface UploadOptions extends ConnectionOptions {
   /** read every object back after upload and compare its MD5 with the file's */
   verify?: boolean;
   /**
-   * compare with what is already under the prefix (listed first) and send only what differs:
+   * compare with what is already under the prefix (merged in key order) and send only what differs:
    *   size        – a key of the same size counts as there (`--skip-existing`)
    *   size-mtime  – and the file's mtime is not newer than the object's LastModified (sync)
    *   checksum    – and the file's MD5 equals the object's ETag (single-part, or the composite
@@ -117,8 +118,11 @@ export interface UploadSummary extends RunTotals {
   skipped: WalkProblem[];
   /** with `compare`: what the comparison found (files counted once each) */
   plan?: { new: number; changed: number; unchanged: number; remoteOnly: number };
-  /** with `collectRemoteOnly`: keys under the prefix, selected by the same filters and shard, with no local file */
-  remoteOnlyKeys?: string[];
+  /**
+   * with `collectRemoteOnly`: keys under the prefix, selected by the same filters and shard, with
+   * no local file, in key order (on disk past 10,000: call dispose() when done)
+   */
+  remoteOnlyKeys?: SpilledList;
   /** with `collectRemoteOnly`: files the walk found (selected by the filters, before --shard) */
   filesFound?: number;
 }
@@ -261,17 +265,24 @@ class UploadRun {
 
   async execute(): Promise<UploadSummary> {
     const { opts, s, tree, run } = this;
-    let remoteOnly: string[] | undefined;
+    let remoteOnly: SpilledList | undefined;
+    let join: ListingJoin | undefined;
     try {
       await run.preflight();
-      let remote: Map<string, ListedObject> | undefined;
+      let found = unjoined(tree.files);
       if (opts.compare) {
-        remote = await listForComparison(run.engine, s.bucket, s.prefix ? `${s.prefix}/` : '', run.pool.mode === 'replicate' && run.pool.endpoints.length > 1);
+        const listing = await openListing(run.engine, s.bucket, s.prefix ? `${s.prefix}/` : '');
         this.classify = classifier(opts.compare, s.partSizeBytes);
+        join = new ListingJoin(run, {
+          prefix: s.prefix, dir: opts.dir, include: opts.include, exclude: opts.exclude, unreadRels: tree.problemRels, inShard: s.inShard,
+        }, opts.collectRemoteOnly ?? false);
+        found = join.files(tree.files, listing);
       }
-      await this.dispatch(remote);
-      if (remote) remoteOnly = this.remoteOnly(remote);
+      await this.dispatch(found);
+      if (join) remoteOnly = this.remoteOnly(join);
+      if (join?.remoteOnlyKeys !== remoteOnly) join?.remoteOnlyKeys.dispose();
     } catch (err) {
+      join?.remoteOnlyKeys.dispose();
       if (!(err instanceof Interrupted)) throw err;
     } finally {
       await tree.files.return(undefined).catch(() => {});
@@ -283,25 +294,23 @@ class UploadRun {
   }
 
   /**
-   * The walk feeds a bounded priority queue; the dispatcher takes the most urgent file first.
-   * `remote` (with `compare`) loses every key the walk finds: what is left has no local file.
+   * The walk (with `compare`: joined with the listing) feeds a bounded priority queue; the
+   * dispatcher takes the most urgent file first.
    */
-  private async dispatch(remote: Map<string, ListedObject> | undefined): Promise<void> {
+  private async dispatch(found: AsyncIterable<Joined<FileEntry>>): Promise<void> {
     const { s, run } = this;
-    const queue = new PriorityQueue<FileEntry>(s.windowFiles);
-    const walking = this.feed(queue);
+    const queue = new PriorityQueue<Joined<FileEntry>>(s.windowFiles);
+    const walking = this.feed(queue, found);
     // Files in progress at once: enough to keep every slot busy while others read or wait.
     const files = run.dispatch(run.conn.concurrency * 2);
     // take a file from the queue only once it can start, so later HIGH files can overtake
     for (;;) {
       await files.wait();
-      const f = await queue.shift();
-      if (f === undefined) { files.giveBack(); break; }
-      const key = keyFor(s.prefix, f.rel);
-      const remoteObj = remote?.get(key);
-      remote?.delete(key);
+      const next = await queue.shift();
+      if (next === undefined) { files.giveBack(); break; }
+      const key = keyFor(s.prefix, next.local.rel);
       if (!s.inShard(key)) { files.giveBack(); continue; }
-      if (files.start(() => this.uploadOne(f, key, remoteObj))) this.tick();
+      if (files.start(() => this.uploadOne(next.local, key, next.remote))) this.tick();
     }
     await walking;
     await files.drain();
@@ -309,16 +318,17 @@ class UploadRun {
   }
 
   /** The walk into the queue, by priority; closes the queue when the walk ends (or throws). */
-  private async feed(queue: PriorityQueue<FileEntry>): Promise<void> {
+  private async feed(queue: PriorityQueue<Joined<FileEntry>>, found: AsyncIterable<Joined<FileEntry>>): Promise<void> {
     const { opts, tally } = this;
     const rules = (opts.priorities ?? []).map((r) => ({ priority: r.priority, match: pathMatcher(r.glob) }));
     const priorityOf = (rel: string): Priority => rules.find((r) => r.match(rel))?.priority ?? 'NORMAL';
     try {
-      for await (const f of this.tree.files) {
+      for await (const next of found) {
+        const f = next.local;
         tally.progress.filesFound++;
         tally.progress.bytesFound += f.size;
         if (this.run.signal.aborted) { this.run.notAttempted++; continue; }
-        await queue.push(f, priorityOf(f.rel));
+        await queue.push(next, priorityOf(f.rel));
       }
       tally.progress.walkDone = true;
     } finally {
@@ -327,18 +337,15 @@ class UploadRun {
   }
 
   /**
-   * The keys left in `remote` that the same filters and shard would have taken (plan.remoteOnly);
-   * returned with `collectRemoteOnly`, unless the walk did not finish (interrupt, fatal): then
-   * nothing can be said to be remote-only.
+   * The keys no local file met that the same filters and shard would have taken (plan.remoteOnly);
+   * returned with `collectRemoteOnly`, unless the walk or the listing did not finish (interrupt,
+   * fatal): then nothing can be said to be remote-only.
    */
-  private remoteOnly(remote: Map<string, ListedObject>): string[] | undefined {
-    const { opts, s, tally } = this;
-    if (opts.collectRemoteOnly && !tally.progress.walkDone) return undefined;
-    const keys = remoteOnlyKeys(remote.keys(), {
-      prefix: s.prefix, dir: opts.dir, include: opts.include, exclude: opts.exclude, unreadRels: this.tree.problemRels, inShard: s.inShard,
-    });
-    tally.plan.remoteOnly = keys.length;
-    return opts.collectRemoteOnly ? keys : undefined;
+  private remoteOnly(join: ListingJoin): SpilledList | undefined {
+    const { opts, tally } = this;
+    tally.plan.remoteOnly = join.remoteOnlyCount;
+    if (!opts.collectRemoteOnly || !tally.progress.walkDone || !join.complete) return undefined;
+    return join.remoteOnlyKeys;
   }
 
   private async uploadOne(f: FileEntry, key: string, remoteObj: ListedObject | undefined): Promise<void> {
@@ -401,7 +408,7 @@ class UploadRun {
     s.logger.warn({ path: f.rel, key, endpoint: target?.name, error: message }, 'upload failed');
   }
 
-  private summary(remoteOnly: string[] | undefined): UploadSummary {
+  private summary(remoteOnly: SpilledList | undefined): UploadSummary {
     const { opts, s, tally, run } = this;
     const { progress, plan } = tally;
     const t = run.totals(progress.filesDone, run.pool.mode === 'replicate' ? this.copies : undefined);
@@ -415,6 +422,11 @@ class UploadRun {
       endpoints: t.endpoints,
     };
   }
+}
+
+/** The walk's files as the dispatch takes them, with no listing to compare against. */
+async function* unjoined(files: AsyncIterable<FileEntry>): AsyncGenerator<Joined<FileEntry>> {
+  for await (const f of files) yield { local: f, remote: undefined };
 }
 
 async function checkDir(dir: string): Promise<void> {
