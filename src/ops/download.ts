@@ -49,7 +49,7 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  * Ranged parts that arrive ahead of the MD5's frontier are held up to this many bytes per run
  * (fs/ordered-md5.ts); past it, those bytes are read back from the file once the parts are in.
  */
-const MD5_HOLD_BUDGET_BYTES = 32 * 1024 * 1024;
+const MD5_HOLD_BUDGET_BYTES = 16 * 1024 * 1024;
 /** Marks temporary files: `<name>.s3x-tmp-<8 hex run id><counter>`. */
 export const TMP_MARK = '.s3x-tmp-';
 
@@ -381,7 +381,10 @@ class Downloader {
         bytesBefore += end - start + 1;
         this.tick();
       }, 'high')));
-      if (file.md5 && !file.encrypted) checkMd5(o.key, wantMd5, await file.md5.digest((at, len) => readAt(fh, at, len)));
+      if (file.md5 && !file.encrypted) {
+        const buf = Buffer.allocUnsafe(4 * 1024 * 1024); // one buffer for every read-back of this object
+        checkMd5(o.key, wantMd5, await file.md5.digest((at, len) => readAt(fh, at, len, buf)));
+      }
     } catch (err) {
       this.progress.bytesDone -= bytesBefore;
       throw err;
@@ -524,9 +527,9 @@ async function drainTo(
   return pos - position;
 }
 
-/** `length` bytes of an open file at `position` (fewer only at its end). */
-async function readAt(fh: fs.promises.FileHandle, position: number, length: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafe(length);
+/** `length` bytes of an open file at `position` (fewer only at its end), into `buf` when it is large enough. */
+async function readAt(fh: fs.promises.FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buf = into && into.length >= length ? into : Buffer.allocUnsafe(length);
   let got = 0;
   while (got < length) {
     const { bytesRead } = await fh.read(buf, got, length - got, position + got);
