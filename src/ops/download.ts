@@ -30,6 +30,7 @@ import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
+import { writeNewFile } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
 import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
@@ -238,7 +239,7 @@ class Downloader {
     this.temps.add(tmp);
     let renamed = false;
     try {
-      const mtime = (await this.fetchTo(o, tmp)) ?? o.lastModified;
+      const mtime = await this.fetchTo(o, tmp);
       if (mtime) await fs.promises.utimes(tmp, mtime, mtime);
       await fs.promises.rename(tmp, target);
       renamed = true;
@@ -249,11 +250,14 @@ class Downloader {
     }
   }
 
-  /** Fetches the object into `tmp` the way its size calls for; returns its Last-Modified when the GET said it. */
+  /**
+   * Fetches the object into `tmp` the way its size calls for; returns the mtime still to set (the
+   * GET's Last-Modified, else the listing's), undefined when there is none or it is set already.
+   */
   private async fetchTo(o: ListedObject, tmp: string): Promise<Date | undefined> {
-    if (o.bytes >= this.plan.thresholdBytes) return this.getRangedChecked(o, tmp);
-    if (o.bytes <= BUFFERED_MAX_BYTES) return this.fetchBuffered(o, tmp);
-    return this.fetchStreamed(o, tmp);
+    if (o.bytes <= BUFFERED_MAX_BYTES && o.bytes < this.plan.thresholdBytes) return this.fetchBuffered(o, tmp);
+    const lastModified = o.bytes >= this.plan.thresholdBytes ? await this.getRangedChecked(o, tmp) : await this.fetchStreamed(o, tmp);
+    return lastModified ?? o.lastModified;
   }
 
   /**
@@ -274,8 +278,8 @@ class Downloader {
     }
   }
 
-  /** A small object: read into memory in its slot, then written in one go. */
-  private async fetchBuffered(o: ListedObject, tmp: string): Promise<Date | undefined> {
+  /** A small object: read into memory in its slot, then written in one go, its mtime with it. */
+  private async fetchBuffered(o: ListedObject, tmp: string): Promise<undefined> {
     const got = await this.run.slots.run(() => this.run.engine.run({
       op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
@@ -284,10 +288,10 @@ class Downloader {
     // per open was seen here while Ceph wrote to the same disk), and a sync call would stall
     // every socket meanwhile; sync writes measured no faster here (A/B, 3 × 2,000 files).
     this.dirs.recheck(path.dirname(tmp));
-    await fs.promises.writeFile(tmp, got.data, { flag: 'wx' });
+    await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified);
     this.progress.bytesDone += got.data.length;
     this.filesBytes += got.data.length;
-    return got.lastModified;
+    return undefined;
   }
 
   /** A larger object below the threshold: one GET streamed to disk inside its slot. */
