@@ -31,14 +31,19 @@ interface Part {
 }
 
 export class OrderedMd5 {
-  private readonly hash = crypto.createHash('md5');
+  private hash = crypto.createHash('md5');
   /** bytes [0, frontier) are hashed */
   private frontier = 0;
   /** index of the part that holds the frontier */
   private fi = 0;
   private readonly parts: Part[];
-  /** bytes read back from the file by `digest` (0 unless the budget ran out) */
+  /** bytes read back from the file by `digest` (0 unless the budget ran out or a hashed part was retried) */
   readBackBytes = 0;
+  /**
+   * A part was retried after some of its bytes were hashed: the retry writes those bytes again,
+   * and only the file holds what was finally written, so `digest` hashes the whole file.
+   */
+  private rehash = false;
 
   /** `ranges`: the parts in file order, inclusive byte ranges covering the file without gaps. */
   constructor(ranges: ReadonlyArray<{ start: number; end: number }>, private readonly budget: HoldBudget) {
@@ -48,6 +53,7 @@ export class OrderedMd5 {
   /** A new attempt of part `i` starts: it writes again from the part's first byte. */
   attempt(i: number): void {
     const p = this.parts[i]!;
+    if (this.frontier > p.start) this.rehash = true;
     this.release(p);
     p.pos = p.start;
     p.dropped = false;
@@ -88,6 +94,14 @@ export class OrderedMd5 {
   /** The MD5 (hex) once every part is complete; bytes not held are read back with `readAt`. */
   async digest(readAt: ReadAt): Promise<string> {
     const size = this.parts.at(-1)?.end ?? 0;
+    if (this.rehash) {
+      if (!this.parts.every((p) => p.complete)) throw new Error('OrderedMd5: digest before every part is complete');
+      this.abandon();
+      this.hash = crypto.createHash('md5');
+      this.frontier = 0;
+      this.fi = 0;
+      for (const p of this.parts) p.dropped = true;
+    }
     for (this.pump(); this.frontier < size; this.pump()) {
       const p = this.frontierPart()!;
       if (!p.complete) throw new Error('OrderedMd5: digest before every part is complete');

@@ -14,9 +14,9 @@
  *
  * Verification: an ETag of 32 hex digits (a single-part upload, no SSE-KMS/SSE-C) is the MD5 of
  * the object; the bytes are hashed as they arrive (ranged parts in file order, fs/ordered-md5.ts)
- * and compared, a mismatch is retried (BadDigest) and named if it persists. Multipart ETags ("…-N") are not an MD5 of the content: those objects are
- * checked by length (and every part's ETag must match the listing, so a mix of two versions is
- * refused).
+ * and compared, a mismatch is retried (BadDigest) and named if it persists. Multipart ETags
+ * ("…-N") are not an MD5 of the content: those objects are checked by length (and every part's
+ * ETag must match the listing, so a mix of two versions is refused).
  *
  * Memory: objects ≤ 256 KiB are buffered inside their slot, larger ones are streamed to disk in
  * ≤ 1 MiB writes, so memory is ~ slots × 1 MiB whatever the number and size of the objects.
@@ -284,9 +284,9 @@ class Downloader {
       op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
-    // Async even for tiny files: creating a file can wait on the file system's journal (0.8 ms
-    // per open was seen here while Ceph wrote to the same disk), and a sync call would stall
-    // every socket meanwhile; sync writes measured no faster here (A/B, 3 × 2,000 files).
+    // The open and write are async even for tiny files: creating a file can wait on the file
+    // system's journal (0.8 ms per open was seen here while Ceph wrote to the same disk), and a
+    // sync call would stall every socket meanwhile (fs/new-file.ts).
     this.dirs.recheck(path.dirname(tmp));
     await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified);
     this.progress.bytesDone += got.data.length;
