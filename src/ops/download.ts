@@ -8,13 +8,15 @@
  * `<name>.s3x-tmp-<random>` beside it and renamed when every byte is in (and verified); a failure
  * or an interrupt removes the temporary file. Keys that would land outside the directory are
  * refused and named (fs/safe-path.ts); directories are created one level at a time and a
- * symbolic link on the way is refused, so nothing is ever written outside `dir`.
+ * symbolic link on the way is refused, so nothing is ever written outside `dir`; a directory is
+ * checked once, then its real path is compared again right before each file is created in it
+ * (fs/safe-dirs.ts: a directory replaced by a link during the run is refused).
  *
  * Verification: an ETag of 32 hex digits (a single-part upload, no SSE-KMS/SSE-C) is the MD5 of
- * the object; the bytes written are hashed and compared, a mismatch is retried (BadDigest) and
- * named if it persists. Multipart ETags ("…-N") are not an MD5 of the content: those objects are
- * checked by length (and every part's ETag must match the listing, so a mix of two versions is
- * refused).
+ * the object; the bytes are hashed as they arrive (ranged parts in file order, fs/ordered-md5.ts)
+ * and compared, a mismatch is retried (BadDigest) and named if it persists. Multipart ETags
+ * ("…-N") are not an MD5 of the content: those objects are checked by length (and every part's
+ * ETag must match the listing, so a mix of two versions is refused).
  *
  * Memory: objects ≤ 256 KiB are buffered inside their slot, larger ones are streamed to disk in
  * ≤ 1 MiB writes, so memory is ~ slots × 1 MiB whatever the number and size of the objects.
@@ -27,8 +29,11 @@ import { mbps } from '../config/units.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
-import { bareEtag, md5FromEtag } from '../fs/md5.js';
-import { isWithin, resolveInside, safeRelativePath } from '../fs/safe-path.js';
+import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
+import { writeNewFile } from '../fs/new-file.js';
+import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
+import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
+import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
 import type { ProgressTicker } from '../run/progress.js';
 import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
@@ -41,6 +46,11 @@ import type { RunTotals } from '../run/summary.js';
 const BUFFERED_MAX_BYTES = 256 * 1024;
 /** Streamed bodies are written in batches of about this many bytes (one writev each). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
+/**
+ * Ranged parts that arrive ahead of the MD5's frontier are held up to this many bytes per run
+ * (fs/ordered-md5.ts); past it, those bytes are read back from the file once the parts are in.
+ */
+const MD5_HOLD_BUDGET_BYTES = 16 * 1024 * 1024;
 /** Marks temporary files: `<name>.s3x-tmp-<8 hex run id><counter>`. */
 export const TMP_MARK = '.s3x-tmp-';
 
@@ -137,7 +147,9 @@ class Downloader {
   private readonly failed: FailedObject[] = [];
   private directories = 0;
   private filesBytes = 0;
-  private readonly dirs: DirMaker;
+  private readonly dirs: SafeDirs;
+  /** bytes of ranged parts held for the in-order MD5, shared by every object of the run */
+  private readonly holdBudget: HoldBudget = { bytes: MD5_HOLD_BUDGET_BYTES };
   /** temporary files not yet renamed or removed */
   private readonly temps = new Set<string>();
   /** objects started and not finished: at most 2 × concurrency, so the listing waits */
@@ -146,7 +158,7 @@ class Downloader {
   constructor(private readonly run: Run, private readonly opts: DownloadOptions, private readonly plan: DownloadPlan) {
     this.bucket = run.bucket;
     this.ticker = run.ticker(this.progress, opts.onProgress);
-    this.dirs = new DirMaker(plan.root);
+    this.dirs = new SafeDirs(plan.root);
     this.dispatch = run.dispatch(run.conn.concurrency * 2);
   }
 
@@ -227,7 +239,7 @@ class Downloader {
     this.temps.add(tmp);
     let renamed = false;
     try {
-      const mtime = (await this.fetchTo(o, tmp)) ?? o.lastModified;
+      const mtime = await this.fetchTo(o, tmp);
       if (mtime) await fs.promises.utimes(tmp, mtime, mtime);
       await fs.promises.rename(tmp, target);
       renamed = true;
@@ -238,11 +250,14 @@ class Downloader {
     }
   }
 
-  /** Fetches the object into `tmp` the way its size calls for; returns its Last-Modified when the GET said it. */
+  /**
+   * Fetches the object into `tmp` the way its size calls for; returns the mtime still to set (the
+   * GET's Last-Modified, else the listing's), undefined when there is none or it is set already.
+   */
   private async fetchTo(o: ListedObject, tmp: string): Promise<Date | undefined> {
-    if (o.bytes >= this.plan.thresholdBytes) return this.getRangedChecked(o, tmp);
-    if (o.bytes <= BUFFERED_MAX_BYTES) return this.fetchBuffered(o, tmp);
-    return this.fetchStreamed(o, tmp);
+    if (o.bytes <= BUFFERED_MAX_BYTES && o.bytes < this.plan.thresholdBytes) return this.fetchBuffered(o, tmp);
+    const lastModified = o.bytes >= this.plan.thresholdBytes ? await this.getRangedChecked(o, tmp) : await this.fetchStreamed(o, tmp);
+    return lastModified ?? o.lastModified;
   }
 
   /**
@@ -263,24 +278,26 @@ class Downloader {
     }
   }
 
-  /** A small object: read into memory in its slot, then written in one go. */
-  private async fetchBuffered(o: ListedObject, tmp: string): Promise<Date | undefined> {
+  /** A small object: read into memory in its slot, then written in one go, its mtime with it. */
+  private async fetchBuffered(o: ListedObject, tmp: string): Promise<undefined> {
     const got = await this.run.slots.run(() => this.run.engine.run({
       op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
-    // Async even for tiny files: creating a file can wait on the file system's journal (0.8 ms
-    // per open was seen here while Ceph wrote to the same disk), and a sync call would stall
-    // every socket meanwhile; sync writes measured no faster here (A/B, 3 × 2,000 files).
-    await fs.promises.writeFile(tmp, got.data, { flag: 'wx' });
+    // The open and write are async even for tiny files: creating a file can wait on the file
+    // system's journal (0.8 ms per open was seen here while Ceph wrote to the same disk), and a
+    // sync call would stall every socket meanwhile (fs/new-file.ts).
+    this.dirs.recheck(path.dirname(tmp));
+    await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified);
     this.progress.bytesDone += got.data.length;
     this.filesBytes += got.data.length;
-    return got.lastModified;
+    return undefined;
   }
 
   /** A larger object below the threshold: one GET streamed to disk inside its slot. */
   private async fetchStreamed(o: ListedObject, tmp: string): Promise<Date | undefined> {
     const lastModified = await this.run.slots.run(async () => {
+      this.dirs.recheck(path.dirname(tmp));
       const fh = await fs.promises.open(tmp, 'wx');
       try {
         return await this.run.engine.run({
@@ -314,20 +331,23 @@ class Downloader {
     }
     const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
     checkLength(o.key, n, res.contentLength);
-    if (this.plan.verify) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm), crypto.createHash('md5').update(data).digest('hex'));
+    const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
+    if (want !== undefined) checkMd5(o.key, want, crypto.createHash('md5').update(data).digest('hex'));
     return { data, ...(res.lastModified && { lastModified: res.lastModified }) };
   }
 
   /** One GET attempt of the whole object streamed into `fh` from offset 0; progress is taken back if it fails. */
   private async getStreamed(ep: Endpoint, signal: AbortSignal, o: ListedObject, fh: fs.promises.FileHandle): Promise<Date | undefined> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: o.key }, signal);
-    const hash = this.plan.verify ? crypto.createHash('md5') : undefined;
+    // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
+    const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
+    const hash = want !== undefined ? crypto.createHash('md5') : undefined;
     let written = 0;
     try {
-      const n = await drainTo(res.body, fh, 0, hash, res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; this.progress.bytesDone += d; });
+      const n = await drainTo(res.body, fh, 0, hash && ((b) => hash.update(b)), res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; this.progress.bytesDone += d; });
       checkLength(o.key, n, res.contentLength);
       await fh.truncate(n); // an earlier, longer attempt must not leave bytes behind
-      if (hash) checkMd5(o.key, md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm), hash.digest('hex'));
+      if (hash) checkMd5(o.key, want, hash.digest('hex'));
       return res.lastModified;
     } catch (err) {
       this.progress.bytesDone -= written;
@@ -337,34 +357,43 @@ class Downloader {
     }
   }
 
-  /** Parallel ranged GETs into a preallocated temporary file; every part in its own slot. */
+  /**
+   * Parallel ranged GETs into a preallocated temporary file; every part in its own slot. An MD5
+   * ETag is checked against the bytes hashed in file order while the parts arrive (fs/ordered-md5.ts).
+   */
   private async getRanged(o: ListedObject, tmp: string): Promise<Date | undefined> {
     const { run } = this;
     const parts = planParts(o.bytes, this.plan.partSizeBytes);
-    const fh = await fs.promises.open(tmp, 'wx+'); // read back for the MD5 check
-    const file: RangedFile = { fh, key: o.key, bytes: o.bytes, wantEtag: bareEtag(o.etag), firstEtag: undefined, lastModified: undefined };
+    const ranges = Array.from({ length: parts.count }, (_, i) => partRange(parts, o.bytes, i));
+    const wantMd5 = this.plan.verify ? md5FromEtag(o.etag) : undefined;
+    this.dirs.recheck(path.dirname(tmp));
+    const fh = await fs.promises.open(tmp, 'wx+'); // read back only for bytes the MD5 could not hold
+    const file: RangedFile = {
+      fh, key: o.key, bytes: o.bytes, wantEtag: bareEtag(o.etag), firstEtag: undefined, lastModified: undefined,
+      md5: wantMd5 !== undefined ? new OrderedMd5(ranges, this.holdBudget) : undefined, encrypted: false,
+    };
     let bytesBefore = 0;
     try {
       await fh.truncate(o.bytes);
       let partFailed = false;
-      await Promise.all(Array.from({ length: parts.count }, (_, i) => this.run.slots.run(async () => {
+      await Promise.all(ranges.map(({ start, end }, i) => this.run.slots.run(async () => {
         if (partFailed || run.signal.aborted) throw run.signal.aborted ? new Interrupted() : new Error('another part failed');
-        const { start, end } = partRange(parts, o.bytes, i);
         await run.engine.run({
           op: 'GetObject', key: o.key, part: i + 1, bytes: end - start + 1, kind: 'read', bucket: this.bucket,
-          send: (ep, signal) => this.getPart(ep, signal, file, start, end),
+          send: (ep, signal) => this.getPart(ep, signal, file, i, start, end),
         }).catch((err: unknown) => { partFailed = true; throw err; });
         bytesBefore += end - start + 1;
         this.tick();
       }, 'high')));
-      if (this.plan.verify) {
-        const md5 = md5FromEtag(o.etag);
-        if (md5 !== undefined) checkMd5(o.key, md5, await fileMd5(fh, o.bytes));
+      if (file.md5 && !file.encrypted) {
+        const buf = Buffer.allocUnsafe(4 * 1024 * 1024); // one buffer for every read-back of this object
+        checkMd5(o.key, wantMd5, await file.md5.digest((at, len) => readAt(fh, at, len, buf)));
       }
     } catch (err) {
       this.progress.bytesDone -= bytesBefore;
       throw err;
     } finally {
+      file.md5?.abandon();
       await fh.close();
     }
     this.filesBytes += o.bytes;
@@ -372,10 +401,10 @@ class Downloader {
   }
 
   /**
-   * One GET attempt of bytes start–end written at their offset: the range asked for, of the
-   * same object (its ETag that of the listing, else of the first part); progress taken back if it fails.
+   * One GET attempt of part `i`, bytes start–end, written at their offset: the range asked for, of
+   * the same object (its ETag that of the listing, else of the first part); progress taken back if it fails.
    */
-  private async getPart(ep: Endpoint, signal: AbortSignal, file: RangedFile, start: number, end: number): Promise<void> {
+  private async getPart(ep: Endpoint, signal: AbortSignal, file: RangedFile, i: number, start: number, end: number): Promise<void> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end } }, signal);
     const len = end - start + 1;
     let written = 0;
@@ -386,8 +415,13 @@ class Downloader {
       if (etag !== undefined && expected !== undefined && etag !== expected) throw objectChanged(file.key, `its ETag is now ${etag}, was ${expected}`);
       file.firstEtag ??= etag;
       file.lastModified ??= res.lastModified;
-      const n = await drainTo(res.body, file.fh, start, undefined, len, file.key, (d) => { written += d; this.progress.bytesDone += d; });
+      // SSE-KMS / SSE-C: the listed ETag is no MD5 of these bytes (only the GET says so)
+      if (etagIsNotMd5(res.sse, res.sseCustomerAlgorithm)) file.encrypted = true;
+      const md5 = file.md5;
+      md5?.attempt(i);
+      const n = await drainTo(res.body, file.fh, start, md5 && ((b) => md5.write(i, b)), len, file.key, (d) => { written += d; this.progress.bytesDone += d; });
       checkLength(file.key, n, len);
+      md5?.complete(i);
     } catch (err) {
       this.progress.bytesDone -= written;
       throw err;
@@ -416,6 +450,10 @@ interface RangedFile {
   /** without a listed ETag: the first part's, which the others must match */
   firstEtag: string | undefined;
   lastModified: Date | undefined;
+  /** the MD5 in file order, when the listed ETag is one */
+  md5: OrderedMd5 | undefined;
+  /** a part's GET said SSE-KMS / SSE-C: no MD5 to compare */
+  encrypted: boolean;
 }
 
 /** True when a regular file of `bytes` bytes is already at `target` (skipExisting). */
@@ -434,10 +472,6 @@ function coded(code: string, message: string): Error {
 
 function objectChanged(key: string, how: string): Error {
   return coded('ObjectChanged', `${key} changed while being downloaded: ${how} (run again)`);
-}
-
-function refusedError(reason: string): Error {
-  return coded('Refused', `refused: the key ${reason}; s3x never writes outside the directory`);
 }
 
 function checkMd5(key: string, want: string | undefined, got: string): void {
@@ -461,11 +495,12 @@ function toBuffer(c: Uint8Array | string): Buffer {
 }
 
 /**
- * Writes `body` into `fh` from `position`, in ~1 MiB writev batches, hashing as it goes. Rejects
- * (IncompleteBody) as soon as more than `maxBytes` arrive; returns the number of bytes written.
+ * Writes `body` into `fh` from `position`, in ~1 MiB writev batches, handing each chunk to
+ * `onChunk` (the MD5) as it comes. Rejects (IncompleteBody) as soon as more than `maxBytes`
+ * arrive; returns the number of bytes written.
  */
 async function drainTo(
-  body: AsyncIterable<Uint8Array | string>, fh: fs.promises.FileHandle, position: number, hash: crypto.Hash | undefined,
+  body: AsyncIterable<Uint8Array | string>, fh: fs.promises.FileHandle, position: number, onChunk: ((b: Buffer) => void) | undefined,
   maxBytes: number, key: string, onBytes: (n: number) => void,
 ): Promise<number> {
   let pos = position;
@@ -486,27 +521,26 @@ async function drainTo(
   };
   for await (const c of body) {
     const b = toBuffer(c);
-    hash?.update(b);
+    if (pos - position + batchBytes + b.length > maxBytes) throw coded('IncompleteBody', `${key}: the server sent more than the expected ${maxBytes} bytes`);
+    onChunk?.(b);
     batch.push(b);
     batchBytes += b.length;
-    if (pos - position + batchBytes > maxBytes) throw coded('IncompleteBody', `${key}: the server sent more than the expected ${maxBytes} bytes`);
     if (batchBytes >= WRITE_BATCH_BYTES) await flush();
   }
   await flush();
   return pos - position;
 }
 
-/** MD5 of the first `bytes` of an open file, read sequentially. */
-async function fileMd5(fh: fs.promises.FileHandle, bytes: number): Promise<string> {
-  const hash = crypto.createHash('md5');
-  const buf = Buffer.allocUnsafe(Math.min(bytes, 4 * 1024 * 1024) || 1);
-  for (let pos = 0; pos < bytes;) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, bytes - pos), pos);
+/** `length` bytes of an open file at `position` (fewer only at its end), into `buf` when it is large enough. */
+async function readAt(fh: fs.promises.FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
+  const buf = into && into.length >= length ? into : Buffer.allocUnsafe(length);
+  let got = 0;
+  while (got < length) {
+    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
     if (bytesRead === 0) break;
-    hash.update(buf.subarray(0, bytesRead));
-    pos += bytesRead;
+    got += bytesRead;
   }
-  return hash.digest('hex');
+  return buf.subarray(0, got);
 }
 
 /** Random per process, then a counter: unique names without a random draw per file (opened with O_EXCL anyway). */
@@ -515,9 +549,11 @@ let tmpCounter = 0;
 
 /** `<name>.s3x-tmp-<run id><n>` beside `target` (a short `.s3x-tmp-…` when the name is near the 255-byte limit). */
 function tempPathFor(target: string): string {
-  const base = path.basename(target);
   const unique = `${TMP_RUN_ID}${(tmpCounter++).toString(36)}`;
-  return path.join(path.dirname(target), Buffer.byteLength(base) > 200 ? `${TMP_MARK}${unique}` : `${base}${TMP_MARK}${unique}`);
+  // `target` is absolute and normalised (resolveInside): plain string work, no path.join
+  const slash = target.lastIndexOf(path.sep);
+  const base = target.slice(slash + 1);
+  return base.length * 3 > 200 && Buffer.byteLength(base) > 200 ? `${target.slice(0, slash + 1)}${TMP_MARK}${unique}` : `${target}${TMP_MARK}${unique}`;
 }
 
 /** Creates `dir` if needed; returns its real path. */
@@ -537,40 +573,4 @@ async function prepareDir(dir: string): Promise<string> {
     throw new UsageError(`cannot write to directory '${dir}': permission denied`);
   }
   return real;
-}
-
-/**
- * Creates directories under `root` one level at a time, refusing to pass through anything that is
- * not a real directory (a symbolic link could lead outside `root`). Each directory is checked once.
- */
-class DirMaker {
-  private readonly done = new Map<string, Promise<void>>();
-
-  constructor(private readonly root: string) {}
-
-  ensure(dir: string): Promise<void> {
-    if (dir === this.root) return Promise.resolve();
-    let p = this.done.get(dir);
-    if (!p) {
-      p = this.make(dir);
-      this.done.set(dir, p);
-    }
-    return p;
-  }
-
-  private async make(dir: string): Promise<void> {
-    if (!isWithin(this.root, dir)) throw refusedError('would resolve outside the directory');
-    await this.ensure(path.dirname(dir));
-    let st = await fs.promises.lstat(dir).catch(() => undefined);
-    if (!st) {
-      try {
-        await fs.promises.mkdir(dir);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-      st = await fs.promises.lstat(dir);
-    }
-    if (st.isSymbolicLink()) throw coded('Refused', `refused: ${path.relative(this.root, dir)} is a symbolic link; s3x never writes through one`);
-    if (!st.isDirectory()) throw coded('ENOTDIR', `${path.relative(this.root, dir)} exists and is not a directory`);
-  }
 }

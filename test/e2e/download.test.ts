@@ -153,6 +153,36 @@ describe('s3x download', () => {
     expect(fs.existsSync(path.join(work, 'evil.txt'))).toBe(false);
   });
 
+  it('a directory replaced by a symbolic link mid-run is refused: nothing is written through the link (exit 1)', async () => {
+    const names = Array.from({ length: 12 }, (_, i) => `swap/sub/f${String(i).padStart(2, '0')}.txt`);
+    await putObjects(env, bucket, names.map((k) => [k, `planted ${k}`] as const));
+    // each GET answered late, one at a time: the swap lands while files are still to come
+    const proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^GET \/[^/?]+\/swap\//, responseDelayMs: 250 } });
+    const parent = fs.mkdtempSync(path.join(work, 'swap-'));
+    const out = path.join(parent, 'out');
+    const outside = path.join(parent, 'outside');
+    const moved = path.join(parent, 'moved');
+    fs.mkdirSync(outside);
+    try {
+      const run = runCli(env, ['download', bucket, 'swap', out, '--endpoint-url', proxy.url, '-c', '1']);
+      const sub = path.join(out, 'sub');
+      const deadline = Date.now() + 30_000;
+      while (!(fs.existsSync(sub) && fs.readdirSync(sub).some((n) => !n.includes('.s3x-tmp-'))) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      fs.renameSync(sub, moved); // the checked directory goes away, a link to elsewhere takes its name
+      fs.symlinkSync(outside, sub);
+      const r = await run;
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/refused: the directory sub was replaced by a symbolic link during the run/);
+      expect(fs.readdirSync(outside)).toEqual([]);
+      const before = fs.readdirSync(moved);
+      expect(before.length).toBeGreaterThanOrEqual(1);
+      expect(before.filter((n) => n.includes('.s3x-tmp-'))).toEqual([]);
+      expect(before.length).toBeLessThan(names.length);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('Ctrl-C mid-download leaves no partial file: finished files are whole, the rest absent, exit 130', async () => {
     const big = crypto.randomBytes(30 * MIB);
     const smalls = Array.from({ length: 20 }, (_, i) => [`intr/z${i}.txt`, `small ${i}`] as const);
