@@ -73,13 +73,13 @@ export async function presign(opts: PresignOptions): Promise<PresignedUrl> {
     const ep = pool.endpoints[0]!;
     let region: string;
     try {
-      region = ep.config.region ?? await ep.client.config.region();
+      region = ep.config.region ?? await (await ep.sdkClient()).config.region();
     } catch {
       throw new UsageError('no region: pass --region or set AWS_REGION');
     }
     let credentials;
     try {
-      credentials = await ep.client.config.credentials();
+      credentials = await ep.credentials();
     } catch {
       throw new UsageError('no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile');
     }
