@@ -23,14 +23,14 @@
  * `$response.headers`; network errors are Node's own (`code` ECONNRESET, ECONNREFUSED…); an
  * aborted request rejects with the signal's `reason`.
  */
-import crypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { SignatureV4 } from '@smithy/signature-v4';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { decodeXmlText } from './s3-xml.js';
-import type {
-  AwsCredentialIdentityProvider, Checksum, HeaderBag, HttpRequest, QueryParameterBag, SourceData,
-} from '@smithy/types';
+import { rfc3986, SigV4Signer } from './sigv4.js';
+
+type HeaderBag = Record<string, string>;
+type QueryParameterBag = Readonly<Record<string, string>>;
 
 /** How to reach and sign for one S3 endpoint. */
 export interface SignedHttpConfig {
@@ -157,32 +157,8 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 const MAX_ERROR_BODY = 64 * 1024;
 const NO_QUERY: QueryParameterBag = Object.freeze({}) as QueryParameterBag;
 
-/** SHA-256 / HMAC-SHA-256 for the signer (smithy `Checksum`), on node:crypto. */
-export class NodeSha256 implements Checksum {
-  private hash: crypto.Hash | crypto.Hmac;
-
-  constructor(private readonly secret?: SourceData) {
-    this.hash = NodeSha256.create(secret);
-  }
-
-  private static create(secret: SourceData | undefined): crypto.Hash | crypto.Hmac {
-    if (secret === undefined) return crypto.createHash('sha256');
-    // the signer passes strings (the secret, first round) and the previous digests (Uint8Array)
-    if (typeof secret === 'string' || secret instanceof Uint8Array) return crypto.createHmac('sha256', secret);
-    return crypto.createHmac('sha256', ArrayBuffer.isView(secret)
-      ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength)
-      : new Uint8Array(secret));
-  }
-
-  update(chunk: Uint8Array): void { this.hash.update(chunk); }
-  digest(): Promise<Uint8Array> { return Promise.resolve(this.hash.digest()); }
-  reset(): void { this.hash = NodeSha256.create(this.secret); }
-}
-
 const PATH_SAFE = /^[A-Za-z0-9\-._~/]*$/;
 const PATH_FIX = /%2F|[!'()*]/g;
-const QUERY_SAFE = /^[A-Za-z0-9\-._~]*$/;
-const QUERY_FIX = /[!'()*]/g;
 function fixChar(c: string): string {
   return c === '%2F' ? '/' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
 }
@@ -194,9 +170,7 @@ export function encodeKeyPath(key: string): string {
 }
 
 /** RFC 3986 encoding of one query value (what the signer's canonical query uses). */
-function encodeQueryValue(value: string): string {
-  return QUERY_SAFE.test(value) ? value : encodeURIComponent(value).replace(QUERY_FIX, fixChar);
-}
+const encodeQueryValue = rfc3986;
 
 /** `?a=b&c` from query parameters, encoded as the signer encodes them ('' for none). */
 function queryStringOf(query: Record<string, string>): string {
@@ -250,12 +224,11 @@ function lengthMismatch(contentLength: number, what: 'more' | 'fewer'): Error {
 
 /** Sends S3 data requests (PutObject, UploadPart, GetObject) signed with SigV4 over node:http(s). */
 export class SignedHttpClient {
-  private readonly signer: SignatureV4;
+  private readonly signer: SigV4Signer;
   private readonly send: typeof http.request;
   private readonly agent: http.Agent | https.Agent;
   private readonly pathStyle: boolean;
   private readonly clockOffsetMs: () => number;
-  private readonly protocol: 'http:' | 'https:';
   /** host to connect to (IPv6 without brackets) */
   private readonly hostname: string;
   private readonly port: number | undefined;
@@ -267,7 +240,6 @@ export class SignedHttpClient {
   constructor(cfg: SignedHttpConfig) {
     const u = new URL(cfg.url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`signed-http: unsupported URL ${cfg.url}`);
-    this.protocol = u.protocol;
     this.send = u.protocol === 'https:' ? https.request : http.request;
     this.hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     this.port = u.port ? Number(u.port) : undefined;
@@ -276,14 +248,7 @@ export class SignedHttpClient {
     this.agent = cfg.agent;
     this.pathStyle = cfg.pathStyle;
     this.clockOffsetMs = cfg.clockOffsetMs ?? (() => 0);
-    this.signer = new SignatureV4({
-      service: 's3',
-      region: cfg.region,
-      credentials: cfg.credentials,
-      sha256: NodeSha256,
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
+    this.signer = new SigV4Signer(cfg.region, cfg.credentials);
   }
 
   /** PutObject; resolves once the (empty) response body is drained and the socket is back in the pool. */
@@ -369,8 +334,7 @@ export class SignedHttpClient {
       headers.host = `${bucket}.${this.hostHeader}`;
       path = `${this.basePath}/${encodeKeyPath(key)}`;
     }
-    const toSign: HttpRequest = { method, protocol: this.protocol, hostname, path, query, headers };
-    const signed = await this.signer.sign(toSign, { signingDate: new Date(Date.now() + this.clockOffsetMs()) });
+    const signedHeaders = await this.signer.sign({ method, path, query, headers }, new Date(Date.now() + this.clockOffsetMs()));
     if (signal.aborted) throw signal.reason; // fired while credentials were resolving
 
     return new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -378,7 +342,7 @@ export class SignedHttpClient {
       let stream: BodyStream | undefined;
       let res: http.IncomingMessage | undefined;
       const req = this.send({
-        agent: this.agent, method, hostname, port: this.port, path: path + queryString, headers: signed.headers,
+        agent: this.agent, method, hostname, port: this.port, path: path + queryString, headers: signedHeaders,
       });
 
       const onAbort = (): void => {
