@@ -1,10 +1,12 @@
 /**
- * One S3 endpoint: its SDK client (with the settings S3-compatible servers need), its own
- * keep-alive socket pool, its deadline estimator and its usage counters.
+ * One S3 endpoint: its signed client (custom endpoints) and its SDK client (made on first use,
+ * with the settings S3-compatible servers need), its own keep-alive socket pool, its deadline
+ * estimator and its usage counters.
  */
 import http from 'node:http';
 import https from 'node:https';
-import { S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { EstimatorConfig } from '../config/defaults.js';
 import { DeadlineEstimator } from './estimator.js';
 import type { Logger } from '../logger.js';
@@ -27,15 +29,15 @@ export interface EndpointStats {
 const CLOCK_CORRECTION_MIN_MS = 60_000;
 
 export class Endpoint {
-  /** control plane (list, multipart create/complete/abort, head, delete) */
-  readonly client: S3Client;
   /**
-   * data plane (PutObject, UploadPart, GetObject) signed directly: ~3.4× less client CPU per
-   * request than the SDK (0.25–0.29 vs 0.86–1.02 ms per 4 KiB PUT here), and on a machine the
-   * server shares that CPU is throughput. Only for custom endpoints with a known region; AWS
+   * every call signed directly: ~3.4× less client CPU per request than the SDK (0.25–0.29 vs
+   * 0.86–1.02 ms per 4 KiB PUT here), and on a machine the server shares that CPU is
+   * throughput; no SDK to load at start-up. Only for custom endpoints with a known region; AWS
    * itself goes through the SDK (its endpoint rules are the SDK's business).
    */
   readonly http: SignedHttpClient | undefined;
+  /** the signing credentials: explicit or from the environment at once, else the SDK's chain */
+  readonly credentials: AwsCredentialIdentityProvider;
   /** every S3 call s3x makes here, over `http` or `client` (./store.ts chooses) */
   readonly store: ObjectStore;
   readonly estimator: DeadlineEstimator;
@@ -50,9 +52,14 @@ export class Endpoint {
   /** error code of the last health failure, for messages */
   lastError: string | undefined;
   private readonly agent: http.Agent;
+  private sdk: Promise<S3Client> | undefined;
+  /** the SDK client once made (it then holds the clock offset) */
+  private sdkMade: S3Client | undefined;
+  /** server clock minus ours, ms, until the SDK client exists */
+  private offsetMs = 0;
 
   /** `store`: another ObjectStore in place of the S3 one (unit tests' fake store) */
-  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig }, logger: Logger, store?: ObjectStore) {
+  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig }, private readonly logger: Logger, store?: ObjectStore) {
     this.maxConcurrent = config.maxConcurrent ?? defaults.maxConcurrent;
     this.breaker = new CircuitBreaker(config.breaker, performance.now());
     this.limit = new AimdLimit(this.maxConcurrent);
@@ -63,51 +70,32 @@ export class Endpoint {
     // such as Complete/Abort issued while every data slot is busy).
     const agentOptions = { keepAlive: true, maxSockets: this.maxConcurrent + 2, keepAliveMsecs: 1000 };
     this.agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.client = new S3Client({
-      ...(config.url !== undefined && { endpoint: config.url }),
-      ...(config.region !== undefined && { region: config.region }),
-      ...(config.profile !== undefined && { profile: config.profile }),
-      ...(config.accessKeyId !== undefined && config.secretAccessKey !== undefined && {
-        credentials: {
-          accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey,
-          ...(config.sessionToken !== undefined && { sessionToken: config.sessionToken }),
-        },
-      }),
-      forcePathStyle: config.pathStyle,
-      // SDK ≥ 3.729 otherwise sends CRC32 trailers as aws-chunked bodies, which Ceph RGW
-      // answers with 411 MissingContentLength (README, "Upload": Endpoints).
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      // The engine owns retries: a streamed body cannot be re-sent by the SDK, and its
-      // retries would multiply ours.
-      maxAttempts: 1,
-      requestHandler: isHttps ? { httpsAgent: this.agent, connectionTimeout: 10_000 } : { httpAgent: this.agent, connectionTimeout: 10_000 },
-      // Without a logger the SDK console.warns on every failed streamed upload.
-      logger: {
-        debug: () => {},
-        info: () => {},
-        warn: (...args: unknown[]) => logger.debug({ endpoint: config.name, sdk: args.map(String).join(' ') }, 'sdk warning'),
-        error: (...args: unknown[]) => logger.debug({ endpoint: config.name, sdk: args.map(String).join(' ') }, 'sdk error'),
-      },
-    });
-
+    this.credentials = staticCredentials(config) ?? (async () => (await this.sdkClient()).config.credentials());
     this.http = config.url !== undefined && config.region !== undefined
       ? new SignedHttpClient({
         url: config.url, region: config.region, agent: this.agent, pathStyle: config.pathStyle,
-        // the SDK's resolved provider: env / profile / explicit, memoized by the SDK
-        credentials: this.client.config.credentials,
+        credentials: this.credentials,
         clockOffsetMs: () => this.clockOffsetMs,
       })
       : undefined;
     this.store = store ?? new S3Store(this);
   }
 
+  /** The SDK client (AWS itself, no region, credentials from a profile or SSO), made and loaded on first use. */
+  sdkClient(): Promise<S3Client> {
+    return this.sdk ??= import('./sdk-client.js').then(({ makeS3Client }) => {
+      const client = makeS3Client(this.config, this.agent, this.logger, this.offsetMs);
+      this.sdkMade = client;
+      return client;
+    });
+  }
+
   /**
-   * Server clock minus ours, ms: one value for both signers. It lives in the SDK client's
-   * `systemClockOffset` (which the SDK itself updates from every answer's Date header); the
-   * signed data path reads it for every request and writes it on a skew answer.
+   * Server clock minus ours, ms: one value for both signers. Once the SDK client exists it lives
+   * in its `systemClockOffset` (which the SDK itself updates from every answer's Date header);
+   * the signed path reads it for every request and writes it on a skew answer.
    */
-  get clockOffsetMs(): number { return this.client.config.systemClockOffset ?? 0; }
+  get clockOffsetMs(): number { return this.sdkMade ? this.sdkMade.config.systemClockOffset ?? 0 : this.offsetMs; }
 
   /**
    * Learns the offset from a skew answer's Date header (`serverDateMs`), given the offset the
@@ -118,7 +106,8 @@ export class Endpoint {
     if (serverDateMs === undefined) return false;
     const offsetMs = serverDateMs - receivedAtMs;
     if (Math.abs(offsetMs - signedWithOffsetMs) < CLOCK_CORRECTION_MIN_MS) return false;
-    this.client.config.systemClockOffset = offsetMs;
+    this.offsetMs = offsetMs;
+    if (this.sdkMade) this.sdkMade.config.systemClockOffset = offsetMs;
     return true;
   }
 
@@ -128,7 +117,28 @@ export class Endpoint {
   get label(): string { return this.config.url ?? 'aws'; }
 
   destroy(): void {
-    this.client.destroy();
+    this.sdkMade?.destroy();
     this.agent.destroy();
   }
+}
+
+/**
+ * Credentials known without the SDK: the endpoint's own keys, else AWS_ACCESS_KEY_ID /
+ * AWS_SECRET_ACCESS_KEY (/ AWS_SESSION_TOKEN) when no profile is named, as the SDK's chain
+ * reads them first (@aws-sdk/credential-provider-node: a profile skips the environment).
+ * Undefined: the SDK's chain decides (profile, SSO, process, web identity, instance roles).
+ */
+function staticCredentials(config: EndpointSpec, env = process.env): AwsCredentialIdentityProvider | undefined {
+  let creds: AwsCredentialIdentity | undefined;
+  if (config.accessKeyId !== undefined && config.secretAccessKey !== undefined) {
+    creds = { accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey, ...(config.sessionToken !== undefined && { sessionToken: config.sessionToken }) };
+  } else if (config.profile === undefined && !env.AWS_PROFILE && env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY && !env.AWS_CREDENTIAL_EXPIRATION) {
+    creds = {
+      accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+      ...(env.AWS_SESSION_TOKEN && { sessionToken: env.AWS_SESSION_TOKEN }),
+    };
+  }
+  if (creds === undefined) return undefined;
+  const fixed = creds;
+  return () => Promise.resolve(fixed);
 }

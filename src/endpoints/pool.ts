@@ -172,9 +172,14 @@ export class EndpointPool {
         const measured = this.endpoints.filter((e) => e.estimator.samples.bandwidth > 0);
         const worstSpb = measured.length > 0 ? Math.max(...measured.map((e) => e.estimator.secondsPerByte)) : undefined;
         const big = req.bytes >= (this.endpoints[0]!.estimator.config.bandwidthSampleBytes);
+        // an endpoint not yet heard from is assumed as quick as the quickest one heard from:
+        // a first answer faster than the prior must not keep every later request on its endpoint
+        const timed = this.endpoints.filter((e) => e.estimator.samples.latency > 0);
+        const bestLatencyMs = timed.length > 0 ? Math.min(...timed.map((e) => e.estimator.latencyMs)) : undefined;
         return this.lowest(ready, (e) => {
           const spb = big && e.estimator.samples.bandwidth === 0 && worstSpb !== undefined ? worstSpb : e.estimator.secondsPerByte;
-          const queueing = e.estimator.latencyMs * (1 + e.stats.inFlight / e.maxConcurrent);
+          const latencyMs = e.estimator.samples.latency === 0 && bestLatencyMs !== undefined ? Math.min(bestLatencyMs, e.estimator.latencyMs) : e.estimator.latencyMs;
+          const queueing = latencyMs * (1 + e.stats.inFlight / e.maxConcurrent);
           return (queueing + (e.inFlightBytes + req.bytes) * spb * 1000) / e.weight;
         });
       }

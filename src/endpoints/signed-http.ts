@@ -6,7 +6,8 @@
  * of it in SDK layers (middleware stack, schema serde, endpoint resolution). On a 2-core machine
  * that CPU is taken from the S3 server and caps small-file throughput. Signing with the SDK's own
  * signer (@smithy/signature-v4) over the endpoint's keep-alive agent costs ~0.9 ms per PUT.
- * The SDK client stays for the control plane (List, Create/Complete/Abort multipart, Head, Delete).
+ * The control plane (List, Delete, Head, multipart Create/Complete/Abort) goes the same way
+ * through `call` (./signed-control.ts reads and writes its XML); the SDK serves AWS itself.
  *
  * Wire format, matching what the SDK sends with `requestChecksumCalculation: 'WHEN_REQUIRED'`:
  *  - path: S3's canonical key encoding (RFC 3986 per segment, '/' kept); the same string is
@@ -22,13 +23,14 @@
  * `$response.headers`; network errors are Node's own (`code` ECONNRESET, ECONNREFUSED…); an
  * aborted request rejects with the signal's `reason`.
  */
-import crypto from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import { SignatureV4 } from '@smithy/signature-v4';
-import type {
-  AwsCredentialIdentityProvider, Checksum, HeaderBag, HttpRequest, QueryParameterBag, SourceData,
-} from '@smithy/types';
+import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { decodeXmlText } from './s3-xml.js';
+import { rfc3986, SigV4Signer } from './sigv4.js';
+
+type HeaderBag = Record<string, string>;
+type QueryParameterBag = Readonly<Record<string, string>>;
 
 /** How to reach and sign for one S3 endpoint. */
 export interface SignedHttpConfig {
@@ -108,6 +110,21 @@ export interface GetObjectParams {
   range?: { start: number; end: number };
 }
 
+/** A control-plane request (./signed-control.ts): any method, on a bucket (key '') or an object. */
+export interface SignedCall {
+  method: 'GET' | 'PUT' | 'POST' | 'DELETE' | 'HEAD';
+  bucket: string;
+  /** '' addresses the bucket itself */
+  key: string;
+  /** query parameters; a '' value is sent as a bare name (`?delete`) */
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Buffer;
+}
+
+/** A 2xx answer to a SignedCall, its body read whole as UTF-8. */
+export interface SignedAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
+
 /** GetObject outcome: the response body is the caller's to consume (or destroy). */
 export interface GetObjectResult { status: number; headers: http.IncomingHttpHeaders; body: http.IncomingMessage }
 
@@ -140,32 +157,8 @@ const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b78
 const MAX_ERROR_BODY = 64 * 1024;
 const NO_QUERY: QueryParameterBag = Object.freeze({}) as QueryParameterBag;
 
-/** SHA-256 / HMAC-SHA-256 for the signer (smithy `Checksum`), on node:crypto. */
-export class NodeSha256 implements Checksum {
-  private hash: crypto.Hash | crypto.Hmac;
-
-  constructor(private readonly secret?: SourceData) {
-    this.hash = NodeSha256.create(secret);
-  }
-
-  private static create(secret: SourceData | undefined): crypto.Hash | crypto.Hmac {
-    if (secret === undefined) return crypto.createHash('sha256');
-    // the signer passes strings (the secret, first round) and the previous digests (Uint8Array)
-    if (typeof secret === 'string' || secret instanceof Uint8Array) return crypto.createHmac('sha256', secret);
-    return crypto.createHmac('sha256', ArrayBuffer.isView(secret)
-      ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength)
-      : new Uint8Array(secret));
-  }
-
-  update(chunk: Uint8Array): void { this.hash.update(chunk); }
-  digest(): Promise<Uint8Array> { return Promise.resolve(this.hash.digest()); }
-  reset(): void { this.hash = NodeSha256.create(this.secret); }
-}
-
 const PATH_SAFE = /^[A-Za-z0-9\-._~/]*$/;
 const PATH_FIX = /%2F|[!'()*]/g;
-const QUERY_SAFE = /^[A-Za-z0-9\-._~]*$/;
-const QUERY_FIX = /[!'()*]/g;
 function fixChar(c: string): string {
   return c === '%2F' ? '/' : `%${c.charCodeAt(0).toString(16).toUpperCase()}`;
 }
@@ -177,29 +170,46 @@ export function encodeKeyPath(key: string): string {
 }
 
 /** RFC 3986 encoding of one query value (what the signer's canonical query uses). */
-function encodeQueryValue(value: string): string {
-  return QUERY_SAFE.test(value) ? value : encodeURIComponent(value).replace(QUERY_FIX, fixChar);
-}
+const encodeQueryValue = rfc3986;
 
-function decodeXml(text: string): string {
-  return text.indexOf('&') < 0
-    ? text
-    : text.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);/g, (_, e: string) =>
-        e === 'lt' ? '<' : e === 'gt' ? '>' : e === 'amp' ? '&' : e === 'quot' ? '"' : e === 'apos' ? "'"
-          : String.fromCodePoint(e[1] === 'x' ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10)));
+/** `?a=b&c` from query parameters, encoded as the signer encodes them ('' for none). */
+function queryStringOf(query: Record<string, string>): string {
+  let out = '';
+  for (const name of Object.keys(query)) {
+    const value = query[name]!;
+    out += `${out ? '&' : '?'}${encodeQueryValue(name)}${value === '' ? '' : `=${encodeQueryValue(value)}`}`;
+  }
+  return out;
 }
 
 function xmlField(body: string, name: string): string | undefined {
   const m = new RegExp(`<${name}>([^<]*)</${name}>`).exec(body);
-  return m ? decodeXml(m[1]!.trim()) : undefined;
+  return m ? decodeXmlText(m[1]!.trim()) : undefined;
 }
 
-function toS3Error(status: number, headers: http.IncomingHttpHeaders, body: string): S3HttpError {
+/** The whole body as UTF-8; rejects with the body's error (an abort destroys it with the signal's reason). */
+function readText(res: http.IncomingMessage): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (chunk: Buffer) => chunks.push(chunk));
+    res.once('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    res.once('error', reject);
+    res.once('close', () => { if (!res.complete) reject(Object.assign(new Error('aborted'), { code: 'ECONNRESET' })); });
+  });
+}
+
+/** An S3 error answer (status, headers and its XML body) as an SDK-shaped error. Exported for ./signed-control.ts (errors inside a 200). */
+export function toS3Error(status: number, headers: http.IncomingHttpHeaders, body: string): S3HttpError {
   const code = xmlField(body, 'Code') || (status === 404 ? 'NotFound' : `HTTP${status}`);
   const message = xmlField(body, 'Message') || code;
   const hdrId = headers['x-amz-request-id'];
   const requestId = xmlField(body, 'RequestId') ?? (typeof hdrId === 'string' ? hdrId : undefined);
   return new S3HttpError(code, message, status, headers, body, requestId);
+}
+
+/** A data call needs an object key: '' would address the bucket itself. */
+function objectKey(key: string): void {
+  if (key.length === 0) throw new TypeError('signed-http: empty object key');
 }
 
 type BodyStream = NodeJS.ReadableStream & { destroy?(err?: Error): unknown };
@@ -214,12 +224,11 @@ function lengthMismatch(contentLength: number, what: 'more' | 'fewer'): Error {
 
 /** Sends S3 data requests (PutObject, UploadPart, GetObject) signed with SigV4 over node:http(s). */
 export class SignedHttpClient {
-  private readonly signer: SignatureV4;
+  private readonly signer: SigV4Signer;
   private readonly send: typeof http.request;
   private readonly agent: http.Agent | https.Agent;
   private readonly pathStyle: boolean;
   private readonly clockOffsetMs: () => number;
-  private readonly protocol: 'http:' | 'https:';
   /** host to connect to (IPv6 without brackets) */
   private readonly hostname: string;
   private readonly port: number | undefined;
@@ -231,7 +240,6 @@ export class SignedHttpClient {
   constructor(cfg: SignedHttpConfig) {
     const u = new URL(cfg.url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`signed-http: unsupported URL ${cfg.url}`);
-    this.protocol = u.protocol;
     this.send = u.protocol === 'https:' ? https.request : http.request;
     this.hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     this.port = u.port ? Number(u.port) : undefined;
@@ -240,18 +248,12 @@ export class SignedHttpClient {
     this.agent = cfg.agent;
     this.pathStyle = cfg.pathStyle;
     this.clockOffsetMs = cfg.clockOffsetMs ?? (() => 0);
-    this.signer = new SignatureV4({
-      service: 's3',
-      region: cfg.region,
-      credentials: cfg.credentials,
-      sha256: NodeSha256,
-      uriEscapePath: false,
-      applyChecksum: false,
-    });
+    this.signer = new SigV4Signer(cfg.region, cfg.credentials);
   }
 
   /** PutObject; resolves once the (empty) response body is drained and the socket is back in the pool. */
   async putObject(p: PutObjectParams, signal: AbortSignal): Promise<PutResult> {
+    objectKey(p.key);
     const headers: HeaderBag = {
       'content-length': String(p.contentLength),
       'x-amz-content-sha256': UNSIGNED_PAYLOAD,
@@ -266,6 +268,7 @@ export class SignedHttpClient {
 
   /** UploadPart; resolves once the response body is drained. */
   async uploadPart(p: UploadPartParams, signal: AbortSignal): Promise<PutResult> {
+    objectKey(p.key);
     const partNumber = String(p.partNumber);
     const headers: HeaderBag = {
       'content-length': String(p.contentLength),
@@ -281,6 +284,7 @@ export class SignedHttpClient {
    * stays armed until the body closes: aborting destroys the body with the signal's reason.
    */
   async getObject(p: GetObjectParams, signal: AbortSignal): Promise<GetObjectResult> {
+    objectKey(p.key);
     const headers: HeaderBag = { 'x-amz-content-sha256': EMPTY_SHA256 };
     if (p.range !== undefined) {
       const { start, end } = p.range;
@@ -294,7 +298,19 @@ export class SignedHttpClient {
   }
 
   /**
-   * Signs and sends one request. 2xx: resolves with the response (drained unless `keepBody`);
+   * A control-plane call; resolves with a 2xx answer's whole body, rejects like the data calls.
+   * Bodies are not hashed (UNSIGNED-PAYLOAD, as for PUTs); a GET/HEAD/DELETE signs the empty body.
+   */
+  async call(c: SignedCall, signal: AbortSignal): Promise<SignedAnswer> {
+    const query = c.query ?? {};
+    const headers: HeaderBag = { ...c.headers, 'x-amz-content-sha256': c.body ? UNSIGNED_PAYLOAD : EMPTY_SHA256 };
+    if (c.body) headers['content-length'] = String(c.body.length);
+    const res = await this.exchange(c.method, c.bucket, c.key, query, queryStringOf(query), headers, c.body, c.body?.length ?? 0, signal, true);
+    return { status: res.statusCode!, headers: res.headers, body: await readText(res) };
+  }
+
+  /**
+   * Signs and sends one request (key '': to the bucket itself). 2xx: resolves with the response (drained unless `keepBody`);
    * otherwise rejects with an S3HttpError, Node's network error, or the signal's reason.
    */
   private async exchange(
@@ -302,22 +318,23 @@ export class SignedHttpClient {
     headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal, keepBody: boolean,
   ): Promise<http.IncomingMessage> {
     if (signal.aborted) throw signal.reason;
-    if (key.length === 0) throw new TypeError('signed-http: empty object key'); // would address the bucket itself
     if (Buffer.isBuffer(body) && body.length !== contentLength) {
       throw new RangeError(`signed-http: body is ${body.length} bytes, contentLength says ${contentLength}`);
     }
     let hostname = this.hostname;
     let path: string;
-    if (this.pathStyle) {
+    if (bucket === '') {
+      headers.host = this.hostHeader; // the service itself (ListBuckets)
+      path = `${this.basePath}/`;
+    } else if (this.pathStyle) {
       headers.host = this.hostHeader;
-      path = `${this.basePath}/${encodeQueryValue(bucket)}/${encodeKeyPath(key)}`;
+      path = `${this.basePath}/${encodeQueryValue(bucket)}${key === '' ? '' : `/${encodeKeyPath(key)}`}`;
     } else {
       hostname = `${bucket}.${hostname}`;
       headers.host = `${bucket}.${this.hostHeader}`;
       path = `${this.basePath}/${encodeKeyPath(key)}`;
     }
-    const toSign: HttpRequest = { method, protocol: this.protocol, hostname, path, query, headers };
-    const signed = await this.signer.sign(toSign, { signingDate: new Date(Date.now() + this.clockOffsetMs()) });
+    const signedHeaders = await this.signer.sign({ method, path, query, headers }, new Date(Date.now() + this.clockOffsetMs()));
     if (signal.aborted) throw signal.reason; // fired while credentials were resolving
 
     return new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -325,7 +342,7 @@ export class SignedHttpClient {
       let stream: BodyStream | undefined;
       let res: http.IncomingMessage | undefined;
       const req = this.send({
-        agent: this.agent, method, hostname, port: this.port, path: path + queryString, headers: signed.headers,
+        agent: this.agent, method, hostname, port: this.port, path: path + queryString, headers: signedHeaders,
       });
 
       const onAbort = (): void => {

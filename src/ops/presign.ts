@@ -7,11 +7,11 @@
  * signed header and the payload is UNSIGNED-PAYLOAD, so `curl URL` and
  * `curl -X PUT --upload-file f URL` work as they are, with any Content-Type.
  */
-import { SignatureV4 } from '@smithy/signature-v4';
-import type { HttpRequest } from '@smithy/types';
+import crypto from 'node:crypto';
+import type { Checksum, HttpRequest, SourceData } from '@smithy/types';
 import { resolveConnection, type ConnectionOptions } from '../config/options.js';
 import { UsageError } from '../errors.js';
-import { encodeKeyPath, NodeSha256 } from '../endpoints/signed-http.js';
+import { encodeKeyPath } from '../endpoints/signed-http.js';
 import { silentLogger } from '../logger.js';
 import { openPool } from '../run/context.js';
 
@@ -59,6 +59,28 @@ export function checkExpires(expiresInSec: number): number {
   return expiresInSec;
 }
 
+/** SHA-256 / HMAC-SHA-256 for the signer (smithy `Checksum`), on node:crypto. */
+class NodeSha256 implements Checksum {
+  private hash: crypto.Hash | crypto.Hmac;
+
+  constructor(private readonly secret?: SourceData) {
+    this.hash = NodeSha256.create(secret);
+  }
+
+  private static create(secret: SourceData | undefined): crypto.Hash | crypto.Hmac {
+    if (secret === undefined) return crypto.createHash('sha256');
+    // the signer passes strings (the secret, first round) and the previous digests (Uint8Array)
+    if (typeof secret === 'string' || secret instanceof Uint8Array) return crypto.createHmac('sha256', secret);
+    return crypto.createHmac('sha256', ArrayBuffer.isView(secret)
+      ? new Uint8Array(secret.buffer, secret.byteOffset, secret.byteLength)
+      : new Uint8Array(secret));
+  }
+
+  update(chunk: Uint8Array): void { this.hash.update(chunk); }
+  digest(): Promise<Uint8Array> { return Promise.resolve(this.hash.digest()); }
+  reset(): void { this.hash = NodeSha256.create(this.secret); }
+}
+
 /** Presigns bucket/key for `method` with the first endpoint's credentials. */
 export async function presign(opts: PresignOptions): Promise<PresignedUrl> {
   if (!opts.bucket) throw new UsageError('a bucket name is required');
@@ -73,13 +95,13 @@ export async function presign(opts: PresignOptions): Promise<PresignedUrl> {
     const ep = pool.endpoints[0]!;
     let region: string;
     try {
-      region = ep.config.region ?? await ep.client.config.region();
+      region = ep.config.region ?? await (await ep.sdkClient()).config.region();
     } catch {
       throw new UsageError('no region: pass --region or set AWS_REGION');
     }
     let credentials;
     try {
-      credentials = await ep.client.config.credentials();
+      credentials = await ep.credentials();
     } catch {
       throw new UsageError('no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile');
     }
@@ -100,6 +122,8 @@ export async function presign(opts: PresignOptions): Promise<PresignedUrl> {
       host = virtual ? `${opts.bucket}.s3.${region}.amazonaws.com` : `s3.${region}.amazonaws.com`;
       path = virtual ? `/${keyPath}` : `/${opts.bucket}/${keyPath}`;
     }
+    // loaded here only: the signer and what it imports cost start-up time every other command would pay
+    const { SignatureV4 } = await import('@smithy/signature-v4');
     const signer = new SignatureV4({ service: 's3', region, credentials, sha256: NodeSha256, uriEscapePath: false, applyChecksum: false });
     const request: HttpRequest = {
       method, protocol, hostname: host.replace(/:\d+$/, ''), path, query: {},

@@ -29,7 +29,7 @@ beforeAll(async () => {
   }, { maxConcurrent: 4, estimator: DEFAULT_ESTIMATOR }, silentLogger);
   expect(ep.http).toBeDefined();
   stores.signed = ep.store;
-  stores.sdk = new S3Store({ client: ep.client, http: undefined });
+  stores.sdk = new S3Store({ sdkClient: () => ep.sdkClient(), http: undefined });
 });
 
 afterAll(async () => {

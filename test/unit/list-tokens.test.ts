@@ -4,7 +4,7 @@
  * misread it). Round-robin routing would otherwise send page 2 elsewhere.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ListObjectsV2CommandInput } from '@aws-sdk/client-s3';
+import type { ListObjectsInput } from '../../src/endpoints/store.js';
 import type { Mode } from '../../src/config/pool-config.js';
 import { DEFAULT_ESTIMATOR } from '../../src/config/defaults.js';
 import { listThrough } from '../../src/ops/list.js';
@@ -18,8 +18,8 @@ afterEach(() => { for (const p of pools.splice(0)) p.destroy(); });
 
 /** A store holding `keys`, one key a page; its tokens are "<name>:<index>". */
 function fakeStore(ep: Endpoint, keys: string[], calls: string[]): void {
-  const send = async (cmd: { input: ListObjectsV2CommandInput }): Promise<unknown> => {
-    const token = cmd.input.ContinuationToken;
+  const listObjectsV2 = async (input: ListObjectsInput): Promise<unknown> => {
+    const token = input.continuationToken;
     calls.push(`${ep.name}<-${token ?? 'start'}`);
     if (token !== undefined && !token.startsWith(`${ep.name}:`)) {
       throw Object.assign(new Error('foreign token'), { name: 'InvalidArgument', $metadata: { httpStatusCode: 400 } });
@@ -28,7 +28,7 @@ function fakeStore(ep: Endpoint, keys: string[], calls: string[]): void {
     const more = i + 1 < keys.length;
     return { Contents: keys.length ? [{ Key: keys[i], Size: 1 }] : [], IsTruncated: more, ...(more && { NextContinuationToken: `${ep.name}:${i + 1}` }) };
   };
-  Object.defineProperty(ep, 'client', { value: { send, destroy() {}, config: {} } });
+  Object.defineProperty(ep, 'store', { value: { listObjectsV2 } });
 }
 
 function engineFor(mode: Mode, sharedStorage: boolean, stores: string[][], calls: string[]): RequestEngine {
@@ -58,7 +58,7 @@ describe('listThrough: tokens stay with the store that issued them', () => {
   it('replicate: a store whose listing fails fails the listing (a delete must see every store)', async () => {
     const calls: string[] = [];
     const engine = engineFor('replicate', false, [['a1'], ['b1']], calls);
-    Object.defineProperty(engine.pool.endpoints[1]!, 'client', { value: { send: async () => { throw Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }); }, destroy() {}, config: {} } });
+    Object.defineProperty(engine.pool.endpoints[1]!, 'store', { value: { listObjectsV2: async () => { throw Object.assign(new Error('denied'), { name: 'AccessDenied', $metadata: { httpStatusCode: 403 } }); } } });
     await expect(keys(engine)).rejects.toThrow(/AccessDenied/);
   });
 

@@ -11,7 +11,7 @@ import { resolveInside, safeRelativePath } from '../../src/fs/safe-path.js';
 import { mergeByKey, pages, type PageAnswer } from '../../src/ops/list.js';
 import { bareEtag, md5FromEtag } from '../../src/fs/md5.js';
 import { PerKeyTime } from '../../src/ops/delete.js';
-import { withContentMd5 } from '../../src/endpoints/store.js';
+import { withContentMd5 } from '../../src/endpoints/sdk-store.js';
 import { MAX_PRESIGN_EXPIRES_SEC, checkExpires, presign } from '../../src/ops/presign.js';
 
 describe('key → local path (download never writes outside its directory)', () => {

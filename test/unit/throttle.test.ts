@@ -241,7 +241,7 @@ describe('clock skew', () => {
     expect((await put('a')).status).toBe(200);
     expect(srv.seen).toHaveLength(2);
     expect(Math.abs(ep.clockOffsetMs - aheadMs)).toBeLessThan(2_000);
-    expect(Math.abs((ep.client.config.systemClockOffset ?? 0) - aheadMs)).toBeLessThan(2_000);
+    expect(Math.abs(((await ep.sdkClient()).config.systemClockOffset ?? 0) - aheadMs)).toBeLessThan(2_000);
     // later requests are signed with the corrected clock at once
     expect((await put('b')).status).toBe(200);
     expect(srv.seen).toHaveLength(3);

@@ -13,7 +13,7 @@ interface DeleteFlags extends CommonFlags {
   all?: boolean;
   rawPrefix?: boolean;
   dryRun?: boolean;
-  batchSize: string;
+  batchSize?: string;
   table?: boolean;
 }
 
@@ -22,7 +22,7 @@ export function registerDeletePrefix(program: Command, ctx: CliContext): void {
     'deletes keys under "<prefix>/" ("logs" deletes logs/…, not logs-old/…); required unless --all', '"logs" also deletes logs-old/… and logs.txt')
     .option('--all', 'with no prefix: delete every object in the bucket')
     .option('--dry-run', 'list every key that would be deleted; delete nothing')
-    .option('--batch-size <n>', `keys per DeleteObjects request (1–${MAX_DELETE_BATCH})`, String(MAX_DELETE_BATCH))
+    .option('--batch-size <n>', `keys per DeleteObjects request (1–${MAX_DELETE_BATCH}); default: batches of ${MAX_DELETE_BATCH} split over the --concurrency slots`)
     .option('--table', 'print the per-request table');
   addCommonOptions(cmd);
   cmd.addHelpText('after', `
@@ -53,7 +53,7 @@ Exit codes: 0 all deleted; 1 some keys could not be deleted (each is named); 2 u
       all: flags.all ?? false,
       rawPrefix: flags.rawPrefix ?? false,
       dryRun: flags.dryRun ?? false,
-      batchSize: parseIntInRange(flags.batchSize, '--batch-size', 1, MAX_DELETE_BATCH),
+      ...(flags.batchSize !== undefined && { batchSize: parseIntInRange(flags.batchSize, '--batch-size', 1, MAX_DELETE_BATCH) }),
       onProgress: (p) => spinner.update(p),
       onReport: (r) => {
         if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);

@@ -1,0 +1,160 @@
+/**
+ * The ObjectStore calls through the SDK's S3Client: for AWS itself and endpoints without a
+ * region (./store.ts chooses). Only ./store.ts loads this module, and only on first use, so
+ * commands against a custom endpoint never import @aws-sdk/client-s3 (issue 12: start-up).
+ */
+import crypto from 'node:crypto';
+import {
+  AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
+  DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand,
+  ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type PutObjectCommandInput, type S3Client,
+} from '@aws-sdk/client-s3';
+import type {
+  CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, GetObjectInput,
+  GetObjectOutput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
+  ObjectBody, PutObjectInput, PutOutput, StoreBody, UploadPartInput,
+} from './object-store.js';
+
+/** `{ name: value }` for the defined values only. */
+function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(o)) if (o[k] !== undefined) out[k] = o[k];
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
+}
+
+export async function putObject(client: S3Client, p: PutObjectInput, signal: AbortSignal): Promise<PutOutput> {
+  const body = typeof p.body === 'function' ? p.body() : p.body;
+  const out = await client.send(new PutObjectCommand({
+    Bucket: p.bucket, Key: p.key, Body: body as PutObjectCommandInput['Body'], ContentLength: p.contentLength, ContentType: p.contentType, ContentMD5: p.contentMd5, Metadata: p.metadata,
+  }), { abortSignal: signal }).finally(() => destroyStream(body));
+  return { etag: out.ETag, ...defined({ sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm }) };
+}
+
+export async function uploadPart(client: S3Client, p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
+  const body = typeof p.body === 'function' ? p.body() : p.body;
+  const out = await client.send(new UploadPartCommand({
+    Bucket: p.bucket, Key: p.key, UploadId: p.uploadId, PartNumber: p.partNumber, Body: body as PutObjectCommandInput['Body'], ContentLength: p.contentLength, ContentMD5: p.contentMd5,
+  }), { abortSignal: signal }).finally(() => destroyStream(body));
+  return { etag: out.ETag, ...defined({ sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm }) };
+}
+
+export async function getObject(client: S3Client, p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput> {
+  const { bucket, key, range } = p;
+  const out = await client.send(new GetObjectCommand({
+    Bucket: bucket, Key: key, ...(range && { Range: `bytes=${range.start}-${range.end}` }),
+  }), { abortSignal: signal });
+  const body = out.Body as unknown as ObjectBody | undefined;
+  if (!body) throw new Error(`GetObject ${key}: no body`);
+  return {
+    body: failingOnAbort(body, signal),
+    ...defined({
+      contentLength: out.ContentLength, contentRange: out.ContentRange, etag: out.ETag, lastModified: out.LastModified,
+      sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm,
+    }),
+  };
+}
+
+export async function headObject(client: S3Client, p: { bucket: string; key: string }, signal: AbortSignal): Promise<HeadObjectOutput> {
+  const out = await client.send(new HeadObjectCommand({ Bucket: p.bucket, Key: p.key }), { abortSignal: signal });
+  return defined({
+    etag: out.ETag, contentLength: out.ContentLength, metadata: out.Metadata,
+    sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm,
+  });
+}
+
+export function listObjectsV2(client: S3Client, p: ListObjectsInput, signal: AbortSignal): Promise<ListObjectsPage> {
+  return client.send(new ListObjectsV2Command({
+    Bucket: p.bucket,
+    ...(p.prefix !== undefined && p.prefix !== '' && { Prefix: p.prefix }),
+    ...(p.delimiter !== undefined && { Delimiter: p.delimiter }),
+    ...(p.maxKeys !== undefined && { MaxKeys: p.maxKeys }),
+    ...(p.continuationToken !== undefined && { ContinuationToken: p.continuationToken }),
+  }), { abortSignal: signal });
+}
+
+export async function deleteObjects(client: S3Client, p: { bucket: string; keys: readonly string[] }, signal: AbortSignal): Promise<DeleteObjectsOutput> {
+  const cmd = new DeleteObjectsCommand({ Bucket: p.bucket, Delete: { Objects: p.keys.map((Key) => ({ Key })), Quiet: true } });
+  withContentMd5(cmd);
+  const out = await client.send(cmd, { abortSignal: signal });
+  return { errors: (out.Errors ?? []).map((e) => defined({ key: e.Key, code: e.Code, message: e.Message })) };
+}
+
+export async function deleteObject(client: S3Client, p: { bucket: string; key: string }, signal: AbortSignal): Promise<void> {
+  await client.send(new DeleteObjectCommand({ Bucket: p.bucket, Key: p.key }), { abortSignal: signal });
+}
+
+export async function createMultipartUpload(client: S3Client, p: CreateMultipartUploadInput, signal: AbortSignal): Promise<{ uploadId: string | undefined }> {
+  const out = await client.send(new CreateMultipartUploadCommand({
+    Bucket: p.bucket, Key: p.key, ContentType: p.contentType, Metadata: p.metadata,
+  }), { abortSignal: signal });
+  return { uploadId: out.UploadId };
+}
+
+export async function completeMultipartUpload(client: S3Client, p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput> {
+  const out = await client.send(new CompleteMultipartUploadCommand({
+    Bucket: p.bucket, Key: p.key, UploadId: p.uploadId,
+    MultipartUpload: { Parts: p.parts.map((x) => ({ PartNumber: x.partNumber, ETag: x.etag })) },
+  }), { abortSignal: signal });
+  return defined({ etag: out.ETag, sse: out.ServerSideEncryption });
+}
+
+export async function abortMultipartUpload(client: S3Client, p: { bucket: string; key: string; uploadId: string }, signal: AbortSignal): Promise<void> {
+  await client.send(new AbortMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: p.uploadId }), { abortSignal: signal });
+}
+
+export async function listMultipartUploads(client: S3Client, p: ListMultipartUploadsInput, signal: AbortSignal): Promise<ListMultipartUploadsOutput> {
+  const out = await client.send(new ListMultipartUploadsCommand({
+    Bucket: p.bucket, ...(p.prefix && { Prefix: p.prefix }),
+    ...(p.keyMarker !== undefined && { KeyMarker: p.keyMarker }), ...(p.uploadIdMarker !== undefined && { UploadIdMarker: p.uploadIdMarker }),
+  }), { abortSignal: signal });
+  return {
+    uploads: (out.Uploads ?? []).map((u) => defined({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated })),
+    isTruncated: out.IsTruncated === true,
+    ...defined({ nextKeyMarker: out.NextKeyMarker, nextUploadIdMarker: out.NextUploadIdMarker }),
+  };
+}
+
+export async function listBuckets(client: S3Client, signal: AbortSignal): Promise<void> {
+  await client.send(new ListBucketsCommand({}), { abortSignal: signal });
+}
+
+/** A stream body the SDK was given is closed once the call ends (the file descriptor with it). */
+function destroyStream(body: StoreBody | NodeJS.ReadableStream): void {
+  if (!Buffer.isBuffer(body)) (body as { destroy?: () => unknown }).destroy?.();
+}
+
+/** The SDK's signal guards the request only: the body must fail with the signal's reason too. */
+function failingOnAbort(body: ObjectBody, signal: AbortSignal): ObjectBody {
+  const onAbort = (): void => { body.destroy(signal.reason as Error); };
+  signal.addEventListener('abort', onAbort, { once: true });
+  return {
+    async *[Symbol.asyncIterator]() {
+      try {
+        yield* body;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    },
+    destroy: (err?: Error) => { signal.removeEventListener('abort', onAbort); return body.destroy(err); },
+  };
+}
+
+/**
+ * Adds Content-MD5 to a DeleteObjects request. S3 requires Content-MD5 or an x-amz-checksum-*
+ * header on DeleteObjects; SDK ≥ 3.729 sends only a CRC32 checksum, which some S3-compatible
+ * servers do not accept in its place. Ceph RGW 16 needs neither and checks neither (measured);
+ * sending both is accepted everywhere. The MD5 of a 1,000-key body (~60 KB) costs ~0.1 ms.
+ */
+export function withContentMd5(cmd: DeleteObjectsCommand): DeleteObjectsCommand {
+  cmd.middlewareStack.add(
+    (next) => async (args) => {
+      const req = args.request as { headers?: Record<string, string>; body?: unknown };
+      if (req.headers && (typeof req.body === 'string' || req.body instanceof Uint8Array)) {
+        req.headers['content-md5'] = crypto.createHash('md5').update(req.body).digest('base64');
+      }
+      return next(args);
+    },
+    { step: 'build', name: 's3xContentMd5', override: true },
+  );
+  return cmd;
+}
