@@ -178,7 +178,7 @@ describe("RequestEngine: the run's abort", () => {
   });
 
   it('ends every call in flight at once (one listener for all attempts), after earlier requests finished', async () => {
-    const store = new FakeStore('ep1').script({ delayMs: 1 }, { delayMs: 1 }, { hang: 'reason' }, { hang: 'reason' }, { hang: 'reason' });
+    const store = new FakeStore('ep1').script({ afterMs: 1 }, { afterMs: 1 }, { hang: 'reason' }, { hang: 'reason' }, { hang: 'reason' });
     const { engine, endpoints, run } = setup({ stores: [store] });
     await engine.run(put('done1'));
     await engine.run(put('done2'));
