@@ -73,6 +73,8 @@ let endpoint = process.env.S3X_BENCH_ENDPOINT;
 let cephDir = process.env.S3X_CEPH_DIR;
 if (!endpoint) {
   cephDir ??= '/tmp/s3x-ceph';
+  // a new cluster: S2/S6 data, 100,000 (S7) and 220,000 (S8) objects filled the 20 GiB default
+  process.env.S3X_CEPH_OSD_GB ??= '45';
   const envText = sh('bash', [path.join(ROOT, 'scripts/ceph-rgw.sh'), 'up', '--dir', cephDir, '7480', '7481', '7482'], { stdio: ['ignore', 'pipe', 'inherit'] });
   for (const m of envText.matchAll(/^export ([A-Z0-9_]+)="?([^"\n]*)"?$/gm)) process.env[m[1]] = m[2];
   endpoint = process.env.S3X_ENDPOINTS.split(' ')[0];
