@@ -4,6 +4,7 @@
  * options ./signed-http.ts used; test/unit/sigv4.test.ts compares both on the same requests).
  * Why our own: importing @smithy/signature-v4 pulls in ~200 KB of @smithy/core and node:stream
  * at start-up (issue 12: `s3x ls` in ≤ 0.1 s), and the signing key is cached per day here.
+ * `presign` signs query-string URLs as smithy's presign does (ops/presign.ts; same test).
  */
 import crypto from 'node:crypto';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
@@ -67,11 +68,38 @@ export class SigV4Signer {
     const payloadHash = headers['x-amz-content-sha256'];
     if (payloadHash === undefined) throw new TypeError('sigv4: x-amz-content-sha256 is required');
     const canonical = `${req.method}\n${req.path}\n${canonicalQuery(req.query)}\n${canonicalHeaders}\n${signedHeaders}\n${payloadHash}`;
-    const scope = `${short}/${this.region}/${this.service}/aws4_request`;
-    const toSign = `AWS4-HMAC-SHA256\n${long}\n${scope}\n${crypto.createHash('sha256').update(canonical).digest('hex')}`;
-    const signature = crypto.createHmac('sha256', this.signingKey(creds, short)).update(toSign).digest('hex');
-    headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${scope}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
+    const signature = this.signature(canonical, creds, long, short);
+    headers.authorization = `AWS4-HMAC-SHA256 Credential=${creds.accessKeyId}/${this.scope(short)}, SignedHeaders=${signedHeaders}, Signature=${signature}`;
     return headers;
+  }
+
+  /**
+   * The query of a presigned URL for `method` on host + path (encoded): X-Amz-* and the signature.
+   * Only `host` is signed and the payload is UNSIGNED-PAYLOAD, so any client can send the body.
+   */
+  async presign(req: { method: string; host: string; path: string }, at: Date, expiresInSec: number): Promise<Record<string, string>> {
+    const creds = await this.credentials();
+    const { long, short } = amzDate(at);
+    const query: Record<string, string> = {
+      'X-Amz-Algorithm': 'AWS4-HMAC-SHA256',
+      'X-Amz-Credential': `${creds.accessKeyId}/${this.scope(short)}`,
+      'X-Amz-Date': long,
+      'X-Amz-Expires': String(expiresInSec),
+      'X-Amz-SignedHeaders': 'host',
+    };
+    if (creds.sessionToken) query['X-Amz-Security-Token'] = creds.sessionToken;
+    const canonical = `${req.method}\n${req.path}\n${canonicalQuery(query)}\nhost:${req.host}\n\nhost\nUNSIGNED-PAYLOAD`;
+    query['X-Amz-Signature'] = this.signature(canonical, creds, long, short);
+    return query;
+  }
+
+  private scope(day: string): string {
+    return `${day}/${this.region}/${this.service}/aws4_request`;
+  }
+
+  private signature(canonical: string, creds: AwsCredentialIdentity, long: string, short: string): string {
+    const toSign = `AWS4-HMAC-SHA256\n${long}\n${this.scope(short)}\n${crypto.createHash('sha256').update(canonical).digest('hex')}`;
+    return crypto.createHmac('sha256', this.signingKey(creds, short)).update(toSign).digest('hex');
   }
 
   /** kSigning = HMAC chain over date, region, service; one per day and secret. */
