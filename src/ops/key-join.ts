@@ -13,7 +13,8 @@ import type { Run } from '../run/run.js';
 import { stopOnListingFailure, type ListedObject } from './list.js';
 import { remoteOnlySelector, type RemoteSelection } from './remote-only.js';
 
-export interface Joined<L> { local: L; remote: ListedObject | undefined }
+/** A local item, its key (computed once, by the sort), and the object under that key if any. */
+export interface Joined<L> { local: L; key: string; remote: ListedObject | undefined }
 
 /**
  * `local` (batches in key order) with the object of `remote` (batches in key order, keys
@@ -35,10 +36,10 @@ export async function* joinByKey<L>(
         onRemoteOnly(r.take());
         if (r.head === undefined) await r.fill();
       }
-      if (r.head?.key !== k) { yield { local: v, remote: undefined }; continue; }
+      if (r.head?.key !== k) { yield { local: v, key: k, remote: undefined }; continue; }
       const matched = r.take();
       if (r.head === undefined) await r.fill();
-      yield { local: v, remote: matched };
+      yield { local: v, key: k, remote: matched };
     }
   }
   if (!started) await r.fill();

@@ -225,9 +225,9 @@ async function planOnly(opts: UploadOptions, s: Resolved): Promise<UploadSummary
   const tally = new Tally();
   const { progress, failed, skipped } = tally;
   for await (const f of openTree(opts, s, tally).files) {
-    if (!s.inShard(keyFor(prefix, f.rel))) continue;
-    const multipart = f.size >= thresholdBytes;
     const key = keyFor(prefix, f.rel);
+    if (!s.inShard(key)) continue;
+    const multipart = f.size >= thresholdBytes;
     opts.onPlan?.({ path: f.rel, key, bytes: f.size, multipart, parts: multipart ? planParts(f.size, partSizeBytes).count : 1 });
     progress.filesFound++;
     progress.bytesFound += f.size;
@@ -269,7 +269,7 @@ class UploadRun {
     let join: ListingJoin | undefined;
     try {
       await run.preflight();
-      let found = unjoined(tree.files);
+      let found = unjoined(tree.files, s.prefix);
       if (opts.compare) {
         const listing = await openListing(run.engine, s.bucket, s.prefix ? `${s.prefix}/` : '');
         this.classify = classifier(opts.compare, s.partSizeBytes);
@@ -308,9 +308,8 @@ class UploadRun {
       await files.wait();
       const next = await queue.shift();
       if (next === undefined) { files.giveBack(); break; }
-      const key = keyFor(s.prefix, next.local.rel);
-      if (!s.inShard(key)) { files.giveBack(); continue; }
-      if (files.start(() => this.uploadOne(next.local, key, next.remote))) this.tick();
+      if (!s.inShard(next.key)) { files.giveBack(); continue; }
+      if (files.start(() => this.uploadOne(next.local, next.key, next.remote))) this.tick();
     }
     await walking;
     await files.drain();
@@ -425,8 +424,8 @@ class UploadRun {
 }
 
 /** The walk's files as the dispatch takes them, with no listing to compare against. */
-async function* unjoined(files: AsyncIterable<FileEntry>): AsyncGenerator<Joined<FileEntry>> {
-  for await (const f of files) yield { local: f, remote: undefined };
+async function* unjoined(files: AsyncIterable<FileEntry>, prefix: string): AsyncGenerator<Joined<FileEntry>> {
+  for await (const f of files) yield { local: f, key: keyFor(prefix, f.rel), remote: undefined };
 }
 
 async function checkDir(dir: string): Promise<void> {
