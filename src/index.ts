@@ -8,6 +8,7 @@
  */
 export { upload } from './ops/upload.js';
 export type { UploadOptions, UploadSummary, UploadProgress, PlannedFile, FailedFile } from './ops/upload.js';
+export type { ResumeSummary } from './ops/multipart-upload.js';
 export type { EndpointSummary, RunTotals } from './run/summary.js';
 export { download } from './ops/download.js';
 export { md5FromEtag } from './fs/md5.js';

@@ -137,6 +137,23 @@ export interface ListMultipartUploadsOutput {
   nextUploadIdMarker?: string;
 }
 
+export interface ListPartsInput {
+  bucket: string;
+  key: string;
+  uploadId: string;
+  /** the page after this part number */
+  partNumberMarker?: number | undefined;
+}
+
+/** One part of an open multipart upload, as ListParts gives it; the ETag as sent (quotes included). */
+export interface ListedPart { partNumber?: number; etag?: string; size?: number }
+
+export interface ListPartsOutput {
+  parts: ListedPart[];
+  isTruncated: boolean;
+  nextPartNumberMarker?: number;
+}
+
 /** One endpoint's S3 calls. Each honours `signal`: an aborted call rejects (a body in flight fails). */
 export interface ObjectStore {
   putObject(p: PutObjectInput, signal: AbortSignal): Promise<PutOutput>;
@@ -153,6 +170,8 @@ export interface ObjectStore {
   abortMultipartUpload(p: { bucket: string; key: string; uploadId: string }, signal: AbortSignal): Promise<void>;
   /** one page */
   listMultipartUploads(p: ListMultipartUploadsInput, signal: AbortSignal): Promise<ListMultipartUploadsOutput>;
+  /** one page of an open upload's parts */
+  listParts(p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput>;
   /** `endpoints check`: are the credentials accepted */
   listBuckets(signal: AbortSignal): Promise<void>;
 }

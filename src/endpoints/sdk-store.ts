@@ -7,12 +7,12 @@ import crypto from 'node:crypto';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
   DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand,
-  ListObjectsV2Command, PutObjectCommand, UploadPartCommand, type PutObjectCommandInput, type S3Client,
+  ListObjectsV2Command, ListPartsCommand, PutObjectCommand, UploadPartCommand, type PutObjectCommandInput, type S3Client,
 } from '@aws-sdk/client-s3';
 import type {
   CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, GetObjectInput,
   GetObjectOutput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
-  ObjectBody, PutObjectInput, PutOutput, StoreBody, UploadPartInput,
+  ListPartsInput, ListPartsOutput, ObjectBody, PutObjectInput, PutOutput, StoreBody, UploadPartInput,
 } from './object-store.js';
 
 /** `{ name: value }` for the defined values only. */
@@ -111,6 +111,18 @@ export async function listMultipartUploads(client: S3Client, p: ListMultipartUpl
     uploads: (out.Uploads ?? []).map((u) => defined({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated })),
     isTruncated: out.IsTruncated === true,
     ...defined({ nextKeyMarker: out.NextKeyMarker, nextUploadIdMarker: out.NextUploadIdMarker }),
+  };
+}
+
+export async function listParts(client: S3Client, p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput> {
+  const out = await client.send(new ListPartsCommand({
+    Bucket: p.bucket, Key: p.key, UploadId: p.uploadId, ...(p.partNumberMarker !== undefined && { PartNumberMarker: String(p.partNumberMarker) }),
+  }), { abortSignal: signal });
+  const next = out.NextPartNumberMarker !== undefined ? Number(out.NextPartNumberMarker) : undefined;
+  return {
+    parts: (out.Parts ?? []).map((x) => defined({ partNumber: x.PartNumber, etag: x.ETag, size: x.Size })),
+    isTruncated: out.IsTruncated === true,
+    ...defined({ nextPartNumberMarker: next !== undefined && Number.isFinite(next) ? next : undefined }),
   };
 }
 

@@ -16,7 +16,7 @@ import { boolOf, childrenNamed, dateOf, escapeXmlText, numberOf, parseXml, textO
 import { toS3Error, type SignedAnswer, type SignedHttpClient } from './signed-http.js';
 import type {
   CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, HeadObjectOutput,
-  ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
+  ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage, ListPartsInput, ListPartsOutput,
 } from './object-store.js';
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -174,6 +174,26 @@ export async function listMultipartUploads(http: SignedHttpClient, p: ListMultip
   if (p.uploadIdMarker !== undefined) query['upload-id-marker'] = p.uploadIdMarker;
   const a = await http.call({ method: 'GET', bucket: p.bucket, key: '', query }, signal);
   return uploadsOf(rootOf(a));
+}
+
+/** Parses a ListParts answer (exported for unit tests). */
+export function parseListParts(body: string): ListPartsOutput {
+  return partsOf(parseXml(body));
+}
+
+function partsOf(root: XmlElement): ListPartsOutput {
+  return {
+    parts: childrenNamed(root, 'Part').map((x) => defined({ partNumber: numberOf(x, 'PartNumber'), etag: textOf(x, 'ETag'), size: numberOf(x, 'Size') })),
+    isTruncated: boolOf(root, 'IsTruncated') === true,
+    ...defined({ nextPartNumberMarker: numberOf(root, 'NextPartNumberMarker') }),
+  };
+}
+
+export async function listParts(http: SignedHttpClient, p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput> {
+  const query: Record<string, string> = { uploadId: p.uploadId };
+  if (p.partNumberMarker !== undefined) query['part-number-marker'] = String(p.partNumberMarker);
+  const a = await http.call({ method: 'GET', bucket: p.bucket, key: p.key, query }, signal);
+  return partsOf(rootOf(a));
 }
 
 /** ListBuckets: GET / on the service (path style: no bucket in the path). */

@@ -15,7 +15,7 @@ import type { SignedHttpClient } from './signed-http.js';
 import type {
   CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, GetObjectInput,
   GetObjectOutput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
-  ObjectStore, PutObjectInput, PutOutput, UploadPartInput,
+  ListPartsInput, ListPartsOutput, ObjectStore, PutObjectInput, PutOutput, UploadPartInput,
 } from './object-store.js';
 
 export type * from './object-store.js';
@@ -127,6 +127,12 @@ export class S3Store implements ObjectStore {
     if (this.http) return signed.listMultipartUploads(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.listMultipartUploads(client, p, signal);
+  }
+
+  async listParts(p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput> {
+    if (this.http) return signed.listParts(this.http, p, signal);
+    const { sdk, client } = await viaSdk(this.clients);
+    return sdk.listParts(client, p, signal);
   }
 
   async listBuckets(signal: AbortSignal): Promise<void> {

@@ -15,7 +15,8 @@ import {
 
 export type Operation =
   | 'PutObject' | 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload'
-  | 'AbortMultipartUpload' | 'ListObjectsV2' | 'HeadObject' | 'GetObject' | 'DeleteObjects' | 'DeleteObject';
+  | 'AbortMultipartUpload' | 'ListObjectsV2' | 'HeadObject' | 'GetObject' | 'DeleteObjects' | 'DeleteObject'
+  | 'ListMultipartUploads' | 'ListParts';
 
 /** One line of the per-request table: s3-algo's RequestReport plus key, endpoint and op. */
 export interface RequestReport {

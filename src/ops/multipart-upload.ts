@@ -14,6 +14,7 @@ import { Interrupted, type RequestEngine } from '../engine/request.js';
 import { errorFacts } from '../engine/retry-policy.js';
 import type { Logger } from '../logger.js';
 import { contentTypeFor } from './content-type.js';
+import { findResumable, type KeptPart, type PassedUpload } from './resume.js';
 import {
   checkEtag, checkUnchanged, discard, encryption, etagMismatch, fileChanged, isEncrypted, metadataFor, MTIME_METADATA,
   readRange, verifyObject, type Encryption, type SendContext, type Stored,
@@ -53,6 +54,18 @@ export interface MultipartContext extends SendContext {
 }
 
 export interface OpenUpload { key: string; uploadId: string; endpoint: Endpoint; deadlineMs: number }
+
+/** What --resume did in one run (./resume.ts): uploads continued, parts kept, uploads left open. */
+export interface ResumeSummary {
+  /** open uploads of earlier runs continued */
+  uploads: number;
+  /** their parts found intact and not sent again */
+  partsKept: number;
+  /** open uploads of the same keys not continued, left as they were (why, for each) */
+  passed: PassedUpload[];
+  /** uploads of this run left open when it stopped (they hold parts): the next --resume continues them */
+  keptOpen: Array<{ key: string; uploadId: string }>;
+}
 interface SentParts { parts: UploadedPart[]; enc: Encryption }
 
 /** Thrown by parts not sent because a sibling failed: never the error a file is reported with. */
@@ -60,10 +73,22 @@ class AnotherPartFailed extends Error {
   constructor() { super('another part failed'); }
 }
 
-/** The multipart uploads of one run: those still open (aborted if the run stops) and every id it opened (never taken for an orphan). */
+/**
+ * The multipart uploads of one run: those still open (aborted if the run stops) and every id it
+ * opened (never taken for an orphan). With `resume`, an open upload is first looked for
+ * (./resume.ts), and one holding parts outlives a stopped run, so the next run continues it.
+ */
 export class OpenUploads {
   private readonly open = new Map<string, OpenUpload>();
   private readonly known = new Set<string>();
+  /** open uploads with at least one part stored */
+  private readonly withParts = new Set<string>();
+  readonly resumed: ResumeSummary = { uploads: 0, partsKept: 0, passed: [], keptOpen: [] };
+
+  constructor(readonly resume = false) {}
+
+  /** A part of this upload is stored: with `resume`, a stopped run leaves the upload open. */
+  partStored(uploadId: string): void { this.withParts.add(uploadId); }
 
   add(u: OpenUpload): void {
     this.known.add(u.uploadId);
@@ -74,9 +99,18 @@ export class OpenUploads {
   isOpen(uploadId: string): boolean { return this.open.has(uploadId); }
   isKnown(uploadId: string): boolean { return this.known.has(uploadId); }
 
-  /** Open multipart uploads of a stopped run are aborted, so no storage is left behind. */
+  /**
+   * Open multipart uploads of a stopped run are aborted, so no storage is left behind; with
+   * `resume`, those holding parts are left open (listed in `resumed.keptOpen`) for the next run.
+   */
   async abortAll(cleanup: RequestEngine, bucket: string, logger: Logger): Promise<void> {
-    await Promise.all([...this.open.values()].map((u) => abortUpload(cleanup, bucket, u, logger)));
+    const open = [...this.open.values()];
+    const keep = open.filter((u) => this.resume && this.withParts.has(u.uploadId));
+    for (const u of keep) {
+      this.resumed.keptOpen.push({ key: u.key, uploadId: u.uploadId });
+      logger.info({ key: u.key, uploadId: u.uploadId }, 'multipart upload left open for --resume');
+    }
+    await Promise.all(open.filter((u) => !keep.includes(u)).map((u) => abortUpload(cleanup, bucket, u, logger)));
   }
 }
 
@@ -101,6 +135,8 @@ export class MultipartUpload {
   private readonly controlMs: number;
   /** endpoints where a Create attempt got no answer (cut, reset, 5xx): it may have opened an upload */
   private readonly unanswered = new Set<Endpoint>();
+  /** --resume: the parts an earlier run stored, by number, kept when their bytes are the file's */
+  private kept: Map<number, KeptPart> | undefined;
 
   constructor(private readonly ctx: MultipartContext, private readonly f: FileEntry, private readonly key: string, private readonly target: Endpoint | undefined, partSizeBytes: number) {
     this.plan = planParts(f.size, partSizeBytes);
@@ -112,7 +148,7 @@ export class MultipartUpload {
   async run(): Promise<void> {
     const createStartedMs = Date.now();
     try {
-      const open = await this.create();
+      const open = (await this.resumable()) ?? await this.create();
       await this.sendAndComplete(open);
     } finally {
       // once the file is done, so that a Create the server performs late is there to be seen
@@ -124,6 +160,36 @@ export class MultipartUpload {
   private deadlineMs(ms: number): number {
     const { minMs, maxMs } = this.ctx.deadlineBoundsMs;
     return Math.min(maxMs, Math.max(minMs, ms));
+  }
+
+  /**
+   * --resume: the newest open upload of this key that fits the plan (./resume.ts), taken as this
+   * run's. A lookup that fails (ListMultipartUploads not allowed, …) starts a new upload instead.
+   */
+  private async resumable(): Promise<OpenUpload | undefined> {
+    const { ctx, key, f } = this;
+    const { uploads } = ctx;
+    if (!uploads.resume) return undefined;
+    let r: Awaited<ReturnType<typeof findResumable>>;
+    try {
+      r = await findResumable({
+        request: (spec) => ctx.slots.run(() => ctx.engine.run(spec)), bucket: ctx.bucket, isKnown: (id) => uploads.isKnown(id),
+      }, key, this.plan, f.size, this.target);
+    } catch (err) {
+      if (err instanceof Interrupted) throw err;
+      ctx.logger.warn({ key, error: String(err) }, 'could not look for an open multipart upload to resume; starting a new one');
+      return undefined;
+    }
+    uploads.resumed.passed.push(...r.passed);
+    for (const p of r.passed) ctx.logger.info({ key, uploadId: p.uploadId, reason: p.reason }, 'open multipart upload not continued, left open');
+    if (!r.found) return undefined;
+    const open = { key, uploadId: r.found.uploadId, endpoint: r.found.endpoint, deadlineMs: this.controlMs };
+    this.kept = r.found.parts;
+    uploads.add(open);
+    if (r.found.parts.size > 0) uploads.partStored(open.uploadId);
+    uploads.resumed.uploads++;
+    ctx.logger.info({ key, uploadId: open.uploadId, parts: r.found.parts.size }, 'continuing an open multipart upload');
+    return open;
   }
 
   private async create(): Promise<OpenUpload> {
@@ -208,6 +274,12 @@ export class MultipartUpload {
     const body = await readRange(f, range.start, len);
     const digest = md5(body);
     this.partMd5s[i] = digest;
+    const kept = this.kept?.get(i + 1);
+    // --resume: a part already stored with these very bytes is not sent again
+    if (kept && kept.sizeBytes === len && bareEtag(kept.etag) === digest.toString('hex')) {
+      this.ctx.uploads.resumed.partsKept++;
+      return { partNumber: i + 1, etag: kept.etag };
+    }
     const contentMd5 = digest.toString('base64');
     const out = await this.ctx.engine.run({
       op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
@@ -219,6 +291,7 @@ export class MultipartUpload {
     if (!out.etag) throw new Error(`UploadPart ${i + 1} of ${key} returned no ETag`);
     Object.assign(enc, out.enc);
     checkEtag(`${key} part ${i + 1}`, out.etag, digest.toString('hex'), out.enc);
+    this.ctx.uploads.partStored(uploadId);
     return { partNumber: i + 1, etag: out.etag };
   }
 

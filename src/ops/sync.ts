@@ -60,6 +60,8 @@ async function syncOn(run: Run, opts: SyncOptions, deleting: boolean): Promise<S
     ...opts,
     compare: opts.checksum ? 'checksum' : 'size-mtime',
     collectRemoteOnly: deleting,
+    // a changed file's interrupted multipart upload is continued by the next sync
+    resume: opts.resume ?? true,
   });
   try {
     return await deletePhase(run, opts, deleting, up);

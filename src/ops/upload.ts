@@ -31,7 +31,7 @@ import { PriorityQueue, type Priority } from '../engine/priority-queue.js';
 import type { ListedObject } from './list.js';
 import { classifier, openListing, type Classifier } from './compare.js';
 import { ListingJoin, type Joined } from './key-join.js';
-import { MultipartUpload, OpenUploads, type MultipartContext } from './multipart-upload.js';
+import { MultipartUpload, OpenUploads, type MultipartContext, type ResumeSummary } from './multipart-upload.js';
 import { putFile } from './put-object.js';
 import { shardFilter, type Shard } from './shard.js';
 
@@ -61,6 +61,12 @@ export interface UploadOptions extends ConnectionOptions {
    *                 ETag recomputed from s3x's part size)
    */
   compare?: 'size' | 'size-mtime' | 'checksum';
+  /**
+   * before a multipart Create, continue an open upload of the key whose parts fit (./resume.ts),
+   * sending only the parts missing or different; a stopped run leaves its uploads holding parts
+   * open for the next. Default false (sync: true)
+   */
+  resume?: boolean;
   /** with `compare`: also return the keys under the prefix with no local file (sync --delete) */
   collectRemoteOnly?: boolean;
   /** take only the files of shard `index` of `count` (1-based): a hash of the key decides */
@@ -125,6 +131,8 @@ export interface UploadSummary extends RunTotals {
   remoteOnlyKeys?: SpilledList;
   /** with `collectRemoteOnly`: files the walk found (selected by the filters, before --shard) */
   filesFound?: number;
+  /** with `resume`: uploads continued, parts kept, open uploads passed over or left open */
+  resume?: ResumeSummary;
 }
 
 export async function upload(opts: UploadOptions): Promise<UploadSummary> {
@@ -240,7 +248,7 @@ async function planOnly(opts: UploadOptions, s: Resolved): Promise<UploadSummary
 
 /** Upload on a run: preflight, the comparison listing, the dispatch of every file, the summary. */
 class UploadRun {
-  private readonly uploads = new OpenUploads();
+  private readonly uploads: OpenUploads;
   private readonly ctx: MultipartContext;
   private readonly ticker: ProgressTicker<UploadProgress>;
   /** replicate mode: copies per endpoint */
@@ -251,6 +259,7 @@ class UploadRun {
 
   constructor(private readonly run: Run, private readonly opts: UploadOptions, private readonly s: Resolved, private readonly tally: Tally, private readonly tree: Tree) {
     const { conn, pool } = run;
+    this.uploads = new OpenUploads(opts.resume ?? false);
     this.ctx = {
       engine: run.engine, cleanup: run.cleanup, slots: run.slots, bucket: s.bucket, logger: run.logger, verify: opts.verify ?? false,
       signal: run.signal, startedWallMs: run.startedWallMs, deadlineBoundsMs: { minMs: conn.estimator.minMs, maxMs: conn.estimator.maxMs },
@@ -287,7 +296,7 @@ class UploadRun {
     } finally {
       await tree.files.return(undefined).catch(() => {});
       await tree.walk.return(undefined).catch(() => {});
-      // Open multipart uploads of a stopped run are aborted, so no storage is left behind.
+      // Open multipart uploads of a stopped run are aborted, so no storage is left behind (--resume: see OpenUploads).
       await this.uploads.abortAll(run.cleanup, s.bucket, run.logger);
     }
     return this.summary(remoteOnly);
@@ -418,6 +427,7 @@ class UploadRun {
       failed: tally.failed, skipped: tally.skipped, notAttempted: t.notAttempted, interrupted: t.interrupted,
       ...(t.fatal !== undefined && { fatal: t.fatal }),
       ...(opts.compare && { plan }), ...(remoteOnly && { remoteOnlyKeys: remoteOnly, filesFound: progress.filesFound }),
+      ...(this.uploads.resume && { resume: this.uploads.resumed }),
       endpoints: t.endpoints,
     };
   }

@@ -7,7 +7,7 @@
  */
 import type {
   CompleteMultipartUploadOutput, DeleteObjectsOutput, GetObjectOutput, HeadObjectOutput, ListMultipartUploadsOutput,
-  ListObjectsPage, ObjectStore, PutOutput,
+  ListObjectsPage, ListPartsOutput, ObjectStore, PutOutput,
 } from '../../src/endpoints/store.js';
 
 export type StoreOp = keyof ObjectStore;
@@ -104,6 +104,9 @@ export class FakeStore implements ObjectStore {
   }
   listMultipartUploads(p: unknown, signal: AbortSignal): Promise<ListMultipartUploadsOutput> {
     return this.answer('listMultipartUploads', p, signal, { uploads: [], isTruncated: false });
+  }
+  listParts(p: unknown, signal: AbortSignal): Promise<ListPartsOutput> {
+    return this.answer('listParts', p, signal, { parts: [], isTruncated: false });
   }
   listBuckets(signal: AbortSignal): Promise<void> {
     return this.answer('listBuckets', undefined, signal, undefined);

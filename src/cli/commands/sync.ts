@@ -3,12 +3,15 @@ import type { Command } from 'commander';
 import { sync, UsageError } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
+import { resumeLines } from '../resume-lines.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface SyncFlags extends TransferFlags {
   checksum?: boolean;
   delete?: boolean;
   deleteAll?: boolean;
+  /** --no-resume: false */
+  resume: boolean;
 }
 
 /** "s3://b/p/q" → { bucket: 'b', prefix: 'p/q' }; a plain "b" with the optional [prefix] argument. */
@@ -30,6 +33,7 @@ export function registerSync(program: Command, ctx: CliContext): void {
     .option('--delete', 'remove objects under the prefix that have no local file — only after every upload succeeded')
     .option('--delete-all', '--delete, even when it empties the prefix (no local file selected) or works on a bucket root (no prefix); --delete refuses those');
   addTransferOptions(cmd);
+  cmd.option('--no-resume', 'do not continue open multipart uploads of changed files (by default they are, and Ctrl-C leaves uploads holding parts open for the next sync)');
   cmd.addHelpText('after', `
 Changed means: the size differs, or the file's mtime is newer than the object's LastModified
 (with --checksum: the MD5 differs from the ETag). --include/--exclude and --shard apply to both
@@ -46,6 +50,7 @@ Examples:
   $ s3x sync ./build s3://artifacts/main/latest --endpoint-url http://127.0.0.1:7480 --delete
   $ s3x sync ./build artifacts main/latest --checksum --dry-run
   $ s3x sync ./build s3://artifacts/run-42 --config pool.json --shard 2/4     # one of 4 CI jobs
+  $ s3x sync ./videos s3://media/raw --endpoint-url http://127.0.0.1:7480 --no-resume   # always start multipart uploads afresh
 
 Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config/bucket/credentials; 130 interrupted.`);
 
@@ -55,7 +60,7 @@ Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config
     let summary;
     try {
       summary = await sync({
-        ...run.opts, checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
+        ...run.opts, resume: flags.resume, checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
         onPlanDelete: (key) => ctx.out(flags.json ? `${JSON.stringify({ type: 'plan-delete', key })}\n` : `would delete ${printable(`s3://${bucket}/${key}`)}\n`),
       });
     } finally {
@@ -69,6 +74,7 @@ Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config
       for (const f of summary.deleteFailed) lines.push(`  delete ${printable(f.key)}: ${printable(f.error)}`);
       if (summary.deleteSkipped) lines.push(`Not deleted: ${summary.deleteSkipped}`);
     }
+    lines.push(...resumeLines(summary.resume, bucket, summary.prefix, 'run the sync again'));
     // a failed delete is a failure of the run
     if (summary.deleteFailed.length > 0) {
       summary.failed.push(...summary.deleteFailed.map((f) => ({ path: `(remote) ${f.key}`, key: f.key, error: `delete: ${f.error}` })));

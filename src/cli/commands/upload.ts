@@ -5,10 +5,12 @@
 import type { Command } from 'commander';
 import { upload } from '../../index.js';
 import type { CliContext } from '../context.js';
+import { resumeLines } from '../resume-lines.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface UploadFlags extends TransferFlags {
   skipExisting?: boolean;
+  resume?: boolean;
 }
 
 export function registerUpload(program: Command, ctx: CliContext): void {
@@ -20,12 +22,14 @@ export function registerUpload(program: Command, ctx: CliContext): void {
     .argument('[prefix]', 'key prefix; joined to relative paths with exactly one "/"', '')
     .option('--skip-existing', 'list the prefix first and skip files whose key is there with the same size (resume an interrupted run)');
   addTransferOptions(cmd);
+  cmd.option('--resume', 'continue an open multipart upload of the same key, sending only the parts missing or different (MD5 of each part checked); Ctrl-C leaves uploads holding parts open for the next --resume');
   cmd.addHelpText('after', `
 Examples:
   $ s3x upload ./dist artifacts builds/42 --endpoint-url http://127.0.0.1:7480
   $ s3x upload ./data lake raw --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481 -c 32 --table
   $ s3x upload ./site web --exclude '*.map' --exclude '.git/**' --dry-run
   $ s3x upload ./data lake raw --config pool.json --skip-existing      # re-run after an interruption
+  $ s3x upload ./images lake raw --endpoint-url http://127.0.0.1:7480 --skip-existing --resume   # and continue cut multipart uploads
 
 Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
 
@@ -33,11 +37,12 @@ Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config
     const run = await startTransfer(ctx, dir, bucket, prefix, flags);
     let summary;
     try {
-      summary = await upload({ ...run.opts, ...(flags.skipExisting && { compare: 'size' as const }) });
+      summary = await upload({ ...run.opts, ...(flags.skipExisting && { compare: 'size' as const }), resume: flags.resume ?? false });
     } finally {
       run.stop();
     }
     const extra = summary.plan && flags.skipExisting ? [`Already there (same size, skipped): ${summary.plan.unchanged}`] : [];
+    extra.push(...resumeLines(summary.resume, summary.bucket, summary.prefix, 'rerun with --resume'));
     await run.finish(summary, extra);
   });
 }
