@@ -135,6 +135,8 @@ export interface FaultProxy {
   port: number;
   /** Snapshot of the counters. */
   stats(): FaultProxyStats;
+  /** `${method} ${url}` of every request received, in arrival order (the first MAX_LOGGED_REQUESTS). */
+  requestLog(): string[];
   /** Replace the faults at runtime; the "every N" counters and the PRNG restart. Throws on an invalid spec. */
   setFaults(spec: FaultSpec): void;
   /** Close the listener and destroy every socket (stalled ones included); idempotent. */
@@ -153,6 +155,8 @@ export interface StartFaultProxyOptions {
 }
 
 const DEFAULT_MAX_LIFETIME_MS = 10 * 60 * 1000;
+/** Requests kept by requestLog(): a bound on the proxy's memory in long benchmarks. */
+const MAX_LOGGED_REQUESTS = 100_000;
 /** Burst allowance of the pacers, in milliseconds of bandwidth. Kept small so pacing is real. */
 const PACER_BURST_MS = 25;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
@@ -422,6 +426,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   resetPacers();
 
   const stats = emptyStats();
+  const logged: string[] = [];
   const sockets = new Set<Socket>();
   const lifetime = new AbortController();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
@@ -584,6 +589,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
 
   const handle = async (req: IncomingMessage, res: ServerResponse, socket: Socket): Promise<void> => {
     stats.requests++;
+    if (logged.length < MAX_LOGGED_REQUESTS) logged.push(`${req.method ?? ''} ${req.url ?? ''}`);
     req.on('error', () => undefined);
     res.on('error', () => undefined);
     const { matched, action } = decide(req);
@@ -661,6 +667,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     url: `http://127.0.0.1:${port}`,
     port,
     stats: () => ({ ...stats }),
+    requestLog: () => [...logged],
     setFaults: (next: FaultSpec) => {
       spec = checkSpec(next);
       matchCount = 0;
