@@ -83,7 +83,7 @@ describe.each(['signed', 'sdk'] as const)('S3Store over the %s client', (path) =
     await expect(read).rejects.toBe(reason);
   });
 
-  it('multipart: create, parts, list, complete; another one aborted', async () => {
+  it('multipart: create, parts, list uploads and parts, complete; another one aborted', async () => {
     const store = stores[path];
     const key = `${prefix}mp`;
     const p1 = crypto.randomBytes(5 * 1024 * 1024);
@@ -96,6 +96,9 @@ describe.each(['signed', 'sdk'] as const)('S3Store over the %s client', (path) =
     const listed = await store.listMultipartUploads({ bucket, prefix: key }, signal);
     expect(listed.uploads).toContainEqual(expect.objectContaining({ key, uploadId }));
     expect(listed.uploads.find((u) => u.uploadId === uploadId)!.initiated).toBeInstanceOf(Date);
+    const parts = await store.listParts({ bucket, key, uploadId: uploadId! }, signal);
+    expect(parts).toMatchObject({ parts: [{ partNumber: 1, etag: e1.etag, size: p1.length }, { partNumber: 2, etag: e2.etag, size: p2.length }], isTruncated: false });
+    expect((await store.listParts({ bucket, key, uploadId: uploadId!, partNumberMarker: 1 }, signal)).parts).toEqual([{ partNumber: 2, etag: e2.etag, size: p2.length }]);
     await store.completeMultipartUpload({ bucket, key, uploadId: uploadId!, parts: [{ partNumber: 1, etag: e1.etag! }, { partNumber: 2, etag: e2.etag! }] }, signal);
     const head = await store.headObject({ bucket, key }, signal);
     expect(head.etag).toMatch(/-2"$/);

@@ -91,6 +91,23 @@ describe('signed control plane on the wire', () => {
     expect(last().url).toBe('/b?uploads&key-marker=k0&prefix=p%2F&upload-id-marker=u0');
   });
 
+  it('ListParts: GET the key with uploadId and part-number-marker; parts, truncation and the next marker read', async () => {
+    answer = {
+      status: 200,
+      body: '<?xml version="1.0" encoding="UTF-8"?><ListPartsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>b</Bucket><Key>d/k 1</Key>'
+        + '<UploadId>2~u/1+</UploadId><PartNumberMarker>2</PartNumberMarker><NextPartNumberMarker>4</NextPartNumberMarker><MaxParts>2</MaxParts><IsTruncated>true</IsTruncated>'
+        + '<Part><PartNumber>3</PartNumber><LastModified>2026-12-01T19:00:00.000Z</LastModified><ETag>&quot;e3&quot;</ETag><Size>5242880</Size></Part>'
+        + '<Part><PartNumber>4</PartNumber><ETag>"e4"</ETag><Size>17</Size></Part></ListPartsResult>',
+    };
+    expect(await control.listParts(client, { bucket: 'b', key: 'd/k 1', uploadId: '2~u/1+', partNumberMarker: 2 }, signal)).toEqual({
+      parts: [{ partNumber: 3, etag: '"e3"', size: 5242880 }, { partNumber: 4, etag: '"e4"', size: 17 }], isTruncated: true, nextPartNumberMarker: 4,
+    });
+    expect([last().method, last().url]).toEqual(['GET', '/b/d/k%201?uploadId=2~u%2F1%2B&part-number-marker=2']);
+    answer = { status: 200, body: '<ListPartsResult><IsTruncated>false</IsTruncated></ListPartsResult>' };
+    expect(await control.listParts(client, { bucket: 'b', key: 'k', uploadId: 'u' }, signal)).toEqual({ parts: [], isTruncated: false });
+    expect(last().url).toBe('/b/k?uploadId=u');
+  });
+
   it('HeadObject reads size, ETag, metadata and encryption from headers; ListBuckets goes to /', async () => {
     answer = { status: 200, headers: { etag: '"abc"', 'content-length': '42', 'x-amz-meta-s3x-mtime': '7', 'x-amz-server-side-encryption': 'AES256' } };
     expect(await control.headObject(client, { bucket: 'b', key: 'k' }, signal)).toEqual({ etag: '"abc"', contentLength: 42, metadata: { 's3x-mtime': '7' }, sse: 'AES256' });
