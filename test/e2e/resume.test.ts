@@ -256,6 +256,7 @@ describe('sync resumes by default', () => {
     const r = await runCli(env, ['sync', t, `s3://${bucket}/sync`, '--endpoint-url', counting.url, ...PART_ARGS]);
     expect(r.code, r.stderr).toBe(0);
     expect(partsSent(counting, key)).toEqual([3, 4, 5, 6]);
+    expect(r.stdout).toMatch(/^Resumed: 1 multipart upload, 2 parts already stored and not sent again$/m);
     expect(await objectMd5(env, bucket, key)).toBe(md5(content));
     expect(await openUploads('sync/')).toEqual([]);
 

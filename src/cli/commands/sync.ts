@@ -10,8 +10,8 @@ interface SyncFlags extends TransferFlags {
   checksum?: boolean;
   delete?: boolean;
   deleteAll?: boolean;
-  /** --no-resume: false */
-  resume: boolean;
+  /** --resume: true (the default), --no-resume: false */
+  resume?: boolean;
 }
 
 /** "s3://b/p/q" → { bucket: 'b', prefix: 'p/q' }; a plain "b" with the optional [prefix] argument. */
@@ -33,6 +33,7 @@ export function registerSync(program: Command, ctx: CliContext): void {
     .option('--delete', 'remove objects under the prefix that have no local file — only after every upload succeeded')
     .option('--delete-all', '--delete, even when it empties the prefix (no local file selected) or works on a bucket root (no prefix); --delete refuses those');
   addTransferOptions(cmd);
+  cmd.option('--resume', 'continue open multipart uploads of changed files, sending only the parts missing or different (the default)');
   cmd.option('--no-resume', 'do not continue open multipart uploads of changed files (by default they are, and Ctrl-C leaves uploads holding parts open for the next sync)');
   cmd.addHelpText('after', `
 Changed means: the size differs, or the file's mtime is newer than the object's LastModified
@@ -60,7 +61,7 @@ Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config
     let summary;
     try {
       summary = await sync({
-        ...run.opts, resume: flags.resume, checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
+        ...run.opts, ...(flags.resume !== undefined && { resume: flags.resume }), checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
         onPlanDelete: (key) => ctx.out(flags.json ? `${JSON.stringify({ type: 'plan-delete', key })}\n` : `would delete ${printable(`s3://${bucket}/${key}`)}\n`),
       });
     } finally {
