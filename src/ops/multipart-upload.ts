@@ -1,5 +1,6 @@
 /**
- * One file as one multipart upload: Create → parts (Content-MD5 each, ETag checked) → the file
+ * One file as one multipart upload: Create (with --resume, an open upload continued instead:
+ * ./resume.ts) → parts (Content-MD5 each, ETag checked) → the file
  * unchanged → Complete → the checks of what was stored. On a failure before Complete the upload
  * is aborted, only once every part in flight has settled; an object that fails a check after
  * Complete is removed (./stored-object.ts). Every request goes through the RequestEngine and
@@ -98,6 +99,8 @@ export class OpenUploads {
   close(uploadId: string): void { this.open.delete(uploadId); }
   isOpen(uploadId: string): boolean { return this.open.has(uploadId); }
   isKnown(uploadId: string): boolean { return this.known.has(uploadId); }
+  /** --resume saw this upload before its Create and left it open: no orphan of this run */
+  wasPassed(uploadId: string): boolean { return this.resumed.passed.some((p) => p.uploadId === uploadId); }
 
   /**
    * Open multipart uploads of a stopped run are aborted, so no storage is left behind; with
@@ -389,7 +392,7 @@ export class MultipartUpload {
         });
         for (const u of listed.uploads) {
           const at = u.initiated?.getTime();
-          if (u.key !== key || !u.uploadId || ctx.uploads.isKnown(u.uploadId) || at === undefined) continue;
+          if (u.key !== key || !u.uploadId || ctx.uploads.isKnown(u.uploadId) || ctx.uploads.wasPassed(u.uploadId) || at === undefined) continue;
           if (at < fromMs - CLOCK_SLACK_MS || at > toMs + CLOCK_SLACK_MS) continue;
           await abortUpload(cleanup, bucket, { key, uploadId: u.uploadId, endpoint: ep, deadlineMs: this.controlMs }, logger);
         }

@@ -269,6 +269,21 @@ describe('MultipartUpload with resume', () => {
     expect(sentParts(plain)).toEqual([1, 2, 3]);
   });
 
+  it('a Create attempt unanswered: the open upload passed over (named as left open) is not aborted as its orphan', async () => {
+    const store = new UploadsStore().script({ op: 'createMultipartUpload', error: s3Error('InternalError', 500) });
+    const { f, parts } = file('o.bin', 3);
+    // initiated now: within the window in which an unanswered Create's orphans are looked for
+    const foreign = store.seed('k/o.bin', Date.now(), { 1: Buffer.from('12345') });
+    const ctx = setup(store);
+    await new MultipartUpload(ctx, f, 'k/o.bin', undefined, PART).run();
+    expect(of(store, 'createMultipartUpload')).toHaveLength(2);
+    expect(store.objects.get('k/o.bin')).toBe(composite(parts));
+    // the orphan search ran, and left the upload it had named alone
+    expect(of(store, 'listMultipartUploads').length).toBeGreaterThan(1);
+    expect(of(store, 'abortMultipartUpload')).toHaveLength(0);
+    expect(store.open.has(foreign)).toBe(true);
+  });
+
   it('the file changes while a resumed upload runs: the file fails and the upload is aborted', async () => {
     const store = new UploadsStore().script({ op: 'uploadPart', afterMs: 100 });
     const { f, parts } = file('e.bin', 3);
