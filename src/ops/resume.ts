@@ -17,7 +17,7 @@ import { formatBytes } from '../config/units.js';
 import { partRange, type PartPlan } from '../config/multipart.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { ListedPart } from '../endpoints/store.js';
-import { Interrupted, type RequestSpec } from '../engine/request.js';
+import { Interrupted, RequestFailed, type RequestSpec } from '../engine/request.js';
 
 /** Pages of ListMultipartUploads read for one key: 100,000 open uploads whose key starts with it. */
 const MAX_UPLOAD_PAGES = 100;
@@ -120,6 +120,12 @@ async function partsOf(ctx: ResumeContext, key: string, uploadId: string, ep: En
   return undefined;
 }
 
+/** A ListParts that failed: the upload is gone (NoSuchUpload), or unreadable (undefined); an interrupt goes on up. */
+function unlisted(err: unknown): 'gone' | undefined {
+  if (err instanceof Interrupted) throw err;
+  return err instanceof RequestFailed && err.facts.code === 'NoSuchUpload' ? 'gone' : undefined;
+}
+
 /**
  * The newest open upload of `key` whose parts fit `plan`, with the uploads passed over (each
  * with why). Failures of the lookup itself are the caller's to judge.
@@ -131,10 +137,14 @@ export async function findResumable(
   const passed: PassedUpload[] = [];
   for (const [i, u] of uploads.entries()) {
     if (i >= MAX_CANDIDATES) { passed.push({ key, uploadId: u.uploadId, reason: `not examined (only the newest ${MAX_CANDIDATES} are)` }); continue; }
-    // an upload aborted meanwhile (NoSuchUpload) or unreadable is passed over; an interrupt is not
-    const listed = await partsOf(ctx, key, u.uploadId, ep).catch((err: unknown) => { if (err instanceof Interrupted) throw err; return undefined; });
+    const listed = await partsOf(ctx, key, u.uploadId, ep).catch(unlisted);
+    // completed or aborted since it was listed: nothing left open to name
+    if (listed === 'gone') continue;
     const fit: PartsFit = listed ? fitParts(listed, plan, fileBytes) : { ok: false, reason: 'its parts could not be listed' };
-    if (fit.ok) return { found: { uploadId: u.uploadId, endpoint: ep, parts: fit.parts }, passed: [...passed, ...uploads.slice(i + 1).map((v) => ({ key, uploadId: v.uploadId, reason: 'a newer open upload of the key was continued' }))] };
+    if (fit.ok) {
+      const older = uploads.slice(i + 1).map((v) => ({ key, uploadId: v.uploadId, reason: 'a newer open upload of the key was continued' }));
+      return { found: { uploadId: u.uploadId, endpoint: ep, parts: fit.parts }, passed: [...passed, ...older] };
+    }
     passed.push({ key, uploadId: u.uploadId, reason: fit.reason });
   }
   return { passed };

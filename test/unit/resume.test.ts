@@ -255,6 +255,23 @@ describe('MultipartUpload with resume', () => {
     expect(store.open.has(stale)).toBe(true);
   });
 
+  it('an upload gone between the two listings (NoSuchUpload) is skipped, not named; one whose parts cannot be listed is named', async () => {
+    const store = new UploadsStore().script(
+      { op: 'listParts', error: s3Error('NoSuchUpload', 404) },
+      { op: 'listParts', error: s3Error('AccessDenied', 403) },
+    );
+    const { f } = file('g.bin', 3);
+    store.seed('k/g.bin', 1000, {});
+    const unreadable = store.seed('k/g.bin', 2000, {});
+    store.seed('k/g.bin', 3000, {});
+    const ctx = setup(store);
+    await new MultipartUpload(ctx, f, 'k/g.bin', undefined, PART).run();
+    // newest gone, next unreadable, the oldest continued
+    expect(ctx.uploads.resumed.passed).toEqual([{ key: 'k/g.bin', uploadId: unreadable, reason: 'its parts could not be listed' }]);
+    expect(ctx.uploads.resumed.uploads).toBe(1);
+    expect(of(store, 'createMultipartUpload')).toHaveLength(0);
+  });
+
   it('the lookup refused (AccessDenied): a fresh upload; without resume no lookup at all', async () => {
     const store = new UploadsStore().script({ op: 'listMultipartUploads', error: s3Error('AccessDenied', 403) });
     const { f, parts } = file('d.bin', 3);
