@@ -3,9 +3,10 @@ import type { Command } from 'commander';
 import { sync, UsageError } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
+import { addObjectHeaderOptions, objectHeadersFromFlags, type ObjectHeaderFlags } from '../object-header-flags.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
-interface SyncFlags extends TransferFlags {
+interface SyncFlags extends TransferFlags, ObjectHeaderFlags {
   checksum?: boolean;
   delete?: boolean;
   deleteAll?: boolean;
@@ -29,6 +30,7 @@ export function registerSync(program: Command, ctx: CliContext): void {
     .option('--checksum', 'compare content (local MD5 vs the object\'s ETag) instead of size + mtime; use it in CI, where rebuilt files get new mtimes')
     .option('--delete', 'remove objects under the prefix that have no local file — only after every upload succeeded')
     .option('--delete-all', '--delete, even when it empties the prefix (no local file selected) or works on a bucket root (no prefix); --delete refuses those');
+  addObjectHeaderOptions(cmd);
   addTransferOptions(cmd);
   cmd.addHelpText('after', `
 Changed means: the size differs, or the file's mtime is newer than the object's LastModified
@@ -46,16 +48,18 @@ Examples:
   $ s3x sync ./build s3://artifacts/main/latest --endpoint-url http://127.0.0.1:7480 --delete
   $ s3x sync ./build artifacts main/latest --checksum --dry-run
   $ s3x sync ./build s3://artifacts/run-42 --config pool.json --shard 2/4     # one of 4 CI jobs
+  $ s3x sync ./public s3://site/www --config site.json --cache-control "max-age=300"   # "headers" rules in site.json win per file
 
 Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config/bucket/credentials; 130 interrupted.`);
 
   cmd.action(async (dir: string, target: string, prefixArg: string | undefined, flags: SyncFlags) => {
     const { bucket, prefix } = parseTarget(target, prefixArg);
+    const headers = objectHeadersFromFlags(flags);
     const run = await startTransfer(ctx, dir, bucket, prefix, flags);
     let summary;
     try {
       summary = await sync({
-        ...run.opts, checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
+        ...run.opts, ...(headers && { headers }), checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
         onPlanDelete: (key) => ctx.out(flags.json ? `${JSON.stringify({ type: 'plan-delete', key })}\n` : `would delete ${printable(`s3://${bucket}/${key}`)}\n`),
       });
     } finally {
