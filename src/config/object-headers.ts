@@ -77,8 +77,9 @@ export function parseExpires(text: string, what = '--expires'): string {
   const ms = http || iso ? Date.parse(iso && !iso[4] ? `${text}T00:00:00Z` : text) : NaN;
   const d = new Date(ms);
   // Date.parse rolls 2026-02-30 over to March: the day must read back as written
-  const dayKept = iso ? d.toISOString().slice(0, 10) === `${iso[1]}-${iso[2]}-${iso[3]}` || !!iso[4] : http && d.toUTCString() === text;
-  if (Number.isNaN(ms) || !dayKept) {
+  const day = iso ? new Date(Date.UTC(Number(iso[1]), Number(iso[2]) - 1, Number(iso[3]))) : undefined;
+  const dayKept = !Number.isNaN(ms) && (day ? day.toISOString().slice(0, 10) === `${iso![1]}-${iso![2]}-${iso![3]}` : d.toUTCString() === text);
+  if (!dayKept) {
     throw new UsageError(`${what} must be an HTTP date (Wed, 21 Oct 2026 07:28:00 GMT) or an ISO 8601 date (2026-10-21, 2026-10-21T07:28:00Z), got ${JSON.stringify(text)}`);
   }
   return d.toUTCString();
