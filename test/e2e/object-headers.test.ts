@@ -252,18 +252,23 @@ describe('the SSE-C key is never printed or logged', () => {
       ['upload', tree, bucket, 'leak', '--sse-c', 'AES128', '--sse-c-key', SSEC_RAW],
       ['upload', tree, bucket, 'leak', '--sse-c', '--sse-c-key', `${SSEC_RAW}x`],
       ['upload', tree, bucket, 'leak', '--sse-c', '--sse-c-key', SSEC_RAW.slice(1)],
+      // the SDK path (a profile without a region): an upload, and a download with the wrong key
+      ['upload', tree, bucket, 'leak-sdk', '--profile', 'hdr', '--json', '--log-level', 'trace', ...multipart, '--sse-c', '--sse-c-key', SSEC_RAW],
+      ['download', bucket, 'leak-sdk', path.join(work, 'leak-sdk'), '--profile', 'hdr', '--json', '--log-level', 'trace', '--sse-c', '--sse-c-key', SSEC_RAW.toUpperCase()],
     ];
     const codes: Array<number | null> = [];
     let all = '';
     for (const args of runs) {
-      const r = await runCli(env, [...args, '--endpoint-url', env.endpoints[0]!, '--no-progress']);
+      const r = await runCli(env, [...args, '--endpoint-url', env.endpoints[0]!, '--no-progress'], { env: args.includes('--profile') ? sdkProfileEnv() : {} });
       codes.push(r.code);
       all += r.stdout + r.stderr;
     }
     all += fs.readFileSync(logFile, 'utf8');
-    expect(codes).toEqual([0, 0, 0, 0, 0, 0, 1, 2, 2, 2, 2]);
+    expect(codes).toEqual([0, 0, 0, 0, 0, 0, 1, 2, 2, 2, 2, 0, 1]);
     expect(all).toContain('"type":"request"'); // the outputs were there to be searched
     expect(all).toContain('"level":20'); // debug lines (one per uploaded file) were written
+    const upper = Buffer.from(SSEC_RAW.toUpperCase());
+    forms.push(SSEC_RAW.toUpperCase(), upper.toString('base64'), upper.toString('hex'));
     for (const form of forms) expect(all.includes(form), `the key (${form.length} characters) appeared in an output`).toBe(false);
   });
 });
