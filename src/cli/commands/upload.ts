@@ -30,6 +30,7 @@ Examples:
   $ s3x upload ./data lake raw --config pool.json --skip-existing      # re-run after an interruption
   $ s3x upload ./site web --cache-control "max-age=300" --metadata build=42 --acl public-read
   $ s3x upload ./secret vault --sse-c AES256 --sse-c-key fileb://key.bin   # then download with the same two flags
+  $ s3x upload ./public www site --config site.json   # its "headers": [{"match": "*.html", "cacheControl": "no-cache"}] win over the flags per file
 
 Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
 
