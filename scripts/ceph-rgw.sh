@@ -346,6 +346,12 @@ debug rgw = 1/5
 # reclaim deleted/overwritten data after a minute rather than hours
 rgw gc obj min wait = 60
 rgw gc processor period = 60
+# server-side encryption for the object-header tests (issue 13): SSE-C over plain HTTP (loopback
+# only), and SSE-KMS with RGW's 'testing' backend, whose keys are read at start only (a test
+# key, not a secret: this cluster is throwaway). AES256 (SSE-S3) is accepted and ignored by 16.
+rgw crypt require ssl = false
+rgw crypt s3 kms backend = testing
+rgw crypt s3 kms encryption keys = s3x-test-key=czN4IHRlc3Qga21zIGtleSwgMzIgYnl0ZXMgbG9uZyE=
 EOF
   mv -f "$CONF.tmp" "$CONF"
   log "new cluster: $CONF (mon port $port, $STORE, OSD ${OSD_GB} GiB)"

@@ -38,3 +38,7 @@ export { formatBytes, parseIntInRange, parseNumberInRange, parseSizeBytes } from
 export type { Logger } from './logger.js';
 export { S3xError, UsageError, FatalRunError, EXIT } from './errors.js';
 export { generateTree, ensureGenerated, type GenerateSpec } from './fs/generate.js';
+export {
+  CANNED_ACLS, checkObjectHeaders, parseExpires, parseMetadataFlags, SSE_ALGORITHMS, SseCustomerKey, sseCustomerKeyFrom, STORAGE_CLASSES,
+  type ObjectHeaders,
+} from './config/object-headers.js';

@@ -135,6 +135,11 @@ class Checker {
   }
 }
 
+/** The config file's top-level object, for the parts read elsewhere (src/config/header-rules.ts). */
+export function readConfigJson(file: string): Record<string, unknown> {
+  return readJson(file);
+}
+
 function readJson(file: string): Obj {
   let text: string;
   try {
@@ -250,7 +255,7 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
   const source = configFile ? `--config ${configFile}` : 'endpoint settings';
   const c: Checker = new Checker(source);
   for (const k of Object.keys(raw)) {
-    if (!['endpoints', 'mode', 'strategy', 'bucketMap', 'sharedStorage'].includes(k)) c.fail(fieldName(k), 'unknown field (known: endpoints, mode, strategy, bucketMap, sharedStorage)');
+    if (!['endpoints', 'mode', 'strategy', 'bucketMap', 'sharedStorage', 'headers'].includes(k)) c.fail(fieldName(k), 'unknown field (known: endpoints, mode, strategy, bucketMap, sharedStorage, headers)');
   }
   let rawEndpoints: Obj[] = [];
   if (raw.endpoints !== undefined) {

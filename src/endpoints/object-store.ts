@@ -4,7 +4,11 @@
  * they live apart so the two paths it chooses between (./signed-control.ts, ./sdk-store.ts)
  * can name them without an import cycle.
  */
+import type { SseCustomerKey } from '../config/object-headers.js';
+import type { StoredHeaders } from './object-header-wire.js';
 import type { SignedBody } from './signed-http.js';
+
+export type { StoredHeaders } from './object-header-wire.js';
 
 /** A request body: bytes, or a factory called once per call for a fresh stream of exactly contentLength bytes. */
 export type StoreBody = SignedBody;
@@ -19,6 +23,8 @@ export interface PutObjectInput {
   contentMd5?: string;
   /** user metadata (x-amz-meta-*) */
   metadata?: Record<string, string>;
+  /** Cache-Control, storage class, ACL, encryption… (--cache-control etc.) */
+  headers?: StoredHeaders;
 }
 
 export interface UploadPartInput {
@@ -30,6 +36,8 @@ export interface UploadPartInput {
   contentLength: number;
   /** base64 MD5 of the body */
   contentMd5?: string;
+  /** the upload's SSE-C key: S3 wants it on every part */
+  sseC?: SseCustomerKey;
 }
 
 /** The encryption headers of an answer: they say whether its ETag can be an MD5. */
@@ -50,7 +58,12 @@ export interface GetObjectInput {
   key: string;
   /** inclusive byte range (bytes=start-end); whole object when absent */
   range?: { start: number; end: number } | undefined;
+  /** the object's SSE-C key (required to read an SSE-C object) */
+  sseC?: SseCustomerKey | undefined;
 }
+
+/** HeadObject's input: the SSE-C key of an SSE-C object (S3 answers 400 without it). */
+export interface HeadObjectInput { bucket: string; key: string; sseC?: SseCustomerKey | undefined }
 
 /** A response body: the caller consumes or destroys it; the call's signal, once aborted, fails it with its reason. */
 export type ObjectBody = AsyncIterable<Uint8Array | string> & { destroy(err?: Error): unknown };
@@ -105,6 +118,7 @@ export interface CreateMultipartUploadInput {
   key: string;
   contentType?: string;
   metadata?: Record<string, string>;
+  headers?: StoredHeaders;
 }
 
 export interface UploadedPart { partNumber: number; etag: string }
@@ -114,6 +128,8 @@ export interface CompleteMultipartUploadInput {
   key: string;
   uploadId: string;
   parts: UploadedPart[];
+  /** the upload's SSE-C key (S3 takes it on Complete) */
+  sseC?: SseCustomerKey;
 }
 
 export interface CompleteMultipartUploadOutput {
@@ -159,7 +175,7 @@ export interface ObjectStore {
   putObject(p: PutObjectInput, signal: AbortSignal): Promise<PutOutput>;
   uploadPart(p: UploadPartInput, signal: AbortSignal): Promise<PutOutput>;
   getObject(p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput>;
-  headObject(p: { bucket: string; key: string }, signal: AbortSignal): Promise<HeadObjectOutput>;
+  headObject(p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput>;
   /** one page */
   listObjectsV2(p: ListObjectsInput, signal: AbortSignal): Promise<ListObjectsPage>;
   /** one Quiet batch (≤ 1,000 keys), sent with Content-MD5 */

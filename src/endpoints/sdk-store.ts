@@ -11,9 +11,10 @@ import {
 } from '@aws-sdk/client-s3';
 import type {
   CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, GetObjectInput,
-  GetObjectOutput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
+  GetObjectOutput, HeadObjectInput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
   ListPartsInput, ListPartsOutput, ObjectBody, PutObjectInput, PutOutput, StoreBody, UploadPartInput,
 } from './object-store.js';
+import { sdkSseC, sdkStoredHeaders } from './object-header-wire.js';
 
 /** `{ name: value }` for the defined values only. */
 function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
@@ -26,6 +27,7 @@ export async function putObject(client: S3Client, p: PutObjectInput, signal: Abo
   const body = typeof p.body === 'function' ? p.body() : p.body;
   const out = await client.send(new PutObjectCommand({
     Bucket: p.bucket, Key: p.key, Body: body as PutObjectCommandInput['Body'], ContentLength: p.contentLength, ContentType: p.contentType, ContentMD5: p.contentMd5, Metadata: p.metadata,
+    ...sdkStoredHeaders(p.headers),
   }), { abortSignal: signal }).finally(() => destroyStream(body));
   return { etag: out.ETag, ...defined({ sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm }) };
 }
@@ -34,6 +36,7 @@ export async function uploadPart(client: S3Client, p: UploadPartInput, signal: A
   const body = typeof p.body === 'function' ? p.body() : p.body;
   const out = await client.send(new UploadPartCommand({
     Bucket: p.bucket, Key: p.key, UploadId: p.uploadId, PartNumber: p.partNumber, Body: body as PutObjectCommandInput['Body'], ContentLength: p.contentLength, ContentMD5: p.contentMd5,
+    ...sdkSseC(p.sseC),
   }), { abortSignal: signal }).finally(() => destroyStream(body));
   return { etag: out.ETag, ...defined({ sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm }) };
 }
@@ -41,7 +44,7 @@ export async function uploadPart(client: S3Client, p: UploadPartInput, signal: A
 export async function getObject(client: S3Client, p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput> {
   const { bucket, key, range } = p;
   const out = await client.send(new GetObjectCommand({
-    Bucket: bucket, Key: key, ...(range && { Range: `bytes=${range.start}-${range.end}` }),
+    Bucket: bucket, Key: key, ...(range && { Range: `bytes=${range.start}-${range.end}` }), ...sdkSseC(p.sseC),
   }), { abortSignal: signal });
   const body = out.Body as unknown as ObjectBody | undefined;
   if (!body) throw new Error(`GetObject ${key}: no body`);
@@ -54,8 +57,8 @@ export async function getObject(client: S3Client, p: GetObjectInput, signal: Abo
   };
 }
 
-export async function headObject(client: S3Client, p: { bucket: string; key: string }, signal: AbortSignal): Promise<HeadObjectOutput> {
-  const out = await client.send(new HeadObjectCommand({ Bucket: p.bucket, Key: p.key }), { abortSignal: signal });
+export async function headObject(client: S3Client, p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput> {
+  const out = await client.send(new HeadObjectCommand({ Bucket: p.bucket, Key: p.key, ...sdkSseC(p.sseC) }), { abortSignal: signal });
   return defined({
     etag: out.ETag, contentLength: out.ContentLength, metadata: out.Metadata,
     sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm,
@@ -85,7 +88,7 @@ export async function deleteObject(client: S3Client, p: { bucket: string; key: s
 
 export async function createMultipartUpload(client: S3Client, p: CreateMultipartUploadInput, signal: AbortSignal): Promise<{ uploadId: string | undefined }> {
   const out = await client.send(new CreateMultipartUploadCommand({
-    Bucket: p.bucket, Key: p.key, ContentType: p.contentType, Metadata: p.metadata,
+    Bucket: p.bucket, Key: p.key, ContentType: p.contentType, Metadata: p.metadata, ...sdkStoredHeaders(p.headers),
   }), { abortSignal: signal });
   return { uploadId: out.UploadId };
 }
@@ -93,7 +96,7 @@ export async function createMultipartUpload(client: S3Client, p: CreateMultipart
 export async function completeMultipartUpload(client: S3Client, p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput> {
   const out = await client.send(new CompleteMultipartUploadCommand({
     Bucket: p.bucket, Key: p.key, UploadId: p.uploadId,
-    MultipartUpload: { Parts: p.parts.map((x) => ({ PartNumber: x.partNumber, ETag: x.etag })) },
+    MultipartUpload: { Parts: p.parts.map((x) => ({ PartNumber: x.partNumber, ETag: x.etag })) }, ...sdkSseC(p.sseC),
   }), { abortSignal: signal });
   return defined({ etag: out.ETag, sse: out.ServerSideEncryption });
 }

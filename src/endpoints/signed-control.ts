@@ -13,9 +13,10 @@
 import crypto from 'node:crypto';
 import type http from 'node:http';
 import { boolOf, childrenNamed, dateOf, escapeXmlText, numberOf, parseXml, textOf, type XmlElement } from './s3-xml.js';
+import { addSseCHeaders, addStoredHeaders, type StoredHeaders } from './object-header-wire.js';
 import { toS3Error, type SignedAnswer, type SignedHttpClient } from './signed-http.js';
 import type {
-  CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, HeadObjectOutput,
+  CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, HeadObjectInput, HeadObjectOutput,
   ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage, ListPartsInput, ListPartsOutput,
 } from './object-store.js';
 
@@ -53,16 +54,19 @@ function metadataOf(headers: http.IncomingHttpHeaders): Record<string, string> {
   return out;
 }
 
-/** x-amz-meta-* and content-type headers for a new object. */
-function objectHeaders(contentType: string | undefined, metadata: Record<string, string> | undefined): Record<string, string> {
+/** x-amz-meta-*, content-type and the other headers of a new object. */
+function objectHeaders(contentType: string | undefined, metadata: Record<string, string> | undefined, stored: StoredHeaders | undefined): Record<string, string> {
   const headers: Record<string, string> = {};
   if (contentType !== undefined) headers['content-type'] = contentType;
   if (metadata !== undefined) for (const name of Object.keys(metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = metadata[name]!;
+  addStoredHeaders(headers, stored);
   return headers;
 }
 
-export async function headObject(http: SignedHttpClient, p: { bucket: string; key: string }, signal: AbortSignal): Promise<HeadObjectOutput> {
-  const { headers: h } = await http.call({ method: 'HEAD', bucket: p.bucket, key: p.key }, signal);
+export async function headObject(http: SignedHttpClient, p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput> {
+  const headers: Record<string, string> = {};
+  addSseCHeaders(headers, p.sseC);
+  const { headers: h } = await http.call({ method: 'HEAD', bucket: p.bucket, key: p.key, headers }, signal);
   const len = one(h['content-length']);
   return defined({
     etag: one(h.etag), contentLength: len !== undefined ? Number(len) : undefined, metadata: metadataOf(h),
@@ -129,7 +133,7 @@ export async function deleteObject(http: SignedHttpClient, p: { bucket: string; 
 }
 
 export async function createMultipartUpload(http: SignedHttpClient, p: CreateMultipartUploadInput, signal: AbortSignal): Promise<{ uploadId: string | undefined }> {
-  const a = await http.call({ method: 'POST', bucket: p.bucket, key: p.key, query: { uploads: '' }, headers: objectHeaders(p.contentType, p.metadata) }, signal);
+  const a = await http.call({ method: 'POST', bucket: p.bucket, key: p.key, query: { uploads: '' }, headers: objectHeaders(p.contentType, p.metadata, p.headers) }, signal);
   return { uploadId: textOf(rootOf(a), 'UploadId') };
 }
 
@@ -142,9 +146,9 @@ export function completeXml(parts: CompleteMultipartUploadInput['parts']): strin
 
 export async function completeMultipartUpload(http: SignedHttpClient, p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput> {
   const body = Buffer.from(completeXml(p.parts), 'utf8');
-  const a = await http.call({
-    method: 'POST', bucket: p.bucket, key: p.key, query: { uploadId: p.uploadId }, headers: { 'content-type': 'application/xml' }, body,
-  }, signal);
+  const headers: Record<string, string> = { 'content-type': 'application/xml' };
+  addSseCHeaders(headers, p.sseC);
+  const a = await http.call({ method: 'POST', bucket: p.bucket, key: p.key, query: { uploadId: p.uploadId }, headers, body }, signal);
   const root = rootOf(a, true);
   // Ceph RGW sends an empty <ETag/>: kept as '' (multipart-upload.ts asks HEAD then), as the SDK gives it
   return defined({ etag: textOf(root, 'ETag'), sse: one(a.headers['x-amz-server-side-encryption']) });

@@ -26,6 +26,8 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import type { SseCustomerKey } from '../config/object-headers.js';
+import { addSseCHeaders, addStoredHeaders, type StoredHeaders } from './object-header-wire.js';
 import { decodeXmlText } from './s3-xml.js';
 import { rfc3986, SigV4Signer } from './sigv4.js';
 
@@ -89,6 +91,8 @@ export interface PutObjectParams {
   contentMd5?: string;
   /** user metadata, sent as x-amz-meta-<lower-cased name>; values must be US-ASCII (as with the SDK) */
   metadata?: Record<string, string>;
+  /** Cache-Control, storage class, ACL, encryption… */
+  headers?: StoredHeaders;
 }
 
 /** UploadPart parameters. */
@@ -101,6 +105,7 @@ export interface UploadPartParams {
   contentLength: number;
   /** base64 MD5 of the body */
   contentMd5?: string;
+  sseC?: SseCustomerKey | undefined;
 }
 
 /** GetObject parameters; `range` is inclusive (bytes=start-end). */
@@ -108,6 +113,7 @@ export interface GetObjectParams {
   bucket: string;
   key: string;
   range?: { start: number; end: number };
+  sseC?: SseCustomerKey | undefined;
 }
 
 /** A control-plane request (./signed-control.ts): any method, on a bucket (key '') or an object. */
@@ -263,6 +269,7 @@ export class SignedHttpClient {
     if (p.metadata !== undefined) {
       for (const name of Object.keys(p.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = p.metadata[name]!;
     }
+    addStoredHeaders(headers, p.headers);
     return putResult(await this.exchange('PUT', p.bucket, p.key, NO_QUERY, '', headers, p.body, p.contentLength, signal, false));
   }
 
@@ -275,6 +282,7 @@ export class SignedHttpClient {
       'x-amz-content-sha256': UNSIGNED_PAYLOAD,
     };
     if (p.contentMd5 !== undefined) headers['content-md5'] = p.contentMd5;
+    addSseCHeaders(headers, p.sseC);
     return putResult(await this.exchange('PUT', p.bucket, p.key, { partNumber, uploadId: p.uploadId },
       `?partNumber=${partNumber}&uploadId=${encodeQueryValue(p.uploadId)}`, headers, p.body, p.contentLength, signal, false));
   }
@@ -293,6 +301,7 @@ export class SignedHttpClient {
       }
       headers.range = `bytes=${start}-${end}`;
     }
+    addSseCHeaders(headers, p.sseC);
     const res = await this.exchange('GET', p.bucket, p.key, NO_QUERY, '', headers, undefined, 0, signal, true);
     return { status: res.statusCode!, headers: res.headers, body: res };
   }

@@ -14,7 +14,7 @@ import * as signed from './signed-control.js';
 import type { SignedHttpClient } from './signed-http.js';
 import type {
   CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, GetObjectInput,
-  GetObjectOutput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
+  GetObjectOutput, HeadObjectInput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
   ListPartsInput, ListPartsOutput, ObjectStore, PutObjectInput, PutOutput, UploadPartInput,
 } from './object-store.js';
 
@@ -64,9 +64,9 @@ export class S3Store implements ObjectStore {
   }
 
   async getObject(p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput> {
-    const { bucket, key, range } = p;
+    const { bucket, key, range, sseC } = p;
     if (!this.http) { const { sdk, client } = await viaSdk(this.clients); return sdk.getObject(client, p, signal); }
-    const r = await this.http.getObject({ bucket, key, ...(range && { range }) }, signal);
+    const r = await this.http.getObject({ bucket, key, ...(range && { range }), ...(sseC && { sseC }) }, signal);
     const h = r.headers;
     const len = one(h['content-length']);
     const lm = one(h['last-modified']);
@@ -81,7 +81,7 @@ export class S3Store implements ObjectStore {
     };
   }
 
-  async headObject(p: { bucket: string; key: string }, signal: AbortSignal): Promise<HeadObjectOutput> {
+  async headObject(p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput> {
     if (this.http) return signed.headObject(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.headObject(client, p, signal);

@@ -25,6 +25,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
+import type { SseCustomerKey } from '../config/object-headers.js';
 import { mbps } from '../config/units.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
@@ -68,6 +69,8 @@ export interface DownloadOptions extends ConnectionOptions, PrefixOptions {
   onReport?: (r: RequestReport) => void;
   /** progress, at most every 100 ms and once at the end */
   onProgress?: (p: DownloadProgress) => void;
+  /** the SSE-C key of the objects (--sse-c AES256 --sse-c-key …): sent with every GET */
+  sseC?: SseCustomerKey;
 }
 
 export interface DownloadProgress {
@@ -314,7 +317,7 @@ class Downloader {
 
   /** One GET attempt of the whole object into memory, checked for length and MD5. */
   private async getBuffered(ep: Endpoint, signal: AbortSignal, o: ListedObject): Promise<{ data: Buffer; lastModified?: Date }> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: o.key }, signal);
+    const res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
     const chunks: Buffer[] = [];
     let n = 0;
     try {
@@ -338,7 +341,7 @@ class Downloader {
 
   /** One GET attempt of the whole object streamed into `fh` from offset 0; progress is taken back if it fails. */
   private async getStreamed(ep: Endpoint, signal: AbortSignal, o: ListedObject, fh: fs.promises.FileHandle): Promise<Date | undefined> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: o.key }, signal);
+    const res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
     // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
     const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
     const hash = want !== undefined ? crypto.createHash('md5') : undefined;
@@ -405,7 +408,7 @@ class Downloader {
    * the same object (its ETag that of the listing, else of the first part); progress taken back if it fails.
    */
   private async getPart(ep: Endpoint, signal: AbortSignal, file: RangedFile, i: number, start: number, end: number): Promise<void> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end } }, signal);
+    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC }, signal);
     const len = end - start + 1;
     let written = 0;
     try {

@@ -14,11 +14,10 @@ import { partRange, planParts, type PartPlan } from '../config/multipart.js';
 import { Interrupted, type RequestEngine } from '../engine/request.js';
 import { errorFacts } from '../engine/retry-policy.js';
 import type { Logger } from '../logger.js';
-import { contentTypeFor } from './content-type.js';
 import { findResumable, type KeptPart, type PassedUpload } from './resume.js';
 import {
   checkEtag, checkUnchanged, discard, encryption, etagMismatch, fileChanged, isEncrypted, metadataFor, MTIME_METADATA,
-  readRange, verifyObject, type Encryption, type SendContext, type Stored,
+  objectFields, readRange, verifyObject, type Encryption, type ObjectFields, type SendContext, type Stored,
 } from './stored-object.js';
 
 /**
@@ -140,9 +139,12 @@ export class MultipartUpload {
   private readonly unanswered = new Set<Endpoint>();
   /** --resume: the parts an earlier run stored, by number, kept when their bytes are the file's */
   private kept: Map<number, KeptPart> | undefined;
+  /** Create's headers; the SSE-C key goes on every part, Complete and HEAD too */
+  private readonly fields: ObjectFields;
 
   constructor(private readonly ctx: MultipartContext, private readonly f: FileEntry, private readonly key: string, private readonly target: Endpoint | undefined, partSizeBytes: number) {
     this.plan = planParts(f.size, partSizeBytes);
+    this.fields = objectFields(ctx, f);
     this.partMd5s = new Array<Buffer>(this.plan.count);
     this.controlMs = this.deadlineMs(Math.max(COMPLETE_MIN_DEADLINE_MS, this.plan.count * COMPLETE_MS_PER_PART));
   }
@@ -196,14 +198,15 @@ export class MultipartUpload {
   }
 
   private async create(): Promise<OpenUpload> {
-    const { ctx, f, key, target } = this;
+    const { ctx, key, target } = this;
     const { bucket } = ctx;
+    const { contentType, metadata, headers } = this.fields;
     const created = await ctx.slots.run(() => ctx.engine.run({
       op: 'CreateMultipartUpload', key, bytes: 0, bucket, ...(target && { endpoint: target }),
       deadlineMs: this.deadlineMs(CREATE_DEADLINE_MS),
       send: async (ep, signal) => {
         try {
-          return { ep, out: await ep.store.createMultipartUpload({ bucket, key, contentType: contentTypeFor(f.rel), metadata: metadataFor(f) }, signal) };
+          return { ep, out: await ep.store.createMultipartUpload({ bucket, key, contentType, metadata, ...(headers && { headers }) }, signal) };
         } catch (err) {
           const status = errorFacts(err).status;
           if (status === undefined || (status >= 500 && status !== 503)) this.unanswered.add(ep);
@@ -284,10 +287,11 @@ export class MultipartUpload {
       return { partNumber: i + 1, etag: kept.etag };
     }
     const contentMd5 = digest.toString('base64');
+    const { sseC } = this.fields;
     const out = await this.ctx.engine.run({
       op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
       send: async (ep, signal): Promise<{ etag: string | undefined; enc: Encryption }> => {
-        const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body }, signal);
+        const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body, ...(sseC && { sseC }) }, signal);
         return { etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
       },
     });
@@ -313,7 +317,7 @@ export class MultipartUpload {
       send: async (ep, signal): Promise<Stored> => {
         const first = attempt++ === 0;
         try {
-          const out = await ep.store.completeMultipartUpload({ bucket, key, uploadId, parts: sent.parts }, signal);
+          const out = await ep.store.completeMultipartUpload({ bucket, key, uploadId, parts: sent.parts, ...(this.fields.sseC && { sseC: this.fields.sseC }) }, signal);
           return { ep, etag: out.etag, enc: { ...sent.enc, ...encryption(out.sse) } };
         } catch (err) {
           const facts = errorFacts(err);
@@ -330,7 +334,7 @@ export class MultipartUpload {
   /** After a Complete attempt that may have completed the upload: is the object (HEAD) the one these parts make? */
   private async completedEarlier(ep: Endpoint, signal: AbortSignal, sent: SentParts): Promise<Stored | undefined> {
     const { f, key } = this;
-    const head = await ep.store.headObject({ bucket: this.ctx.bucket, key }, signal).catch(() => undefined);
+    const head = await ep.store.headObject({ bucket: this.ctx.bucket, key, sseC: this.fields.sseC }, signal).catch(() => undefined);
     const enc = { ...sent.enc, ...encryption(head?.sse, head?.sseCustomerAlgorithm) };
     const etag = bareEtag(head?.etag);
     // encrypted: the ETag is no composite MD5; the part count, size and s3x's mtime must agree
@@ -354,7 +358,7 @@ export class MultipartUpload {
     if (!etag && !isEncrypted(enc)) {
       const head = await ctx.slots.run(() => ctx.engine.run({
         op: 'HeadObject', key, bytes: 0, bucket: ctx.bucket, kind: 'read', endpoint: pinned ?? done.ep,
-        send: (ep, signal) => ep.store.headObject({ bucket: ctx.bucket, key }, signal),
+        send: (ep, signal) => ep.store.headObject({ bucket: ctx.bucket, key, sseC: this.fields.sseC }, signal),
       }), 'high');
       etag = bareEtag(head.etag);
       enc = { ...enc, ...encryption(head.sse, head.sseCustomerAlgorithm) };

@@ -7,9 +7,8 @@ import fs from 'node:fs';
 import { md5, md5OfFile } from '../fs/md5.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import { contentTypeFor } from './content-type.js';
 import {
-  checkEtag, checkUnchanged, discard, encryption, metadataFor, readRange, readSmallSync, STREAM_CHUNK_BYTES, verifyObject,
+  checkEtag, checkUnchanged, discard, encryption, objectFields, readRange, readSmallSync, STREAM_CHUNK_BYTES, verifyObject,
   type SendContext, type Stored,
 } from './stored-object.js';
 
@@ -48,13 +47,12 @@ export async function putFile(ctx: SendContext, f: FileEntry, key: string, targe
 function send(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | undefined, digest: Buffer, buffered: Buffer | undefined): Promise<Stored> {
   const { bucket } = ctx;
   const contentMd5 = digest.toString('base64');
-  const contentType = contentTypeFor(f.rel);
-  const metadata = metadataFor(f);
+  const { contentType, metadata, headers } = objectFields(ctx, f);
   return ctx.engine.run({
     op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
     send: async (ep, signal): Promise<Stored> => {
       const r = await ep.store.putObject({
-        bucket, key, contentLength: f.size, contentType, contentMd5, metadata,
+        bucket, key, contentLength: f.size, contentType, contentMd5, metadata, ...(headers && { headers }),
         body: buffered ?? (() => fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES })),
       }, signal);
       return { ep, etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };

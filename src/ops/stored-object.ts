@@ -13,6 +13,10 @@ import { Interrupted, RequestFailed, type RequestEngine } from '../engine/reques
 import { errorFacts } from '../engine/retry-policy.js';
 import type { Limiter } from '../engine/limiter.js';
 import type { Logger } from '../logger.js';
+import type { HeadersFor } from '../config/header-rules.js';
+import type { SseCustomerKey } from '../config/object-headers.js';
+import type { StoredHeaders } from '../endpoints/store.js';
+import { contentTypeFor } from './content-type.js';
 
 /** User metadata key holding the file's mtime (ms since the epoch) at upload. */
 export const MTIME_METADATA = 's3x-mtime';
@@ -70,6 +74,27 @@ export interface SendContext {
   logger: Logger;
   /** --verify: read every object back after upload */
   verify: boolean;
+  /** each file's object headers (flags and config rules); none when absent */
+  headersFor?: HeadersFor;
+}
+
+/** What a new object is sent with: PutObject's or CreateMultipartUpload's fields, and the SSE-C key its other requests need. */
+export interface ObjectFields {
+  contentType: string;
+  metadata: Record<string, string>;
+  headers: StoredHeaders | undefined;
+  sseC: SseCustomerKey | undefined;
+}
+
+/**
+ * The headers of f's object: Content-Type from a rule or --content-type, else the extension;
+ * the user's metadata with s3x's mtime set last (checked at load never to be a user key).
+ */
+export function objectFields(ctx: Pick<SendContext, 'headersFor'>, f: FileEntry): ObjectFields {
+  const h = ctx.headersFor?.(f.rel);
+  if (!h) return { contentType: contentTypeFor(f.rel), metadata: metadataFor(f), headers: undefined, sseC: undefined };
+  const { contentType, metadata, ...headers } = h;
+  return { contentType: contentType ?? contentTypeFor(f.rel), metadata: { ...metadata, ...metadataFor(f) }, headers, sseC: h.sseC };
 }
 
 /** x-amz-server-side-encryption and x-amz-server-side-encryption-customer-algorithm of an answer */
@@ -132,7 +157,7 @@ export async function verifyObject(ctx: SendContext, f: FileEntry, key: string, 
     op: 'GetObject', key, bytes: f.size, bucket, kind: 'read', ...(pinned && { endpoint: pinned }),
     send: async (ep, signal) => {
       const hash = crypto.createHash('md5');
-      const res = await ep.store.getObject({ bucket, key }, signal);
+      const res = await ep.store.getObject({ bucket, key, sseC: ctx.headersFor?.(f.rel).sseC }, signal);
       for await (const chunk of res.body) hash.update(chunk);
       return hash.digest('hex');
     },

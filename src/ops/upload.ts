@@ -15,6 +15,8 @@ import fs from 'node:fs';
 import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { mbps } from '../config/units.js';
 import { planParts } from '../config/multipart.js';
+import { headerRulesOf, headersPlan, type HeadersFor } from '../config/header-rules.js';
+import type { ObjectHeaders } from '../config/object-headers.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { keyFor, normalizePrefix } from '../fs/keys.js';
@@ -84,6 +86,11 @@ export interface UploadOptions extends ConnectionOptions {
   priorities?: Array<{ priority: Priority; glob: string }>;
   /** how many found files may wait for dispatch; default 2,000 (each is promoted garbage later: bench S7) */
   priorityWindow?: number;
+  /**
+   * headers of every object (--content-type, --cache-control, --metadata, --sse-c…); the config
+   * file's `headers` rules override them per file (src/config/header-rules.ts)
+   */
+  headers?: ObjectHeaders;
 }
 
 export interface PlannedFile {
@@ -161,6 +168,8 @@ interface Resolved {
   prefix: string;
   inShard: (key: string) => boolean;
   windowFiles: number;
+  /** undefined: no header flag and no rule (the extension's Content-Type and s3x-mtime only) */
+  headersFor: HeadersFor | undefined;
 }
 
 async function resolveUpload(opts: UploadOptions): Promise<Resolved> {
@@ -175,7 +184,9 @@ async function resolveUpload(opts: UploadOptions): Promise<Resolved> {
   const windowFiles = opts.priorityWindow ?? 2_000;
   // a window of 0 would never let the walk hand over a file
   if (!Number.isInteger(windowFiles) || windowFiles < 1) throw new UsageError(`priorityWindow must be a whole number ≥ 1, got ${windowFiles}`);
-  return { partSizeBytes, thresholdBytes, logger, bucket, prefix, inShard, windowFiles };
+  const rules = headerRulesOf(opts.configFile);
+  const headersFor = opts.headers || rules.length > 0 ? headersPlan(opts.headers ?? {}, rules) : undefined;
+  return { partSizeBytes, thresholdBytes, logger, bucket, prefix, inShard, windowFiles, headersFor };
 }
 
 /** What the run found and did so far: the summary's counts and failures, and the progress. */
@@ -263,7 +274,7 @@ class UploadRun {
     this.ctx = {
       engine: run.engine, cleanup: run.cleanup, slots: run.slots, bucket: s.bucket, logger: run.logger, verify: opts.verify ?? false,
       signal: run.signal, startedWallMs: run.startedWallMs, deadlineBoundsMs: { minMs: conn.estimator.minMs, maxMs: conn.estimator.maxMs },
-      sharedStorage: pool.sharedStorage, uploads: this.uploads,
+      sharedStorage: pool.sharedStorage, uploads: this.uploads, ...(s.headersFor && { headersFor: s.headersFor }),
     };
     this.ticker = run.ticker(tally.progress, opts.onProgress);
     this.copies = new Map(pool.endpoints.map((e) => [e, { ok: 0, failed: 0 }]));

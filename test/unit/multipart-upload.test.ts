@@ -14,7 +14,11 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_ESTIMATOR, type RetryConfig } from '../../src/config/defaults.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
-import type { CompleteMultipartUploadInput, CompleteMultipartUploadOutput, HeadObjectOutput, PutOutput, StoreBody, UploadPartInput } from '../../src/endpoints/store.js';
+import type {
+  CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, HeadObjectOutput, PutOutput, StoreBody, UploadPartInput,
+} from '../../src/endpoints/store.js';
+import { headersPlan } from '../../src/config/header-rules.js';
+import { SseCustomerKey } from '../../src/config/object-headers.js';
 import { Limiter } from '../../src/engine/limiter.js';
 import { RequestEngine, RequestFailed } from '../../src/engine/request.js';
 import type { FileEntry } from '../../src/fs/walk.js';
@@ -108,6 +112,24 @@ const ops = (store: FakeStore): string[] => store.calls.map((c) => c.op);
 const of = (store: FakeStore, op: Call['op']): Call[] => store.calls.filter((c) => c.op === op);
 
 describe('MultipartUpload', () => {
+  it('object headers: Create carries them; every part, Complete and the HEAD after Complete carry the SSE-C key', async () => {
+    const store = new KeepingStore();
+    store.completeEtag = ''; // as Ceph RGW answers: the composite ETag is asked with HEAD
+    const { ctx } = setup(store);
+    const sseC = new SseCustomerKey(Buffer.alloc(32, 1));
+    ctx.headersFor = headersPlan({ cacheControl: 'no-cache', contentType: 'text/x-test', metadata: { a: '1' }, sseC }, []);
+    const { f } = file('headers.bin', 3);
+    await new MultipartUpload(ctx, f, 'k/headers.bin', undefined, PART).run();
+
+    const create = of(store, 'createMultipartUpload')[0]!.input as CreateMultipartUploadInput;
+    expect(create).toMatchObject({ contentType: 'text/x-test', metadata: { a: '1', 's3x-mtime': String(Math.round(f.mtimeMs)) }, headers: { cacheControl: 'no-cache' } });
+    expect(create.headers!.sseC).toBe(sseC);
+    const withKey = (op: Call['op']): unknown[] => of(store, op).map((c) => (c.input as { sseC?: unknown }).sseC);
+    expect(withKey('uploadPart')).toEqual([sseC, sseC, sseC]);
+    expect(withKey('completeMultipartUpload')).toEqual([sseC]);
+    expect(withKey('headObject')).toEqual([sseC]);
+  });
+
   it('creates, sends every part with its Content-MD5, then completes with the parts in order: the composite ETag', async () => {
     const store = new KeepingStore();
     const { ctx } = setup(store);

@@ -5,11 +5,12 @@ import {
   formatBytes, MIB, parseSizeBytes, type RequestReport,
 } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
+import { addSseCOptions, sseCFromFlags, type SseCFlags } from '../object-header-flags.js';
 import { finishRun } from '../finish.js';
 import { createSpinner, renderDownloadSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
 
-interface DownloadFlags extends CommonFlags {
+interface DownloadFlags extends CommonFlags, SseCFlags {
   rawPrefix?: boolean;
   skipExisting?: boolean;
   verify: boolean;
@@ -31,6 +32,7 @@ export function registerDownload(program: Command, ctx: CliContext): void {
     .option('--part-size <size>', 'size of one ranged GET for large objects, 5MiB–5GiB', `${DEFAULT_PART_SIZE_BYTES / MIB}MiB`)
     .option('--multipart-threshold <size>', 'objects of at least this size are fetched as parallel ranged GETs', `${DEFAULT_MULTIPART_THRESHOLD_BYTES / MIB}MiB`)
     .option('--table', 'print the per-request table: attempts | bytes | success_ms | total_ms | MBps | MBps est');
+  addSseCOptions(cmd);
   addCommonOptions(cmd);
   cmd.addHelpText('after', `
 Safety: each file is written as <name>.s3x-tmp-<random> and renamed when complete and verified, so a
@@ -41,10 +43,12 @@ goes on. Keys ending in "/" (folder markers) become empty directories.
 Examples:
   $ s3x download artifacts builds/42 ./out --endpoint-url http://127.0.0.1:7480
   $ s3x download lake raw ./raw --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481 -c 32 --skip-existing
+  $ s3x download vault secret ./out --sse-c AES256 --sse-c-key fileb://key.bin     # objects uploaded with SSE-C
 
 Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
 
   cmd.action(async (bucket: string, prefix: string, dir: string, flags: DownloadFlags) => {
+    const sseC = sseCFromFlags(flags);
     const { conn, logger } = connectionFromFlags(flags, ctx.signal);
     const reports: RequestReport[] = [];
     const spinner = await createSpinner(flags.progress && !flags.json, (p: DownloadProgress) => {
@@ -55,6 +59,7 @@ Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is nam
     const opts: DownloadOptions = {
       ...conn, bucket, prefix, dir,
       rawPrefix: flags.rawPrefix ?? false,
+      ...(sseC && { sseC }),
       skipExisting: flags.skipExisting ?? false,
       verify: flags.verify,
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),

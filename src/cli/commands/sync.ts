@@ -4,9 +4,10 @@ import { sync, UsageError } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
 import { resumeLines } from '../resume-lines.js';
+import { addObjectHeaderOptions, objectHeadersFromFlags, type ObjectHeaderFlags } from '../object-header-flags.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
-interface SyncFlags extends TransferFlags {
+interface SyncFlags extends TransferFlags, ObjectHeaderFlags {
   checksum?: boolean;
   delete?: boolean;
   deleteAll?: boolean;
@@ -32,6 +33,7 @@ export function registerSync(program: Command, ctx: CliContext): void {
     .option('--checksum', 'compare content (local MD5 vs the object\'s ETag) instead of size + mtime; use it in CI, where rebuilt files get new mtimes')
     .option('--delete', 'remove objects under the prefix that have no local file — only after every upload succeeded')
     .option('--delete-all', '--delete, even when it empties the prefix (no local file selected) or works on a bucket root (no prefix); --delete refuses those');
+  addObjectHeaderOptions(cmd);
   addTransferOptions(cmd);
   cmd.option('--resume', 'continue open multipart uploads of changed files, sending only the parts missing or different (the default)');
   cmd.option('--no-resume', 'do not continue open multipart uploads of changed files (by default they are, and Ctrl-C leaves uploads holding parts open for the next sync)');
@@ -52,16 +54,19 @@ Examples:
   $ s3x sync ./build artifacts main/latest --checksum --dry-run
   $ s3x sync ./build s3://artifacts/run-42 --config pool.json --shard 2/4     # one of 4 CI jobs
   $ s3x sync ./videos s3://media/raw --endpoint-url http://127.0.0.1:7480 --no-resume   # always start multipart uploads afresh
+  $ s3x sync ./public s3://site/www --config site.json --cache-control "max-age=300"   # "headers" rules in site.json win per file
 
 Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config/bucket/credentials; 130 interrupted.`);
 
   cmd.action(async (dir: string, target: string, prefixArg: string | undefined, flags: SyncFlags) => {
     const { bucket, prefix } = parseTarget(target, prefixArg);
+    const headers = objectHeadersFromFlags(flags);
     const run = await startTransfer(ctx, dir, bucket, prefix, flags);
     let summary;
     try {
       summary = await sync({
-        ...run.opts, ...(flags.resume !== undefined && { resume: flags.resume }), checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
+        ...run.opts, ...(flags.resume !== undefined && { resume: flags.resume }), ...(headers && { headers }),
+        checksum: flags.checksum ?? false, delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false,
         onPlanDelete: (key) => ctx.out(flags.json ? `${JSON.stringify({ type: 'plan-delete', key })}\n` : `would delete ${printable(`s3://${bucket}/${key}`)}\n`),
       });
     } finally {
