@@ -32,14 +32,15 @@ export interface CommonFlags {
 
 /**
  * A command over s3://<bucket>/<prefix>/ by the folder rule (ls, delete-prefix, cleanup-multipart):
- * the same two arguments and --raw-prefix everywhere, worded with the command's own verb.
+ * the same two arguments and --raw-prefix everywhere, worded with the command's own verb. The
+ * action reads them with parseTarget (./target.ts): `bucket [prefix]` or `s3://bucket/prefix`.
  */
 export function prefixCommand(program: Command, name: string, description: string, prefixHelp: string, rawPrefixExample: string): Command {
   return program
     .command(name)
     .description(description)
-    .argument('<bucket>', 'bucket')
-    .argument('[prefix]', prefixHelp, '')
+    .argument('<bucket>', 'bucket, or s3://bucket/prefix')
+    .argument('[prefix]', `${prefixHelp} (when <bucket> is a plain name)`)
     .option('--raw-prefix', `match the prefix as a plain string: ${rawPrefixExample}`);
 }
 
