@@ -46,7 +46,7 @@ export function prefixCommand(program: Command, name: string, description: strin
 
 export function addCommonOptions(cmd: Command): Command {
   return cmd
-    .option('--endpoint-url <url>', 'S3 endpoint; repeat for several gateways in front of the same data (default: AWS S3)', collect)
+    .option('--endpoint-url <url>', 'S3 endpoint; repeat for several gateways in front of the same data (default: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS S3), e.g. --endpoint-url http://127.0.0.1:7480', collect)
     .option('--config <file>', 'JSON endpoint pool config: endpoints with their own credentials, limits, breakers; mode; strategy; bucketMap (also S3X_CONFIG)')
     .addOption(new Option('--mode <mode>', 'pool: endpoints front the same data; replicate: write every object to every endpoint; fallback: write to the first, read in order').choices(['pool', 'replicate', 'fallback']))
     .addOption(new Option('--strategy <name>', 'how the pool picks an endpoint (default adaptive: earliest expected finish)').choices(['adaptive', 'least-loaded', 'round-robin', 'bucket-map']))

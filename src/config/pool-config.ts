@@ -241,8 +241,28 @@ export function mapBucket(spec: Pick<PoolSpec, 'bucketMap'>, bucket: string): st
 }
 
 /**
+ * The endpoint the AWS SDKs and aws-cli take from the environment: AWS_ENDPOINT_URL_S3, else
+ * AWS_ENDPOINT_URL; none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (the same standard).
+ */
+export function envEndpointUrl(env: NodeJS.ProcessEnv): { variable: string; url: string } | undefined {
+  if (/^true$/i.test(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '')) return undefined;
+  for (const variable of ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL']) {
+    const text = env[variable];
+    if (text !== undefined && text !== '') {
+      try {
+        return { variable, url: normalizeEndpointUrl(text) };
+      } catch (err) {
+        throw new UsageError((err as Error).message.replace(/^--endpoint-url/, variable));
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
  * Config file (if any) → env overrides → flags → one validated PoolSpec. `--endpoint-url`
- * replaces the endpoint list (the simplest case: URLs + the AWS credential chain).
+ * replaces the endpoint list (the simplest case: URLs + the AWS credential chain); with neither
+ * flag nor pool, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (envEndpointUrl) name the endpoint.
  */
 export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = process.env): PoolSpec {
   const configFile = flags.configFile ?? env.S3X_CONFIG;
@@ -261,6 +281,9 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
   if (flags.endpointUrls && flags.endpointUrls.length > 0) {
     // checked here so the message names the flag the user typed
     rawEndpoints = flags.endpointUrls.map((url) => ({ url: normalizeEndpointUrl(url) }));
+  } else if (rawEndpoints.length === 0) {
+    const fromEnv = envEndpointUrl(env);
+    if (fromEnv) rawEndpoints = [{ url: fromEnv.url }];
   }
 
   const endpoints: EndpointSpec[] = rawEndpoints.map((o, i) => {

@@ -45,7 +45,8 @@ Examples:
       const gw = await useLocalGateways(bucket, flags.region);
       flags.endpointUrl = gw.urls;
       local = gw.conn;
-    } else if (!flags.endpointUrl && !flags.config && !process.env.S3X_CONFIG && !Object.keys(process.env).some((k) => k.startsWith('S3X_ENDPOINT_'))) {
+    } else if (!flags.endpointUrl && !flags.config && !process.env.S3X_CONFIG && !Object.keys(process.env).some((k) => k.startsWith('S3X_ENDPOINT_'))
+      && !process.env.AWS_ENDPOINT_URL_S3 && !process.env.AWS_ENDPOINT_URL) {
       throw new UsageError('perf-data needs endpoints: pass --endpoint-url URL (repeatable) or --config FILE, or --local to start local Ceph gateways');
     }
     if (spec) await ensureGenerated(dir, spec);

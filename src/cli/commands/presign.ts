@@ -25,7 +25,7 @@ export function registerPresign(program: Command, ctx: CliContext): void {
     .argument('[key]', 'object key, exactly as stored (when <bucket> is a plain name)')
     .addOption(new Option('--method <method>', 'GET (download) or PUT (upload)').default('GET').argParser((v) => v.toUpperCase()))
     .option('--expires <seconds>', `lifetime of the URL, 1–${MAX_PRESIGN_EXPIRES_SEC} s (7 days)`, String(DEFAULT_PRESIGN_EXPIRES_SEC))
-    .option('--endpoint-url <url>', 'S3 endpoint the URL points at (default: AWS S3, or the first endpoint of --config)')
+    .option('--endpoint-url <url>', 'S3 endpoint the URL points at (default: the first endpoint of --config, else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS S3)')
     .option('--config <file>', 'JSON endpoint pool config: its first endpoint signs (also S3X_CONFIG)')
     .option('--region <region>', 'signing region (default: AWS_REGION, the profile\'s, else us-east-1)')
     .option('--profile <name>', 'AWS shared-config profile for credentials')
