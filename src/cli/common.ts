@@ -17,6 +17,8 @@ export interface CommonFlags {
   endpointUrl?: string[];
   region?: string;
   profile?: string;
+  /** false with --no-sign-request */
+  signRequest: boolean;
   concurrency: string;
   retries: string;
   deadlineFraction: string;
@@ -53,6 +55,7 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--stats', 'print per-endpoint usage statistics at the end (requests, bytes, errors, retries, breaker, estimates)')
     .option('--region <region>', 'signing region (default: AWS_REGION, the profile\'s, else us-east-1)')
     .option('--profile <name>', 'AWS shared-config profile for credentials')
+    .option('--no-sign-request', 'send anonymous requests, for public buckets: no credentials needed or looked up, e.g. s3x ls s3://public-data/ --no-sign-request')
     .option('-c, --concurrency <n>', 'requests in flight at once, over all endpoints (1–1024)', String(DEFAULT_CONCURRENCY))
     .option('--retries <n>', 'retries per request after the first attempt (0–100)', String(DEFAULT_RETRY.retries))
     .addOption(new Option('--deadline-fraction <x>', 'request deadline = x × expected time from the bandwidth estimate (1–100)').default(String(DEFAULT_ESTIMATOR.fraction)))
@@ -75,6 +78,7 @@ export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn
     ...(f.endpointUrl && { endpointUrls: f.endpointUrl }),
     ...(f.region !== undefined && { region: f.region }),
     ...(f.profile !== undefined && { profile: f.profile }),
+    ...(f.signRequest === false && { unsigned: true }),
     concurrency: parseIntInRange(f.concurrency, '--concurrency', 1, 1024),
     retry: { retries: parseIntInRange(f.retries, '--retries', 0, 100) },
     estimator: {

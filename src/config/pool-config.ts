@@ -46,6 +46,8 @@ export interface EndpointSpec {
   pathStyle: boolean;
   /** share of the work relative to the others (round-robin, least-loaded, adaptive); default 1 */
   weight: number;
+  /** --no-sign-request: anonymous requests (public buckets); no credentials are looked up */
+  unsigned?: boolean;
 }
 
 export interface PoolSpec {
@@ -68,6 +70,8 @@ export interface PoolFlags {
   mode?: string;
   strategy?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** --no-sign-request: every endpoint sends anonymous requests */
+  unsigned?: boolean;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -338,6 +342,7 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
     return spec;
   });
   if (endpoints.length === 0) endpoints.push({ name: 'aws', breaker: { ...DEFAULT_BREAKER }, pathStyle: false, weight: 1, ...(flags.region !== undefined && { region: flags.region }), ...(flags.profile !== undefined && { profile: flags.profile }), ...(flags.credentials && { ...flags.credentials }) });
+  if (flags.unsigned) for (const e of endpoints) e.unsigned = true;
   const names = new Set<string>();
   for (const [i, e] of endpoints.entries()) {
     if (names.has(e.name)) c.fail(`endpoints[${i}].name`, `"${e.name}" is used twice`);
