@@ -23,6 +23,7 @@ export function registerDownload(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('download')
     .description('download every object under s3://<bucket>/<prefix>/ into <dir>, in parallel over one or more endpoints')
+    .usage('[options] <bucket> <prefix> <dir>\n       s3x download [options] s3://<bucket>/<prefix> <dir>')
     .argument('<bucket>', 'bucket, or s3://bucket/prefix (then <dir> comes next)')
     .argument('<prefix>', 'downloads keys under "<prefix>/" to <dir>/<rest of the key>; "" = the whole bucket')
     .argument('[dir]', 'local directory (created if missing)')
@@ -42,6 +43,7 @@ goes on. Keys ending in "/" (folder markers) become empty directories.
 Examples:
   $ s3x download s3://artifacts/builds/42 ./out --endpoint-url http://127.0.0.1:7480
   $ s3x download artifacts builds/42 ./out --endpoint-url http://127.0.0.1:7480        # the same
+  $ s3x download s3://public-data/2026 ./data --no-sign-request --endpoint-url http://127.0.0.1:7480
   $ s3x download lake raw ./raw --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481 -c 32 --skip-existing
 
 Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);

@@ -29,7 +29,9 @@ Pages are printed as they arrive, so memory stays flat for millions of keys.
 Examples:
   $ s3x ls s3://artifacts/ --endpoint-url http://127.0.0.1:7480
   $ s3x ls s3://artifacts/builds/42 -r -H --endpoint-url http://127.0.0.1:7480
-  $ s3x ls artifacts builds/42 -r -H --endpoint-url http://127.0.0.1:7480          # the same`);
+  $ s3x ls artifacts builds/42 -r -H --endpoint-url http://127.0.0.1:7480          # the same
+  $ AWS_ENDPOINT_URL_S3=http://127.0.0.1:7480 s3x ls s3://artifacts/               # endpoint from the environment
+  $ s3x ls s3://public-data/ --no-sign-request --endpoint-url http://127.0.0.1:7480  # a public bucket, no credentials`);
 
   cmd.action(async (target: string, prefixArg: string | undefined, flags: LsFlags) => {
     const { bucket, prefix } = parseTarget(target, prefixArg);
