@@ -79,3 +79,10 @@ export function parseDownloadArgs(first: string, second: string, third: string |
   }
   return { ...parseTarget(first, second), dir: third };
 }
+
+/** `endpoints check`'s optional bucket: a name or s3://bucket (a prefix there is refused: it checks buckets). */
+export function parseBucketOnly(bucketOrUrl: string): string {
+  const { bucket, prefix } = parseTarget(bucketOrUrl, undefined);
+  if (prefix !== '') throw new UsageError(`'${bucketOrUrl}': give only the bucket here (s3://${bucket}), not a prefix`);
+  return bucket;
+}

@@ -89,6 +89,17 @@ describe('s3:// URLs on every command', () => {
   });
 });
 
+describe('endpoints check', () => {
+  it('takes s3://bucket, and refuses a prefix', async () => {
+    const ok = await runCli(env, ['endpoints', 'check', `s3://${bucket}`, '--json', ...ep]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stdout).toMatch(/"bucketAccess":"ok"/);
+    const bad = await runCli(env, ['endpoints', 'check', `s3://${bucket}/p`, ...deadEp]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/^s3x: error: [^\n]*give only the bucket here[^\n]*\n$/);
+  });
+});
+
 describe('bad targets: one line, exit 2, nothing sent (dry-run included)', () => {
   const cases: Array<[string, string[], RegExp]> = [
     ['upload dry-run, invalid bucket in the URL', ['upload', 'TREE', 's3://Bad_Bucket/p', '--dry-run'], /'Bad_Bucket' is not a valid bucket name: only lowercase/],

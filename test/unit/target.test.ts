@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  bucketNameProblem, checkBucketName, isS3Url, parseDownloadArgs, parseObjectTarget, parseS3Url, parseTarget,
+  bucketNameProblem, checkBucketName, isS3Url, parseBucketOnly, parseDownloadArgs, parseObjectTarget, parseS3Url, parseTarget,
 } from '../../src/cli/target.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -123,5 +123,13 @@ describe('parseDownloadArgs', () => {
   it('refuses two arguments without a URL, and a URL with a prefix too', () => {
     expect(() => parseDownloadArgs('bkt', './out', undefined)).toThrow(/missing the local directory/);
     expect(() => parseDownloadArgs('s3://bkt/p', 'q', './out')).toThrow(/not both/);
+  });
+});
+
+describe('parseBucketOnly (endpoints check)', () => {
+  it('takes a name, s3://bucket or s3://bucket/, and refuses a prefix', () => {
+    for (const a of ['bkt', 's3://bkt', 's3://bkt/']) expect(parseBucketOnly(a)).toBe('bkt');
+    expect(() => parseBucketOnly('s3://bkt/p')).toThrow(/give only the bucket here \(s3:\/\/bkt\)/);
+    expect(() => parseBucketOnly('B')).toThrow(/not a valid bucket name/);
   });
 });
