@@ -17,6 +17,8 @@ export interface CommonFlags {
   endpointUrl?: string[];
   region?: string;
   profile?: string;
+  /** false with --no-sign-request */
+  signRequest: boolean;
   concurrency: string;
   retries: string;
   deadlineFraction: string;
@@ -32,26 +34,28 @@ export interface CommonFlags {
 
 /**
  * A command over s3://<bucket>/<prefix>/ by the folder rule (ls, delete-prefix, cleanup-multipart):
- * the same two arguments and --raw-prefix everywhere, worded with the command's own verb.
+ * the same two arguments and --raw-prefix everywhere, worded with the command's own verb. The
+ * action reads them with parseTarget (./target.ts): `bucket [prefix]` or `s3://bucket/prefix`.
  */
 export function prefixCommand(program: Command, name: string, description: string, prefixHelp: string, rawPrefixExample: string): Command {
   return program
     .command(name)
     .description(description)
-    .argument('<bucket>', 'bucket')
-    .argument('[prefix]', prefixHelp, '')
+    .argument('<bucket>', 'bucket, or s3://bucket/prefix')
+    .argument('[prefix]', `${prefixHelp} (when <bucket> is a plain name)`)
     .option('--raw-prefix', `match the prefix as a plain string: ${rawPrefixExample}`);
 }
 
 export function addCommonOptions(cmd: Command): Command {
   return cmd
-    .option('--endpoint-url <url>', 'S3 endpoint; repeat for several gateways in front of the same data (default: AWS S3)', collect)
+    .option('--endpoint-url <url>', 'S3 endpoint; repeat for several gateways in front of the same data (default: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL, else AWS S3), e.g. --endpoint-url http://127.0.0.1:7480', collect)
     .option('--config <file>', 'JSON endpoint pool config: endpoints with their own credentials, limits, breakers; mode; strategy; bucketMap (also S3X_CONFIG)')
     .addOption(new Option('--mode <mode>', 'pool: endpoints front the same data; replicate: write every object to every endpoint; fallback: write to the first, read in order').choices(['pool', 'replicate', 'fallback']))
     .addOption(new Option('--strategy <name>', 'how the pool picks an endpoint (default adaptive: earliest expected finish)').choices(['adaptive', 'least-loaded', 'round-robin', 'bucket-map']))
     .option('--stats', 'print per-endpoint usage statistics at the end (requests, bytes, errors, retries, breaker, estimates)')
     .option('--region <region>', 'signing region (default: AWS_REGION, the profile\'s, else us-east-1)')
     .option('--profile <name>', 'AWS shared-config profile for credentials')
+    .option('--no-sign-request', 'send anonymous requests, for public buckets: no credentials needed or looked up, e.g. s3x ls s3://public-data/ --no-sign-request')
     .option('-c, --concurrency <n>', 'requests in flight at once, over all endpoints (1–1024)', String(DEFAULT_CONCURRENCY))
     .option('--retries <n>', 'retries per request after the first attempt (0–100)', String(DEFAULT_RETRY.retries))
     .addOption(new Option('--deadline-fraction <x>', 'request deadline = x × expected time from the bandwidth estimate (1–100)').default(String(DEFAULT_ESTIMATOR.fraction)))
@@ -74,6 +78,7 @@ export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn
     ...(f.endpointUrl && { endpointUrls: f.endpointUrl }),
     ...(f.region !== undefined && { region: f.region }),
     ...(f.profile !== undefined && { profile: f.profile }),
+    ...(f.signRequest === false && { unsigned: true }),
     concurrency: parseIntInRange(f.concurrency, '--concurrency', 1, 1024),
     retry: { retries: parseIntInRange(f.retries, '--retries', 0, 100) },
     estimator: {

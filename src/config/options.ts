@@ -23,6 +23,8 @@ export interface ConnectionOptions {
   profile?: string;
   /** explicit credentials (library use); default: the AWS chain (env, profile, …). Never logged. */
   credentials?: Credentials;
+  /** --no-sign-request: send anonymous requests (public buckets); no credentials are looked up */
+  unsigned?: boolean;
   /** requests in flight at once over all endpoints; default 16, range 1–1024 */
   concurrency?: number;
   retry?: Partial<RetryConfig>;
@@ -70,6 +72,7 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
     ...(o.mode !== undefined && { mode: o.mode }),
     ...(o.strategy !== undefined && { strategy: o.strategy }),
     ...(o.credentials !== undefined && { credentials: o.credentials }),
+    ...(o.unsigned === true && { unsigned: true }),
   }, env);
   return { pool, concurrency, retry, estimator };
 }

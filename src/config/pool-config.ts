@@ -46,6 +46,8 @@ export interface EndpointSpec {
   pathStyle: boolean;
   /** share of the work relative to the others (round-robin, least-loaded, adaptive); default 1 */
   weight: number;
+  /** --no-sign-request: anonymous requests (public buckets); no credentials are looked up */
+  unsigned?: boolean;
 }
 
 export interface PoolSpec {
@@ -68,6 +70,8 @@ export interface PoolFlags {
   mode?: string;
   strategy?: string;
   credentials?: { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
+  /** --no-sign-request: every endpoint sends anonymous requests */
+  unsigned?: boolean;
 }
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -246,8 +250,28 @@ export function mapBucket(spec: Pick<PoolSpec, 'bucketMap'>, bucket: string): st
 }
 
 /**
+ * The endpoint the AWS SDKs and aws-cli take from the environment: AWS_ENDPOINT_URL_S3, else
+ * AWS_ENDPOINT_URL; none when AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true (the same standard).
+ */
+export function envEndpointUrl(env: NodeJS.ProcessEnv): { variable: string; url: string } | undefined {
+  if (/^true$/i.test(env.AWS_IGNORE_CONFIGURED_ENDPOINT_URLS ?? '')) return undefined;
+  for (const variable of ['AWS_ENDPOINT_URL_S3', 'AWS_ENDPOINT_URL']) {
+    const text = env[variable];
+    if (text !== undefined && text !== '') {
+      try {
+        return { variable, url: normalizeEndpointUrl(text) };
+      } catch (err) {
+        throw new UsageError((err as Error).message.replace(/^--endpoint-url/, variable));
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
  * Config file (if any) → env overrides → flags → one validated PoolSpec. `--endpoint-url`
- * replaces the endpoint list (the simplest case: URLs + the AWS credential chain).
+ * replaces the endpoint list (the simplest case: URLs + the AWS credential chain); with neither
+ * flag nor pool, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL (envEndpointUrl) name the endpoint.
  */
 export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = process.env): PoolSpec {
   const configFile = flags.configFile ?? env.S3X_CONFIG;
@@ -266,6 +290,9 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
   if (flags.endpointUrls && flags.endpointUrls.length > 0) {
     // checked here so the message names the flag the user typed
     rawEndpoints = flags.endpointUrls.map((url) => ({ url: normalizeEndpointUrl(url) }));
+  } else if (rawEndpoints.length === 0) {
+    const fromEnv = envEndpointUrl(env);
+    if (fromEnv) rawEndpoints = [{ url: fromEnv.url }];
   }
 
   const endpoints: EndpointSpec[] = rawEndpoints.map((o, i) => {
@@ -320,6 +347,7 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
     return spec;
   });
   if (endpoints.length === 0) endpoints.push({ name: 'aws', breaker: { ...DEFAULT_BREAKER }, pathStyle: false, weight: 1, ...(flags.region !== undefined && { region: flags.region }), ...(flags.profile !== undefined && { profile: flags.profile }), ...(flags.credentials && { ...flags.credentials }) });
+  if (flags.unsigned) for (const e of endpoints) e.unsigned = true;
   const names = new Set<string>();
   for (const [i, e] of endpoints.entries()) {
     if (names.has(e.name)) c.fail(`endpoints[${i}].name`, `"${e.name}" is used twice`);

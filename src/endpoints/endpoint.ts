@@ -70,12 +70,13 @@ export class Endpoint {
     // such as Complete/Abort issued while every data slot is busy).
     const agentOptions = { keepAlive: true, maxSockets: this.maxConcurrent + 2, keepAliveMsecs: 1000 };
     this.agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
-    this.credentials = staticCredentials(config) ?? (async () => (await this.sdkClient()).config.credentials());
+    this.credentials = config.unsigned ? noCredentials : staticCredentials(config) ?? (async () => (await this.sdkClient()).config.credentials());
     this.http = config.url !== undefined && config.region !== undefined
       ? new SignedHttpClient({
         url: config.url, region: config.region, agent: this.agent, pathStyle: config.pathStyle,
         credentials: this.credentials,
         clockOffsetMs: () => this.clockOffsetMs,
+        ...(config.unsigned && { unsigned: true }),
       })
       : undefined;
     this.store = store ?? new S3Store(this);
@@ -121,6 +122,9 @@ export class Endpoint {
     this.agent.destroy();
   }
 }
+
+/** --no-sign-request: nothing is signed, so no credentials are looked up; asking is a bug. */
+const noCredentials: AwsCredentialIdentityProvider = () => Promise.reject(new Error('--no-sign-request: requests are not signed, no credentials are used'));
 
 /**
  * Credentials known without the SDK: the endpoint's own keys, else AWS_ACCESS_KEY_ID /

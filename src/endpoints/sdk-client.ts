@@ -6,6 +6,7 @@
 import type http from 'node:http';
 import type https from 'node:https';
 import { S3Client } from '@aws-sdk/client-s3';
+import type { HttpRequest } from '@smithy/types';
 import type { EndpointSpec } from '../config/pool-config.js';
 import type { Logger } from '../logger.js';
 
@@ -15,7 +16,10 @@ export function makeS3Client(config: EndpointSpec, agent: http.Agent | https.Age
     ...(config.url !== undefined && { endpoint: config.url }),
     ...(config.region !== undefined && { region: config.region }),
     ...(config.profile !== undefined && { profile: config.profile }),
-    ...(config.accessKeyId !== undefined && config.secretAccessKey !== undefined && {
+    // --no-sign-request: a signer that leaves the request as it is, and credentials it never reads
+    // (without them the SDK would still look the chain up and fail)
+    ...(config.unsigned && { signer: { sign: (request: HttpRequest) => Promise.resolve(request) }, credentials: { accessKeyId: '', secretAccessKey: '' } }),
+    ...(!config.unsigned && config.accessKeyId !== undefined && config.secretAccessKey !== undefined && {
       credentials: {
         accessKeyId: config.accessKeyId, secretAccessKey: config.secretAccessKey,
         ...(config.sessionToken !== undefined && { sessionToken: config.sessionToken }),

@@ -48,6 +48,14 @@ export interface SignedHttpConfig {
   pathStyle: boolean;
   /** server clock minus ours, ms, read for every request (learnt from skew answers); default 0 */
   clockOffsetMs?: () => number;
+  /** --no-sign-request: anonymous requests (public buckets); `credentials` is never called */
+  unsigned?: boolean;
+}
+
+/** An anonymous request's headers: the signer's only header dropped, every one the request needs kept. */
+function unsignedHeaders(headers: HeaderBag): HeaderBag {
+  const { 'x-amz-content-sha256': _payloadHash, ...rest } = headers;
+  return rest;
 }
 
 /**
@@ -235,6 +243,7 @@ export class SignedHttpClient {
   private readonly agent: http.Agent | https.Agent;
   private readonly pathStyle: boolean;
   private readonly clockOffsetMs: () => number;
+  private readonly unsigned: boolean;
   /** host to connect to (IPv6 without brackets) */
   private readonly hostname: string;
   private readonly port: number | undefined;
@@ -254,6 +263,7 @@ export class SignedHttpClient {
     this.agent = cfg.agent;
     this.pathStyle = cfg.pathStyle;
     this.clockOffsetMs = cfg.clockOffsetMs ?? (() => 0);
+    this.unsigned = cfg.unsigned ?? false;
     this.signer = new SigV4Signer(cfg.region, cfg.credentials);
   }
 
@@ -343,7 +353,7 @@ export class SignedHttpClient {
       headers.host = `${bucket}.${this.hostHeader}`;
       path = `${this.basePath}/${encodeKeyPath(key)}`;
     }
-    const signedHeaders = await this.signer.sign({ method, path, query, headers }, new Date(Date.now() + this.clockOffsetMs()));
+    const signedHeaders = this.unsigned ? unsignedHeaders(headers) : await this.signer.sign({ method, path, query, headers }, new Date(Date.now() + this.clockOffsetMs()));
     if (signal.aborted) throw signal.reason; // fired while credentials were resolving
 
     return new Promise<http.IncomingMessage>((resolve, reject) => {

@@ -26,7 +26,7 @@ export function describeFatal(err: unknown, bucket: string, endpointLabel: strin
     case 'InvalidAccessKeyId': return `credentials rejected by ${endpointLabel}: the access key id is unknown (InvalidAccessKeyId)`;
     case 'SignatureDoesNotMatch': return `credentials rejected by ${endpointLabel}: the secret key does not match (SignatureDoesNotMatch)`;
     case 'InvalidBucketName': return `'${bucket}' is not a valid bucket name`;
-    case 'CredentialsProviderError': return 'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile';
+    case 'CredentialsProviderError': return 'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile (or --no-sign-request for a public bucket)';
     case 'ENOTFOUND': return `cannot resolve the host of ${endpointLabel}`;
     default:
       if (/region is missing/i.test(f.message)) return 'no region: pass --region or set AWS_REGION';

@@ -1,4 +1,4 @@
-/** `s3x delete-prefix <bucket> [prefix]`: flags → DeletePrefixOptions → deletePrefix() → summary, exit code. */
+/** `s3x delete-prefix <bucket> [prefix]` or `s3x delete-prefix s3://bucket/prefix`: flags → DeletePrefixOptions → deletePrefix() → summary, exit code. */
 import type { Command } from 'commander';
 import {
   deletePrefix, type DeletePrefixOptions, formatBytes, MAX_DELETE_BATCH, parseIntInRange, type RequestReport,
@@ -8,6 +8,7 @@ import { finishRun } from '../finish.js';
 import { createSpinner, renderDeleteSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
+import { parseTarget } from '../target.js';
 
 interface DeleteFlags extends CommonFlags {
   all?: boolean;
@@ -37,13 +38,15 @@ store; a key counts as deleted only when every store deleted it, and a failure n
 one would still be read from another.
 
 Examples:
-  $ s3x delete-prefix artifacts builds/42 --endpoint-url http://127.0.0.1:7480 --dry-run
+  $ s3x delete-prefix s3://artifacts/builds/42 --endpoint-url http://127.0.0.1:7480 --dry-run
+  $ s3x delete-prefix artifacts builds/42 --endpoint-url http://127.0.0.1:7480 --dry-run   # the same
   $ s3x delete-prefix artifacts builds/42 --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481
   $ s3x delete-prefix scratch --all --endpoint-url http://127.0.0.1:7480
 
 Exit codes: 0 all deleted; 1 some keys could not be deleted (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
 
-  cmd.action(async (bucket: string, prefix: string, flags: DeleteFlags) => {
+  cmd.action(async (target: string, prefixArg: string | undefined, flags: DeleteFlags) => {
+    const { bucket, prefix } = parseTarget(target, prefixArg);
     const { conn, logger } = connectionFromFlags(flags, ctx.signal);
     const reports: RequestReport[] = [];
     const spinner = await createSpinner(flags.progress && !flags.json && !flags.dryRun, (p: { listed: number; deleted: number; failed: number; elapsedMs: number }) =>

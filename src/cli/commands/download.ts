@@ -1,4 +1,4 @@
-/** `s3x download <bucket> <prefix> <dir>`: flags → DownloadOptions → download() → table, summary, exit code. */
+/** `s3x download <bucket> <prefix> <dir>` or `s3x download s3://bucket/prefix <dir>`: flags → DownloadOptions → download() → table, summary, exit code. */
 import type { Command } from 'commander';
 import {
   DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES, download, type DownloadOptions, type DownloadProgress,
@@ -9,6 +9,7 @@ import { addSseCOptions, sseCFromFlags, type SseCFlags } from '../object-header-
 import { finishRun } from '../finish.js';
 import { createSpinner, renderDownloadSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
+import { parseDownloadArgs } from '../target.js';
 
 interface DownloadFlags extends CommonFlags, SseCFlags {
   rawPrefix?: boolean;
@@ -23,9 +24,10 @@ export function registerDownload(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('download')
     .description('download every object under s3://<bucket>/<prefix>/ into <dir>, in parallel over one or more endpoints')
-    .argument('<bucket>', 'bucket')
+    .usage('[options] <bucket> <prefix> <dir>\n       s3x download [options] s3://<bucket>/<prefix> <dir>')
+    .argument('<bucket>', 'bucket, or s3://bucket/prefix (then <dir> comes next)')
     .argument('<prefix>', 'downloads keys under "<prefix>/" to <dir>/<rest of the key>; "" = the whole bucket')
-    .argument('<dir>', 'local directory (created if missing)')
+    .argument('[dir]', 'local directory (created if missing)')
     .option('--raw-prefix', 'match the prefix as a plain string; paths are then relative to its last "/"')
     .option('--skip-existing', 'leave a file alone when one of the same size is already there')
     .option('--no-verify', 'do not compare the MD5 of single-part objects with their ETag')
@@ -41,13 +43,16 @@ failure or Ctrl-C never leaves a partial file under its real name. A key that wo
 goes on. Keys ending in "/" (folder markers) become empty directories.
 
 Examples:
-  $ s3x download artifacts builds/42 ./out --endpoint-url http://127.0.0.1:7480
+  $ s3x download s3://artifacts/builds/42 ./out --endpoint-url http://127.0.0.1:7480
+  $ s3x download artifacts builds/42 ./out --endpoint-url http://127.0.0.1:7480        # the same
+  $ s3x download s3://public-data/2026 ./data --no-sign-request --endpoint-url http://127.0.0.1:7480
   $ s3x download lake raw ./raw --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481 -c 32 --skip-existing
   $ s3x download vault secret ./out --sse-c AES256 --sse-c-key fileb://key.bin     # objects uploaded with SSE-C
 
 Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
 
-  cmd.action(async (bucket: string, prefix: string, dir: string, flags: DownloadFlags) => {
+  cmd.action(async (first: string, second: string, third: string | undefined, flags: DownloadFlags) => {
+    const { bucket, prefix, dir } = parseDownloadArgs(first, second, third);
     const sseC = sseCFromFlags(flags);
     const { conn, logger } = connectionFromFlags(flags, ctx.signal);
     const reports: RequestReport[] = [];

@@ -3,19 +3,21 @@ import type { Command } from 'commander';
 import { checkEndpoints, EXIT } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import type { CliContext } from '../context.js';
+import { parseBucketOnly } from '../target.js';
 
 export function registerEndpoints(program: Command, ctx: CliContext): void {
   const endpoints = program.command('endpoints').description('check the endpoints of the pool (reachability, credentials, bucket access, latency)');
   const check = endpoints
     .command('check')
     .description('check every endpoint: reachable, credentials valid, bucket readable (when named), latency; exit 1 if any fails')
-    .argument('[bucket]', 'also check that this bucket can be listed');
+    .argument('[bucket]', 'also check that this bucket (a name or s3://bucket) can be listed');
   addCommonOptions(check);
   check.addHelpText('after', `
 Examples:
   $ s3x endpoints check --config pool.json
   $ s3x endpoints check my-bucket --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481`);
-  check.action(async (bucket: string | undefined, flags: CommonFlags) => {
+  check.action(async (bucketArg: string | undefined, flags: CommonFlags) => {
+    const bucket = bucketArg === undefined ? undefined : parseBucketOnly(bucketArg);
     const { conn } = connectionFromFlags(flags, ctx.signal);
     const results = await checkEndpoints({ ...conn, ...(bucket !== undefined && { bucket }) });
     if (flags.json) {

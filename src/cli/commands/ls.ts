@@ -1,10 +1,11 @@
-/** `s3x ls <bucket> [prefix]`: flags → ListOptions → list(), printing each entry as its page arrives. */
+/** `s3x ls <bucket> [prefix]` or `s3x ls s3://bucket/prefix`: flags → ListOptions → list(), printing each entry as its page arrives. */
 import type { Command } from 'commander';
 import { EXIT, list, type ListOptions, parseIntInRange } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, prefixCommand, type CommonFlags } from '../common.js';
 import { renderEndpointStats } from '../render.js';
 import { renderListEntry, renderListSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
+import { parseTarget } from '../target.js';
 
 interface LsFlags extends CommonFlags {
   recursive?: boolean;
@@ -26,10 +27,14 @@ then a total line. --json: one {"type":"object"|"prefix",…} record per entry, 
 Pages are printed as they arrive, so memory stays flat for millions of keys.
 
 Examples:
-  $ s3x ls artifacts --endpoint-url http://127.0.0.1:7480
-  $ s3x ls artifacts builds/42 -r -H --endpoint-url http://127.0.0.1:7480`);
+  $ s3x ls s3://artifacts/ --endpoint-url http://127.0.0.1:7480
+  $ s3x ls s3://artifacts/builds/42 -r -H --endpoint-url http://127.0.0.1:7480
+  $ s3x ls artifacts builds/42 -r -H --endpoint-url http://127.0.0.1:7480          # the same
+  $ AWS_ENDPOINT_URL_S3=http://127.0.0.1:7480 s3x ls s3://artifacts/               # endpoint from the environment
+  $ s3x ls s3://public-data/ --no-sign-request --endpoint-url http://127.0.0.1:7480  # a public bucket, no credentials`);
 
-  cmd.action(async (bucket: string, prefix: string, flags: LsFlags) => {
+  cmd.action(async (target: string, prefixArg: string | undefined, flags: LsFlags) => {
+    const { bucket, prefix } = parseTarget(target, prefixArg);
     const { conn, logger } = connectionFromFlags(flags, ctx.signal);
     const human = flags.humanReadable ?? false;
     const opts: ListOptions = {

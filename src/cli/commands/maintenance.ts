@@ -4,6 +4,7 @@ import { cleanupMultipart, EXIT, mergeSummaries, parseDurationMs, readSummary } 
 import { addCommonOptions, connectionFromFlags, prefixCommand, type CommonFlags } from '../common.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
+import { parseTarget } from '../target.js';
 
 interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean; rawPrefix?: boolean }
 
@@ -19,10 +20,12 @@ that start with "ci/". In --mode replicate and fallback each store is listed on 
 upload is aborted on the store that holds it.
 
 Examples:
-  $ s3x cleanup-multipart artifacts ci/ --older-than 2h --endpoint-url http://127.0.0.1:7480
+  $ s3x cleanup-multipart s3://artifacts/ci/ --older-than 2h --endpoint-url http://127.0.0.1:7480
+  $ s3x cleanup-multipart artifacts ci/ --older-than 2h --endpoint-url http://127.0.0.1:7480   # the same
 
 Exit codes: 0 done; 1 some uploads could not be aborted; 2 usage, config, bucket or credential error; 130 interrupted.`);
-  cleanup.action(async (bucket: string, prefix: string, flags: CleanupFlags) => {
+  cleanup.action(async (target: string, prefixArg: string | undefined, flags: CleanupFlags) => {
+    const { bucket, prefix } = parseTarget(target, prefixArg);
     const { conn } = connectionFromFlags(flags, ctx.signal);
     const s = await cleanupMultipart({
       ...conn, bucket, prefix, rawPrefix: flags.rawPrefix ?? false, olderThanMs: parseDurationMs(flags.olderThan, '--older-than'), dryRun: flags.dryRun ?? false,

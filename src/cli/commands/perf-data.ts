@@ -7,6 +7,7 @@ import {
 import type { CliContext } from '../context.js';
 import { useLocalGateways } from '../local-gateways.js';
 import { renderRequestTable } from '../render.js';
+import { parseTarget } from '../target.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface PerfFlags extends TransferFlags {
@@ -21,8 +22,8 @@ export function registerPerfData(program: Command, ctx: CliContext): void {
     .command('perf-data')
     .description('benchmark runs (s3-algo\'s perf_data): upload a directory -n times; per-request table, per-run and across-run statistics')
     .argument('[dir]', 'directory to upload (with --generate: a new or empty directory for the generated tree; default a temp dir)')
-    .argument('[bucket]', 'bucket (default s3x-perf)', 's3x-perf')
-    .argument('[prefix]', 'key prefix (each run overwrites the same keys)', 'perf-data')
+    .argument('[bucket]', 'bucket, or s3://bucket/prefix (default s3x-perf)', 's3x-perf')
+    .argument('[prefix]', 'key prefix when <bucket> is a plain name (each run overwrites the same keys; default perf-data)')
     .option('-n <runs>', 'number of runs', '3')
     .option('--generate <spec>', 'generate a deterministic tree first: files=N,size=S[,dirs=D] (e.g. files=2000,size=4KiB,dirs=20)')
     .option('--local', 'start local Ceph gateways with scripts/ceph-rgw.sh (or reuse running ones) and use them')
@@ -31,9 +32,10 @@ export function registerPerfData(program: Command, ctx: CliContext): void {
   cmd.addHelpText('after', `
 Examples:
   $ s3x perf-data --local --generate files=2000,size=4KiB,dirs=20 -n 3
-  $ s3x perf-data ./data bench run --config pool.json -n 5 --no-requests --json`);
+  $ s3x perf-data ./data s3://bench/run --config pool.json -n 5 --no-requests --json`);
 
-  cmd.action(async (dirArg: string | undefined, bucket: string, prefix: string, flags: PerfFlags) => {
+  cmd.action(async (dirArg: string | undefined, target: string, prefixArg: string | undefined, flags: PerfFlags) => {
+    const { bucket, prefix } = parseTarget(target, prefixArg, 'perf-data');
     const spec = flags.generate !== undefined ? parseGenerate(flags.generate) : undefined;
     const dir = dirArg ?? (spec ? generatedDir(spec) : undefined);
     if (!dir) throw new UsageError('perf-data needs a directory, or --generate files=N,size=S to make one');
@@ -43,7 +45,8 @@ Examples:
       const gw = await useLocalGateways(bucket, flags.region);
       flags.endpointUrl = gw.urls;
       local = gw.conn;
-    } else if (!flags.endpointUrl && !flags.config && !process.env.S3X_CONFIG && !Object.keys(process.env).some((k) => k.startsWith('S3X_ENDPOINT_'))) {
+    } else if (!flags.endpointUrl && !flags.config && !process.env.S3X_CONFIG && !Object.keys(process.env).some((k) => k.startsWith('S3X_ENDPOINT_'))
+      && !process.env.AWS_ENDPOINT_URL_S3 && !process.env.AWS_ENDPOINT_URL) {
       throw new UsageError('perf-data needs endpoints: pass --endpoint-url URL (repeatable) or --config FILE, or --local to start local Ceph gateways');
     }
     if (spec) await ensureGenerated(dir, spec);

@@ -1,10 +1,11 @@
-/** `s3x presign <bucket> <key>`: prints a presigned GET or PUT URL; contacts no server. */
+/** `s3x presign <bucket> <key>` or `s3x presign s3://bucket/key`: prints a presigned GET or PUT URL; contacts no server. */
 import { Option, type Command } from 'commander';
 import {
   checkExpires, DEFAULT_PRESIGN_EXPIRES_SEC, EXIT, MAX_PRESIGN_EXPIRES_SEC, parseIntInRange, presign,
   type PresignMethod,
 } from '../../index.js';
 import type { CliContext } from '../context.js';
+import { parseObjectTarget } from '../target.js';
 
 interface PresignFlags {
   method: string;
@@ -20,21 +21,23 @@ export function registerPresign(program: Command, ctx: CliContext): void {
   program
     .command('presign')
     .description('print a presigned URL for s3://<bucket>/<key>: GET to download it, PUT to upload it, without credentials')
-    .argument('<bucket>', 'bucket')
-    .argument('<key>', 'object key, exactly as stored')
+    .argument('<bucket>', 'bucket, or s3://bucket/key')
+    .argument('[key]', 'object key, exactly as stored (when <bucket> is a plain name)')
     .addOption(new Option('--method <method>', 'GET (download) or PUT (upload)').default('GET').argParser((v) => v.toUpperCase()))
     .option('--expires <seconds>', `lifetime of the URL, 1–${MAX_PRESIGN_EXPIRES_SEC} s (7 days)`, String(DEFAULT_PRESIGN_EXPIRES_SEC))
-    .option('--endpoint-url <url>', 'S3 endpoint the URL points at (default: AWS S3, or the first endpoint of --config)')
+    .option('--endpoint-url <url>', 'S3 endpoint the URL points at (default: the first endpoint of --config, else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, else AWS S3)')
     .option('--config <file>', 'JSON endpoint pool config: its first endpoint signs (also S3X_CONFIG)')
     .option('--region <region>', 'signing region (default: AWS_REGION, the profile\'s, else us-east-1)')
     .option('--profile <name>', 'AWS shared-config profile for credentials')
     .option('--json', 'print {"url","method","expiresAt",…} instead of the bare URL')
     .addHelpText('after', `
 Examples:
-  $ s3x presign artifacts builds/42/app.tar.gz --endpoint-url http://127.0.0.1:7480
+  $ s3x presign s3://artifacts/builds/42/app.tar.gz --endpoint-url http://127.0.0.1:7480
+  $ s3x presign artifacts builds/42/app.tar.gz --endpoint-url http://127.0.0.1:7480        # the same
   $ curl -o app.tar.gz "$(s3x presign artifacts builds/42/app.tar.gz --endpoint-url http://127.0.0.1:7480)"
   $ curl -X PUT --upload-file report.pdf "$(s3x presign inbox report.pdf --method PUT --expires 600 --endpoint-url http://127.0.0.1:7480)"`)
-    .action(async (bucket: string, key: string, flags: PresignFlags) => {
+    .action(async (target: string, keyArg: string | undefined, flags: PresignFlags) => {
+      const { bucket, key } = parseObjectTarget(target, keyArg);
       const method = flags.method as PresignMethod;
       // a clear message for "more than 7 days" before the generic range check
       const expiresInSec = /^\s*\d+\s*$/.test(flags.expires) ? checkExpires(Number(flags.expires)) : parseIntInRange(flags.expires, '--expires', 1, MAX_PRESIGN_EXPIRES_SEC);

@@ -1,10 +1,11 @@
 /** `s3x sync <dir> <bucket|s3://bucket/prefix> [prefix]`: upload what changed; --delete what went. */
 import type { Command } from 'commander';
-import { sync, UsageError } from '../../index.js';
+import { sync } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
 import { resumeLines } from '../resume-lines.js';
 import { addObjectHeaderOptions, objectHeadersFromFlags, type ObjectHeaderFlags } from '../object-header-flags.js';
+import { parseTarget, type S3Target } from '../target.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface SyncFlags extends TransferFlags, ObjectHeaderFlags {
@@ -15,12 +16,9 @@ interface SyncFlags extends TransferFlags, ObjectHeaderFlags {
   resume?: boolean;
 }
 
-/** "s3://b/p/q" → { bucket: 'b', prefix: 'p/q' }; a plain "b" with the optional [prefix] argument. */
-export function parseTarget(target: string, prefixArg: string | undefined): { bucket: string; prefix: string } {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(target);
-  if (!m) return { bucket: target, prefix: prefixArg ?? '' };
-  if (prefixArg) throw new UsageError(`give the prefix either in ${target} or as an argument, not both`);
-  return { bucket: m[1]!, prefix: m[2]! };
+/** The upload direction's arguments: `<dir> <bucket|s3://bucket/prefix> [prefix]` → the destination. */
+export function uploadTarget(target: string, prefixArg: string | undefined): S3Target {
+  return parseTarget(target, prefixArg);
 }
 
 export function registerSync(program: Command, ctx: CliContext): void {
@@ -59,7 +57,7 @@ Examples:
 Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config/bucket/credentials; 130 interrupted.`);
 
   cmd.action(async (dir: string, target: string, prefixArg: string | undefined, flags: SyncFlags) => {
-    const { bucket, prefix } = parseTarget(target, prefixArg);
+    const { bucket, prefix } = uploadTarget(target, prefixArg);
     const headers = objectHeadersFromFlags(flags);
     const run = await startTransfer(ctx, dir, bucket, prefix, flags);
     let summary;

@@ -1,5 +1,5 @@
 /**
- * `s3x upload <dir> <bucket> [prefix]`: flags → UploadOptions → upload() → table, summary, exit
+ * `s3x upload <dir> <bucket> [prefix]` or `s3x upload <dir> s3://bucket/prefix`: flags → UploadOptions → upload() → table, summary, exit
  * code. The transfer flags and the rendering are shared with `s3x sync` (../transfer.ts).
  */
 import type { Command } from 'commander';
@@ -7,6 +7,7 @@ import { upload } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { resumeLines } from '../resume-lines.js';
 import { addObjectHeaderOptions, objectHeadersFromFlags, type ObjectHeaderFlags } from '../object-header-flags.js';
+import { parseTarget } from '../target.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface UploadFlags extends TransferFlags, ObjectHeaderFlags {
@@ -19,15 +20,16 @@ export function registerUpload(program: Command, ctx: CliContext): void {
     .command('upload')
     .description('upload every file under <dir> to s3://<bucket>/<prefix>/, in parallel over one or more endpoints')
     .argument('<dir>', 'local directory to upload')
-    .argument('<bucket>', 'destination bucket')
-    .argument('[prefix]', 'key prefix; joined to relative paths with exactly one "/"', '')
+    .argument('<bucket>', 'destination bucket, or s3://bucket/prefix')
+    .argument('[prefix]', 'key prefix (when <bucket> is a plain name); joined to relative paths with exactly one "/"')
     .option('--skip-existing', 'list the prefix first and skip files whose key is there with the same size (resume an interrupted run)');
   addObjectHeaderOptions(cmd);
   addTransferOptions(cmd);
   cmd.option('--resume', 'continue an open multipart upload of the same key, sending only the parts missing or different (MD5 of each part checked); Ctrl-C leaves uploads holding parts open for the next --resume');
   cmd.addHelpText('after', `
 Examples:
-  $ s3x upload ./dist artifacts builds/42 --endpoint-url http://127.0.0.1:7480
+  $ s3x upload ./dist s3://artifacts/builds/42 --endpoint-url http://127.0.0.1:7480
+  $ s3x upload ./dist artifacts builds/42 --endpoint-url http://127.0.0.1:7480        # the same
   $ s3x upload ./data lake raw --endpoint-url http://127.0.0.1:7480 --endpoint-url http://127.0.0.1:7481 -c 32 --table
   $ s3x upload ./site web --exclude '*.map' --exclude '.git/**' --dry-run
   $ s3x upload ./data lake raw --config pool.json --skip-existing      # re-run after an interruption
@@ -38,7 +40,8 @@ Examples:
 
 Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
 
-  cmd.action(async (dir: string, bucket: string, prefix: string, flags: UploadFlags) => {
+  cmd.action(async (dir: string, target: string, prefixArg: string | undefined, flags: UploadFlags) => {
+    const { bucket, prefix } = parseTarget(target, prefixArg);
     const headers = objectHeadersFromFlags(flags);
     const run = await startTransfer(ctx, dir, bucket, prefix, flags);
     let summary;
