@@ -16,38 +16,50 @@ import type {
   GetObjectOutput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
   ObjectBody, ObjectStore, PutObjectInput, PutOutput, StoreBody, UploadPartInput,
 } from './object-store.js';
-import type { BodyLimit } from './limits.js';
+import { chunkBytesFor, type BodyLimit } from './limits.js';
 import type { TokenBucket } from './token-bucket.js';
 
-/** Largest take: small enough that concurrent bodies interleave finely, large enough to cost little CPU. */
-export const CHUNK_BYTES = 64 * 1024;
-
-/** The bytes one body may take at once from `buckets` (smaller for slow limits: ≤ 1/20 s of the slowest). */
-export function chunkBytesFor(buckets: readonly TokenBucket[]): number {
-  const slowest = Math.min(...buckets.map((b) => b.ratePerSecond));
-  return Math.max(1024, Math.min(CHUNK_BYTES, Math.floor(slowest / 20)));
-}
-
-/** Takes `n` tokens from every bucket in turn (both limits hold). */
-async function takeAll(buckets: readonly TokenBucket[], n: number, signal: AbortSignal): Promise<void> {
-  for (const b of buckets) await b.take(n, signal);
-}
-
 /** `chunk` cut into slices of at most `size` bytes (no copy). */
-function* slices(chunk: Uint8Array, size: number): Generator<Buffer> {
-  const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+function* slices(chunk: Uint8Array | string, size: number): Generator<Buffer> {
+  const buf = typeof chunk === 'string' ? Buffer.from(chunk) : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   for (let at = 0; at < buf.length; at += size) yield buf.subarray(at, Math.min(buf.length, at + size));
 }
 
 /**
- * A fresh-stream factory yielding `body`'s bytes as tokens allow. The wait ends at once when
- * the request's signal aborts or the consumer destroys the stream (an error answer).
+ * One body's passage through the buckets. Tokens are taken a whole chunk at a time (or what is
+ * left of the body's length, when known), however small the pieces the socket or the file
+ * hands over: a body of b bytes takes ⌈b ÷ chunk⌉ times, the count ./limits.ts
+ * `limitedTransferMs` bounds its wait with.
  */
-export function limitedBody(body: StoreBody, buckets: readonly TokenBucket[], signal: AbortSignal): () => NodeJS.ReadableStream {
-  const size = chunkBytesFor(buckets);
+class Pacer {
+  readonly size: number;
+  /** tokens taken and not yet spent */
+  private credit = 0;
+
+  constructor(private readonly buckets: readonly TokenBucket[], private readonly signal: AbortSignal, private remaining: number) {
+    this.size = chunkBytesFor(buckets);
+  }
+
+  /** Resolves once `n` more bytes (n ≤ size) may pass. */
+  async pass(n: number): Promise<void> {
+    if (this.credit < n) {
+      const want = Math.max(n - this.credit, Math.min(this.size, this.remaining - this.credit));
+      for (const b of this.buckets) await b.take(want, this.signal);
+      this.credit += want;
+    }
+    this.credit -= n;
+    this.remaining -= n;
+  }
+}
+
+/**
+ * A fresh-stream factory yielding `body`'s `contentLength` bytes as tokens allow. The wait ends
+ * at once when the request's signal aborts or the consumer destroys the stream (an error answer).
+ */
+export function limitedBody(body: StoreBody, contentLength: number, buckets: readonly TokenBucket[], signal: AbortSignal): () => NodeJS.ReadableStream {
   return () => {
     const closed = new AbortController();
-    const stop = AbortSignal.any([signal, closed.signal]);
+    const pacer = new Pacer(buckets, AbortSignal.any([signal, closed.signal]), contentLength);
     const source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> = Buffer.isBuffer(body) ? [body] : (body() as AsyncIterable<Uint8Array | string>);
     let wake: (() => void) | undefined;
     const out = new Readable({
@@ -57,8 +69,8 @@ export function limitedBody(body: StoreBody, buckets: readonly TokenBucket[], si
     void (async () => {
       try {
         for await (const chunk of source) {
-          for (const s of slices(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, size)) {
-            await takeAll(buckets, s.length, stop);
+          for (const s of slices(chunk, pacer.size)) {
+            await pacer.pass(s.length);
             if (out.destroyed) return;
             if (!out.push(s)) await new Promise<void>((r) => { wake = r; });
             if (out.destroyed) return;
@@ -76,16 +88,15 @@ export function limitedBody(body: StoreBody, buckets: readonly TokenBucket[], si
   };
 }
 
-/** A download body read only as tokens allow; the wait ends when `signal` aborts or the consumer destroys it. */
-export function limitedDownload(body: ObjectBody, buckets: readonly TokenBucket[], signal: AbortSignal): ObjectBody {
-  const size = chunkBytesFor(buckets);
+/** A download body (`contentLength` bytes, when known) read only as tokens allow; the wait ends when `signal` aborts or the consumer destroys it. */
+export function limitedDownload(body: ObjectBody, contentLength: number | undefined, buckets: readonly TokenBucket[], signal: AbortSignal): ObjectBody {
   const closed = new AbortController();
-  const stop = AbortSignal.any([signal, closed.signal]);
+  const pacer = new Pacer(buckets, AbortSignal.any([signal, closed.signal]), contentLength ?? 0);
   return {
     async *[Symbol.asyncIterator]() {
       for await (const chunk of body) {
-        for (const s of slices(typeof chunk === 'string' ? Buffer.from(chunk) : chunk, size)) {
-          await takeAll(buckets, s.length, stop);
+        for (const s of slices(chunk, pacer.size)) {
+          await pacer.pass(s.length);
           yield s;
         }
       }
@@ -105,16 +116,16 @@ export class LimitedStore implements ObjectStore {
   }
 
   putObject(p: PutObjectInput, signal: AbortSignal): Promise<PutOutput> {
-    return this.inner.putObject(this.up.length ? { ...p, body: limitedBody(p.body, this.up, signal) } : p, signal);
+    return this.inner.putObject(this.up.length ? { ...p, body: limitedBody(p.body, p.contentLength, this.up, signal) } : p, signal);
   }
 
   uploadPart(p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
-    return this.inner.uploadPart(this.up.length ? { ...p, body: limitedBody(p.body, this.up, signal) } : p, signal);
+    return this.inner.uploadPart(this.up.length ? { ...p, body: limitedBody(p.body, p.contentLength, this.up, signal) } : p, signal);
   }
 
   async getObject(p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput> {
     const res = await this.inner.getObject(p, signal);
-    return this.down.length ? { ...res, body: limitedDownload(res.body, this.down, signal) } : res;
+    return this.down.length ? { ...res, body: limitedDownload(res.body, res.contentLength, this.down, signal) } : res;
   }
 
   headObject(p: { bucket: string; key: string }, signal: AbortSignal): Promise<HeadObjectOutput> { return this.inner.headObject(p, signal); }
