@@ -7,7 +7,9 @@
  * shown limited on both store paths (signed and SDK) with a bucket on a clock that only the
  * test moves: nothing arrives until it does.
  */
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
+import { ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,7 +21,7 @@ import { LimitedStore } from '../../src/endpoints/limited-store.js';
 import { S3Store, type ObjectStore } from '../../src/endpoints/store.js';
 import { TokenBucket, type BucketClock } from '../../src/endpoints/token-bucket.js';
 import { silentLogger } from '../../src/logger.js';
-import { fileMd5, makeBucket, makeTree, objectMd5, runCli, type S3TestEnv } from '../support/s3.js';
+import { BIN, client, fileMd5, makeBucket, makeTree, objectMd5, runCli, type S3TestEnv } from '../support/s3.js';
 
 const env: S3TestEnv = inject('s3');
 let bucket: string;
@@ -122,6 +124,43 @@ describe('--bwlimit and --tpslimit on a whole run', () => {
     const r = await runCli(env, ['upload', tree, bucket, 'bad', '--config', cfg, '--dry-run']);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/endpoints\[0\]\.bwlimit: '20 Mbit' is not a bandwidth/);
+  });
+});
+
+describe('Ctrl-C under a limit', () => {
+  it('ends the waits for tokens: exit 130, summary interrupted, files left unsent, no multipart upload left open', async () => {
+    const t = makeTree({
+      'a.bin': crypto.randomBytes(12 * 1024 * 1024), 'b.bin': crypto.randomBytes(12 * 1024 * 1024),
+      ...Object.fromEntries(Array.from({ length: 10 }, (_, i) => [`s/${i}.txt`, `small ${i}`])),
+    });
+    // 24 MiB at 1 MiB/s: ~24 s of waiting for tokens when SIGINT comes
+    const args = ['upload', t, bucket, 'ctrlc', '--endpoint-url', env.endpoints[0]!, '--bwlimit', '1M', '--tpslimit', '5', '-c', '4', ...MULTIPART, '--json'];
+    const child = spawn(process.execPath, [BIN, ...args], {
+      env: { PATH: process.env.PATH!, HOME: os.tmpdir(), AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey, AWS_REGION: env.region },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let sent = false;
+    const code = await new Promise<number | null>((resolve) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (!sent && out.includes('"type":"request"')) { sent = true; child.kill('SIGINT'); }
+      });
+      child.on('close', (c) => { clearTimeout(killer); resolve(c); });
+    });
+    fs.rmSync(t, { recursive: true, force: true });
+    expect(sent).toBe(true);
+    expect(code).toBe(130);
+    const s = summaryOf(out) as Summary & { interrupted: boolean };
+    expect(s.interrupted).toBe(true);
+    expect(s.files!).toBeLessThan(12);
+    const s3 = client(env);
+    try {
+      expect((await s3.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'ctrlc/' }))).Uploads ?? []).toEqual([]);
+    } finally {
+      s3.destroy();
+    }
   });
 });
 
