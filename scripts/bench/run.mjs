@@ -227,31 +227,28 @@ const strategyCmd = (strategy) => (d, b, p, eps) => [...multiCmd(3)(d, b, p, eps
 const unevenTools = ['adaptive', 'least-loaded', 'round-robin'].map((s) => ({ name: `s3x --strategy ${s}`, noBase: s !== 'adaptive', cmd: strategyCmd(s) }));
 let throttleProxies;
 
-// S9: s3x under --bwlimit / --tpslimit; returns the run's own --json summary.
-const s3xJson = (argv, home) => new Promise((resolve, reject) => {
-  const child = spawn(process.execPath, [path.join(ROOT, 'bin/s3x.js'), ...argv, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress', '--json'], { env: cleanEnv(home), stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  const timer = setTimeout(() => child.kill('SIGKILL'), 600_000);
-  child.stdout.on('data', (d) => (out += d));
-  child.on('error', reject);
-  child.on('close', (rc) => {
-    clearTimeout(timer);
-    const summary = out.trim().split('\n').map((l) => JSON.parse(l)).find((r) => r.type === 'summary');
-    resolve({ rc, summary });
-  });
-});
-/** One rep of an S9 scenario: { ok, wall, rate, ratio, retries }. */
+// S9: s3x under --bwlimit / --tpslimit, timed like the others (timed.sh), its --json summary kept in a file.
+/** One rep of an S9 scenario: { ok, wall, cpu, serverSec, bytes, rate, ratio, retries }; rate and ratio from the run's own summary. */
 const limitRun = async (sc, spec, dir, rep) => {
   const home = fs.mkdtempSync(path.join(work, 'home-'));
   const target = path.join(work, `dl-${sc}-${rep}`);
+  const out = path.join(work, `t-${sc}-${rep}`);
+  const json = `${out}.json`;
   const argv = spec.download ? ['download', bucket, `${sc}/source`, target, ...spec.flags] : ['upload', dir, bucket, `${sc}/${rep}`, ...spec.flags];
-  const { rc, summary } = await s3xJson(argv, home);
+  const s3x = [...s3xBin, ...argv, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress', '--json'];
+  const cpu0 = serverCpuSec();
+  await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, 'bash', '-c', 'out=$1; shift; exec "$@" >"$out"', 'sh', json, ...s3x], { env: cleanEnv(home) });
+  const serverSec = serverCpuSec() - cpu0;
   fs.rmSync(home, { recursive: true, force: true });
+  const [rc, , user, sys] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
+  const summary = fs.readFileSync(json, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((r) => r.type === 'summary');
+  if (!summary) return { ok: false, wall: NaN, ratio: NaN, rate: NaN, retries: NaN };
   const wall = summary.wallMs / 1000;
   const measured = spec.unit === 'bytes' ? summary.bytes : summary.endpoints.reduce((n, e) => n + e.requests, 0);
   let ok = rc === 0 && summary.failed.length === 0;
   if (spec.download) { ok &&= sameTree(dir, target); fs.rmSync(target, { recursive: true, force: true }); }
-  return { ok, wall, bytes: summary.bytes, rate: measured / wall, ratio: measured / wall / spec.perSec, retries: summary.retries };
+  if (!ok) console.error(`${sc} rep ${rep}: exit ${rc} — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
+  return { ok, wall, cpu: user + sys, serverSec, bytes: summary.bytes, rate: measured / wall, ratio: measured / wall / spec.perSec, retries: summary.retries };
 };
 
 // --- runs ------------------------------------------------------------------
@@ -277,7 +274,7 @@ for (const sc of chosen) {
       const wall = median(r.map((x) => x.wall));
       results.push({
         scenario: sc, what: spec.what, tool: `s3x ${spec.flags.join(' ')}`, n: r.length, wall, wallMin: Math.min(...r.map((x) => x.wall)), wallMax: Math.max(...r.map((x) => x.wall)),
-        cpuMsPerFile: NaN, serverSec: NaN, mbps: r[0].bytes / 1e6 / wall, objPerSec: spec.files / wall, rssMiB: 0,
+        cpuMsPerFile: (median(r.map((x) => x.cpu)) * 1000) / spec.files, serverSec: median(r.map((x) => x.serverSec)), mbps: r[0].bytes / 1e6 / wall, objPerSec: spec.files / wall, rssMiB: 0,
         ratio: median(r.map((x) => x.ratio)), ratioMin: Math.min(...r.map((x) => x.ratio)), ratioMax: Math.max(...r.map((x) => x.ratio)), retries: r.reduce((n, x) => n + x.retries, 0),
       });
     }
