@@ -87,7 +87,7 @@ export class Endpoint {
     this.store = this.limits.up.length + this.limits.down.length > 0 ? new LimitedStore(s3, this.limits.up, this.limits.down) : s3;
   }
 
-  /** The least time a body of `bytes` takes under the byte limits of its direction, ms (0: unlimited). */
+  /** The most time the byte limits of its direction can hold a body of `bytes` back, ms (0: unlimited; ./limits.ts). */
   limitedTransferMs(bytes: number, kind: 'read' | 'write'): number {
     return bytes > 0 ? limitedTransferMs(bytes, kind === 'read' ? this.limits.down : this.limits.up) : 0;
   }

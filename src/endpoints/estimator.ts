@@ -49,7 +49,7 @@ export class DeadlineEstimator {
 
   /**
    * Whole-request budget for attempt `attempt` (0 = first try) among `concurrency` requests, ms.
-   * `limitedMs`: the least time --bwlimit lets this body take (endpoints/limits.ts
+   * `limitedMs`: the most time --bwlimit can hold this body back (endpoints/limits.ts
    * `limitedTransferMs`; 0 without a limit). The expected time is never below latency +
    * limitedMs, and the budget never below fraction × limitedMs, not even past maxMs: a body the
    * user's own limit slows is not a stall, and waiting for tokens must not cut it (the learnt
