@@ -35,6 +35,8 @@ export { DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SI
 export type { ConnectionOptions, Credentials } from './config/options.js';
 export { MIB } from './config/multipart.js';
 export { formatBytes, parseIntInRange, parseNumberInRange, parseSizeBytes } from './config/units.js';
+export { parseBwLimit, type BwLimit } from './config/units.js';
+export { MAX_TPS_LIMIT } from './config/pool-config.js';
 export type { Logger } from './logger.js';
 export { S3xError, UsageError, FatalRunError, EXIT } from './errors.js';
 export { generateTree, ensureGenerated, type GenerateSpec } from './fs/generate.js';

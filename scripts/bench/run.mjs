@@ -18,6 +18,8 @@
  * rclone `delete`, s3cmd `del --recursive`; the 10,000 objects are seeded again (by s3x upload, untimed)
  * before every run. S6 (download): aws-cli `s3 cp --recursive`, rclone `copy`, s3cmd `get --recursive`
  * from a set uploaded once; every run is compared byte for byte with the source tree.
+ * S9 (S9u, S9d, S9t): s3x alone under --bwlimit 20MiB/s (upload, download) and --tpslimit 50, ~10 s
+ * each; the rate the run reports about itself ÷ the limit (target within 5%).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -55,8 +57,14 @@ const SCENARIOS = {
   // sync with nothing to send (every file already stored): peak RSS flat in the number of files
   S8a: { what: 'peak RSS: sync 20,000 files against 20,000 keys', files: 20_000, size: 0, dirs: 100, rss: true, op: 'sync', reps: 1 },
   S8b: { what: 'peak RSS: sync 200,000 files against 200,000 keys', files: 200_000, size: 0, dirs: 100, rss: true, op: 'sync', reps: 1 },
+  // --bwlimit / --tpslimit accuracy (issue 13), s3x alone: the rate the run measured itself (its --json
+  // summary: bytes, or HTTP requests preflight included, ÷ its wall time) ÷ the limit; target 0.95–1.05.
+  // The upload mixes multipart parts and small files (they share the bucket); the download reads the set back.
+  S9u: { what: 'upload 3 × 64 MiB + 400 × 20 KiB (200 MiB) at --bwlimit 20MiB/s (~10 s)', op: 'limit', sets: [[3, 64 * 1024 * 1024, 0], [400, 20 * 1024, 4]], flags: ['--bwlimit', '20MiB/s'], perSec: 20 * 1024 * 1024, unit: 'bytes' },
+  S9d: { what: 'download the S9u set at --bwlimit 20MiB/s (~10 s)', op: 'limit', download: true, sets: [[3, 64 * 1024 * 1024, 0], [400, 20 * 1024, 4]], flags: ['--bwlimit', '20MiB/s'], perSec: 20 * 1024 * 1024, unit: 'bytes' },
+  S9t: { what: 'upload 500 × 1 KiB at --tpslimit 50 (~10 s)', op: 'limit', sets: [[500, 1024, 5]], flags: ['--tpslimit', '50'], perSec: 50, unit: 'requests' },
 };
-const groups = { S6: ['S6s', 'S6l'], S7: ['S7a', 'S7b'], S8: ['S8a', 'S8b'] };
+const groups = { S6: ['S6s', 'S6l'], S7: ['S7a', 'S7b'], S8: ['S8a', 'S8b'], S9: ['S9u', 'S9d', 'S9t'] };
 const chosen = opt('scenarios', 'S0,S1,S2,S3,S3s,S4,S5,S6,S7,S8').split(',').flatMap((s) => groups[s] ?? [s]);
 const have = (cmd) => { try { execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { encoding: 'utf8', ...o });
@@ -219,6 +227,30 @@ const strategyCmd = (strategy) => (d, b, p, eps) => [...multiCmd(3)(d, b, p, eps
 const unevenTools = ['adaptive', 'least-loaded', 'round-robin'].map((s) => ({ name: `s3x --strategy ${s}`, noBase: s !== 'adaptive', cmd: strategyCmd(s) }));
 let throttleProxies;
 
+// S9: s3x under --bwlimit / --tpslimit, timed like the others (timed.sh), its --json summary kept in a file.
+/** One rep of an S9 scenario: { ok, wall, cpu, serverSec, bytes, rate, ratio, retries }; rate and ratio from the run's own summary. */
+const limitRun = async (sc, spec, dir, rep) => {
+  const home = fs.mkdtempSync(path.join(work, 'home-'));
+  const target = path.join(work, `dl-${sc}-${rep}`);
+  const out = path.join(work, `t-${sc}-${rep}`);
+  const json = `${out}.json`;
+  const argv = spec.download ? ['download', bucket, `${sc}/source`, target, ...spec.flags] : ['upload', dir, bucket, `${sc}/${rep}`, ...spec.flags];
+  const s3x = [...s3xBin, ...argv, '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress', '--json'];
+  const cpu0 = serverCpuSec();
+  await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, 'bash', '-c', 'out=$1; shift; exec "$@" >"$out"', 'sh', json, ...s3x], { env: cleanEnv(home) });
+  const serverSec = serverCpuSec() - cpu0;
+  fs.rmSync(home, { recursive: true, force: true });
+  const [rc, , user, sys] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
+  const summary = fs.readFileSync(json, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).find((r) => r.type === 'summary');
+  if (!summary) return { ok: false, wall: NaN, ratio: NaN, rate: NaN, retries: NaN };
+  const wall = summary.wallMs / 1000;
+  const measured = spec.unit === 'bytes' ? summary.bytes : summary.endpoints.reduce((n, e) => n + e.requests, 0);
+  let ok = rc === 0 && summary.failed.length === 0;
+  if (spec.download) { ok &&= sameTree(dir, target); fs.rmSync(target, { recursive: true, force: true }); }
+  if (!ok) console.error(`${sc} rep ${rep}: exit ${rc} — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
+  return { ok, wall, cpu: user + sys, serverSec, bytes: summary.bytes, rate: measured / wall, ratio: measured / wall / spec.perSec, retries: summary.retries };
+};
+
 // --- runs ------------------------------------------------------------------
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
 const results = [];
@@ -228,6 +260,26 @@ for (const sc of chosen) {
   const spec = SCENARIOS[sc];
   if (!spec) throw new Error(`unknown scenario ${sc}`);
   const dir = path.join(work, sc);
+  if (spec.op === 'limit') {
+    spec.sets.forEach(([n, size, dirs], i) => sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', path.join(dir, `set${i}`), String(n), String(size), String(dirs)]));
+    spec.files = spec.sets.reduce((n, [k]) => n + k, 0);
+    if (spec.download) seed(dir, `${sc}/source`, spec.files);
+    const r = [];
+    for (let rep = 0; rep < (spec.reps ?? REPS); rep++) {
+      const x = await limitRun(sc, spec, dir, rep);
+      console.error(`${sc} rep ${rep}: ${x.wall.toFixed(2)} s wall, ${spec.unit === 'bytes' ? `${(x.rate / 2 ** 20).toFixed(2)} MiB/s` : `${x.rate.toFixed(2)} requests/s`}, measured ÷ limit ${x.ratio.toFixed(3)}, ${x.retries} retries${x.ok ? '' : ' (FAILED)'}`);
+      if (x.ok) r.push(x);
+    }
+    if (r.length > 0) {
+      const wall = median(r.map((x) => x.wall));
+      results.push({
+        scenario: sc, what: spec.what, tool: `s3x ${spec.flags.join(' ')}`, n: r.length, wall, wallMin: Math.min(...r.map((x) => x.wall)), wallMax: Math.max(...r.map((x) => x.wall)),
+        cpuMsPerFile: (median(r.map((x) => x.cpu)) * 1000) / spec.files, serverSec: median(r.map((x) => x.serverSec)), mbps: r[0].bytes / 1e6 / wall, objPerSec: spec.files / wall, rssMiB: 0,
+        ratio: median(r.map((x) => x.ratio)), ratioMin: Math.min(...r.map((x) => x.ratio)), ratioMax: Math.max(...r.map((x) => x.ratio)), retries: r.reduce((n, x) => n + x.retries, 0),
+      });
+    }
+    continue;
+  }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = withBase(spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
     : spec.op === 'download' ? downloadTools : spec.op === 'ls' ? lsTools
@@ -334,6 +386,10 @@ for (const sc of chosen) {
   // the earlier commit, run interleaved with this one: ratios above 1 mean this tree got slower
   for (const b of rows.filter((r) => r.tool.endsWith(' @base'))) ratioRow(sc, `${b.tool.replace(/ @base$/, '')} ÷ same @base (earlier commit)`, rows.find((r) => r.tool === b.tool.replace(/ @base$/, '')), b);
   const spec = SCENARIOS[sc];
+  if (spec.op === 'limit') {
+    for (const r of rows) lines.push(`| ${sc} | **${spec.unit === 'bytes' ? 'MiB/s' : 'requests/s'} measured ÷ limit** (target 0.95–1.05; ${r.retries} retries) | **${r.ratio.toFixed(3)}** (${r.ratioMin.toFixed(3)}–${r.ratioMax.toFixed(3)}) | | | | | |`);
+    continue;
+  }
   if (spec.rss) {
     for (const r of rows) lines.push(`| ${sc} | **peak RSS of ${r.tool}** | **${r.rssMiB.toFixed(1)} MiB** | | | | | |`);
     const pair = { S7b: ['S7a', 'RSS 100,000 files ÷ 1,000 files'], S8b: ['S8a', 'RSS sync 200,000 ÷ 20,000'] }[sc];

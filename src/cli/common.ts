@@ -1,8 +1,8 @@
 /** Options every S3 command shares, and their mapping to ConnectionOptions. */
 import { Option, type Command } from 'commander';
 import {
-  type ConnectionOptions, DEFAULT_CONCURRENCY, DEFAULT_ESTIMATOR, DEFAULT_RETRY, type Logger, parseIntInRange,
-  parseNumberInRange,
+  type ConnectionOptions, DEFAULT_CONCURRENCY, DEFAULT_ESTIMATOR, DEFAULT_RETRY, type Logger, MAX_TPS_LIMIT, parseBwLimit,
+  parseIntInRange, parseNumberInRange,
 } from '../index.js';
 import { createLogger } from './logging.js';
 
@@ -30,6 +30,9 @@ export interface CommonFlags {
   progress: boolean;
   logLevel: string;
   logFile?: string;
+  bwlimit?: string;
+  tpslimit?: string;
+  tpslimitBurst?: string;
 }
 
 /**
@@ -66,7 +69,10 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--json', 'write NDJSON to stdout: one record per request, then the summary')
     .option('--no-progress', 'no live progress on stderr (it only shows on a terminal anyway)')
     .option('--log-level <level>', 'log level of the NDJSON log on stderr: fatal|error|warn|info|debug|trace|silent', 'warn')
-    .option('--log-file <path>', 'write the log to this file instead of stderr');
+    .option('--log-file <path>', 'write the log to this file instead of stderr')
+    .option('--bwlimit <rate>', 'bandwidth limit of the whole run, bodies sent and received together, as rclone: 10M = 10 MiB/s, 512k, 50MiB/s, 50MB/s (10^6), a bare number is KiB/s; UP:DOWN for each way (10M:off); off = none. Example: --bwlimit 20MiB/s')
+    .option('--tpslimit <n>', 'HTTP requests per second over the whole run, every request and retry counted (0 = none). Example: --tpslimit 50')
+    .option('--tpslimit-burst <n>', 'requests --tpslimit lets go at once after a pause (default 1). Example: --tpslimit 50 --tpslimit-burst 10');
 }
 
 export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn: ConnectionOptions; logger: Logger } {
@@ -90,6 +96,9 @@ export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn
     },
     logger,
     signal,
+    ...(f.bwlimit !== undefined && { bwlimit: parseBwLimit(f.bwlimit, '--bwlimit') }),
+    ...(f.tpslimit !== undefined && { tpsLimit: parseNumberInRange(f.tpslimit, '--tpslimit', 0, MAX_TPS_LIMIT) }),
+    ...(f.tpslimitBurst !== undefined && { tpsBurst: parseIntInRange(f.tpslimitBurst, '--tpslimit-burst', 1, MAX_TPS_LIMIT) }),
   };
   return { conn, logger };
 }

@@ -6,7 +6,8 @@ import { UsageError } from '../errors.js';
 import { DEFAULT_ESTIMATOR, DEFAULT_RETRY, type EstimatorConfig, type RetryConfig } from './defaults.js';
 import { MAX_PART_BYTES, MAX_PUT_BYTES, MIB, MIN_PART_BYTES } from './multipart.js';
 import type { Logger } from '../logger.js';
-import { resolvePoolSpec, type PoolSpec } from './pool-config.js';
+import { MAX_TPS_LIMIT, resolvePoolSpec, type PoolSpec } from './pool-config.js';
+import { MIN_BWLIMIT_BYTES_PER_SECOND, type BwLimit } from './units.js';
 
 export interface ConnectionOptions {
   /** JSON pool config (endpoints with their own settings, mode, strategy, bucketMap); also S3X_CONFIG */
@@ -32,6 +33,12 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** aborts the run: in-flight requests are cut, open multipart uploads aborted */
   signal?: AbortSignal;
+  /** --bwlimit: body bytes per second over the whole run (each endpoint may add its own in the config) */
+  bwlimit?: BwLimit;
+  /** --tpslimit: HTTP requests per second over the whole run (every attempt counts); 0 or absent: none */
+  tpsLimit?: number;
+  /** --tpslimit-burst: requests that may go at once after a pause; default 1 */
+  tpsBurst?: number;
 }
 
 export interface Credentials {
@@ -51,6 +58,32 @@ export interface ResolvedConnection {
   concurrency: number;
   retry: RetryConfig;
   estimator: EstimatorConfig;
+  /** absent: no limits (unit tests build connections by hand) */
+  limits?: RunLimits;
+}
+
+/** The run-wide limits, checked (endpoints/endpoint.ts turns them and each endpoint's into token buckets). */
+export interface RunLimits {
+  bwlimit: BwLimit;
+  /** requests per second, 0: none */
+  tpsLimit: number;
+  tpsBurst: number;
+}
+
+
+/** Checks the run-wide limits (library callers pass numbers; the CLI parsed them already). */
+export function resolveLimits(o: Pick<ConnectionOptions, 'bwlimit' | 'tpsLimit' | 'tpsBurst'>): RunLimits {
+  const bwlimit = o.bwlimit ?? {};
+  for (const [k, v] of Object.entries(bwlimit) as Array<[string, number | undefined]>) {
+    if (v !== undefined && !(Number.isFinite(v) && v >= MIN_BWLIMIT_BYTES_PER_SECOND)) {
+      throw new UsageError(`--bwlimit: ${k} must be at least ${MIN_BWLIMIT_BYTES_PER_SECOND} bytes per second, got ${v}`);
+    }
+  }
+  const tpsLimit = o.tpsLimit ?? 0;
+  if (!(Number.isFinite(tpsLimit) && tpsLimit >= 0 && tpsLimit <= MAX_TPS_LIMIT)) throw new UsageError(`--tpslimit must be a number from 0 (none) to ${MAX_TPS_LIMIT}, got ${tpsLimit}`);
+  const tpsBurst = o.tpsBurst ?? 1;
+  if (!Number.isInteger(tpsBurst) || tpsBurst < 1 || tpsBurst > MAX_TPS_LIMIT) throw new UsageError(`--tpslimit-burst must be a whole number from 1 to ${MAX_TPS_LIMIT}, got ${tpsBurst}`);
+  return { bwlimit, tpsLimit, tpsBurst };
 }
 
 export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
@@ -74,7 +107,7 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
     ...(o.credentials !== undefined && { credentials: o.credentials }),
     ...(o.unsigned === true && { unsigned: true }),
   }, env);
-  return { pool, concurrency, retry, estimator };
+  return { pool, concurrency, retry, estimator, limits: resolveLimits(o) };
 }
 
 /** Checks part size and threshold; returns them. */

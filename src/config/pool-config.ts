@@ -7,7 +7,8 @@
  *   "endpoints": [
  *     { "name": "rgw-a", "url": "http://127.0.0.1:7480", "region": "us-east-1",
  *       "accessKeyId": "…", "secretAccessKey": "…", "maxConcurrent": 16, "retries": 5,
- *       "breaker": { "threshold": 5, "cooldownMs": 10000 }, "pathStyle": true, "weight": 1 },
+ *       "breaker": { "threshold": 5, "cooldownMs": 10000 }, "pathStyle": true, "weight": 1,
+ *       "bwlimit": "20MiB/s", "tpslimit": 100 },
  *     { "name": "rgw-b", "url": "http://127.0.0.1:7481" }
  *   ],
  *   "mode": "pool", "strategy": "adaptive", "sharedStorage": true,
@@ -19,6 +20,10 @@ import { UsageError } from '../errors.js';
 import { DEFAULT_BREAKER, type BreakerConfig } from './defaults.js';
 import { normalizeEndpointUrl } from './endpoint-url.js';
 import { globToRegExp } from '../fs/glob.js';
+import { parseBwLimit, type BwLimit } from './units.js';
+
+/** Largest --tpslimit (run-wide or per endpoint), requests per second. */
+export const MAX_TPS_LIMIT = 1_000_000;
 
 export const MODES = ['pool', 'replicate', 'fallback'] as const;
 export type Mode = (typeof MODES)[number];
@@ -48,6 +53,10 @@ export interface EndpointSpec {
   weight: number;
   /** --no-sign-request: anonymous requests (public buckets); no credentials are looked up */
   unsigned?: boolean;
+  /** this endpoint's own --bwlimit ("bwlimit": "20MiB/s"), on top of the run's */
+  bwlimit?: BwLimit;
+  /** this endpoint's own --tpslimit, requests per second, on top of the run's */
+  tpslimit?: number;
 }
 
 export interface PoolSpec {
@@ -77,7 +86,7 @@ export interface PoolFlags {
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
 type Obj = { [k: string]: Json };
 
-const ENDPOINT_FIELDS = ['name', 'url', 'region', 'profile', 'accessKeyId', 'secretAccessKey', 'sessionToken', 'maxConcurrent', 'retries', 'breaker', 'pathStyle', 'weight'] as const;
+const ENDPOINT_FIELDS = ['name', 'url', 'region', 'profile', 'accessKeyId', 'secretAccessKey', 'sessionToken', 'maxConcurrent', 'retries', 'breaker', 'pathStyle', 'weight', 'bwlimit', 'tpslimit'] as const;
 /** credential fields: their values are never printed, whatever their type */
 const SECRET_FIELDS = new Set(['accessKeyId', 'secretAccessKey', 'sessionToken']);
 const ENV_FIELDS: Record<string, (typeof ENDPOINT_FIELDS)[number] | 'breaker.threshold' | 'breaker.cooldownMs'> = {
@@ -85,6 +94,7 @@ const ENV_FIELDS: Record<string, (typeof ENDPOINT_FIELDS)[number] | 'breaker.thr
   SECRET_ACCESS_KEY: 'secretAccessKey', SESSION_TOKEN: 'sessionToken', MAX_CONCURRENT: 'maxConcurrent',
   RETRIES: 'retries', PATH_STYLE: 'pathStyle', WEIGHT: 'weight',
   BREAKER_THRESHOLD: 'breaker.threshold', BREAKER_COOLDOWN_MS: 'breaker.cooldownMs',
+  BWLIMIT: 'bwlimit', TPSLIMIT: 'tpslimit',
 };
 
 class Checker {
@@ -225,7 +235,7 @@ function applyEnv(endpoints: Obj[], env: NodeJS.ProcessEnv): void {
     if (i < 1 || i > 64) throw new UsageError(`${name}: the endpoint index must be from 1 to 64`);
     while (endpoints.length < i) endpoints.push({});
     const ep = endpoints[i - 1]!;
-    const numeric = field === 'maxConcurrent' || field === 'retries' || field === 'weight' || field.startsWith('breaker.');
+    const numeric = field === 'maxConcurrent' || field === 'retries' || field === 'weight' || field === 'tpslimit' || field.startsWith('breaker.');
     let v: Json = value;
     if (numeric) {
       v = Number(value);
@@ -344,6 +354,13 @@ export function resolvePoolSpec(flags: PoolFlags, env: NodeJS.ProcessEnv = proce
     if (maxConcurrent !== undefined) spec.maxConcurrent = maxConcurrent;
     const retries = c.int(o, 'retries', where, 0, 100);
     if (retries !== undefined) spec.retries = retries;
+    const bwlimit = c.str(o, 'bwlimit', where);
+    if (bwlimit !== undefined) {
+      const limit = parseBwLimit(bwlimit, `${source}: ${where}.bwlimit`);
+      if (Object.keys(limit).length > 0) spec.bwlimit = limit;
+    }
+    const tpslimit = c.num(o, 'tpslimit', where, 0, MAX_TPS_LIMIT);
+    if (tpslimit !== undefined && tpslimit > 0) spec.tpslimit = tpslimit;
     return spec;
   });
   if (endpoints.length === 0) endpoints.push({ name: 'aws', breaker: { ...DEFAULT_BREAKER }, pathStyle: false, weight: 1, ...(flags.region !== undefined && { region: flags.region }), ...(flags.profile !== undefined && { profile: flags.profile }), ...(flags.credentials && { ...flags.credentials }) });

@@ -62,3 +62,53 @@ export const MAX_TIMER_MS = 2 ** 31 - 1;
 export function clampTimerMs(ms: number): number {
   return ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 0;
 }
+
+/**
+ * `--bwlimit`: bytes per second sent and received together (one value: one bucket for both
+ * ways, as rclone), or each way (`UP:DOWN`); an absent field is no limit.
+ */
+export interface BwLimit {
+  bytesPerSecond?: number;
+  upBytesPerSecond?: number;
+  downBytesPerSecond?: number;
+}
+
+/** Slowest limit accepted: a body is taken in chunks of at least 1 KiB (endpoints/limited-store.ts). */
+export const MIN_BWLIMIT_BYTES_PER_SECOND = 1024;
+
+const RATE_PREFIX: Record<string, number> = { '': 1, k: 1, m: 2, g: 3, t: 4 };
+
+/**
+ * One rate as rclone reads `--bwlimit`: a bare number is KiB/s, `B` bytes, `K`/`M`/`G`/`T`
+ * (or `KiB`, `MiB`…) powers of 1024, `KB`/`MB`… powers of 1000; `/s` optional; `off` or 0: none.
+ * Returns bytes per second, 0 for none; undefined when `text` is not a rate.
+ */
+function rateBytesPerSecond(text: string): number | undefined {
+  const t = text.trim().toLowerCase();
+  if (t === 'off' || t === '') return t === 'off' ? 0 : undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*(?:(b)|([kmgt]?)(i?b?))?(?:\/s)?$/.exec(t);
+  if (!m) return undefined;
+  const n = Number(m[1]);
+  if (m[2] === 'b') return Math.round(n);
+  const prefix = m[3] ?? '';
+  const suffix = m[4] ?? '';
+  if (prefix === '') return suffix === '' ? Math.round(n * 1024) : undefined; // bare: KiB/s, as rclone
+  const decimal = suffix === 'b';
+  return Math.round(n * (decimal ? 1000 : 1024) ** RATE_PREFIX[prefix]!);
+}
+
+/** Parses `--bwlimit` (`10M`, `512k`, `50MiB/s`, `50MB/s`, `off`, or `UP:DOWN` such as `10M:off`); throws UsageError naming `what`. */
+export function parseBwLimit(text: string, what: string): BwLimit {
+  const parts = text.split(':');
+  const rates = parts.length <= 2 ? parts.map(rateBytesPerSecond) : [undefined];
+  if (rates.some((r) => r === undefined)) {
+    throw new UsageError(`${what}: '${text}' is not a bandwidth (examples: 10M = 10 MiB/s, 512k, 50MiB/s, 50MB/s, off; UP:DOWN as 10M:off)`);
+  }
+  for (const r of rates as number[]) {
+    if (r > 0 && r < MIN_BWLIMIT_BYTES_PER_SECOND) throw new UsageError(`${what}: '${text}' is below the smallest limit, 1KiB/s (use off or 0 for none)`);
+    if (!Number.isSafeInteger(r)) throw new UsageError(`${what}: '${text}' is too large`);
+  }
+  const [up, down] = rates as number[];
+  if (down === undefined) return up! > 0 ? { bytesPerSecond: up! } : {};
+  return { ...(up! > 0 && { upBytesPerSecond: up }), ...(down > 0 && { downBytesPerSecond: down }) };
+}

@@ -15,6 +15,8 @@ import { CircuitBreaker } from './breaker.js';
 import { AimdLimit } from './concurrency-limit.js';
 import { SignedHttpClient } from './signed-http.js';
 import { S3Store, type ObjectStore } from './store.js';
+import { LimitedStore } from './limited-store.js';
+import { limitedTransferMs, NO_LIMITS, type Limits } from './limits.js';
 
 export interface EndpointStats {
   requests: number;
@@ -47,6 +49,8 @@ export class Endpoint {
   readonly maxConcurrent: number;
   /** requests in flight here at most while it throttles (≤ maxConcurrent; halved on SlowDown) */
   readonly limit: AimdLimit;
+  /** --bwlimit / --tpslimit buckets its requests take from: the run's, then its own */
+  readonly limits: Limits;
   /** payload bytes of the requests in flight here (adaptive routing) */
   inFlightBytes = 0;
   /** error code of the last health failure, for messages */
@@ -59,7 +63,7 @@ export class Endpoint {
   private offsetMs = 0;
 
   /** `store`: another ObjectStore in place of the S3 one (unit tests' fake store) */
-  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig }, private readonly logger: Logger, store?: ObjectStore) {
+  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig; limits?: Limits }, private readonly logger: Logger, store?: ObjectStore) {
     this.maxConcurrent = config.maxConcurrent ?? defaults.maxConcurrent;
     this.breaker = new CircuitBreaker(config.breaker, performance.now());
     this.limit = new AimdLimit(this.maxConcurrent);
@@ -79,7 +83,14 @@ export class Endpoint {
         ...(config.unsigned && { unsigned: true }),
       })
       : undefined;
-    this.store = store ?? new S3Store(this);
+    this.limits = defaults.limits ?? NO_LIMITS;
+    const s3 = store ?? new S3Store(this);
+    this.store = this.limits.up.length + this.limits.down.length > 0 ? new LimitedStore(s3, this.limits.up, this.limits.down) : s3;
+  }
+
+  /** The most time the byte limits of its direction can hold a body of `bytes` back, ms (0: unlimited; ./limits.ts). */
+  limitedTransferMs(bytes: number, kind: 'read' | 'write'): number {
+    return bytes > 0 ? limitedTransferMs(bytes, kind === 'read' ? this.limits.down : this.limits.up) : 0;
   }
 
   /** The SDK client (AWS itself, no region, credentials from a profile or SSO), made and loaded on first use. */

@@ -47,10 +47,18 @@ export class DeadlineEstimator {
     return this.latencyMsEst + bytes * this.secondsPerByteEst * Math.max(1, concurrency) * 1000;
   }
 
-  /** Whole-request budget for attempt `attempt` (0 = first try) among `concurrency` requests, ms. */
-  deadlineMs(bytes: number, attempt: number, concurrency = 1): number {
+  /**
+   * Whole-request budget for attempt `attempt` (0 = first try) among `concurrency` requests, ms.
+   * `limitedMs`: the most time --bwlimit can hold this body back (endpoints/limits.ts
+   * `limitedTransferMs`; 0 without a limit). The expected time is never below latency +
+   * limitedMs, and the budget never below fraction × limitedMs, not even past maxMs: a body the
+   * user's own limit slows is not a stall, and waiting for tokens must not cut it (the learnt
+   * bandwidth alone lags behind: the prior, or a limit shared with other endpoints).
+   */
+  deadlineMs(bytes: number, attempt: number, concurrency = 1, limitedMs = 0): number {
     const { fraction, minMs, maxMs, backoff } = this.config;
-    const base = Math.min(maxMs, Math.max(minMs, fraction * this.expectedMs(bytes, concurrency)));
+    const expected = Math.max(this.expectedMs(bytes, concurrency), this.latencyMsEst + limitedMs);
+    const base = Math.max(fraction * limitedMs, Math.min(maxMs, Math.max(minMs, fraction * expected)));
     return base * backoff ** attempt;
   }
 

@@ -151,11 +151,13 @@ export class RequestEngine {
         if (!spec.unreported) this.onReport(report);
         throw new RequestFailed(facts, 'fatal', report, this.pool.primary);
       }
+      // --tpslimit: the token is waited for before the deadline starts (a queue is not a stall)
+      if (ep.limits.requests.length > 0) await this.takeRequestToken(ep, spec.bytes);
       // requests in flight on this endpoint, this one included: they share its bandwidth
       const startConcurrency = ep.stats.inFlight;
       const deadlineMs = spec.deadlineMs !== undefined
         ? spec.deadlineMs * ep.estimator.config.backoff ** attempt
-        : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency);
+        : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency, ep.limitedTransferMs(spec.bytes, kind));
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), clampTimerMs(deadlineMs));
       this.attempts.add(ac);
@@ -240,6 +242,16 @@ export class RequestEngine {
     const budget = fallbackRead ? Math.max(maxRetries, this.pool.endpoints.length - 1) : maxRetries;
     if (decision !== 'retry' || tries.counted >= budget) return { decision, outcome, waitMs: undefined };
     return { decision, outcome, waitMs: backoffMs(tries.counted++, backoffBaseMs, backoffCapMs, facts.retryAfterMs) };
+  }
+
+  /** One token from each of the endpoint's request buckets; on interrupt the endpoint's place is given back. */
+  private async takeRequestToken(ep: Endpoint, bytes: number): Promise<void> {
+    try {
+      for (const bucket of ep.limits.requests) await bucket.take(1, this.runSignal);
+    } catch {
+      this.pool.release(ep, bytes, 'neutral');
+      throw new Interrupted();
+    }
   }
 
   private report(spec: RequestSpec<unknown>, ep: Endpoint, attempts: number, successMs: number, totalMs: number, ok: boolean, error?: string): RequestReport {

@@ -7,6 +7,7 @@ import { FatalRunError } from '../errors.js';
 import type { ResolvedConnection } from '../config/options.js';
 import { Endpoint } from '../endpoints/endpoint.js';
 import { EndpointPool } from '../endpoints/pool.js';
+import { endpointLimits, joinLimits, runLimits } from '../endpoints/limits.js';
 import type { Logger } from '../logger.js';
 import type { EndpointSummary } from './summary.js';
 import { RequestEngine, RequestFailed, type RequestReport } from '../engine/request.js';
@@ -14,7 +15,13 @@ import { errorFacts } from '../engine/retry-policy.js';
 
 export function openPool(conn: ResolvedConnection, logger: Logger): EndpointPool {
   // By default each endpoint may take the whole concurrency: the limiter bounds the total.
-  const endpoints = conn.pool.endpoints.map((spec) => new Endpoint(spec, { maxConcurrent: conn.concurrency, estimator: conn.estimator }, logger));
+  // --bwlimit / --tpslimit: one set of buckets for the run, shared by every endpoint, plus each endpoint's own
+  const shared = runLimits(conn.limits, conn.concurrency);
+  const tpsBurst = conn.limits?.tpsBurst ?? 1;
+  const endpoints = conn.pool.endpoints.map((spec) => new Endpoint(spec, {
+    maxConcurrent: conn.concurrency, estimator: conn.estimator,
+    limits: joinLimits(shared, endpointLimits(spec, tpsBurst, Math.min(spec.maxConcurrent ?? conn.concurrency, conn.concurrency))),
+  }, logger));
   return new EndpointPool(endpoints, conn.pool);
 }
 
