@@ -28,6 +28,8 @@ export interface CommonFlags {
   progress: boolean;
   logLevel: string;
   logFile?: string;
+  caBundle?: string;
+  verifySsl?: boolean;
 }
 
 /**
@@ -62,7 +64,9 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--json', 'write NDJSON to stdout: one record per request, then the summary')
     .option('--no-progress', 'no live progress on stderr (it only shows on a terminal anyway)')
     .option('--log-level <level>', 'log level of the NDJSON log on stderr: fatal|error|warn|info|debug|trace|silent', 'warn')
-    .option('--log-file <path>', 'write the log to this file instead of stderr');
+    .option('--log-file <path>', 'write the log to this file instead of stderr')
+    .option('--ca-bundle <path>', 'PEM file of CA certificates to trust besides the system ones (default: AWS_CA_BUNDLE), e.g. --ca-bundle ./corp-ca.pem')
+    .option('--no-verify-ssl', 'do not verify TLS certificates (as aws-cli; prints a warning), e.g. --endpoint-url https://10.0.0.5:7480 --no-verify-ssl');
 }
 
 export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn: ConnectionOptions; logger: Logger } {
@@ -85,6 +89,9 @@ export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn
     },
     logger,
     signal,
+    ...(f.caBundle !== undefined && { caBundle: f.caBundle }),
+    ...(f.verifySsl === false && { verifySsl: false }),
   };
+  if (f.verifySsl === false) process.stderr.write('s3x: warning: --no-verify-ssl: TLS certificates are not verified; anyone on the network path can read and change the data\n');
   return { conn, logger };
 }

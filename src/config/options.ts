@@ -7,6 +7,7 @@ import { DEFAULT_ESTIMATOR, DEFAULT_RETRY, type EstimatorConfig, type RetryConfi
 import { MAX_PART_BYTES, MAX_PUT_BYTES, MIB, MIN_PART_BYTES } from './multipart.js';
 import type { Logger } from '../logger.js';
 import { resolvePoolSpec, type PoolSpec } from './pool-config.js';
+import { resolveNetwork, type NetworkSpec } from './network.js';
 
 export interface ConnectionOptions {
   /** JSON pool config (endpoints with their own settings, mode, strategy, bucketMap); also S3X_CONFIG */
@@ -30,6 +31,10 @@ export interface ConnectionOptions {
   logger?: Logger;
   /** aborts the run: in-flight requests are cut, open multipart uploads aborted */
   signal?: AbortSignal;
+  /** PEM file of extra trusted CAs (aws-cli's --ca-bundle); default AWS_CA_BUNDLE */
+  caBundle?: string;
+  /** false: do not verify TLS certificates (aws-cli's --no-verify-ssl); default true */
+  verifySsl?: boolean;
 }
 
 export interface Credentials {
@@ -49,6 +54,8 @@ export interface ResolvedConnection {
   concurrency: number;
   retry: RetryConfig;
   estimator: EstimatorConfig;
+  /** proxy (HTTPS_PROXY/HTTP_PROXY/NO_PROXY) and trusted CAs, for every endpoint */
+  network?: NetworkSpec;
 }
 
 export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv = process.env): ResolvedConnection {
@@ -71,7 +78,11 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
     ...(o.strategy !== undefined && { strategy: o.strategy }),
     ...(o.credentials !== undefined && { credentials: o.credentials }),
   }, env);
-  return { pool, concurrency, retry, estimator };
+  const network = resolveNetwork({
+    ...(o.caBundle !== undefined && { caBundle: o.caBundle }),
+    ...(o.verifySsl !== undefined && { verifySsl: o.verifySsl }),
+  }, env);
+  return { pool, concurrency, retry, estimator, network };
 }
 
 /** Checks part size and threshold; returns them. */
