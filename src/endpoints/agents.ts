@@ -11,7 +11,7 @@ import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import { proxyFor, type NetworkSpec, type ProxySpec } from '../config/network.js';
+import { bypassesProxy, proxyFor, type NetworkSpec, type ProxySpec } from '../config/network.js';
 
 export interface AgentSettings {
   keepAlive: boolean;
@@ -26,17 +26,22 @@ const MAX_CONNECT_ANSWER_BYTES = 16 * 1024;
 
 type Callback = (err: Error | null, stream: Duplex) => void;
 
-/** The agent for `url` (an endpoint URL; undefined: AWS, https). */
+/**
+ * The agent for `url` (an endpoint URL; undefined: AWS, https). A proxying agent still checks
+ * NO_PROXY per host: AWS and virtual-hosted buckets reach hosts the endpoint URL does not name.
+ */
 export function makeAgent(url: string | undefined, settings: AgentSettings, network: NetworkSpec | undefined): http.Agent {
   const isHttps = url ? url.startsWith('https:') : true;
-  const proxy = network ? proxyFor(url ?? 'https://s3.amazonaws.com', network) : undefined;
-  if (!isHttps) return proxy ? new ForwardingAgent(settings, proxy) : new http.Agent(settings);
+  const proxy = network === undefined ? undefined
+    : url === undefined ? network.httpsProxy : proxyFor(url, network);
+  const noProxy = network?.noProxy ?? '';
+  if (!isHttps) return proxy ? new ForwardingAgent(settings, proxy, noProxy) : new http.Agent(settings);
   const tlsOptions: https.AgentOptions = {
     ...settings,
     ...(network?.ca && { ca: network.ca }),
     ...(network?.verifyTls === false && { rejectUnauthorized: false }),
   };
-  return proxy ? new TunnelingAgent(tlsOptions, proxy) : new https.Agent(tlsOptions);
+  return proxy ? new TunnelingAgent(tlsOptions, proxy, noProxy) : new https.Agent(tlsOptions);
 }
 
 /** An error about the proxy: Node's code kept (the retry policy reads it), the proxy named by host:port only. */
@@ -88,7 +93,7 @@ export function openTunnel(proxy: ProxySpec, host: string, port: number, keepAli
 /** https endpoints through a proxy: each pooled socket is TLS inside its own CONNECT tunnel. */
 class TunnelingAgent extends https.Agent {
   private readonly keepAliveMs: number;
-  constructor(options: https.AgentOptions, private readonly proxy: ProxySpec) {
+  constructor(options: https.AgentOptions, private readonly proxy: ProxySpec, private readonly noProxy: string) {
     super(options);
     this.keepAliveMs = options.keepAliveMsecs ?? 1000;
   }
@@ -96,6 +101,7 @@ class TunnelingAgent extends https.Agent {
   override createConnection(options: https.RequestOptions, callback?: Callback): Duplex | null | undefined {
     const host = String(options.host ?? options.hostname ?? 'localhost');
     const port = Number(options.port ?? 443);
+    if (bypassesProxy(host, port, this.noProxy)) return super.createConnection(options, callback);
     openTunnel(this.proxy, host, port, this.keepAliveMs).then((socket) => {
       let secure: Duplex | null | undefined;
       try {
@@ -115,7 +121,7 @@ class TunnelingAgent extends https.Agent {
 /** http endpoints through a proxy: the request line names the endpoint, the socket goes to the proxy. */
 class ForwardingAgent extends http.Agent {
   private readonly keepAliveMs: number;
-  constructor(options: http.AgentOptions, private readonly proxy: ProxySpec) {
+  constructor(options: http.AgentOptions, private readonly proxy: ProxySpec, private readonly noProxy: string) {
     super(options);
     this.keepAliveMs = options.keepAliveMsecs ?? 1000;
   }
@@ -124,12 +130,17 @@ class ForwardingAgent extends http.Agent {
   addRequest(req: http.ClientRequest, options: http.RequestOptions): void {
     const host = String(options.host ?? options.hostname ?? 'localhost');
     const origin = `http://${net.isIPv6(host) ? `[${host}]` : host}${options.port ? `:${options.port}` : ''}`;
-    if (!/^[a-z]+:\/\//i.test(req.path)) toAbsoluteForm(req, `${origin}${req.path}`, this.proxy.authorization);
+    if (!bypassesProxy(host, Number(options.port ?? 80), this.noProxy) && !/^[a-z]+:\/\//i.test(req.path)) toAbsoluteForm(req, `${origin}${req.path}`, this.proxy.authorization);
     (http.Agent.prototype as unknown as { addRequest: (r: http.ClientRequest, o: http.RequestOptions) => void }).addRequest.call(this, req, options);
   }
 
   override createConnection(options: http.ClientRequestArgs, callback?: Callback): Duplex | null | undefined {
-    void options; void callback; // the request's own host and port are in its absolute-form path
+    const host = String(options.host ?? options.hostname ?? 'localhost');
+    const port = Number(options.port ?? 80);
+    if (bypassesProxy(host, port, this.noProxy)) {
+      return net.connect({ host, port, noDelay: true, keepAlive: true, keepAliveInitialDelay: this.keepAliveMs });
+    }
+    void callback; // the request's own host and port are in its absolute-form path
     const socket = net.connect({ host: this.proxy.host, port: this.proxy.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: this.keepAliveMs });
     // the request sees this error next, naming the proxy
     socket.once('error', (err: NodeJS.ErrnoException) => proxyError(this.proxy, err));
