@@ -205,6 +205,16 @@ describe('a forward proxy', () => {
     }
   });
 
+  it('a proxy that does not answer: one line naming the proxy (not its password), exit 2', async () => {
+    for (const [variable, url] of [['HTTPS_PROXY', tlsGw.url], ['HTTP_PROXY', env.endpoints[0]!]] as const) {
+      const r = await runCli(env, ['ls', bucket, '--endpoint-url', url], { env: { [variable]: `http://s3x:${PASSWORD}@127.0.0.1:1`, AWS_CA_BUNDLE: ca.caFile } });
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n'), r.stderr).toHaveLength(1);
+      expect(r.stderr).toMatch(/ECONNREFUSED.*proxy 127\.0\.0\.1:1\b/);
+      expect(r.stderr).not.toContain(PASSWORD);
+    }
+  });
+
   it('a bad proxy URL: one line, exit 2, credentials hidden', async () => {
     const r = await runCli(env, ['ls', bucket, '--endpoint-url', tlsGw.url], { env: { HTTPS_PROXY: `socks5://s3x:${PASSWORD}@127.0.0.1:1080` } });
     expect(r.code).toBe(2);
