@@ -56,12 +56,18 @@ export function openTunnel(proxy: ProxySpec, host: string, port: number, keepAli
   return new Promise((resolve, reject) => {
     const socket = net.connect({ host: proxy.host, port: proxy.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: keepAliveMsecs });
     let answer = Buffer.alloc(0);
+    let settled = false;
     const fail = (err: NodeJS.ErrnoException): void => {
+      if (settled) return;
+      settled = true;
       socket.destroy();
       reject(proxyError(proxy, err));
     };
     socket.setTimeout(CONNECT_TIMEOUT_MS, () => fail(Object.assign(new Error(`no answer to CONNECT ${target} within ${CONNECT_TIMEOUT_MS} ms`), { code: 'ETIMEDOUT' })));
     socket.on('error', fail);
+    // a proxy that hangs up without answering: Node's own code for a cut connection
+    const onClose = (): void => fail(Object.assign(new Error(`closed the connection before answering CONNECT ${target}`), { code: 'ECONNRESET' }));
+    socket.once('close', onClose);
     socket.once('connect', () => {
       const auth = proxy.authorization ? `Proxy-Authorization: ${proxy.authorization}\r\n` : '';
       socket.write(`CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n${auth}\r\n`);
@@ -81,9 +87,11 @@ export function openTunnel(proxy: ProxySpec, host: string, port: number, keepAli
         return;
       }
       socket.off('error', fail);
+      socket.off('close', onClose);
       socket.setTimeout(0);
       const rest = answer.subarray(end + 4);
       if (rest.length > 0) socket.unshift(rest);
+      settled = true;
       resolve(socket);
     };
     socket.on('data', onData);

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import type net from 'node:net';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeAgent } from '../../src/endpoints/agents.js';
 import { resolveNetwork } from '../../src/config/network.js';
@@ -92,6 +92,20 @@ describe('https through a proxy', () => {
     expect(err?.message).not.toContain('wrong-secret');
     agent.destroy();
   });
+  it('a proxy that hangs up without answering: ECONNRESET naming the proxy, not a hang', async () => {
+    const mute = net.createServer((s) => s.once('data', () => s.end()));
+    await new Promise<void>((r) => mute.listen(0, '127.0.0.1', r));
+    const mutePort = (mute.address() as net.AddressInfo).port;
+    try {
+      const agent = makeAgent(`https://127.0.0.1:${tlsPort}`, SETTINGS, networkWith({ HTTPS_PROXY: `127.0.0.1:${mutePort}` }));
+      const err = await send(https, agent, tlsPort).then(() => undefined, (e: NodeJS.ErrnoException) => e);
+      expect(err?.code).toBe('ECONNRESET');
+      expect(err?.message).toBe(`proxy 127.0.0.1:${mutePort}: closed the connection before answering CONNECT 127.0.0.1:${tlsPort}`);
+      agent.destroy();
+    } finally {
+      await new Promise((r) => mute.close(r));
+    }
+  }, 15_000);
 });
 
 describe('http through a proxy', () => {
