@@ -10,6 +10,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { bypassesProxy, proxyFor, type NetworkSpec, type ProxySpec } from '../config/network.js';
 
@@ -38,10 +39,25 @@ export function makeAgent(url: string | undefined, settings: AgentSettings, netw
   if (!isHttps) return proxy ? new ForwardingAgent(settings, proxy, noProxy) : new http.Agent(settings);
   const tlsOptions: https.AgentOptions = {
     ...settings,
-    ...(network?.ca && { ca: network.ca }),
+    ...(network?.ca && { secureContext: secureContextOf(network, network.ca) }),
     ...(network?.verifyTls === false && { rejectUnauthorized: false }),
   };
   return proxy ? new TunnelingAgent(tlsOptions, proxy, noProxy) : new https.Agent(tlsOptions);
+}
+
+/**
+ * One TLS context for the bundle's roots, shared by every agent. Given as `ca`, Node would parse
+ * the ~150 roots again for each new connection (~0.1 s of CPU here) and concatenate them into the
+ * pool key of every request (~0.8 ms each, https.Agent.getName).
+ */
+const secureContexts = new WeakMap<NetworkSpec, tls.SecureContext>();
+function secureContextOf(network: NetworkSpec, ca: string[]): tls.SecureContext {
+  let context = secureContexts.get(network);
+  if (context === undefined) {
+    context = tls.createSecureContext({ ca });
+    secureContexts.set(network, context);
+  }
+  return context;
 }
 
 /** An error about the proxy: Node's code kept (the retry policy reads it), the proxy named by host:port only. */

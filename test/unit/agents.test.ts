@@ -108,6 +108,21 @@ describe('https through a proxy', () => {
   }, 15_000);
 });
 
+describe('a CA bundle', () => {
+  it('is one TLS context shared by the agents, not a ca list (which Node parses per connection and puts in every pool key)', async () => {
+    const network = networkWith({});
+    const a = makeAgent(`https://127.0.0.1:${tlsPort}`, SETTINGS, network) as https.Agent;
+    const b = makeAgent(`https://localhost:${tlsPort}`, SETTINGS, network) as https.Agent;
+    expect(a.options.ca).toBeUndefined();
+    expect(a.options.secureContext).toBeDefined();
+    expect(b.options.secureContext).toBe(a.options.secureContext);
+    expect(a.getName({ host: '127.0.0.1', port: tlsPort }).length).toBeLessThan(200);
+    expect(await send(https, a, tlsPort)).toBe('200 ok'); // and the server's certificate is trusted through it
+    a.destroy();
+    b.destroy();
+  });
+});
+
 describe('http through a proxy', () => {
   it('absolute-form with Proxy-Authorization; the Host header stays the endpoint\'s', async () => {
     const agent = makeAgent(`http://127.0.0.1:${plainPort}`, SETTINGS, networkWith({ HTTP_PROXY: proxy.url.replace('//', `//u:${PASSWORD}@`) }));
