@@ -65,6 +65,7 @@ export const ERROR_DECISIONS: Readonly<Record<string, Decision>> = {
   ERR_TLS_CERT_ALTNAME_INVALID: 'fatal',
   // the forward proxy refused the tunnel (endpoints/agents.ts), e.g. 407: wrong proxy credentials
   ProxyRefused: 'fatal',
+  HTTP407: 'fatal', // an http endpoint's proxy answering 407 itself (no S3 error body)
   // this object only
   AccessDenied: 'fail',
   NoSuchKey: 'fail',

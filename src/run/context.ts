@@ -34,6 +34,7 @@ export function describeFatal(err: unknown, bucket: string, endpointLabel: strin
     case 'CredentialsProviderError': return 'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile';
     case 'ENOTFOUND': return `cannot resolve the host of ${endpointLabel}`;
     case 'ProxyRefused': return `cannot reach ${endpointLabel}: ${f.message}`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID': return `TLS certificate of ${endpointLabel} does not name its host: ${f.message} (${f.code})`;
     default:
       if (isCertificateError(f.code)) return `TLS certificate of ${endpointLabel} not trusted: ${f.message} (${f.code}); pass --ca-bundle PATH or set AWS_CA_BUNDLE`;
       if (f.status === 407 || f.code === 'HTTP407') return `the proxy refused the request to ${endpointLabel}: HTTP 407 Proxy Authentication Required (check the proxy's user and password)`;

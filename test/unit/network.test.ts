@@ -6,6 +6,8 @@ import tls from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
 import { bypassesProxy, parseProxyUrl, proxyFor, resolveNetwork } from '../../src/config/network.js';
 import { UsageError } from '../../src/errors.js';
+import { decide, errorFacts } from '../../src/engine/retry-policy.js';
+import { describeFatal } from '../../src/run/context.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-network-'));
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -103,5 +105,19 @@ describe('resolveNetwork', () => {
     expect(() => resolveNetwork({}, { AWS_CA_BUNDLE: empty })).toThrow(UsageError);
     expect(() => resolveNetwork({}, { AWS_CA_BUNDLE: empty })).toThrow(/^AWS_CA_BUNDLE '.*empty\.pem' holds no PEM certificate/);
     expect(() => resolveNetwork({}, { AWS_CA_BUNDLE: dir })).toThrow(/cannot be read \(EISDIR\)/);
+  });
+});
+
+describe('describeFatal: certificate and proxy failures in one line', () => {
+  const node = (code: string, message: string): Error => Object.assign(new Error(message), { code });
+  it.each([
+    [node('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), /^TLS certificate of https:\/\/h:1 not trusted: self-signed certificate in certificate chain \(SELF_SIGNED_CERT_IN_CHAIN\); pass --ca-bundle PATH or set AWS_CA_BUNDLE$/],
+    [node('UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'unable to verify the first certificate'), /^TLS certificate of https:\/\/h:1 not trusted: .*--ca-bundle/],
+    [node('ERR_TLS_CERT_ALTNAME_INVALID', "Hostname/IP does not match certificate's altnames"), /^TLS certificate of https:\/\/h:1 does not name its host: /],
+    [node('ProxyRefused', 'proxy p:3128: refused CONNECT h:1: HTTP/1.1 407 Proxy Authentication Required'), /^cannot reach https:\/\/h:1: proxy p:3128: refused CONNECT h:1: HTTP\/1\.1 407/],
+    [Object.assign(new Error('HTTP407'), { code: 'HTTP407', $metadata: { httpStatusCode: 407 } }), /^the proxy refused the request to https:\/\/h:1: HTTP 407 Proxy Authentication Required/],
+  ])('%s', (err, expected) => {
+    expect(describeFatal(err, 'b', 'https://h:1')).toMatch(expected);
+    expect(decide(errorFacts(err))).toBe('fatal');
   });
 });
