@@ -96,8 +96,10 @@ describe('a custom CA bundle', () => {
     await roundTrip(tlsGw.url, { ...sdkPathEnv(), AWS_CA_BUNDLE: ca.caFile }, ['--profile', 'sdkp']);
   });
 
-  it('without the CA: one line naming the certificate problem, exit 2, nothing sent', async () => {
-    const r = await runCli(env, ['upload', tree, bucket, 'noca', '--endpoint-url', tlsGw.url]);
+  it.each(['signed', 'sdk'] as const)('without the CA: one line naming the certificate problem, exit 2 (%s path)', async (via) => {
+    const r = via === 'sdk'
+      ? await runCli(env, ['upload', tree, bucket, 'noca', '--endpoint-url', tlsGw.url, '--profile', 'sdkp'], { env: sdkPathEnv() })
+      : await runCli(env, ['upload', tree, bucket, 'noca', '--endpoint-url', tlsGw.url]);
     expect(r.code).toBe(2);
     const lines = r.stderr.trim().split('\n');
     expect(lines, r.stderr).toHaveLength(1);
