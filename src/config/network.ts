@@ -5,6 +5,8 @@
  * (endpoints/agents.ts makes the agents both use). Proxy credentials are never shown.
  */
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import { UsageError } from '../errors.js';
 
@@ -36,6 +38,8 @@ export interface NetworkFlags {
   caBundle?: string;
   /** --no-verify-ssl gives false */
   verifySsl?: boolean;
+  /** --profile: whose `ca_bundle` the shared config file may give (default AWS_PROFILE, else default) */
+  profile?: string;
 }
 
 /** Lowercase first, as curl and Python's urllib read proxy variables; '' counts as unset. */
@@ -120,14 +124,46 @@ function readPemBundle(file: string, source: string): string[] {
 }
 
 /**
+ * `ca_bundle` of a profile in the shared config file (AWS_CONFIG_FILE, else ~/.aws/config), as
+ * aws-cli reads it: `[default]` or `[profile NAME]`; a leading `~/` is the home directory.
+ */
+export function profileCaBundle(profile: string, env: NodeJS.ProcessEnv): { file: string; source: string } | undefined {
+  const configFile = env.AWS_CONFIG_FILE || path.join(os.homedir(), '.aws', 'config');
+  let text: string;
+  try {
+    text = fs.readFileSync(configFile, 'utf8');
+  } catch {
+    return undefined; // no config file: nothing to read (the SDK says the same)
+  }
+  const wanted = new Set(profile === 'default' ? ['default', 'profile default'] : [`profile ${profile}`]);
+  let inProfile = false;
+  for (const line of text.split(/\r?\n/)) {
+    const section = /^\s*\[\s*([^\]]+?)\s*\]/.exec(line);
+    if (section) inProfile = wanted.has(section[1]!.replace(/\s+/g, ' '));
+    const entry = inProfile ? /^\s*ca_bundle\s*=\s*(.*?)\s*$/.exec(line) : null;
+    if (entry && entry[1]) {
+      const file = entry[1].startsWith('~/') ? path.join(os.homedir(), entry[1].slice(2)) : entry[1];
+      return { file, source: `ca_bundle of profile '${profile}' in ${configFile}:` };
+    }
+  }
+  return undefined;
+}
+
+/** Where the bundle comes from, as aws-cli decides: --ca-bundle, then AWS_CA_BUNDLE, then the profile's ca_bundle. */
+function bundleSource(flags: NetworkFlags, env: NodeJS.ProcessEnv): { file: string; source: string } | undefined {
+  if (flags.caBundle) return { file: flags.caBundle, source: '--ca-bundle' };
+  if (env.AWS_CA_BUNDLE) return { file: env.AWS_CA_BUNDLE, source: 'AWS_CA_BUNDLE' };
+  return profileCaBundle(flags.profile ?? (env.AWS_PROFILE || 'default'), env);
+}
+
+/**
  * Roots for our https agents: Node's, then NODE_EXTRA_CA_CERTS (Node drops it, with its own
  * roots, once `ca` is given), then the bundle. Undefined without a bundle: Node's defaults.
  */
 function trustedRoots(flags: NetworkFlags, env: NodeJS.ProcessEnv): string[] | undefined {
-  const fromFlag = flags.caBundle !== undefined && flags.caBundle !== '';
-  const file = fromFlag ? flags.caBundle! : env.AWS_CA_BUNDLE;
-  if (!file) return undefined;
-  const bundle = readPemBundle(file, fromFlag ? '--ca-bundle' : 'AWS_CA_BUNDLE');
+  const from = bundleSource(flags, env);
+  if (from === undefined) return undefined;
+  const bundle = readPemBundle(from.file, from.source);
   let extra: string[] = [];
   if (env.NODE_EXTRA_CA_CERTS) {
     try {

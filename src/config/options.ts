@@ -79,6 +79,7 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
     ...(o.credentials !== undefined && { credentials: o.credentials }),
   }, env);
   const network = resolveNetwork({
+    ...(o.profile !== undefined && { profile: o.profile }),
     ...(o.caBundle !== undefined && { caBundle: o.caBundle }),
     ...(o.verifySsl !== undefined && { verifySsl: o.verifySsl }),
   }, env);

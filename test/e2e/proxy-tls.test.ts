@@ -54,10 +54,10 @@ async function roundTrip(endpoint: string, extraEnv: Record<string, string | und
 }
 
 /** A profile with the test keys and a region in its files, and no AWS_REGION: the CLI then sends through the SDK. */
-function sdkPathEnv(): Record<string, string | undefined> {
+function sdkPathEnv(caBundle?: string): Record<string, string | undefined> {
   const dir = fs.mkdtempSync(path.join(work, 'aws-'));
   fs.writeFileSync(path.join(dir, 'credentials'), `[sdkp]\naws_access_key_id = ${env.accessKeyId}\naws_secret_access_key = ${env.secretAccessKey}\n`);
-  fs.writeFileSync(path.join(dir, 'config'), `[profile sdkp]\nregion = ${env.region}\n`);
+  fs.writeFileSync(path.join(dir, 'config'), `[profile sdkp]\nregion = ${env.region}\n${caBundle ? `ca_bundle = ${caBundle}\n` : ''}`);
   return {
     AWS_SHARED_CREDENTIALS_FILE: path.join(dir, 'credentials'), AWS_CONFIG_FILE: path.join(dir, 'config'),
     AWS_REGION: undefined, AWS_ACCESS_KEY_ID: undefined, AWS_SECRET_ACCESS_KEY: undefined,
@@ -94,6 +94,10 @@ describe('a custom CA bundle', () => {
 
   it('the SDK path trusts the bundle too', async () => {
     await roundTrip(tlsGw.url, { ...sdkPathEnv(), AWS_CA_BUNDLE: ca.caFile }, ['--profile', 'sdkp']);
+  });
+
+  it('ca_bundle in the profile (as aws-cli reads ~/.aws/config)', async () => {
+    await roundTrip(tlsGw.url, sdkPathEnv(ca.caFile), ['--profile', 'sdkp']);
   });
 
   it.each(['signed', 'sdk'] as const)('without the CA: one line naming the certificate problem, exit 2 (%s path)', async (via) => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, describe, expect, it } from 'vitest';
-import { bypassesProxy, parseProxyUrl, proxyFor, resolveNetwork } from '../../src/config/network.js';
+import { bypassesProxy, parseProxyUrl, profileCaBundle, proxyFor, resolveNetwork } from '../../src/config/network.js';
 import { UsageError } from '../../src/errors.js';
 import { decide, errorFacts } from '../../src/engine/retry-policy.js';
 import { describeFatal } from '../../src/run/context.js';
@@ -72,8 +72,9 @@ describe('resolveNetwork', () => {
   });
 
   it('nothing set: no proxy, Node default roots, verification on', () => {
-    expect(resolveNetwork({}, {})).toEqual({ noProxy: '', verifyTls: true });
-    expect(resolveNetwork({ verifySsl: false }, {}).verifyTls).toBe(false);
+    const noConfig = { AWS_CONFIG_FILE: path.join(dir, 'no-config') };
+    expect(resolveNetwork({}, noConfig)).toEqual({ noProxy: '', verifyTls: true });
+    expect(resolveNetwork({ verifySsl: false }, noConfig).verifyTls).toBe(false);
   });
 
   it('proxyFor picks by the endpoint scheme and honours NO_PROXY with default ports', () => {
@@ -105,6 +106,33 @@ describe('resolveNetwork', () => {
     expect(() => resolveNetwork({}, { AWS_CA_BUNDLE: empty })).toThrow(UsageError);
     expect(() => resolveNetwork({}, { AWS_CA_BUNDLE: empty })).toThrow(/^AWS_CA_BUNDLE '.*empty\.pem' holds no PEM certificate/);
     expect(() => resolveNetwork({}, { AWS_CA_BUNDLE: dir })).toThrow(/cannot be read \(EISDIR\)/);
+  });
+});
+
+describe('ca_bundle of a profile in the shared config file (as aws-cli reads it)', () => {
+  const config = path.join(dir, 'aws-config');
+  const pem = path.join(dir, 'profile-ca.pem');
+  fs.writeFileSync(pem, PEM(5));
+  fs.writeFileSync(config, `[default]\nregion = us-east-1\nca_bundle = ${pem}\n\n[profile corp]\nregion=eu-west-1\nca_bundle=~/corp.pem\n[profile  bare ]\nregion = x\n`);
+  const env = { AWS_CONFIG_FILE: config };
+
+  it('reads [default] and [profile NAME]; ~/ is the home directory; none without the key or the file', () => {
+    expect(profileCaBundle('default', env)?.file).toBe(pem);
+    expect(profileCaBundle('corp', env)?.file).toBe(path.join(os.homedir(), 'corp.pem'));
+    expect(profileCaBundle('bare', env)).toBeUndefined();
+    expect(profileCaBundle('missing', env)).toBeUndefined();
+    expect(profileCaBundle('default', { AWS_CONFIG_FILE: path.join(dir, 'none') })).toBeUndefined();
+  });
+
+  it('comes after --ca-bundle and AWS_CA_BUNDLE; --profile, else AWS_PROFILE, else default picks it', () => {
+    const other = path.join(dir, 'other.pem');
+    fs.writeFileSync(other, PEM(6));
+    expect(resolveNetwork({}, env).ca?.at(-1)).toContain('MIIB5');
+    expect(resolveNetwork({}, { ...env, AWS_CA_BUNDLE: other }).ca?.at(-1)).toContain('MIIB6');
+    expect(resolveNetwork({ caBundle: other }, env).ca?.at(-1)).toContain('MIIB6');
+    expect(() => resolveNetwork({ profile: 'corp' }, env)).toThrow(/^ca_bundle of profile 'corp' in .*aws-config: '.*corp\.pem' cannot be read \(ENOENT\)$/);
+    expect(() => resolveNetwork({}, { ...env, AWS_PROFILE: 'corp' })).toThrow(/profile 'corp'/);
+    expect(resolveNetwork({ profile: 'bare' }, env).ca).toBeUndefined();
   });
 });
 
