@@ -33,6 +33,8 @@ export interface CommonFlags {
   bwlimit?: string;
   tpslimit?: string;
   tpslimitBurst?: string;
+  caBundle?: string;
+  verifySsl?: boolean;
 }
 
 /**
@@ -72,7 +74,9 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--log-file <path>', 'write the log to this file instead of stderr')
     .option('--bwlimit <rate>', 'bandwidth limit of the whole run, bodies sent and received together, as rclone: 10M = 10 MiB/s, 512k, 50MiB/s, 50MB/s (10^6), a bare number is KiB/s; UP:DOWN for each way (10M:off); off = none. Example: --bwlimit 20MiB/s')
     .option('--tpslimit <n>', 'HTTP requests per second over the whole run, every request and retry counted (0 = none). Example: --tpslimit 50')
-    .option('--tpslimit-burst <n>', 'requests --tpslimit lets go at once after a pause (default 1). Example: --tpslimit 50 --tpslimit-burst 10');
+    .option('--tpslimit-burst <n>', 'requests --tpslimit lets go at once after a pause (default 1). Example: --tpslimit 50 --tpslimit-burst 10')
+    .option('--ca-bundle <path>', 'PEM file of CA certificates to trust besides the system ones (default: AWS_CA_BUNDLE), e.g. --ca-bundle ./corp-ca.pem')
+    .option('--no-verify-ssl', 'do not verify TLS certificates (as aws-cli; prints a warning), e.g. --endpoint-url https://10.0.0.5:7480 --no-verify-ssl');
 }
 
 export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn: ConnectionOptions; logger: Logger } {
@@ -99,6 +103,9 @@ export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn
     ...(f.bwlimit !== undefined && { bwlimit: parseBwLimit(f.bwlimit, '--bwlimit') }),
     ...(f.tpslimit !== undefined && { tpsLimit: parseNumberInRange(f.tpslimit, '--tpslimit', 0, MAX_TPS_LIMIT) }),
     ...(f.tpslimitBurst !== undefined && { tpsBurst: parseIntInRange(f.tpslimitBurst, '--tpslimit-burst', 1, MAX_TPS_LIMIT) }),
+    ...(f.caBundle !== undefined && { caBundle: f.caBundle }),
+    ...(f.verifySsl === false && { verifySsl: false }),
   };
+  if (f.verifySsl === false) process.stderr.write('s3x: warning: --no-verify-ssl: TLS certificates are not verified; anyone on the network path can read and change the data\n');
   return { conn, logger };
 }

@@ -8,6 +8,7 @@ import { MAX_PART_BYTES, MAX_PUT_BYTES, MIB, MIN_PART_BYTES } from './multipart.
 import type { Logger } from '../logger.js';
 import { MAX_TPS_LIMIT, resolvePoolSpec, type PoolSpec } from './pool-config.js';
 import { MIN_BWLIMIT_BYTES_PER_SECOND, type BwLimit } from './units.js';
+import { resolveNetwork, type NetworkSpec } from './network.js';
 
 export interface ConnectionOptions {
   /** JSON pool config (endpoints with their own settings, mode, strategy, bucketMap); also S3X_CONFIG */
@@ -39,6 +40,10 @@ export interface ConnectionOptions {
   tpsLimit?: number;
   /** --tpslimit-burst: requests that may go at once after a pause; default 1 */
   tpsBurst?: number;
+  /** PEM file of extra trusted CAs (aws-cli's --ca-bundle); default AWS_CA_BUNDLE */
+  caBundle?: string;
+  /** false: do not verify TLS certificates (aws-cli's --no-verify-ssl); default true */
+  verifySsl?: boolean;
 }
 
 export interface Credentials {
@@ -60,6 +65,8 @@ export interface ResolvedConnection {
   estimator: EstimatorConfig;
   /** absent: no limits (unit tests build connections by hand) */
   limits?: RunLimits;
+  /** proxy (HTTPS_PROXY/HTTP_PROXY/NO_PROXY) and trusted CAs, for every endpoint */
+  network?: NetworkSpec;
 }
 
 /** The run-wide limits, checked (endpoints/endpoint.ts turns them and each endpoint's into token buckets). */
@@ -107,7 +114,12 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
     ...(o.credentials !== undefined && { credentials: o.credentials }),
     ...(o.unsigned === true && { unsigned: true }),
   }, env);
-  return { pool, concurrency, retry, estimator, limits: resolveLimits(o) };
+  const network = resolveNetwork({
+    ...(o.profile !== undefined && { profile: o.profile }),
+    ...(o.caBundle !== undefined && { caBundle: o.caBundle }),
+    ...(o.verifySsl !== undefined && { verifySsl: o.verifySsl }),
+  }, env);
+  return { pool, concurrency, retry, estimator, limits: resolveLimits(o), network };
 }
 
 /** Checks part size and threshold; returns them. */

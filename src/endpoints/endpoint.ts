@@ -3,14 +3,15 @@
  * with the settings S3-compatible servers need), its own keep-alive socket pool, its deadline
  * estimator and its usage counters.
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
 import type { S3Client } from '@aws-sdk/client-s3';
 import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import type { EstimatorConfig } from '../config/defaults.js';
 import { DeadlineEstimator } from './estimator.js';
 import type { Logger } from '../logger.js';
 import type { EndpointSpec } from '../config/pool-config.js';
+import type { NetworkSpec } from '../config/network.js';
+import { makeAgent } from './agents.js';
 import { CircuitBreaker } from './breaker.js';
 import { AimdLimit } from './concurrency-limit.js';
 import { SignedHttpClient } from './signed-http.js';
@@ -63,17 +64,17 @@ export class Endpoint {
   private offsetMs = 0;
 
   /** `store`: another ObjectStore in place of the S3 one (unit tests' fake store) */
-  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig; limits?: Limits }, private readonly logger: Logger, store?: ObjectStore) {
+  constructor(readonly config: EndpointSpec, defaults: { maxConcurrent: number; estimator: EstimatorConfig; limits?: Limits; network?: NetworkSpec }, private readonly logger: Logger, store?: ObjectStore) {
     this.maxConcurrent = config.maxConcurrent ?? defaults.maxConcurrent;
     this.breaker = new CircuitBreaker(config.breaker, performance.now());
     this.limit = new AimdLimit(this.maxConcurrent);
     const estimatorConfig = defaults.estimator;
     this.estimator = new DeadlineEstimator(estimatorConfig);
-    const isHttps = config.url ? config.url.startsWith('https:') : true;
     // One keep-alive pool per endpoint, sized to its concurrency (+2 for control requests
     // such as Complete/Abort issued while every data slot is busy).
     const agentOptions = { keepAlive: true, maxSockets: this.maxConcurrent + 2, keepAliveMsecs: 1000 };
-    this.agent = isHttps ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    // through the proxy and with the CA bundle, if any, for both signers (./agents.ts)
+    this.agent = makeAgent(config.url, agentOptions, defaults.network);
     this.credentials = config.unsigned ? noCredentials : staticCredentials(config) ?? (async () => (await this.sdkClient()).config.credentials());
     this.http = config.url !== undefined && config.region !== undefined
       ? new SignedHttpClient({

@@ -53,6 +53,19 @@ export const ERROR_DECISIONS: Readonly<Record<string, Decision>> = {
   AuthorizationHeaderMalformed: 'fatal',
   CredentialsProviderError: 'fatal',
   PermanentRedirect: 'fatal',
+  // TLS: the endpoint's certificate is not trusted (no retry can change that; README "Proxies and certificates")
+  SELF_SIGNED_CERT_IN_CHAIN: 'fatal',
+  DEPTH_ZERO_SELF_SIGNED_CERT: 'fatal',
+  UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'fatal',
+  UNABLE_TO_GET_ISSUER_CERT_LOCALLY: 'fatal',
+  UNABLE_TO_GET_ISSUER_CERT: 'fatal',
+  CERT_HAS_EXPIRED: 'fatal',
+  CERT_NOT_YET_VALID: 'fatal',
+  CERT_UNTRUSTED: 'fatal',
+  ERR_TLS_CERT_ALTNAME_INVALID: 'fatal',
+  // the forward proxy refused the tunnel (endpoints/agents.ts), e.g. 407: wrong proxy credentials
+  ProxyRefused: 'fatal',
+  HTTP407: 'fatal', // an http endpoint's proxy answering 407 itself (no S3 error body)
   // this object only
   AccessDenied: 'fail',
   NoSuchKey: 'fail',

@@ -21,8 +21,14 @@ export function openPool(conn: ResolvedConnection, logger: Logger): EndpointPool
   const endpoints = conn.pool.endpoints.map((spec) => new Endpoint(spec, {
     maxConcurrent: conn.concurrency, estimator: conn.estimator,
     limits: joinLimits(shared, endpointLimits(spec, tpsBurst, Math.min(spec.maxConcurrent ?? conn.concurrency, conn.concurrency))),
+    ...(conn.network && { network: conn.network }),
   }, logger));
   return new EndpointPool(endpoints, conn.pool);
+}
+
+/** Node's codes for a certificate it cannot trust (tls.connect's verification errors). */
+function isCertificateError(code: string): boolean {
+  return /CERT|^UNABLE_TO_(GET_ISSUER|VERIFY_LEAF)/.test(code);
 }
 
 /** Turns an error that stops the whole run into its one-line message. */
@@ -35,7 +41,11 @@ export function describeFatal(err: unknown, bucket: string, endpointLabel: strin
     case 'InvalidBucketName': return `'${bucket}' is not a valid bucket name`;
     case 'CredentialsProviderError': return 'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or pass --profile (or --no-sign-request for a public bucket)';
     case 'ENOTFOUND': return `cannot resolve the host of ${endpointLabel}`;
+    case 'ProxyRefused': return `cannot reach ${endpointLabel}: ${f.message}`;
+    case 'ERR_TLS_CERT_ALTNAME_INVALID': return `TLS certificate of ${endpointLabel} does not name its host: ${f.message} (${f.code})`;
     default:
+      if (isCertificateError(f.code)) return `TLS certificate of ${endpointLabel} not trusted: ${f.message} (${f.code}); pass --ca-bundle PATH or set AWS_CA_BUNDLE`;
+      if (f.status === 407 || f.code === 'HTTP407') return `the proxy refused the request to ${endpointLabel}: HTTP 407 Proxy Authentication Required (check the proxy's user and password)`;
       if (/region is missing/i.test(f.message)) return 'no region: pass --region or set AWS_REGION';
       if (f.status === undefined) return `cannot reach ${endpointLabel}: ${f.code}${f.message && f.message !== f.code ? ` (${f.message})` : ''}`;
       return `${endpointLabel} refused the request: ${f.code} (HTTP ${f.status})`;
