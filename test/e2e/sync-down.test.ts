@@ -10,11 +10,13 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
 import { putObjects } from '../support/seed.js';
 
 const env: S3TestEnv = inject('s3');
 const ep = ['--endpoint-url', env.endpoints[0]!];
+const MIB = 1024 * 1024;
 const md5 = (b: Buffer | string): string => crypto.createHash('md5').update(b).digest('hex');
 
 let bucket: string;
@@ -193,6 +195,97 @@ describe('s3x sync s3://… <dir>', () => {
       fs.chmodSync(path.join(dir, 'locked'), 0o755);
     }
     expect(fs.readFileSync(path.join(dir, 'stale.txt'), 'utf8')).toBe('kept');
+  });
+
+  it('--delete deletes nothing when GETs fail at the server (retries exhausted: exit 1), then a clean re-run does', async () => {
+    await putObjects(env, bucket, [['h/one.txt', '1'], ['h/two.txt', '2']]);
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, 'stale.txt'), 'kept');
+    const proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^GET \/[^/]+\/h\/two\.txt/, failAfter: 0 } });
+    try {
+      const r = await runCli(env, ['sync', `s3://${bucket}/h`, dir, '--endpoint-url', proxy.url, '--retries', '1', '--delete']);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toMatch(/Not deleted: 1 local-only file kept: some downloads failed/);
+      expect(readTree(dir)).toEqual({ 'one.txt': '1', 'stale.txt': 'kept' });
+    } finally {
+      await proxy.close();
+    }
+    const again = await runCli(env, ['sync', `s3://${bucket}/h`, dir, ...ep, '--delete', '--json']);
+    expect(again.code).toBe(0);
+    expect(summaryOf(again.stdout).plan).toEqual({ new: 1, changed: 0, unchanged: 1, localOnly: 1 });
+    expect(readTree(dir)).toEqual({ 'one.txt': '1', 'two.txt': '2' });
+  });
+
+  it('a listing that fails: exit 2, nothing written or deleted', async () => {
+    await putObjects(env, bucket, [['i/new.txt', 'n']]);
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, 'stale.txt'), 'kept');
+    const proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /list-type=2/, failAfter: 0, failCode: 'AccessDenied', failStatus: 403 } });
+    try {
+      const r = await runCli(env, ['sync', `s3://${bucket}/i`, dir, '--endpoint-url', proxy.url, '--retries', '0', '--delete-all']);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/cannot list|listing/);
+    } finally {
+      await proxy.close();
+    }
+    expect(readTree(dir)).toEqual({ 'stale.txt': 'kept' });
+  });
+
+  it('--checksum on a multipart object (composite ETag): equal bytes unchanged, one byte off changed and fetched as ranged GETs', async () => {
+    const big = Buffer.alloc(11 * MIB, 7);
+    const up = scratch();
+    fs.writeFileSync(path.join(up, 'big.bin'), big);
+    const u = await runCli(env, ['upload', up, bucket, 'j', ...ep, '--multipart-threshold', '5MiB', '--part-size', '5MiB']);
+    expect(u.code, u.stderr).toBe(0);
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, 'big.bin'), big);
+    touch(path.join(dir, 'big.bin'), -7200); // older: by mtime it would be changed
+    // the composite ETag is recomputed with --part-size, as the upload direction does
+    const same = await runCli(env, ['sync', `s3://${bucket}/j`, dir, ...ep, '--checksum', '--part-size', '5MiB', '--json']);
+    expect(same.code).toBe(0);
+    expect(summaryOf(same.stdout).plan).toEqual({ new: 0, changed: 0, unchanged: 1, localOnly: 0 });
+    const off = Buffer.from(big);
+    off[6 * MIB] = 8;
+    fs.writeFileSync(path.join(dir, 'big.bin'), off);
+    const changed = await runCli(env, ['sync', `s3://${bucket}/j`, dir, ...ep, '--checksum', '--multipart-threshold', '5MiB', '--part-size', '5MiB', '--json']);
+    expect(changed.code).toBe(0);
+    expect(summaryOf(changed.stdout).plan).toEqual({ new: 0, changed: 1, unchanged: 0, localOnly: 0 });
+    expect(gets(records(changed.stdout))).toBe(3);
+    expect(md5(fs.readFileSync(path.join(dir, 'big.bin')))).toBe(md5(big));
+  });
+
+  it('upload direction: --size-only sends a same-size file with a newer mtime not again', async () => {
+    const up = scratch();
+    fs.writeFileSync(path.join(up, 'f.txt'), 'abcd');
+    expect((await runCli(env, ['sync', up, `s3://${bucket}/k`, ...ep])).code).toBe(0);
+    fs.writeFileSync(path.join(up, 'f.txt'), 'ABCD');
+    touch(path.join(up, 'f.txt'), 3600);
+    const r = await runCli(env, ['sync', up, `s3://${bucket}/k`, ...ep, '--size-only', '--json']);
+    expect(r.code).toBe(0);
+    expect(summaryOf(r.stdout).plan).toEqual({ new: 0, changed: 0, unchanged: 1, remoteOnly: 0 });
+    const byTime = await runCli(env, ['sync', up, `s3://${bucket}/k`, ...ep, '--json']);
+    expect(summaryOf(byTime.stdout).plan).toEqual({ new: 0, changed: 1, unchanged: 0, remoteOnly: 0 });
+  });
+
+  it('--shard k/n: the shards partition the objects; --delete in one shard deletes only its own local-only files', async () => {
+    const objects: Array<[string, string]> = Array.from({ length: 12 }, (_, i) => [`l/o${i}.txt`, `o${i}`]);
+    await putObjects(env, bucket, objects);
+    const dir = scratch();
+    for (let i = 0; i < 12; i++) fs.writeFileSync(path.join(dir, `gone${i}.txt`), 'g');
+    const one = await runCli(env, ['sync', `s3://${bucket}/l`, dir, ...ep, '--shard', '1/2', '--delete', '--json']);
+    expect(one.code).toBe(0);
+    const s1 = summaryOf(one.stdout);
+    const afterOne = readTree(dir);
+    const gotOne = Object.keys(afterOne).filter((k) => k.startsWith('o'));
+    const goneLeft = Object.keys(afterOne).filter((k) => k.startsWith('gone'));
+    expect(gotOne.length).toBe(s1.plan!.new);
+    expect(goneLeft.length).toBe(12 - s1.deleted!);
+    expect(gotOne.length).toBeGreaterThan(0);
+    expect(gotOne.length).toBeLessThan(12);
+    const two = await runCli(env, ['sync', `s3://${bucket}/l`, dir, ...ep, '--shard', '2/2', '--delete', '--json']);
+    expect(two.code).toBe(0);
+    expect(summaryOf(two.stdout).plan).toEqual({ new: 12 - gotOne.length, changed: 0, unchanged: 0, localOnly: goneLeft.length });
+    expect(readTree(dir)).toEqual(Object.fromEntries(objects.map(([k, v]) => [k.slice(2), v])));
   });
 
   it('two s3:// URLs or two local paths: one line, exit 2', async () => {
