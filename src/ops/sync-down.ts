@@ -38,6 +38,11 @@ import { stopOnListingFailure, type ListedObject } from './list.js';
 import { unreadSubtrees } from './remote-only.js';
 import { shardFilter, type Shard } from './shard.js';
 
+/** download.ts's temporary files (`<name>.s3x-tmp-<8 hex run id><counter>`): a killed run's are neither synced nor deleted. */
+const S3X_TEMP = new RegExp(`${TMP_MARK.replace(/[.]/g, '\\.')}[0-9a-f]{8}[0-9a-z]+$`);
+/** as src/fs/walk.ts: a name the walk refuses, so a file made from it could never be compared again */
+const LINE_BREAK = /[\r\n\u2028\u2029]/;
+
 export type DownComparison = 'size-mtime' | 'exact-timestamps' | 'size' | 'checksum';
 
 export interface SyncDownOptions extends ConnectionOptions {
@@ -167,7 +172,7 @@ class SyncDown {
     };
     const { include, exclude } = this.opts;
     for await (const f of walkFiles(this.root, { ...(include && { include }), ...(exclude && { exclude }), followSymlinks: false, onProblem, onUnread: (rel) => this.unreadRels.push(rel) })) {
-      if (!f.rel.includes(TMP_MARK) && this.inShard(keyFor(this.folder, f.rel))) yield f;
+      if (!S3X_TEMP.test(f.rel) && this.inShard(keyFor(this.folder, f.rel))) yield f;
     }
   }
 
@@ -246,6 +251,7 @@ class SyncDown {
     const rel = o.key.slice(this.sel.prefix.length);
     const mapped = safeRelativePath(rel);
     if (!mapped.ok) return this.refuse(o, rel, refusedError(mapped.reason).message);
+    if (LINE_BREAK.test(rel)) return this.refuse(o, rel, 'refused: the key contains a line break (CR, LF, U+2028 or U+2029), which sync does not support as a file name');
     if (how === 'unread') return this.refuse(o, rel, 'refused: it is at or under a local path s3x could not read (a symbolic link, an unreadable directory); s3x never writes there');
     if (this.opts.dryRun) {
       this.plannedBytes += o.bytes;

@@ -137,6 +137,7 @@ describe('s3x sync s3://… <dir>', () => {
     fs.writeFileSync(path.join(dir, 'stale.txt'), 's');
     fs.writeFileSync(path.join(dir, 'sub/stale2.txt'), 's2');
     fs.writeFileSync(path.join(dir, 'note.log'), 'excluded');
+    fs.writeFileSync(path.join(dir, 'keep.txt.s3x-tmp-0a1b2c3d7'), 'a killed run\'s temporary file');
     fs.symlinkSync(path.join(outside, 'target.txt'), path.join(dir, 'link.txt'));
     fs.symlinkSync(outside, path.join(dir, 'linkdir'));
     const r = await runCli(env, ['sync', `s3://${bucket}/e`, dir, ...ep, '--delete', '--exclude', '*.log', '--json']);
@@ -145,7 +146,7 @@ describe('s3x sync s3://… <dir>', () => {
     const s = summaryOf(r.stdout);
     expect(s.plan).toEqual({ new: 2, changed: 0, unchanged: 0, localOnly: 2 });
     expect(s.deleted).toBe(2);
-    expect(readTree(dir)).toEqual({ 'keep.txt': 'k', 'sub/keep2.txt': 'k2', 'note.log': 'excluded' });
+    expect(readTree(dir)).toEqual({ 'keep.txt': 'k', 'sub/keep2.txt': 'k2', 'note.log': 'excluded', 'keep.txt.s3x-tmp-0a1b2c3d7': 'a killed run\'s temporary file' });
     expect(fs.lstatSync(path.join(dir, 'link.txt')).isSymbolicLink()).toBe(true);
     expect(fs.lstatSync(path.join(dir, 'linkdir')).isSymbolicLink()).toBe(true);
     expect(fs.statSync(path.join(dir, 'sub/empty')).isDirectory()).toBe(true);
