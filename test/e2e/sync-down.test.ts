@@ -5,13 +5,14 @@
  * exactly the selected local files with no object — never after a failure, never a directory,
  * a symlink or what it points to, never an excluded file, never when the prefix is empty.
  */
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFaultProxy } from '../support/fault-proxy.js';
-import { makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
+import { BIN, makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
 import { putObjects } from '../support/seed.js';
 
 const env: S3TestEnv = inject('s3');
@@ -286,6 +287,42 @@ describe('s3x sync s3://… <dir>', () => {
     const two = await runCli(env, ['sync', `s3://${bucket}/l`, dir, ...ep, '--shard', '2/2', '--delete', '--json']);
     expect(two.code).toBe(0);
     expect(summaryOf(two.stdout).plan).toEqual({ new: 12 - gotOne.length, changed: 0, unchanged: 0, localOnly: goneLeft.length });
+    expect(readTree(dir)).toEqual(Object.fromEntries(objects.map(([k, v]) => [k.slice(2), v])));
+  });
+
+  it('SIGINT mid-run: 130, nothing deleted, no temporary or partial file; a re-run completes', async () => {
+    const objects: Array<[string, string]> = Array.from({ length: 20 }, (_, i) => [`m/o${i}.txt`, `object ${i}`]);
+    await putObjects(env, bucket, objects);
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, 'stale.txt'), 'kept');
+    const proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^GET \/[^/]+\/m\/o/, delayMs: 300 } });
+    let out = '';
+    let sent = false;
+    try {
+      const child = spawn(process.execPath, [BIN, 'sync', `s3://${bucket}/m`, dir, '--endpoint-url', proxy.url, '-c', '2', '--delete', '--json'], {
+        env: { PATH: process.env.PATH!, HOME: os.tmpdir(), AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey, AWS_REGION: env.region },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const code = await new Promise<number | null>((resolve) => {
+        const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (!sent && out.includes('"op":"GetObject"')) { sent = true; child.kill('SIGINT'); }
+        });
+        child.on('close', (c) => { clearTimeout(killer); resolve(c); });
+      });
+      expect(sent).toBe(true);
+      expect(code).toBe(130);
+    } finally {
+      await proxy.close();
+    }
+    expect(summaryOf(out)).toMatchObject({ type: 'summary', interrupted: true, deleted: 0 });
+    const after = readTree(dir);
+    expect(after['stale.txt']).toBe('kept');
+    for (const [rel, content] of Object.entries(after)) if (rel !== 'stale.txt') expect(content, rel).toBe(`object ${rel.slice(1, -4)}`);
+    expect(Object.keys(after).length).toBeLessThan(21);
+    const again = await runCli(env, ['sync', `s3://${bucket}/m`, dir, ...ep, '--delete']);
+    expect(again.code).toBe(0);
     expect(readTree(dir)).toEqual(Object.fromEntries(objects.map(([k, v]) => [k.slice(2), v])));
   });
 
