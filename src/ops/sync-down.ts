@@ -295,7 +295,8 @@ class SyncDown {
   /** Why the delete step must not run, or undefined when it may. */
   private whyKeep(s: SyncDownSummary): string | undefined {
     if (s.interrupted) return 'the run was interrupted';
-    if (s.fatal !== undefined || !this.listingComplete) return 'the listing did not complete';
+    if (s.fatal !== undefined) return `the run stopped (${s.fatal})`;
+    if (!this.listingComplete) return 'the listing did not complete';
     if (this.walkFailed.length > 0) return `a local path could not be read ('${this.walkFailed[0]!.rel}': ${this.walkFailed[0]!.reason}), so what is under it is not known`;
     if (s.failed.length > 0 || s.notAttempted > 0) return this.opts.dryRun ? 'some objects could not be downloaded' : 'some downloads failed';
     return undefined;
