@@ -19,7 +19,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
+import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { RequestReport } from '../engine/request.js';
 import { SpilledList } from '../fs/key-order.js';
@@ -92,6 +92,9 @@ export async function syncDown(opts: SyncDownOptions): Promise<SyncDownSummary> 
   if (!opts.bucket) throw new UsageError('a bucket name is required');
   if (!opts.dir) throw new UsageError('a local directory is required');
   const { partSizeBytes, thresholdBytes } = resolveMultipart(opts.partSizeBytes, opts.multipartThresholdBytes);
+  if ((opts.delete || opts.deleteAll) && isFallback(opts)) {
+    throw new UsageError('--mode fallback: sync s3://… <dir> --delete is refused: the listing skips a store that fails, so a file whose object is there would look local-only; name one store with --endpoint-url, or use --mode pool/replicate');
+  }
   const sel = selectKeys(normalizePrefix(opts.prefix));
   // a dry run creates nothing: a missing directory is an empty one
   const root = opts.dryRun ? await existingDir(opts.dir) : await prepareDir(opts.dir);
@@ -105,6 +108,12 @@ export async function syncDown(opts: SyncDownOptions): Promise<SyncDownSummary> 
     run.close();
   }
   return s.finish();
+}
+
+/** Fallback mode over several stores: list.ts mergeStores leaves out a store that fails. */
+function isFallback(opts: ConnectionOptions): boolean {
+  const { pool } = resolveConnection(opts);
+  return pool.mode === 'fallback' && pool.endpoints.length > 1;
 }
 
 /** The real path of `dir`, or undefined when it does not exist. */

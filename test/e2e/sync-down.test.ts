@@ -326,6 +326,15 @@ describe('s3x sync s3://… <dir>', () => {
     expect(readTree(dir)).toEqual(Object.fromEntries(objects.map(([k, v]) => [k.slice(2), v])));
   });
 
+  it('--delete in fallback mode over several stores is refused (a store that fails is left out of the listing): exit 2, nothing touched', async () => {
+    const dir = scratch();
+    fs.writeFileSync(path.join(dir, 'stale.txt'), 'kept');
+    const r = await runCli(env, ['sync', `s3://${bucket}/a`, dir, '--endpoint-url', env.endpoints[0]!, '--endpoint-url', env.endpoints[1]!, '--mode', 'fallback', '--delete']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--mode fallback: sync s3:\/\/… <dir> --delete is refused/);
+    expect(readTree(dir)).toEqual({ 'stale.txt': 'kept' });
+  });
+
   it('two s3:// URLs or two local paths: one line, exit 2', async () => {
     const both = await runCli(env, ['sync', `s3://${bucket}/a`, `s3://${bucket}/b`, ...ep]);
     expect(both.code).toBe(2);
