@@ -4,7 +4,7 @@
  * no object under the prefix — nothing else: not an excluded file, not a symlink nor what it
  * points to, not a directory, nothing outside <dir> — and nothing at all when any download
  * failed (a key that cannot be a local path, a file where a directory must go, or the other
- * way round). With --checksum and success, every selected object's bytes are in its file.
+ * way round); with --shard, only this shard's files. With --checksum and success, every selected object's bytes are in its file.
  * Seeded: S3X_PROP_SEED=<n> reruns.
  */
 import fs from 'node:fs';
@@ -13,6 +13,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { walkFiles } from '../../src/fs/walk.js';
+import { parseShard, shardFilter } from '../../src/ops/shard.js';
 import { makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
 import { putObjects } from '../support/seed.js';
 
@@ -42,6 +43,7 @@ const scenario = fc.record({
   exclude: fc.subarray(EXCLUDES, { maxLength: 2 }),
   checksum: fc.boolean(),
   symlink: fc.boolean(),
+  shard: fc.constantFrom(undefined, '1/2', '2/2'),
 });
 
 /** Keeps the paths that can all be files at once (no path is another's directory). */
@@ -99,6 +101,8 @@ describe('sync s3:// → <dir> --delete (property, real gateway)', () => {
       for (const g of s.include) args.push('--include', g);
       for (const g of s.exclude) args.push('--exclude', g);
       if (s.checksum) args.push('--checksum');
+      if (s.shard) args.push('--shard', s.shard);
+      const inShard = shardFilter(s.shard ? parseShard(s.shard) : undefined);
       const r = await runCli(env, args);
       const after = filesUnder(dir);
       const deleted = [...before.keys()].filter((rel) => !after.has(rel)).sort();
@@ -112,10 +116,12 @@ describe('sync s3:// → <dir> --delete (property, real gateway)', () => {
         return;
       }
       // (a bad key the filters do not select is no failure: it is not downloaded)
-      const expected = [...selected].filter((rel) => !objects.has(rel)).sort();
+      const expected = [...selected].filter((rel) => !objects.has(rel) && inShard(`${prefix}/${rel}`)).sort();
       expect(deleted).toEqual(expected);
       if (s.checksum) {
-        for (const [rel, body] of objects) if (selected.has(rel) || await shadowSelected(rel, s)) expect(after.get(rel)).toBe(body);
+        for (const [rel, body] of objects) {
+          if (inShard(`${prefix}/${rel}`) && (selected.has(rel) || await shadowSelected(rel, s))) expect(after.get(rel)).toBe(body);
+        }
       }
     }), { numRuns: 20, ...(seed !== undefined && { seed }) });
   }, 900_000);
