@@ -103,6 +103,9 @@ export async function syncDown(opts: SyncDownOptions): Promise<SyncDownSummary> 
   try {
     await run.preflight();
     await s.merge();
+  } catch (err) {
+    s.discard();
+    throw err;
   } finally {
     await s.settle();
     run.close();
@@ -274,6 +277,11 @@ class SyncDown {
   private refuse(o: ListedObject, rel: string, error: string): void {
     this.failed.push({ key: o.key, path: rel, error });
     this.run.logger.warn({ key: o.key, path: rel, error }, 'not downloaded');
+  }
+
+  /** A run that threw: the spilled candidates removed (finish() does it otherwise). */
+  discard(): void {
+    this.candidates.dispose();
   }
 
   async settle(): Promise<void> {
