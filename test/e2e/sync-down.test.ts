@@ -123,6 +123,14 @@ describe('s3x sync s3://… <dir>', () => {
     expect(r.stdout).toContain('would delete ');
     expect(r.stdout).toContain('Plan: 1 new, 1 changed, 0 unchanged, 1 to delete');
     expect(readTree(dir)).toEqual(before);
+    const json = await runCli(env, ['sync', `s3://${bucket}/d`, dir, ...ep, '--dry-run', '--delete', '--json']);
+    expect(json.code).toBe(0);
+    const recs = records(json.stdout);
+    expect(recs.filter((x) => x.type === 'plan').map((x) => [x.path, x.status]).sort()).toEqual([['chg.txt', 'changed'], ['new.txt', 'new']]);
+    expect(recs.filter((x) => x.type === 'plan-delete').map((x) => x.path)).toEqual(['gone.txt']);
+    expect(gets(recs)).toBe(0);
+    expect(summaryOf(json.stdout)).toMatchObject({ dryRun: true, deleted: 1, plan: { new: 1, changed: 1, unchanged: 0, localOnly: 1 } });
+    expect(readTree(dir)).toEqual(before);
     const missing = path.join(scratch(), 'not-there');
     const m = await runCli(env, ['sync', `s3://${bucket}/d`, missing, ...ep, '--dry-run']);
     expect(m.code).toBe(0);
