@@ -8,7 +8,8 @@
  *
  * Change detection: size, then mtime against the object's LastModified (free with the listing;
  * the recorded `s3x-mtime` metadata would cost a HEAD per object), or with `checksum` the
- * file's MD5 against the object's ETag (exact, whatever the clocks and mtimes say).
+ * file's MD5 against the object's ETag (exact, whatever the clocks and mtimes say), or with
+ * `sizeOnly` the size alone. The other direction (S3 → a local directory) is ./sync-down.ts.
  */
 import { UsageError } from '../errors.js';
 import { normalizePrefix } from '../fs/keys.js';
