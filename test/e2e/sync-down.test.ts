@@ -109,6 +109,15 @@ describe('s3x sync s3://… <dir>', () => {
     expect(summaryOf(r.stdout).plan).toEqual({ new: 0, changed: 1, unchanged: 1, localOnly: 0 });
     expect(gets(records(r.stdout))).toBe(1);
     expect(md5(fs.readFileSync(path.join(dir, 'two.txt')))).toBe(md5('abcd'));
+    // by time, one.txt (older than its object) is changed: fetched once, its mtime then the object's
+    const byTime = await runCli(env, ['sync', `s3://${bucket}/c`, dir, ...ep, '--json']);
+    expect(summaryOf(byTime.stdout).plan).toEqual({ new: 0, changed: 1, unchanged: 1, localOnly: 0 });
+    for (const mode of [[], ['--checksum'], ['--size-only'], ['--exact-timestamps']]) {
+      const again = await runCli(env, ['sync', `s3://${bucket}/c`, dir, ...ep, ...mode, '--json']);
+      expect(again.code).toBe(0);
+      expect(gets(records(again.stdout)), mode.join()).toBe(0);
+      expect(summaryOf(again.stdout).plan, mode.join()).toEqual({ new: 0, changed: 0, unchanged: 2, localOnly: 0 });
+    }
   });
 
   it('--dry-run lists the plan and touches nothing (no directory made, no file written or deleted)', async () => {
