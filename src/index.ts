@@ -20,6 +20,7 @@ export type { ListOptions, ListSummary, ListEntry, ListedObject } from './ops/li
 export { presign, checkExpires, MAX_PRESIGN_EXPIRES_SEC, DEFAULT_PRESIGN_EXPIRES_SEC } from './ops/presign.js';
 export type { PresignOptions, PresignedUrl, PresignMethod } from './ops/presign.js';
 export { sync, type SyncOptions, type SyncSummary } from './ops/sync.js';
+export { syncDown, type DownComparison, type PlannedDownload, type SyncDownOptions, type SyncDownSummary } from './ops/sync-down.js';
 export { parseShard, MAX_SHARD_COUNT, type Shard } from './ops/shard.js';
 export { checkEndpoints, type CheckOptions, type EndpointCheck } from './ops/check.js';
 export { cleanupMultipart, parseDurationMs, type CleanupOptions, type CleanupSummary, type OpenUpload } from './ops/cleanup.js';

@@ -130,7 +130,7 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
 }
 
 /** What `download` resolved from its options before the run starts. */
-interface DownloadPlan {
+export interface DownloadPlan {
   /** real path of the local directory */
   root: string;
   sel: KeySelection;
@@ -143,7 +143,7 @@ interface DownloadPlan {
  * One download run: the listing feeds it objects, each fetched into a temporary file (whole,
  * streamed or as ranged parts) and renamed into place; it keeps the counts the summary reports.
  */
-class Downloader {
+export class Downloader {
   private readonly bucket: string;
   private readonly progress: DownloadProgress = { filesFound: 0, bytesFound: 0, listDone: false, filesDone: 0, filesSkipped: 0, filesFailed: 0, bytesDone: 0, elapsedMs: 0 };
   private readonly ticker: ProgressTicker<DownloadProgress>;
@@ -182,8 +182,8 @@ class Downloader {
     }
   }
 
-  /** One listed object: refused, made a directory, or started (waiting for a place). */
-  private async take(o: ListedObject): Promise<void> {
+  /** One listed object: refused, made a directory, or started (waiting for a place); sync-down.ts feeds it too. */
+  async take(o: ListedObject): Promise<void> {
     const rel = o.key.slice(this.plan.sel.base.length);
     const mapped = safeRelativePath(rel);
     if (!mapped.ok) return this.fail(o, undefined, refusedError(mapped.reason));
@@ -560,7 +560,7 @@ function tempPathFor(target: string): string {
 }
 
 /** Creates `dir` if needed; returns its real path. */
-async function prepareDir(dir: string): Promise<string> {
+export async function prepareDir(dir: string): Promise<string> {
   try {
     await fs.promises.mkdir(dir, { recursive: true });
   } catch (err) {

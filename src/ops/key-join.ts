@@ -114,3 +114,47 @@ function fileOfLine(root: string, line: string): FileEntry {
   // as src/fs/walk.ts makes it
   return { path: path.join(root, rel), rel, size: n[0]!, mtimeMs: n[1]!, ctimeMs: n[2]!, ino: n[3]!, dev: n[4]! };
 }
+
+/** The walk sorted in key order (what sync's both directions merge with the listing). */
+export function sortedWalk(walk: AsyncIterable<FileEntry>, dir: string, prefix: string): AsyncGenerator<Array<Keyed<FileEntry>>> {
+  const root = path.resolve(dir);
+  return sortByKey(walk, { key: (f) => keyFor(prefix, f.rel), toLine: fileLine, fromLine: (line) => fileOfLine(root, line) });
+}
+
+/** A walked file as one line, and back (what sync-down.ts spills its delete candidates as). */
+export const walkedFileLine = { to: fileLine, from: fileOfLine };
+
+/** A key with what each side holds under it (at least one of the two). */
+export interface Paired<L> { key: string; local: L | undefined; remote: ListedObject | undefined }
+
+/**
+ * Every key of either side once, in key order, with what each side holds under it (the
+ * download direction of sync: ./sync-down.ts). The local side is read first, so the walk is
+ * over before the first pair; the listing is read page by page as the merge reaches it.
+ */
+export async function* outerJoinByKey<L>(local: AsyncIterable<Array<Keyed<L>>>, remote: AsyncIterator<ListedObject[]>): AsyncGenerator<Paired<L>> {
+  const l = new Cursor(local[Symbol.asyncIterator]());
+  const r = new Cursor(remote);
+  try {
+    await l.fill();
+    await r.fill();
+    let lastKey: string | undefined;
+    for (;;) {
+      const a = l.head;
+      const b = r.head;
+      if (a === undefined && b === undefined) return;
+      const d = a === undefined ? 1 : b === undefined ? -1 : compareKeys(a.k, b.key);
+      if (d <= 0) {
+        if (lastKey !== undefined && compareKeys(lastKey, a!.k) >= 0) throw new Error(`outerJoinByKey: local side not in key order ('${a!.k}' after '${lastKey}')`);
+        lastKey = a!.k;
+        l.take();
+      }
+      if (d >= 0) r.take();
+      yield { key: d > 0 ? b!.key : a!.k, local: d <= 0 ? a!.v : undefined, remote: d >= 0 ? b : undefined };
+      if (l.head === undefined) await l.fill();
+      if (r.head === undefined) await r.fill();
+    }
+  } finally {
+    await l.close();
+  }
+}

@@ -8,7 +8,8 @@
  *
  * Change detection: size, then mtime against the object's LastModified (free with the listing;
  * the recorded `s3x-mtime` metadata would cost a HEAD per object), or with `checksum` the
- * file's MD5 against the object's ETag (exact, whatever the clocks and mtimes say).
+ * file's MD5 against the object's ETag (exact, whatever the clocks and mtimes say), or with
+ * `sizeOnly` the size alone. The other direction (S3 → a local directory) is ./sync-down.ts.
  */
 import { UsageError } from '../errors.js';
 import { normalizePrefix } from '../fs/keys.js';
@@ -20,6 +21,8 @@ import { uploadOn, type UploadOptions, type UploadSummary } from './upload.js';
 export interface SyncOptions extends Omit<UploadOptions, 'compare' | 'collectRemoteOnly'> {
   /** compare content (MD5 vs ETag) instead of size + mtime */
   checksum?: boolean;
+  /** compare sizes only (aws-cli and s5cmd `--size-only`) */
+  sizeOnly?: boolean;
   /** remove remote objects under the prefix that have no local file (after all uploads succeeded) */
   delete?: boolean;
   /**
@@ -45,6 +48,7 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
   if (deleting && !opts.deleteAll && normalizePrefix(opts.prefix) === '') {
     throw new UsageError(`sync --delete to the bucket root of '${opts.bucket}' (no prefix) would delete every object in the bucket with no local file; give a prefix, or pass --delete-all`);
   }
+  if (opts.checksum && opts.sizeOnly) throw new UsageError('sync: --checksum and --size-only contradict each other; give one');
   if (deleting) refuseFallbackDeletes(opts);
   // one run for both phases: one pool, and a summary that counts every request sent
   const run = Run.open(opts, opts.bucket, { onReport: opts.onReport });
@@ -58,7 +62,7 @@ export async function sync(opts: SyncOptions): Promise<SyncSummary> {
 async function syncOn(run: Run, opts: SyncOptions, deleting: boolean): Promise<SyncSummary> {
   const up = await uploadOn(run, {
     ...opts,
-    compare: opts.checksum ? 'checksum' : 'size-mtime',
+    compare: opts.checksum ? 'checksum' : opts.sizeOnly ? 'size' : 'size-mtime',
     collectRemoteOnly: deleting,
     // a changed file's interrupted multipart upload is continued by the next sync
     resume: opts.resume ?? true,
