@@ -43,17 +43,18 @@ describe('outerJoinByKey', () => {
 
 describe('syncRoute', () => {
   it('s3:// first downloads, s3:// second or a bucket name uploads', () => {
-    expect(syncRoute('s3://b/p/q', './out', undefined)).toEqual({ direction: 'down', bucket: 'b', prefix: 'p/q', dir: './out' });
-    expect(syncRoute('s3://b', 'out', undefined)).toEqual({ direction: 'down', bucket: 'b', prefix: '', dir: 'out' });
-    expect(syncRoute('./build', 's3://b/x', undefined)).toEqual({ direction: 'up', dir: './build', bucket: 'b', prefix: 'x' });
+    expect(syncRoute('s3://bkt/p/q', './out', undefined)).toEqual({ direction: 'down', bucket: 'bkt', prefix: 'p/q', dir: './out' });
+    expect(syncRoute('s3://bkt', 'out', undefined)).toEqual({ direction: 'down', bucket: 'bkt', prefix: '', dir: 'out' });
+    expect(syncRoute('./build', 's3://bkt/x', undefined)).toEqual({ direction: 'up', dir: './build', bucket: 'bkt', prefix: 'x' });
+    expect(() => syncRoute('s3://B_ad/x', './out', undefined)).toThrow(/not a valid bucket name/);
     expect(syncRoute('build', 'bucket', 'pre')).toEqual({ direction: 'up', dir: 'build', bucket: 'bucket', prefix: 'pre' });
   });
 
   it('two s3:// URLs, two local paths, or a third argument after s3:// … <dir>: a usage error', () => {
-    expect(() => syncRoute('s3://a/x', 's3://b/y', undefined)).toThrow(/two s3:\/\/ URLs/);
+    expect(() => syncRoute('s3://abc/x', 's3://bkt/y', undefined)).toThrow(/two s3:\/\/ URLs/);
     expect(() => syncRoute('./a', './b', undefined)).toThrow(/both local paths/);
     expect(() => syncRoute('a', '.', undefined)).toThrow(/both local paths/);
-    expect(() => syncRoute('s3://b/p', 'dir', 'extra')).toThrow(/one too many/);
+    expect(() => syncRoute('s3://bkt/p', 'dir', 'extra')).toThrow(/one too many/);
   });
 });
 
