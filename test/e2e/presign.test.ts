@@ -45,6 +45,17 @@ describe('s3x presign', () => {
     }
   });
 
+  it("aws-cli's form: s3://bucket/key and --expires-in", async () => {
+    const r = await runCli(env, ['presign', `s3://${bucket}/${KEY}`, '--expires-in', '900', '--endpoint-url', env.endpoints[0]!, '--json']);
+    expect(r.code, r.stderr).toBe(0);
+    const signed = JSON.parse(r.stdout) as { url: string; expiresInSec: number };
+    expect(signed.expiresInSec).toBe(900);
+    expect(signed.url).toContain('X-Amz-Expires=900');
+    const bad = await runCli(env, ['presign', `s3://${bucket}/${KEY}`, '--expires-in', 'soon', '--endpoint-url', env.endpoints[0]!]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--expires-in');
+  });
+
   it('PUT URL uploads with curl --upload-file; the object reads back exact', async () => {
     const file = path.join(work, 'upload.bin');
     const body = crypto.randomBytes(123_457);

@@ -10,6 +10,8 @@ import { parseObjectTarget } from '../target.js';
 interface PresignFlags {
   method: string;
   expires: string;
+  /** aws-cli's name for --expires */
+  expiresIn?: string;
   endpointUrl?: string;
   config?: string;
   region?: string;
@@ -29,6 +31,7 @@ export function registerPresign(program: Command, ctx: CliContext): void {
     .option('--config <file>', 'JSON endpoint pool config: its first endpoint signs (also S3X_CONFIG)')
     .option('--region <region>', 'signing region (default: AWS_REGION, the profile\'s, else us-east-1)')
     .option('--profile <name>', 'AWS shared-config profile for credentials')
+    .option('--expires-in <seconds>', 'the same as --expires (aws-cli\'s name), e.g. --expires-in 600')
     .option('--json', 'print {"url","method","expiresAt",…} instead of the bare URL')
     .addHelpText('after', `
 Examples:
@@ -40,7 +43,8 @@ Examples:
       const { bucket, key } = parseObjectTarget(target, keyArg);
       const method = flags.method as PresignMethod;
       // a clear message for "more than 7 days" before the generic range check
-      const expiresInSec = /^\s*\d+\s*$/.test(flags.expires) ? checkExpires(Number(flags.expires)) : parseIntInRange(flags.expires, '--expires', 1, MAX_PRESIGN_EXPIRES_SEC);
+      const expires = flags.expiresIn ?? flags.expires;
+      const expiresInSec = /^\s*\d+\s*$/.test(expires) ? checkExpires(Number(expires)) : parseIntInRange(expires, flags.expiresIn !== undefined ? '--expires-in' : '--expires', 1, MAX_PRESIGN_EXPIRES_SEC);
       const signed = await presign({
         bucket, key, method, expiresInSec,
         ...(flags.endpointUrl !== undefined && { endpointUrls: [flags.endpointUrl] }),
