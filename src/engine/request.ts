@@ -182,7 +182,7 @@ export class RequestEngine {
         ep.stats.errors++;
         // A request cut by its deadline took at least that long: learn the lower bound, so an
         // endpoint slower than the prior is not cut forever without ever succeeding there.
-        if (err instanceof DeadlineExceeded && spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, deadlineMs, (startConcurrency + ep.stats.inFlight) / 2);
+        if (err instanceof DeadlineExceeded && spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, deadlineMs, (startConcurrency + ep.stats.inFlight) / 2, true);
         const facts = errorFacts(err);
         const next = this.afterFailure(spec, ep, facts, tries, fallbackRead, signedWithOffsetMs);
         outcome = next.outcome;
@@ -246,7 +246,7 @@ export class RequestEngine {
       op: spec.op, key: spec.key, ...(spec.part !== undefined && { part: spec.part }),
       endpoint: ep.name, bytes: spec.bytes, attempts,
       successMs: Math.round(successMs * 10) / 10, totalMs: Math.round(totalMs * 10) / 10,
-      mbps: ok ? mbps(spec.bytes, successMs) : 0, mbpsEst: ep.estimator.mbps, ok,
+      mbps: ok ? mbps(spec.bytes, successMs) : 0, mbpsEst: ep.estimator.mbpsFor(spec.bytes), ok,
       ...(error !== undefined && { error }),
     };
   }
