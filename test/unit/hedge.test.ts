@@ -163,3 +163,28 @@ describe('RequestEngine: hedged requests', () => {
     expect(reports.filter((r) => r.key.startsWith('s')).map((r) => r.attempts).sort()).toEqual([1, 2, 2, 2]);
   });
 });
+
+describe('--hedge-after and the table', () => {
+  it('--hedge-after takes p50–p99.9 (with or without the p); anything else is a usage error', async () => {
+    const { parseHedgeAfter } = await import('../../src/config/options.js');
+    expect(parseHedgeAfter('p95')).toBeCloseTo(0.95, 9);
+    expect(parseHedgeAfter('P99.9')).toBeCloseTo(0.999, 9);
+    expect(parseHedgeAfter('90')).toBeCloseTo(0.9, 9);
+    for (const bad of ['p100', 'p5', 'x95', '', 'p95%', '0.95']) expect(() => parseHedgeAfter(bad), bad).toThrow(/--hedge-after: .* must be a percentile from p50 to p99\.9/);
+  });
+
+  it('the request table shows each attempt\'s deadline and whether the request was hedged', async () => {
+    const { renderRequestTable } = await import('../../src/cli/render.js');
+    const row = { op: 'PutObject' as const, endpoint: 'ep1', bytes: 4096, successMs: 20, totalMs: 250, mbps: 0.2, mbpsEst: 0.16, ok: true };
+    const text = await renderRequestTable([
+      { ...row, key: 'a', attempts: 2, deadlinesMs: [210, 420], hedged: 0, hedgeWon: false },
+      { ...row, key: 'b', attempts: 1, deadlinesMs: [210], hedged: 1, hedgeWon: true },
+      { ...row, key: 'c', attempts: 1, deadlinesMs: [210], hedged: 1, hedgeWon: false },
+    ]);
+    expect(text).toMatch(/deadline_ms/);
+    expect(text).toMatch(/hedged/);
+    expect(text).toMatch(/│ a .*│ +210\/420 │ +│/);
+    expect(text).toMatch(/│ b .*│ +210 │ won +│/);
+    expect(text).toMatch(/│ c .*│ +210 │ sent +│/);
+  });
+});
