@@ -144,7 +144,7 @@ export class RequestEngine {
   hedgeBytes = 0;
   private readonly budget: HedgeBudget;
   private readonly hedge: HedgeConfig;
-  /** per bucket: may writes be hedged (versioning not enabled), or 'asking' */
+  /** per bucket (and endpoint, when they do not share storage): may writes be hedged (versioning not enabled), or 'asking' */
   private readonly writeHedging = new Map<string, boolean | 'asking'>();
 
   constructor(
@@ -404,17 +404,19 @@ export class RequestEngine {
    */
   private writeHedgeAllowed(bucket: string | undefined, ep: Endpoint): boolean {
     if (bucket === undefined) return false;
-    const known = this.writeHedging.get(bucket);
+    // endpoints in front of one store share the answer; separate stores (replicate) are asked each
+    const where = this.pool.sharedStorage ? bucket : `${ep.name}\0${bucket}`;
+    const known = this.writeHedging.get(where);
     if (known !== undefined) return known === true;
-    this.writeHedging.set(bucket, 'asking');
+    this.writeHedging.set(where, 'asking');
     const signal = AbortSignal.any([this.runSignal, AbortSignal.timeout(VERSIONING_CHECK_MS)]);
     ep.store.getBucketVersioning({ bucket }, signal).then(
       ({ status }) => {
-        this.writeHedging.set(bucket, status !== 'Enabled');
+        this.writeHedging.set(where, status !== 'Enabled');
         if (status === 'Enabled') this.logger.info({ bucket }, 'bucket versioning is enabled: writes are not hedged');
       },
       (err: unknown) => {
-        this.writeHedging.set(bucket, false);
+        this.writeHedging.set(where, false);
         this.logger.warn({ bucket, code: errorFacts(err).code }, 'cannot read the bucket\'s versioning: writes are not hedged');
       },
     );
