@@ -20,6 +20,10 @@
  * from a set uploaded once; every run is compared byte for byte with the source tree.
  * S9 (S9u, S9d, S9t): s3x alone under --bwlimit 20MiB/s (upload, download) and --tpslimit 50, ~10 s
  * each; the rate the run reports about itself ÷ the limit (target within 5%).
+ * H1–H5 (hedged requests, issue 14; not in the default set: `--scenarios H1,H2,H3,H4,H5`): s3x alone
+ * through the fault proxy, with and without `--no-hedge`, against the same run fault-free; each run's
+ * `--json` summary gives the hedges, retries (false deadline cuts on a healthy endpoint) and, for
+ * H4, the slowest straggler's total time ÷ the median time of an undisturbed part.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -64,7 +68,15 @@ const SCENARIOS = {
   S9d: { what: 'download the S9u set at --bwlimit 20MiB/s (~10 s)', op: 'limit', download: true, sets: [[3, 64 * 1024 * 1024, 0], [400, 20 * 1024, 4]], flags: ['--bwlimit', '20MiB/s'], perSec: 20 * 1024 * 1024, unit: 'bytes' },
   S9t: { what: 'upload 500 × 1 KiB at --tpslimit 50 (~10 s)', op: 'limit', sets: [[500, 1024, 5]], flags: ['--tpslimit', '50'], perSec: 50, unit: 'requests' },
 };
-const groups = { S6: ['S6s', 'S6l'], S7: ['S7a', 'S7b'], S8: ['S8a', 'S8b'], S9: ['S9u', 'S9d', 'S9t'] };
+// hedged requests (issue 14): `tools` (below) name the proxy's faults per run
+Object.assign(SCENARIOS, {
+  H1: { what: '2,000 × 4 KiB, 2% and 5% of PUTs stalled vs none (targets ≤ 1.05, ≤ 1.2)', files: 2000, size: 4096, dirs: 20, faults: true, hedge: 'H1' },
+  H2: { what: '500 × 4 KiB, 5% of PUTs stalled vs none (target ≤ 1.5)', files: 500, size: 4096, dirs: 5, faults: true, hedge: 'H2' },
+  H3: { what: '2,000 × 4 KiB, every 20th answer 1 s late (slow, not stalled) vs none', files: 2000, size: 4096, dirs: 20, faults: true, hedge: 'H3' },
+  H4: { what: '10 × 64 MiB (16 MiB parts), 1 part in 20 stalled mid-body: straggler ÷ expected (target ≤ 3)', files: 10, size: 64 * 1024 * 1024, dirs: 0, faults: true, hedge: 'H4' },
+  H5: { what: '2,000 × 4 KiB, healthy endpoint: hedging vs --no-hedge (hedges ≤ 5%, false cuts < 1%)', files: 2000, size: 4096, dirs: 20, faults: true, hedge: 'H5' },
+});
+const groups = { S6: ['S6s', 'S6l'], S7: ['S7a', 'S7b'], S8: ['S8a', 'S8b'], S9: ['S9u', 'S9d', 'S9t'], H: ['H1', 'H2', 'H3', 'H4', 'H5'] };
 const chosen = opt('scenarios', 'S0,S1,S2,S3,S3s,S4,S5,S6,S7,S8').split(',').flatMap((s) => groups[s] ?? [s]);
 const have = (cmd) => { try { execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { encoding: 'utf8', ...o });
@@ -216,6 +228,35 @@ const faultTools = [
   { name: 's3x, 2% stalled', stall: 0.02, cmd: s3xCmd([]) },
   { name: 's3x, 2% stalled, --min-deadline-ms 2000', stall: 0.02, noBase: true, cmd: s3xCmd(['--min-deadline-ms', '2000']) },
 ];
+// H1–H5: `faults(rep)` is the proxy's FaultSpec for a run; `json`: the run's --json goes to a file
+// (timed.sh discards stdout) and its summary is read back.
+const jsonCmd = (extra) => (d, b, p, ep, jsonOut) => ['bash', '-c', 'exec "$@" >"$0"', jsonOut, ...s3xCmd([...extra, '--json'])(d, b, p, ep)];
+const stalledPuts = (fraction) => (rep) => ({ match: /^PUT /, stallFraction: fraction, seed: rep + 1 });
+const hedgeTool = (name, faults, extra = []) => ({ name, faults, json: true, noBase: true, cmd: jsonCmd(extra) });
+const noFaults = hedgeTool('s3x, no faults', () => ({}));
+const hedgeTools = {
+  H1: [noFaults, hedgeTool('s3x, 2% stalled', stalledPuts(0.02)), hedgeTool('s3x, 5% stalled', stalledPuts(0.05)),
+    hedgeTool('s3x, 2% stalled, --no-hedge', stalledPuts(0.02), ['--no-hedge']), hedgeTool('s3x, 5% stalled, --no-hedge', stalledPuts(0.05), ['--no-hedge'])],
+  H2: [noFaults, hedgeTool('s3x, 5% stalled', stalledPuts(0.05)), hedgeTool('s3x, 5% stalled, --no-hedge', stalledPuts(0.05), ['--no-hedge'])],
+  H3: [noFaults, hedgeTool('s3x, every 20th 1 s late', () => ({ match: /^PUT /, responseDelayEvery: 20, responseDelayMs: 1000 })),
+    hedgeTool('s3x, every 20th 1 s late, --no-hedge', () => ({ match: /^PUT /, responseDelayEvery: 20, responseDelayMs: 1000 }), ['--no-hedge'])],
+  H4: [noFaults, hedgeTool('s3x, 1 part in 20 stalled mid-body', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 })),
+    hedgeTool('s3x, 1 part in 20 stalled mid-body, --no-hedge', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 }), ['--no-hedge'])],
+  H5: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge'])],
+};
+/** What one H run's --json says: hedges and retries per request, and the worst straggler's ratio. */
+function hedgeFigures(jsonPath) {
+  const recs = fs.readFileSync(jsonPath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  const summary = recs.at(-1);
+  const reqs = recs.filter((r) => r.type === 'request' && (r.op === 'PutObject' || r.op === 'UploadPart'));
+  // a straggler: a request retried or hedged; its expected time: the median of the undisturbed ones of its op
+  const calm = (op) => median(reqs.filter((r) => r.op === op && r.attempts === 1 && !r.hedged).map((r) => r.successMs));
+  const ratios = reqs.filter((r) => r.attempts > 1 || r.hedged > 0).map((r) => r.totalMs / calm(r.op));
+  return {
+    hedgedPct: (100 * summary.hedged) / summary.requests, wonPct: (100 * summary.hedgeWon) / summary.requests,
+    retriedPct: (100 * summary.retries) / summary.requests, maxStraggler: ratios.length ? Math.max(...ratios) : 0,
+  };
+}
 let proxy;
 const THROTTLE_BYTES_PER_SEC = 16e6;
 const multiCmd = (n) => (d, b, p, eps) => [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'upload', d, b, p, ...eps.slice(0, n).flatMap((e) => ['--endpoint-url', e]), '-c', String(CONC), '--no-progress'];
@@ -283,7 +324,7 @@ for (const sc of chosen) {
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = withBase(spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
     : spec.op === 'download' ? downloadTools : spec.op === 'ls' ? lsTools
-      : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools : tools);
+      : spec.hedge ? hedgeTools[spec.hedge] : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools : tools);
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
   if (spec.op === 'sync') seed(dir, `${sc}/synced`, spec.files);
   if (spec.throttled && !throttleProxies) {
@@ -304,7 +345,7 @@ for (const sc of chosen) {
   const runs = Object.fromEntries(scTools.map((t) => [t.name, []]));
   for (let rep = 0; rep < (spec.reps ?? REPS); rep++) {
     for (const t of scTools) {
-      if (spec.faults) proxy.setFaults(t.stall ? { match: /^PUT /, stallFraction: t.stall, seed: rep + 1 } : {});
+      if (spec.faults) proxy.setFaults(t.faults ? t.faults(rep) : t.stall ? { match: /^PUT /, stallFraction: t.stall, seed: rep + 1 } : {});
       const home = fs.mkdtempSync(path.join(work, 'home-'));
       t.setup?.(home);
       const prefix = `${sc}/${t.name.replace(/[^a-z0-9]+/gi, '-')}/${rep}`;
@@ -341,14 +382,17 @@ for (const sc of chosen) {
       const cpu0 = serverCpuSec();
       const stalled0 = proxy?.stats().stalled ?? 0;
       const into = spec.op === 'sync' ? `${sc}/synced` : prefix; // sync: the stored tree, nothing to send
-      await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, into, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
+      const jsonOut = `${out}.json`;
+      await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, into, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint, jsonOut)], { env: { ...cleanEnv(home), ...t.env } });
       const serverSec = serverCpuSec() - cpu0;
       const [rc, wall, user, sys, rssKiB] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
       const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${into}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
       const ok = rc === 0 && count === spec.files && bytes === spec.files * spec.size;
       if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${count}/${spec.files} objects, ${bytes} bytes — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
-      else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB });
-      const stalls = spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '';
+      else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB, ...(t.json && { hedge: hedgeFigures(jsonOut) }) });
+      const h = ok && t.json ? runs[t.name].at(-1).hedge : undefined;
+      const stalls = (spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '') +
+        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}×` : '');
       console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${stalls}${ok ? '' : ' (FAILED)'}`);
       fs.rmSync(home, { recursive: true, force: true });
     }
@@ -362,6 +406,10 @@ for (const sc of chosen) {
       cpuMsPerFile: (median(r.map((x) => x.cpu)) * 1000) / spec.files, serverSec: median(r.map((x) => x.serverSec)),
       mbps: (spec.files * spec.size) / 1e6 / median(r.map((x) => x.wall)), objPerSec: spec.files / median(r.map((x) => x.wall)),
       rssMiB: median(r.map((x) => x.rssKiB ?? 0)) / 1024,
+      ...(r[0].hedge && {
+        hedgedPct: median(r.map((x) => x.hedge.hedgedPct)), wonPct: median(r.map((x) => x.hedge.wonPct)),
+        retriedPct: median(r.map((x) => x.hedge.retriedPct)), maxStraggler: Math.max(...r.map((x) => x.hedge.maxStraggler)),
+      }),
     });
   }
 }
@@ -406,6 +454,14 @@ for (const sc of chosen) {
   }
   if (spec.throttled) {
     ratioRow(sc, '3 endpoints ÷ 1 endpoint (throughput)', rows.find((r) => r.tool === 's3x, 1 endpoint'), rows.find((r) => r.tool === 's3x, 3 endpoints'));
+    continue;
+  }
+  if (spec.hedge) {
+    const base = rows.find((r) => r.tool === 's3x, no faults');
+    for (const r of rows.filter((x) => !x.tool.endsWith('@base'))) {
+      if (r !== base) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
+      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request (medians; worst over reps) | | | | | | |`);
+    }
     continue;
   }
   if (spec.faults) {

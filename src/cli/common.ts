@@ -4,6 +4,7 @@ import {
   type ConnectionOptions, DEFAULT_CONCURRENCY, DEFAULT_ESTIMATOR, DEFAULT_RETRY, type Logger, MAX_TPS_LIMIT, parseBwLimit,
   parseIntInRange, parseNumberInRange,
 } from '../index.js';
+import { parseHedgeAfter } from '../index.js';
 import { createLogger } from './logging.js';
 
 /** commander accumulator for repeatable options */
@@ -26,6 +27,8 @@ export interface CommonFlags {
   minDeadlineMs: string;
   maxDeadlineMs: string;
   expectedMbps: string;
+  hedge: boolean;
+  hedgeAfter: string;
   json?: boolean;
   progress: boolean;
   logLevel: string;
@@ -65,9 +68,11 @@ export function addCommonOptions(cmd: Command): Command {
     .option('--retries <n>', 'retries per request after the first attempt (0–100)', String(DEFAULT_RETRY.retries))
     .addOption(new Option('--deadline-fraction <x>', 'request deadline = x × expected time from the bandwidth estimate (1–100)').default(String(DEFAULT_ESTIMATOR.fraction)))
     .addOption(new Option('--deadline-backoff <x>', 'deadline multiplier per retry (1–10)').default(String(DEFAULT_ESTIMATOR.backoff)))
-    .addOption(new Option('--min-deadline-ms <ms>', 'smallest first-attempt deadline, ms (100–3600000)').default(String(DEFAULT_ESTIMATOR.minMs)))
+    .addOption(new Option('--min-deadline-ms <ms>', 'smallest first-attempt deadline until the endpoint\'s p99 is known, ms (100–3600000)').default(String(DEFAULT_ESTIMATOR.minMs)))
     .addOption(new Option('--max-deadline-ms <ms>', 'largest first-attempt deadline, ms (1000–86400000)').default(String(DEFAULT_ESTIMATOR.maxMs)))
     .addOption(new Option('--expected-mbps <MBps>', 'bandwidth assumed per endpoint until measured, MB/s (0.01–100000)').default(String(DEFAULT_ESTIMATOR.expectedMBps)))
+    .option('--hedge-after <pNN>', 'send a second copy of an idempotent request (PUT of a file, part, GET, HEAD, list page) once it has run past this percentile of its endpoint\'s times; the first answer wins, e.g. --hedge-after p99', 'p95')
+    .option('--no-hedge', 'never send a second copy of a slow request (default: hedge after the endpoint\'s p95, at most 5% of requests), e.g. s3x upload dir bkt --no-hedge')
     .option('--json', 'write NDJSON to stdout: one record per request, then the summary')
     .option('--no-progress', 'no live progress on stderr (it only shows on a terminal anyway)')
     .option('--log-level <level>', 'log level of the NDJSON log on stderr: fatal|error|warn|info|debug|trace|silent', 'warn')
@@ -98,6 +103,7 @@ export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn
       maxMs: parseNumberInRange(f.maxDeadlineMs, '--max-deadline-ms', 1000, 86_400_000),
       expectedMBps: parseNumberInRange(f.expectedMbps, '--expected-mbps', 0.01, 100_000),
     },
+    hedge: { enabled: f.hedge, afterQuantile: parseHedgeAfter(f.hedgeAfter) },
     logger,
     signal,
     ...(f.bwlimit !== undefined && { bwlimit: parseBwLimit(f.bwlimit, '--bwlimit') }),

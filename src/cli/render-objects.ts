@@ -28,6 +28,12 @@ function requestsLine(requests: number, retries: number, endpoints: readonly End
     (endpoints.length > 1 ? ` (${endpoints.map((e) => `${e.name} ${e.url}: ${e.requests}`).join(', ')})` : '');
 }
 
+/** "Hedged: 12 (won 9), 48.0 KiB sent twice" when a run sent hedges; '' otherwise. */
+export function hedgeLine(s: { hedged?: number; hedgeWon?: number; hedgeBytes?: number }): string {
+  if (!s.hedged) return '';
+  return `Hedged: ${s.hedged} (won ${s.hedgeWon ?? 0}), ${formatBytes(s.hedgeBytes ?? 0)} sent twice`;
+}
+
 /** Names up to `max` failures, then counts the rest. */
 function nameFailures(lines: string[], items: readonly { key: string; error: string }[], total: number, max: number): void {
   const shown = items.slice(0, max);
@@ -64,6 +70,7 @@ export function renderDownloadSummary(s: DownloadSummary): string {
       `${s.mbps.toFixed(1)} MB/s, ${s.objectsPerSec.toFixed(1)} objects/s`,
     requestsLine(s.requests, s.retries, s.endpoints),
   ];
+  if (s.hedged) lines.push(hedgeLine(s));
   if (s.skipped > 0) lines.push(`Skipped: ${plural(s.skipped, 'file')} already there with the same size`);
   if (s.directories > 0) lines.push(`Directories made from "folder/" markers: ${s.directories}`);
   if (s.notAttempted > 0) lines.push(`Not attempted: ${plural(s.notAttempted, 'object')} (run again with --skip-existing to fetch the rest)`);

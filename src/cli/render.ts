@@ -3,17 +3,21 @@
  * and live progress (ora, only when stderr is a terminal).
  */
 import { type EndpointSummary, formatBytes, type RequestReport, type UploadProgress, type UploadSummary } from '../index.js';
-import { createSpinner, plural, secs } from './render-objects.js';
+import { createSpinner, hedgeLine, plural, secs } from './render-objects.js';
 import { printable } from './printable.js';
 
 export type Write = (text: string) => void;
 
-/** s3-algo's columns, plus key and endpoint first. (cli-table3 loads only when a table is drawn.) */
+/**
+ * s3-algo's columns, plus key and endpoint first, and what shows the algorithm at work: each
+ * attempt's deadline (ms, `a/b` for two attempts) and whether a hedge was sent ("sent") and
+ * answered first ("won"). (cli-table3 loads only when a table is drawn.)
+ */
 export async function renderRequestTable(reports: readonly RequestReport[]): Promise<string> {
   const { default: Table } = await import('cli-table3');
   const table = new Table({
-    head: ['key', 'endpoint', 'attempts', 'bytes', 'success_ms', 'total_ms', 'MBps', 'MBps est'],
-    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right'],
+    head: ['key', 'endpoint', 'attempts', 'bytes', 'success_ms', 'total_ms', 'MBps', 'MBps est', 'deadline_ms', 'hedged'],
+    colAligns: ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'left'],
     style: { head: [], border: [], compact: true },
   });
   for (const r of reports) {
@@ -22,6 +26,7 @@ export async function renderRequestTable(reports: readonly RequestReport[]): Pro
     table.push([
       label, printable(r.endpoint), r.attempts, r.bytes, r.successMs.toFixed(1), r.totalMs.toFixed(1),
       r.ok ? r.mbps.toFixed(2) : `failed: ${printable(r.error ?? '')}`, r.mbpsEst.toFixed(2),
+      r.deadlinesMs.join('/'), r.hedged === 0 ? '' : r.hedgeWon ? 'won' : 'sent',
     ]);
   }
   return table.toString();
@@ -32,14 +37,14 @@ export async function renderEndpointStats(endpoints: readonly EndpointSummary[])
   const { default: Table } = await import('cli-table3');
   const replicate = endpoints.some((e) => e.filesOk !== undefined);
   const table = new Table({
-    head: ['endpoint', 'url', 'requests', 'bytes', 'errors', 'retries', 'in-flight peak', 'breaker', 'MBps est', 'latency est ms', ...(replicate ? ['objects ok', 'missing'] : [])],
+    head: ['endpoint', 'url', 'requests', 'bytes', 'errors', 'retries', 'in-flight peak', 'breaker', 'MBps est', 'latency est ms', 'hedged (won)', ...(replicate ? ['objects ok', 'missing'] : [])],
     style: { head: [], border: [], compact: true },
   });
   for (const e of endpoints) {
     table.push([
       e.name, e.url, e.requests, formatBytes(e.bytes), e.errors, e.retries, e.inFlightPeak,
       [e.breaker, ...e.breakerTransitions.map((t) => `${t.to}@${(t.atMs / 1000).toFixed(1)}s`)].join(' '),
-      e.mbpsEst.toFixed(2), e.latencyMsEst.toFixed(1), ...(replicate ? [e.filesOk ?? 0, e.filesFailed ?? 0] : []),
+      e.mbpsEst.toFixed(2), e.latencyMsEst.toFixed(1), `${e.hedged} (${e.hedgeWon})`, ...(replicate ? [e.filesOk ?? 0, e.filesFailed ?? 0] : []),
     ]);
   }
   return table.toString();
@@ -57,6 +62,8 @@ export function renderUploadSummary(s: UploadSummary): string {
       `${s.mbps.toFixed(1)} MB/s, ${s.objectsPerSec.toFixed(1)} objects/s`);
     lines.push(`Requests: ${s.requests}, retries: ${s.retries}, over ${s.endpoints.length} endpoint${s.endpoints.length === 1 ? '' : 's'}` +
       (s.endpoints.length > 1 ? ` (${s.endpoints.map((e) => `${e.name} ${e.url}: ${e.requests}`).join(', ')})` : ''));
+    const hedges = hedgeLine(s);
+    if (hedges) lines.push(hedges);
   }
   for (const e of s.endpoints) {
     const opened = e.breakerTransitions.filter((t) => t.to === 'open');
@@ -92,3 +99,4 @@ export function createProgress(enabled: boolean): Promise<{ update(p: UploadProg
     return `${p.filesDone}${total} files, ${formatBytes(p.bytesDone)}, ${rate.toFixed(1)} MB/s` + (p.filesFailed ? `, ${p.filesFailed} failed` : '');
   }, 'walking…');
 }
+

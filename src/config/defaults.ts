@@ -43,7 +43,22 @@ export interface EstimatorConfig {
   alpha: number;
   /** requests of at least this many bytes teach bandwidth, smaller ones latency; default 1 MiB */
   bandwidthSampleBytes: number;
+  /** small request, once its p99 is known: deadline = max(tailFloorMs, p99 × tailMargin); default 3 */
+  tailMargin?: number;
+  /** lower clamp of that deadline, ms; default 100 */
+  tailFloorMs?: number;
+  /** successful small requests before the p99 sets their deadline (the cold start uses minMs); default 100 */
+  tailMinSamples?: number;
 }
+
+/**
+ * The deadline of a small request from its endpoint's latency distribution (endpoints/estimator.ts):
+ * p99 needs ~100 samples to be more than the maximum; ×3 of the p99 (~75 ms on RGW at 16 in
+ * flight, README "Choosing the defaults") is ~225 ms, far above a healthy request and far below
+ * the 500 ms cold-start floor; 100 ms keeps a run of quick answers from cutting at tens of ms.
+ * Provisional: chosen from the earlier p99.9 measurement, not re-measured on a quiet machine.
+ */
+export const DEFAULT_TAIL = { tailMargin: 3, tailFloorMs: 100, tailMinSamples: 100 } as const;
 
 export const DEFAULT_ESTIMATOR: EstimatorConfig = {
   fraction: 3,
@@ -59,6 +74,20 @@ export const DEFAULT_ESTIMATOR: EstimatorConfig = {
   alpha: 0.2,
   bandwidthSampleBytes: 1024 * 1024,
 };
+
+/** Hedged requests (engine/request.ts, engine/hedge-policy.ts). */
+export interface HedgeConfig {
+  /** send hedges at all; default true (`--no-hedge`) */
+  enabled: boolean;
+  /** hedge a request once it has run past this quantile of its endpoint's times; default 0.95 (`--hedge-after p95`) */
+  afterQuantile: number;
+  /** hedges at most this fraction of requests (token bucket); default 0.05 */
+  budgetFraction: number;
+  /** hedges the budget may hold in reserve (its burst); default 10 */
+  budgetBurst: number;
+}
+
+export const DEFAULT_HEDGE: HedgeConfig = { enabled: true, afterQuantile: 0.95, budgetFraction: 0.05, budgetBurst: 10 };
 
 export interface BreakerConfig {
   /** consecutive failures that open the breaker; default 5, range 1–1000 */

@@ -3,7 +3,7 @@
  * function that checks them. Units are in the names.
  */
 import { UsageError } from '../errors.js';
-import { DEFAULT_ESTIMATOR, DEFAULT_RETRY, type EstimatorConfig, type RetryConfig } from './defaults.js';
+import { DEFAULT_ESTIMATOR, DEFAULT_HEDGE, DEFAULT_RETRY, type EstimatorConfig, type HedgeConfig, type RetryConfig } from './defaults.js';
 import { MAX_PART_BYTES, MAX_PUT_BYTES, MIB, MIN_PART_BYTES } from './multipart.js';
 import type { Logger } from '../logger.js';
 import { MAX_TPS_LIMIT, resolvePoolSpec, type PoolSpec } from './pool-config.js';
@@ -31,6 +31,8 @@ export interface ConnectionOptions {
   concurrency?: number;
   retry?: Partial<RetryConfig>;
   estimator?: Partial<EstimatorConfig>;
+  /** hedged requests (engine/request.ts): on by default, after the endpoint's p95 */
+  hedge?: Partial<HedgeConfig>;
   logger?: Logger;
   /** aborts the run: in-flight requests are cut, open multipart uploads aborted */
   signal?: AbortSignal;
@@ -67,6 +69,8 @@ export interface ResolvedConnection {
   limits?: RunLimits;
   /** proxy (HTTPS_PROXY/HTTP_PROXY/NO_PROXY) and trusted CAs, for every endpoint */
   network?: NetworkSpec;
+  /** resolveConnection always sets it; absent (a hand-made connection): no hedging */
+  hedge?: HedgeConfig;
 }
 
 /** The run-wide limits, checked (endpoints/endpoint.ts turns them and each endpoint's into token buckets). */
@@ -103,6 +107,10 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
     throw new UsageError(`--retries must be a whole number from 0 to 100, got ${retry.retries}`);
   }
   const estimator = { ...DEFAULT_ESTIMATOR, ...o.estimator };
+  const hedge = { ...DEFAULT_HEDGE, ...o.hedge };
+  if (!(hedge.afterQuantile >= 0.5 && hedge.afterQuantile <= 0.999)) {
+    throw new UsageError(`--hedge-after must be a percentile from p50 to p99.9, got ${hedge.afterQuantile}`);
+  }
   const region = o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (o.profile || env.AWS_PROFILE ? undefined : 'us-east-1');
   const pool = resolvePoolSpec({
     ...(o.configFile !== undefined && { configFile: o.configFile }),
@@ -119,7 +127,7 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
     ...(o.caBundle !== undefined && { caBundle: o.caBundle }),
     ...(o.verifySsl !== undefined && { verifySsl: o.verifySsl }),
   }, env);
-  return { pool, concurrency, retry, estimator, limits: resolveLimits(o), network };
+  return { pool, concurrency, retry, estimator, limits: resolveLimits(o), network, hedge };
 }
 
 /** Checks part size and threshold; returns them. */
@@ -131,4 +139,12 @@ export function resolveMultipart(partSizeBytes = DEFAULT_PART_SIZE_BYTES, thresh
     throw new UsageError(`--multipart-threshold must be from 1 byte to 5 GiB (S3's largest single PUT), got ${thresholdBytes} bytes`);
   }
   return { partSizeBytes, thresholdBytes };
+}
+
+/** `--hedge-after p95` (also `p99.9`, `95`): the percentile as a quantile, p50–p99.9. */
+export function parseHedgeAfter(text: string): number {
+  const m = /^p?(\d{2}(?:\.\d+)?)$/i.exec(text.trim());
+  const pct = m ? Number(m[1]) : Number.NaN;
+  if (!(pct >= 50 && pct <= 99.9)) throw new UsageError(`--hedge-after: '${text}' must be a percentile from p50 to p99.9, e.g. p95`);
+  return pct / 100;
 }

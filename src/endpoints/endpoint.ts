@@ -26,6 +26,9 @@ export interface EndpointStats {
   retries: number;
   inFlight: number;
   inFlightPeak: number;
+  /** hedges sent here (engine/request.ts), and of those the ones that answered first */
+  hedged: number;
+  hedgeWon: number;
 }
 
 /** S3 refuses signing times over 15 min off (5 min on some stores); under a minute the Date header (1 s resolution) cannot be the cause. */
@@ -44,7 +47,7 @@ export class Endpoint {
   /** every S3 call s3x makes here, over `http` or `client` (./store.ts chooses) */
   readonly store: ObjectStore;
   readonly estimator: DeadlineEstimator;
-  readonly stats: EndpointStats = { requests: 0, bytes: 0, errors: 0, retries: 0, inFlight: 0, inFlightPeak: 0 };
+  readonly stats: EndpointStats = { requests: 0, bytes: 0, errors: 0, retries: 0, inFlight: 0, inFlightPeak: 0, hedged: 0, hedgeWon: 0 };
   readonly breaker: CircuitBreaker;
   /** requests in flight here at most (its socket pool) */
   readonly maxConcurrent: number;
@@ -54,6 +57,13 @@ export class Endpoint {
   readonly limits: Limits;
   /** payload bytes of the requests in flight here (adaptive routing) */
   inFlightBytes = 0;
+  /**
+   * hedges (engine/request.ts) in flight here at most, beyond `limit`: a hedge takes no request
+   * slot, and a busy endpoint (every slot used, as in any long run) must still take one
+   */
+  readonly hedgeExtra: number;
+  /** hedges in flight here now */
+  hedgesInFlight = 0;
   /** error code of the last health failure, for messages */
   lastError: string | undefined;
   private readonly agent: http.Agent;
@@ -68,11 +78,12 @@ export class Endpoint {
     this.maxConcurrent = config.maxConcurrent ?? defaults.maxConcurrent;
     this.breaker = new CircuitBreaker(config.breaker, performance.now());
     this.limit = new AimdLimit(this.maxConcurrent);
+    this.hedgeExtra = Math.max(2, Math.ceil(this.maxConcurrent / 8));
     const estimatorConfig = defaults.estimator;
     this.estimator = new DeadlineEstimator(estimatorConfig);
     // One keep-alive pool per endpoint, sized to its concurrency (+2 for control requests
-    // such as Complete/Abort issued while every data slot is busy).
-    const agentOptions = { keepAlive: true, maxSockets: this.maxConcurrent + 2, keepAliveMsecs: 1000 };
+    // such as Complete/Abort issued while every data slot is busy, + its hedges).
+    const agentOptions = { keepAlive: true, maxSockets: this.maxConcurrent + 2 + this.hedgeExtra, keepAliveMsecs: 1000 };
     // through the proxy and with the CA bundle, if any, for both signers (./agents.ts)
     this.agent = makeAgent(config.url, agentOptions, defaults.network);
     this.credentials = config.unsigned ? noCredentials : staticCredentials(config) ?? (async () => (await this.sdkClient()).config.credentials());

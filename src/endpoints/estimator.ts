@@ -24,22 +24,44 @@
  * quantity has 1/alpha samples its weight is 1/n (a plain running mean that starts from the
  * configured prior), so the first few samples replace the prior quickly instead of being
  * averaged into it at weight alpha.
+ *
+ * The tail (./latency-histogram.ts, decayed): beside the EWMA each endpoint keeps the
+ * distribution of its small requests' times (ms) and of its large requests' ms per MB per
+ * share (elapsed ÷ (bytes × c)). Once `tailMinSamples` small requests have succeeded, a small
+ * request's first deadline is
+ *
+ *   deadlineMs(bytes < bandwidthSampleBytes, 0) = clamp(max(tailFloorMs, p99 × tailMargin), ·, maxMs)
+ *
+ * (× backoff^n for retries as above); until then the cold-start formula above (minMs floor).
+ * Large requests keep the EWMA formula. Only successes enter the histograms: a cut request's
+ * time is a lower bound that would push the p99 up by the deadline itself, every time.
+ * `hedgeAfterMs` is the time after which the engine sends a hedge (engine/request.ts).
  */
 
-import { DEFAULT_ESTIMATOR, type EstimatorConfig } from '../config/defaults.js';
+import { DEFAULT_ESTIMATOR, DEFAULT_TAIL, type EstimatorConfig } from '../config/defaults.js';
+import { LatencyHistogram, DEFAULT_HISTOGRAM } from './latency-histogram.js';
 
 /** The floor of secondsPerByte: 100 GB/s. Keeps a 0-ms sample from making every deadline minMs. */
 const MIN_SECONDS_PER_BYTE = 1 / 100e9;
+/** Large requests whose ms per MB must be known before they are hedged (parts are few). */
+const LARGE_MIN_SAMPLES = 20;
 
 export class DeadlineEstimator {
   private latencyMsEst: number;
   private secondsPerByteEst: number;
   private latencySamples = 0;
   private bandwidthSamples = 0;
+  /** small requests' times, ms */
+  private readonly smallMs = new LatencyHistogram();
+  /** large requests' ms per MB per share of the endpoint */
+  private readonly largeMsPerMB = new LatencyHistogram({ ...DEFAULT_HISTOGRAM, minValue: 0.01, maxValue: 1e7 });
+  /** EWMA of small requests' own rate, MB/s (the table's "MBps est" for them) */
+  private smallMbpsEst: number;
 
   constructor(readonly config: EstimatorConfig = DEFAULT_ESTIMATOR) {
     this.latencyMsEst = config.expectedLatencyMs;
     this.secondsPerByteEst = 1 / (config.expectedMBps * 1e6);
+    this.smallMbpsEst = config.expectedMBps;
   }
 
   /** Expected duration of a request of `bytes` sharing the endpoint with `concurrency` − 1 others, ms. */
@@ -58,18 +80,42 @@ export class DeadlineEstimator {
   deadlineMs(bytes: number, attempt: number, concurrency = 1, limitedMs = 0): number {
     const { fraction, minMs, maxMs, backoff } = this.config;
     const expected = Math.max(this.expectedMs(bytes, concurrency), this.latencyMsEst + limitedMs);
-    const base = Math.max(fraction * limitedMs, Math.min(maxMs, Math.max(minMs, fraction * expected)));
+    // a limited body's wait is never cut as a stall; otherwise the tail decides once it is known
+    const tail = limitedMs > 0 ? undefined : this.tailDeadlineMs(bytes);
+    const base = Math.max(fraction * limitedMs, tail ?? Math.min(maxMs, Math.max(minMs, fraction * expected)));
     return base * backoff ** attempt;
+  }
+
+  /** A small request's first deadline from the p99 of its endpoint's small requests; undefined until known. */
+  tailDeadlineMs(bytes: number): number | undefined {
+    const { tailMargin = DEFAULT_TAIL.tailMargin, tailFloorMs = DEFAULT_TAIL.tailFloorMs, tailMinSamples = DEFAULT_TAIL.tailMinSamples } = this.config;
+    if (bytes >= this.config.bandwidthSampleBytes || this.smallMs.samples < tailMinSamples) return undefined;
+    return Math.min(this.config.maxMs, Math.max(tailFloorMs, this.smallMs.quantile(0.99)! * tailMargin));
+  }
+
+  /**
+   * When a request of `bytes` among `concurrency` has run past quantile `q` of its kind on this
+   * endpoint, ms: the small requests' q-quantile time, or latency + bytes × c × the q-quantile
+   * ms per MB of the large ones. Undefined while too few samples say it.
+   */
+  hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
+    if (bytes < this.config.bandwidthSampleBytes) {
+      return this.smallMs.samples >= (this.config.tailMinSamples ?? DEFAULT_TAIL.tailMinSamples) ? this.smallMs.quantile(q) : undefined;
+    }
+    if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) return undefined;
+    return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)!;
   }
 
   /**
    * Learns from one request of `bytes` that took `elapsedMs` while on average `concurrency`
-   * requests (itself included) were in flight on the endpoint.
+   * requests (itself included) were in flight on the endpoint. `censored`: the request was cut
+   * (deadline, lost hedge) after `elapsedMs`, a lower bound: it teaches the EWMA, not the tail.
    */
-  record(bytes: number, elapsedMs: number, concurrency = 1): void {
+  record(bytes: number, elapsedMs: number, concurrency = 1, censored = false): void {
     const { alpha, bandwidthSampleBytes } = this.config;
     if (!(elapsedMs >= 0) || !(bytes >= 0)) return;
     const c = Math.max(1, concurrency);
+    if (!censored) this.recordTail(bytes, elapsedMs, c);
     if (bytes >= bandwidthSampleBytes) {
       this.bandwidthSamples++;
       const w = Math.max(alpha, 1 / this.bandwidthSamples);
@@ -82,6 +128,28 @@ export class DeadlineEstimator {
       const sample = Math.max(0, elapsedMs - bytes * this.secondsPerByteEst * c * 1000);
       this.latencyMsEst = w * sample + (1 - w) * this.latencyMsEst;
     }
+  }
+
+  private recordTail(bytes: number, elapsedMs: number, c: number): void {
+    if (bytes >= this.config.bandwidthSampleBytes) {
+      this.largeMsPerMB.record(elapsedMs / (bytes / 1e6) / c);
+      return;
+    }
+    this.smallMs.record(elapsedMs);
+    if (bytes > 0 && elapsedMs > 0) {
+      const w = Math.max(this.config.alpha, 1 / this.smallMs.samples);
+      this.smallMbpsEst = w * (bytes / 1e3 / elapsedMs) + (1 - w) * this.smallMbpsEst;
+    }
+  }
+
+  /** MB/s to show beside a request of `bytes`: its own class's estimate (small: their own rate). */
+  mbpsFor(bytes: number): number {
+    return bytes < this.config.bandwidthSampleBytes ? this.smallMbpsEst : this.mbps;
+  }
+
+  /** The q-quantile of the small requests' times, ms (undefined before any). */
+  smallQuantileMs(q: number): number | undefined {
+    return this.smallMs.quantile(q);
   }
 
   /** Current estimate of the endpoint's seconds per byte (all its requests together). */

@@ -137,5 +137,6 @@ export class LimitedStore implements ObjectStore {
   abortMultipartUpload(p: { bucket: string; key: string; uploadId: string }, signal: AbortSignal): Promise<void> { return this.inner.abortMultipartUpload(p, signal); }
   listMultipartUploads(p: ListMultipartUploadsInput, signal: AbortSignal): Promise<ListMultipartUploadsOutput> { return this.inner.listMultipartUploads(p, signal); }
   listParts(p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput> { return this.inner.listParts(p, signal); }
+  getBucketVersioning(p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> { return this.inner.getBucketVersioning(p, signal); }
   listBuckets(signal: AbortSignal): Promise<void> { return this.inner.listBuckets(signal); }
 }

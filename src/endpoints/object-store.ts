@@ -190,4 +190,6 @@ export interface ObjectStore {
   listParts(p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput>;
   /** `endpoints check`: are the credentials accepted */
   listBuckets(signal: AbortSignal): Promise<void>;
+  /** the bucket's versioning Status (Enabled, Suspended; undefined: never enabled): hedged writes need it off */
+  getBucketVersioning(p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }>;
 }

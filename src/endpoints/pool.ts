@@ -109,6 +109,27 @@ export class EndpointPool {
   }
 
   /**
+   * A place for a hedge (engine/request.ts) now, or undefined: an endpoint whose breaker is
+   * closed, other than `req.avoid` when the candidates allow, with a hedge place left (its
+   * `hedgeExtra` beyond its limit). Never waits. Call `release` (and drop hedgesInFlight) after.
+   */
+  tryAcquireHedge(req: AcquireRequest): Endpoint | undefined {
+    const now = performance.now();
+    const room = (e: Endpoint): boolean => e.breaker.state === 'closed' && e.hedgesInFlight < e.hedgeExtra && e.stats.inFlight < e.limit.limit + e.hedgeExtra;
+    const ready = this.candidates(req).filter(room);
+    const others = ready.filter((e) => e !== req.avoid);
+    const ep = others.length > 0
+      ? this.lowest(others, (e) => e.estimator.latencyMs * (1 + e.stats.inFlight / e.maxConcurrent) / e.weight)
+      : ready[0];
+    if (!ep || !ep.breaker.tryAcquire(now)) return undefined;
+    ep.hedgesInFlight++;
+    ep.stats.inFlight++;
+    ep.inFlightBytes += req.bytes;
+    if (ep.stats.inFlight > ep.stats.inFlightPeak) ep.stats.inFlightPeak = ep.stats.inFlight;
+    return ep;
+  }
+
+  /**
    * Ends a request: frees its place and tells the breaker what the outcome says about health;
    * a throttled one (sent at `sentAtMs`) lowers the endpoint's limit instead.
    */

@@ -6,7 +6,7 @@
 import crypto from 'node:crypto';
 import {
   AbortMultipartUploadCommand, CompleteMultipartUploadCommand, CreateMultipartUploadCommand, DeleteObjectCommand,
-  DeleteObjectsCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand,
+  DeleteObjectsCommand, GetBucketVersioningCommand, GetObjectCommand, HeadObjectCommand, ListBucketsCommand, ListMultipartUploadsCommand,
   ListObjectsV2Command, ListPartsCommand, PutObjectCommand, UploadPartCommand, type PutObjectCommandInput, type S3Client,
 } from '@aws-sdk/client-s3';
 import type {
@@ -127,6 +127,11 @@ export async function listParts(client: S3Client, p: ListPartsInput, signal: Abo
     isTruncated: out.IsTruncated === true,
     ...defined({ nextPartNumberMarker: next !== undefined && Number.isFinite(next) ? next : undefined }),
   };
+}
+
+export async function getBucketVersioning(client: S3Client, p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> {
+  const out = await client.send(new GetBucketVersioningCommand({ Bucket: p.bucket }), { abortSignal: signal });
+  return { status: out.Status };
 }
 
 export async function listBuckets(client: S3Client, signal: AbortSignal): Promise<void> {

@@ -205,3 +205,9 @@ export async function listBuckets(http: SignedHttpClient, signal: AbortSignal): 
   const a = await http.call({ method: 'GET', bucket: '', key: '' }, signal);
   rootOf(a);
 }
+
+/** GetBucketVersioning: `<VersioningConfiguration><Status>Enabled</Status>…` (no Status: never enabled). */
+export async function getBucketVersioning(http: SignedHttpClient, p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> {
+  const a = await http.call({ method: 'GET', bucket: p.bucket, key: '', query: { versioning: '' } }, signal);
+  return { status: textOf(rootOf(a), 'Status') };
+}

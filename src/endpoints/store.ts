@@ -135,6 +135,12 @@ export class S3Store implements ObjectStore {
     return sdk.listParts(client, p, signal);
   }
 
+  async getBucketVersioning(p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> {
+    if (this.http) return signed.getBucketVersioning(this.http, p, signal);
+    const { sdk, client } = await viaSdk(this.clients);
+    return sdk.getBucketVersioning(client, p, signal);
+  }
+
   async listBuckets(signal: AbortSignal): Promise<void> {
     if (this.http) return signed.listBuckets(this.http, signal);
     const { sdk, client } = await viaSdk(this.clients);

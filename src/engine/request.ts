@@ -2,9 +2,11 @@
  * The request wrapper every S3 request passes through: route → deadline → send → learn →
  * retry → report. One attempt = one fresh body (the `send` callback builds it), one
  * AbortController whose timer is the whole-request deadline from the endpoint's estimator.
+ * An attempt that runs past its endpoint's p95 may be hedged (./hedge-policy.ts): a second
+ * copy, the first answer taken, the other aborted.
  */
 import { setMaxListeners } from 'node:events';
-import { THROTTLE_BUDGET_MS, type RetryConfig } from '../config/defaults.js';
+import { DEFAULT_HEDGE, THROTTLE_BUDGET_MS, type HedgeConfig, type RetryConfig } from '../config/defaults.js';
 import { clampTimerMs, mbps } from '../config/units.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointPool } from '../endpoints/pool.js';
@@ -12,11 +14,9 @@ import type { Logger } from '../logger.js';
 import {
   backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
 } from './retry-policy.js';
+import { HedgeBudget, hedgeKind, type Operation } from './hedge-policy.js';
 
-export type Operation =
-  | 'PutObject' | 'CreateMultipartUpload' | 'UploadPart' | 'CompleteMultipartUpload'
-  | 'AbortMultipartUpload' | 'ListObjectsV2' | 'HeadObject' | 'GetObject' | 'DeleteObjects' | 'DeleteObject'
-  | 'ListMultipartUploads' | 'ListParts';
+export type { Operation };
 
 /** One line of the per-request table: s3-algo's RequestReport plus key, endpoint and op. */
 export interface RequestReport {
@@ -39,6 +39,12 @@ export interface RequestReport {
   ok: boolean;
   /** error code of the last attempt, when !ok */
   error?: string;
+  /** the deadline each attempt had, ms, in order */
+  deadlinesMs: number[];
+  /** hedges sent for this request (over its attempts) */
+  hedged: number;
+  /** a hedge answered first (`endpoint` is then the hedge's) */
+  hedgeWon: boolean;
 }
 
 /** What an attempt's end tells the pool about its endpoint (endpoints/pool.ts release). */
@@ -56,7 +62,15 @@ interface Tries {
   throttledSinceMs?: number;
   /** the clock was corrected once already */
   clockFixed: boolean;
+  /** each attempt's deadline, ms */
+  deadlinesMs: number[];
+  /** hedges sent */
+  hedged: number;
+  hedgeWon: boolean;
 }
+
+/** A copy that answered: its result, its endpoint, its own duration, whether it was the hedge. */
+interface Answer<T> { result: T; ep: Endpoint; ms: number; hedge: boolean }
 
 export interface RequestSpec<T> {
   op: Operation;
@@ -83,6 +97,12 @@ export interface RequestSpec<T> {
    * retry, and the request does not teach the estimator. Default: the endpoint's estimator.
    */
   deadlineMs?: number;
+  /**
+   * the caller's `send` may run twice at once (a fresh body per call; nothing written anywhere
+   * before it returns, as a GET into memory): the engine may then hedge it, if its op allows
+   * (./hedge-policy.ts). Default false.
+   */
+  hedge?: boolean;
   /** sends one attempt; must build a fresh body each time and honour `signal` */
   send(endpoint: Endpoint, signal: AbortSignal): Promise<T>;
 }
@@ -105,9 +125,35 @@ class DeadlineExceeded extends Error {
   constructor(ms: number) { super(`no answer within the ${Math.round(ms)} ms deadline`); this.name = 'DeadlineExceeded'; }
 }
 
+/** The abort reason of the copy that lost to the other (hedge or first copy). */
+class HedgeLost extends Error {
+  readonly code = 'HedgeLost';
+  constructor() { super('the other copy answered first'); this.name = 'HedgeLost'; }
+}
+
+const NO_HEDGE: HedgeConfig = { ...DEFAULT_HEDGE, enabled: false };
+/** how long the once-per-bucket GetBucketVersioning may take, ms */
+const VERSIONING_CHECK_MS = 10_000;
+
+/**
+ * No hedge under --tpslimit or --bwlimit: a second copy would spend tokens the limit shares with
+ * every other request, and a body held back by the limit is waiting, not straggling.
+ */
+function underLimit(ep: Endpoint, spec: RequestSpec<unknown>): boolean {
+  return ep.limits.requests.length > 0 || ep.limitedTransferMs(spec.bytes, spec.kind ?? 'write') > 0;
+}
+
 export class RequestEngine {
   /** the controllers of the attempts in flight: one listener on the run signal aborts them all */
   private readonly attempts = new Set<AbortController>();
+  /** hedges sent, hedges that answered first, payload bytes of the hedges sent (sent twice) */
+  hedged = 0;
+  hedgeWon = 0;
+  hedgeBytes = 0;
+  private readonly budget: HedgeBudget;
+  private readonly hedge: HedgeConfig;
+  /** per bucket (and endpoint, when they do not share storage): may writes be hedged (versioning not enabled), or 'asking' */
+  private readonly writeHedging = new Map<string, boolean | 'asking'>();
 
   constructor(
     /** the pool requests are routed through (listings in fallback mode walk its endpoints) */
@@ -116,7 +162,10 @@ export class RequestEngine {
     private readonly runSignal: AbortSignal,
     private readonly logger: Logger,
     private readonly onReport: (r: RequestReport) => void = () => {},
+    hedgeConfig: HedgeConfig | undefined = NO_HEDGE,
   ) {
+    this.hedge = hedgeConfig ?? NO_HEDGE;
+    this.budget = new HedgeBudget(this.hedge.budgetFraction, this.hedge.budgetBurst);
     // retries sleeping at once each listen (sleep); attempts share the one listener below
     setMaxListeners(0, runSignal);
     runSignal.addEventListener('abort', () => {
@@ -128,7 +177,8 @@ export class RequestEngine {
     const start = performance.now();
     const kind = spec.kind ?? 'write';
     const fallbackRead = this.pool.mode === 'fallback' && kind === 'read' && !spec.endpoint;
-    const tries: Tries = { counted: 0, sent: 0, throttled: 0, clockFixed: false };
+    const tries: Tries = { counted: 0, sent: 0, throttled: 0, clockFixed: false, deadlinesMs: [], hedged: 0, hedgeWon: false };
+    if (!spec.unreported) this.budget.deposit();
     let failedOn: Endpoint | undefined;
     for (;;) {
       // counted attempts (0-based): deadline growth, --retries, fallback order; throttles do not count
@@ -147,7 +197,7 @@ export class RequestEngine {
         if (this.runSignal.aborted) throw new Interrupted();
         // every endpoint stayed down past the bounded wait: nothing in this run can progress
         const facts = errorFacts(err);
-        const report = this.report(spec, this.pool.primary, tries.sent, 0, performance.now() - start, false, facts.code);
+        const report = this.report(spec, this.pool.primary, tries, 0, performance.now() - start, false, facts.code);
         if (!spec.unreported) this.onReport(report);
         throw new RequestFailed(facts, 'fatal', report, this.pool.primary);
       }
@@ -158,6 +208,7 @@ export class RequestEngine {
       const deadlineMs = spec.deadlineMs !== undefined
         ? spec.deadlineMs * ep.estimator.config.backoff ** attempt
         : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency, ep.limitedTransferMs(spec.bytes, kind));
+      tries.deadlinesMs.push(Math.round(deadlineMs));
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), clampTimerMs(deadlineMs));
       this.attempts.add(ac);
@@ -171,13 +222,22 @@ export class RequestEngine {
       let reason: string | undefined;
       let waitMs: number;
       try {
-        const result = await spec.send(ep, ac.signal);
-        const successMs = performance.now() - t0;
-        outcome = 'success';
-        if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, successMs, (startConcurrency + ep.stats.inFlight) / 2);
-        ep.stats.bytes += spec.bytes;
-        if (!spec.unreported) this.onReport(this.report(spec, ep, tries.sent, successMs, performance.now() - start, true));
-        return result;
+        const answer = await this.send(spec, ep, ac.signal, startConcurrency, tries);
+        const winner = answer.ep;
+        if (!answer.hedge) {
+          outcome = 'success';
+          if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, answer.ms, (startConcurrency + ep.stats.inFlight) / 2);
+        } else {
+          // the hedge answered first: this copy is cut, and its time so far is a lower bound of its endpoint's
+          ac.abort(new HedgeLost());
+          if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, performance.now() - t0, (startConcurrency + ep.stats.inFlight) / 2, true);
+          tries.hedgeWon = true;
+          this.hedgeWon++;
+          winner.stats.hedgeWon++;
+        }
+        winner.stats.bytes += spec.bytes;
+        if (!spec.unreported) this.onReport(this.report(spec, winner, tries, answer.ms, performance.now() - start, true));
+        return answer.result;
       } catch (raw) {
         // An abort surfaces as the SDK's AbortError; the real cause is the signal's reason.
         const err: unknown = ac.signal.aborted ? ac.signal.reason : raw;
@@ -185,13 +245,13 @@ export class RequestEngine {
         ep.stats.errors++;
         // A request cut by its deadline took at least that long: learn the lower bound, so an
         // endpoint slower than the prior is not cut forever without ever succeeding there.
-        if (err instanceof DeadlineExceeded && spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, deadlineMs, (startConcurrency + ep.stats.inFlight) / 2);
+        if (err instanceof DeadlineExceeded && spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, deadlineMs, (startConcurrency + ep.stats.inFlight) / 2, true);
         const facts = errorFacts(err);
         const next = this.afterFailure(spec, ep, facts, tries, fallbackRead, signedWithOffsetMs);
         outcome = next.outcome;
         reason = facts.code;
         if (next.waitMs === undefined) {
-          const report = this.report(spec, ep, tries.sent, performance.now() - t0, performance.now() - start, false, facts.code);
+          const report = this.report(spec, ep, tries, performance.now() - t0, performance.now() - start, false, facts.code);
           if (!spec.unreported) this.onReport(report);
           throw new RequestFailed(facts, next.decision, report, ep);
         }
@@ -254,14 +314,140 @@ export class RequestEngine {
     }
   }
 
-  private report(spec: RequestSpec<unknown>, ep: Endpoint, attempts: number, successMs: number, totalMs: number, ok: boolean, error?: string): RequestReport {
+  private report(spec: RequestSpec<unknown>, ep: Endpoint, tries: Tries, successMs: number, totalMs: number, ok: boolean, error?: string): RequestReport {
     return {
       op: spec.op, key: spec.key, ...(spec.part !== undefined && { part: spec.part }),
-      endpoint: ep.name, bytes: spec.bytes, attempts,
+      endpoint: ep.name, bytes: spec.bytes, attempts: tries.sent,
       successMs: Math.round(successMs * 10) / 10, totalMs: Math.round(totalMs * 10) / 10,
-      mbps: ok ? mbps(spec.bytes, successMs) : 0, mbpsEst: ep.estimator.mbps, ok,
+      mbps: ok ? mbps(spec.bytes, successMs) : 0, mbpsEst: ep.estimator.mbpsFor(spec.bytes), ok,
       ...(error !== undefined && { error }),
+      deadlinesMs: [...tries.deadlinesMs], hedged: tries.hedged, hedgeWon: tries.hedgeWon,
     };
+  }
+
+  /**
+   * One attempt on `ep`; when it runs past its endpoint's `afterQuantile` time and the request
+   * may be hedged, a second copy (./hedge-policy.ts). Resolves with the first answer; rejects with
+   * the first copy's error once no copy can answer. The caller aborts the first copy when the
+   * hedge won; a losing hedge is aborted here.
+   */
+  private send<T>(spec: RequestSpec<T>, ep: Endpoint, signal: AbortSignal, concurrency: number, tries: Tries): Promise<Answer<T>> {
+    const t0 = performance.now();
+    const first = spec.send(ep, signal).then((result): Answer<T> => ({ result, ep, ms: performance.now() - t0, hedge: false }));
+    const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
+    const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
+    if (!kind || afterMs === undefined) return first;
+    // a write asks the bucket's versioning as soon as it could be hedged, so the first slow one can be
+    if (kind === 'write' && !this.writeHedgeAllowed(spec.bucket, ep)) return first;
+    return new Promise<Answer<T>>((resolve, reject) => {
+      let done = false;
+      let hedging = false;
+      let firstError: { err: unknown } | undefined;
+      const hedgeAc = new AbortController();
+      const finish = (settle: () => void): void => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        settle();
+      };
+      first.then(
+        (answer) => finish(() => { hedgeAc.abort(new HedgeLost()); resolve(answer); }),
+        (err: unknown) => { firstError = { err }; if (!hedging) finish(() => reject(err)); },
+      );
+      const timer = setTimeout(() => {
+        if (done) return;
+        hedging = true;
+        void this.hedgeCopy(spec, ep, hedgeAc, tries).then((answer) => {
+          hedging = false;
+          if (answer) finish(() => resolve(answer));
+          else if (firstError) finish(() => reject(firstError!.err));
+        });
+      }, clampTimerMs(afterMs));
+    });
+  }
+
+  /**
+   * The hedge of a slow attempt on `ep`: on another healthy endpoint with a hedge place, else
+   * on `ep` again (another connection), within the budget. Takes no request slot (the caller's
+   * slot covers the request): each endpoint takes at most `hedgeExtra` hedges beyond its limit.
+   * Undefined when not sent, cut, or failed.
+   */
+  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AbortController, tries: Tries): Promise<Answer<T> | undefined> {
+    if (!this.budget.tryTake()) return undefined;
+    const hep = this.pool.tryAcquireHedge({
+      bytes: spec.bytes, kind: spec.kind ?? 'write', avoid: ep,
+      ...(spec.bucket !== undefined && { bucket: spec.bucket }), ...(spec.endpoint && { pinned: spec.endpoint }),
+    });
+    if (!hep) { this.budget.refund(); return undefined; }
+    if (underLimit(hep, spec)) {
+      // --tpslimit/--bwlimit on the hedge's endpoint: a copy would take tokens meant for others
+      hep.hedgesInFlight--;
+      this.pool.release(hep, spec.bytes, 'neutral');
+      this.budget.refund();
+      return undefined;
+    }
+    this.hedged++;
+    this.hedgeBytes += spec.bytes;
+    tries.hedged++;
+    hep.stats.requests++;
+    hep.stats.hedged++;
+    const concurrency = hep.stats.inFlight;
+    const deadlineMs = hep.estimator.deadlineMs(spec.bytes, 0, concurrency);
+    const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), clampTimerMs(deadlineMs));
+    this.attempts.add(ac);
+    if (this.runSignal.aborted) ac.abort(new Interrupted());
+    this.logger.debug({ op: spec.op, key: spec.key, part: spec.part, endpoint: ep.name, hedgeEndpoint: hep.name }, 'hedging a slow request');
+    const t0 = performance.now();
+    let outcome: Outcome = 'neutral';
+    let reason: string | undefined;
+    try {
+      const result = await spec.send(hep, ac.signal);
+      const ms = performance.now() - t0;
+      outcome = 'success';
+      hep.estimator.record(spec.bytes, ms, (concurrency + hep.stats.inFlight) / 2);
+      return { result, ep: hep, ms, hedge: true };
+    } catch (raw) {
+      const err: unknown = ac.signal.aborted ? ac.signal.reason : raw;
+      if (!(err instanceof HedgeLost) && !(err instanceof Interrupted)) {
+        const facts = errorFacts(err);
+        hep.stats.errors++;
+        reason = facts.code;
+        outcome = isThrottle(facts) ? 'throttled' : feedsBreaker(facts) ? 'failure' : 'neutral';
+        this.logger.debug({ op: spec.op, key: spec.key, endpoint: hep.name, code: facts.code }, 'hedge failed');
+      }
+      return undefined;
+    } finally {
+      clearTimeout(timer);
+      this.attempts.delete(ac);
+      hep.hedgesInFlight--;
+      this.pool.release(hep, spec.bytes, outcome, reason, t0);
+    }
+  }
+
+  /**
+   * May writes to `bucket` be hedged? Only when its versioning is known not enabled: asked once
+   * per run and bucket (GetBucketVersioning on `ep`, directly: one small request, no slot); no
+   * hedge while the answer is pending, none for the run when it cannot be read.
+   */
+  private writeHedgeAllowed(bucket: string | undefined, ep: Endpoint): boolean {
+    if (bucket === undefined) return false;
+    // endpoints in front of one store share the answer; separate stores (replicate) are asked each
+    const where = this.pool.sharedStorage ? bucket : `${ep.name}\0${bucket}`;
+    const known = this.writeHedging.get(where);
+    if (known !== undefined) return known === true;
+    this.writeHedging.set(where, 'asking');
+    const signal = AbortSignal.any([this.runSignal, AbortSignal.timeout(VERSIONING_CHECK_MS)]);
+    ep.store.getBucketVersioning({ bucket }, signal).then(
+      ({ status }) => {
+        this.writeHedging.set(where, status !== 'Enabled');
+        if (status === 'Enabled') this.logger.info({ bucket }, 'bucket versioning is enabled: writes are not hedged');
+      },
+      (err: unknown) => {
+        this.writeHedging.set(where, false);
+        this.logger.warn({ bucket, code: errorFacts(err).code }, 'cannot read the bucket\'s versioning: writes are not hedged');
+      },
+    );
+    return false;
   }
 
   private sleep(ms: number): Promise<void> {

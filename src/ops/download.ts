@@ -285,6 +285,8 @@ export class Downloader {
   private async fetchBuffered(o: ListedObject, tmp: string): Promise<undefined> {
     const got = await this.run.slots.run(() => this.run.engine.run({
       op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
+      // into memory, written once by the caller: a hedge's copy never reaches the file
+      hedge: true,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
     // The open and write are async even for tiny files: creating a file can wait on the file

@@ -244,14 +244,17 @@ function listOn(
   opts: { delimiter?: string; pageSizeKeys?: number }, endpoint: Endpoint | 'sticky' | undefined,
 ): AsyncGenerator<ListPage> {
   let pinned = endpoint === 'sticky' ? undefined : endpoint;
-  return pages((token) => engine.run({
-    op: 'ListObjectsV2', key: prefix, bytes: 0, kind: 'read', bucket, ...(pinned && { endpoint: pinned }),
-    send: (ep, signal) => {
-      // attempts run one after another: the last one sent is the one that answered
-      if (endpoint === 'sticky') pinned = ep;
-      return ep.store.listObjectsV2({ bucket, prefix, delimiter: opts.delimiter, maxKeys: opts.pageSizeKeys, continuationToken: token }, signal);
-    },
-  }));
+  return pages(async (token) => {
+    // a page may be hedged (two copies at once): the endpoint that answered is the one returned
+    const answered = await engine.run({
+      op: 'ListObjectsV2', key: prefix, bytes: 0, kind: 'read', bucket, ...(pinned && { endpoint: pinned }), hedge: true,
+      send: async (ep, signal) => ({
+        ep, page: await ep.store.listObjectsV2({ bucket, prefix, delimiter: opts.delimiter, maxKeys: opts.pageSizeKeys, continuationToken: token }, signal),
+      }),
+    });
+    if (endpoint === 'sticky') pinned = answered.ep;
+    return answered.page;
+  });
 }
 
 export interface ListOptions extends ConnectionOptions, PrefixOptions {

@@ -289,7 +289,7 @@ export class MultipartUpload {
     const contentMd5 = digest.toString('base64');
     const { sseC } = this.fields;
     const out = await this.ctx.engine.run({
-      op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }),
+      op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }), hedge: true,
       send: async (ep, signal): Promise<{ etag: string | undefined; enc: Encryption }> => {
         const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body, ...(sseC && { sseC }) }, signal);
         return { etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
@@ -357,7 +357,7 @@ export class MultipartUpload {
     // Ceph RGW answers CompleteMultipartUpload with an empty ETag (an RGW bug): ask HEAD.
     if (!etag && !isEncrypted(enc)) {
       const head = await ctx.slots.run(() => ctx.engine.run({
-        op: 'HeadObject', key, bytes: 0, bucket: ctx.bucket, kind: 'read', endpoint: pinned ?? done.ep,
+        op: 'HeadObject', key, bytes: 0, bucket: ctx.bucket, kind: 'read', endpoint: pinned ?? done.ep, hedge: true,
         send: (ep, signal) => ep.store.headObject({ bucket: ctx.bucket, key, sseC: this.fields.sseC }, signal),
       }), 'high');
       etag = bareEtag(head.etag);

@@ -50,6 +50,8 @@ function send(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | un
   const { contentType, metadata, headers } = objectFields(ctx, f);
   return ctx.engine.run({
     op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
+    // the same buffer, or a fresh stream of the file, per copy: two copies at once store one object
+    hedge: true,
     send: async (ep, signal): Promise<Stored> => {
       const r = await ep.store.putObject({
         bucket, key, contentLength: f.size, contentType, contentMd5, metadata, ...(headers && { headers }),

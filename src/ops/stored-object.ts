@@ -154,7 +154,7 @@ export async function verifyObject(ctx: SendContext, f: FileEntry, key: string, 
   const { engine, bucket } = ctx;
   const want = expectedHex ?? (await md5OfFile(f.path)).toString('hex');
   const read = (): Promise<string> => engine.run({
-    op: 'GetObject', key, bytes: f.size, bucket, kind: 'read', ...(pinned && { endpoint: pinned }),
+    op: 'GetObject', key, bytes: f.size, bucket, kind: 'read', ...(pinned && { endpoint: pinned }), hedge: true,
     send: async (ep, signal) => {
       const hash = crypto.createHash('md5');
       const res = await ep.store.getObject({ bucket, key, sseC: ctx.headersFor?.(f.rel).sseC }, signal);

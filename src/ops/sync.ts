@@ -111,7 +111,7 @@ function addDeletePhase(summary: SyncSummary, run: Run, d: DeletedKeys): void {
   summary.deleted = d.deleted;
   summary.deleteFailed = d.failed;
   const t = run.totals(0);
-  Object.assign(summary, { requests: t.requests, retries: t.retries, wallMs: t.wallMs, interrupted: t.interrupted });
+  Object.assign(summary, { requests: t.requests, retries: t.retries, hedged: t.hedged, hedgeWon: t.hedgeWon, hedgeBytes: t.hedgeBytes, wallMs: t.wallMs, interrupted: t.interrupted });
   const copies = (e: EndpointSummary | undefined) => (e?.filesOk === undefined ? {} : { filesOk: e.filesOk, filesFailed: e.filesFailed });
   summary.endpoints = t.endpoints.map((e, i) => ({ ...e, ...copies(summary.endpoints[i]) }));
   if (d.notAttempted > 0) summary.deleteSkipped = `${d.notAttempted} remote-only objects not deleted: the run stopped`;

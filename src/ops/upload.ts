@@ -253,7 +253,7 @@ async function planOnly(opts: UploadOptions, s: Resolved): Promise<UploadSummary
   }
   return {
     bucket, prefix, dryRun: true, files: progress.filesFound, bytes: progress.bytesFound, wallMs: performance.now() - startedMs, mbps: 0, objectsPerSec: 0,
-    requests: 0, retries: 0, failed, skipped, notAttempted: 0, interrupted: false, endpoints: [],
+    requests: 0, retries: 0, hedged: 0, hedgeWon: 0, hedgeBytes: 0, failed, skipped, notAttempted: 0, interrupted: false, endpoints: [],
   };
 }
 
@@ -435,6 +435,7 @@ class UploadRun {
       bucket: s.bucket, prefix: s.prefix, dryRun: opts.dryRun ?? false,
       files: opts.dryRun ? plan.new + plan.changed : progress.filesDone, bytes: opts.dryRun ? tally.plannedBytes : progress.bytesDone, wallMs: t.wallMs,
       mbps: mbps(progress.bytesDone, t.wallMs), objectsPerSec: t.objectsPerSec, requests: t.requests, retries: t.retries,
+      hedged: t.hedged, hedgeWon: t.hedgeWon, hedgeBytes: t.hedgeBytes,
       failed: tally.failed, skipped: tally.skipped, notAttempted: t.notAttempted, interrupted: t.interrupted,
       ...(t.fatal !== undefined && { fatal: t.fatal }),
       ...(opts.compare && { plan }), ...(remoteOnly && { remoteOnlyKeys: remoteOnly, filesFound: progress.filesFound }),

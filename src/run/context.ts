@@ -91,7 +91,7 @@ export async function preflight(engine: RequestEngine, pool: EndpointPool, bucke
 export function endpointSummaries(pool: EndpointPool, copies?: ReadonlyMap<Endpoint, { ok: number; failed: number }>): EndpointSummary[] {
   return pool.endpoints.map((e) => ({
     name: e.name, url: e.label, requests: e.stats.requests, bytes: e.stats.bytes, errors: e.stats.errors,
-    retries: e.stats.retries, inFlightPeak: e.stats.inFlightPeak, mbpsEst: e.estimator.mbps,
+    retries: e.stats.retries, inFlightPeak: e.stats.inFlightPeak, hedged: e.stats.hedged, hedgeWon: e.stats.hedgeWon, mbpsEst: e.estimator.mbps,
     latencyMsEst: e.estimator.latencyMs, breaker: e.breaker.state, breakerTransitions: e.breaker.transitions,
     ...(copies && { filesOk: copies.get(e)?.ok ?? 0, filesFailed: copies.get(e)?.failed ?? 0 }),
   }));

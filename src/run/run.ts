@@ -71,7 +71,7 @@ export class Run {
       o.onReport?.(r);
     };
     const retry = o.retries === undefined ? conn.retry : { ...conn.retry, retries: o.retries };
-    this.engine = new RequestEngine(pool, retry, this.signal, this.logger, onReport);
+    this.engine = new RequestEngine(pool, retry, this.signal, this.logger, onReport, conn.hedge);
     this.cleanup = new RequestEngine(pool, { ...conn.retry, retries: 2 }, new AbortController().signal, this.logger, onReport);
     this.slots = new Limiter(conn.concurrency);
   }
@@ -125,6 +125,7 @@ export class Run {
     return {
       notAttempted: this.notAttempted, wallMs, objectsPerSec: objectsDone / (wallMs / 1000),
       requests: this.requests, retries: this.retries, interrupted: this.interrupted,
+      hedged: this.engine.hedged, hedgeWon: this.engine.hedgeWon, hedgeBytes: this.engine.hedgeBytes,
       ...(this.fatal !== undefined && { fatal: this.fatal }),
       endpoints: this.endpoints(perStore),
     };

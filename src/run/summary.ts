@@ -5,6 +5,8 @@ import type { BreakerState, BreakerTransition } from '../endpoints/breaker.js';
 export interface EndpointSummary {
   name: string; url: string;
   requests: number; bytes: number; errors: number; retries: number; inFlightPeak: number;
+  /** hedges sent to this endpoint, and of those the ones that answered first */
+  hedged: number; hedgeWon: number;
   /** bandwidth and latency estimates at the end of the run */
   mbpsEst: number; latencyMsEst: number;
   breaker: BreakerState;
@@ -23,6 +25,10 @@ export interface RunTotals {
   requests: number;
   /** attempts beyond the first, over all reported requests */
   retries: number;
+  /** hedges sent (second copies of slow requests), those that answered first, and their payload bytes (sent twice) */
+  hedged: number;
+  hedgeWon: number;
+  hedgeBytes: number;
   interrupted: boolean;
   /** the error that stopped the whole run, if any */
   fatal?: string;

@@ -111,6 +111,9 @@ export class FakeStore implements ObjectStore {
   listBuckets(signal: AbortSignal): Promise<void> {
     return this.answer('listBuckets', undefined, signal, undefined);
   }
+  getBucketVersioning(p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> {
+    return this.answer('getBucketVersioning', p, signal, { status: undefined });
+  }
 
   private takeStep(op: StoreOp): Step {
     const i = this.steps.findIndex((s) => s.op === undefined || s.op === op);

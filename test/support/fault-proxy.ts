@@ -54,6 +54,19 @@ export interface FaultSpec {
    * has already acted on the request (a slow server, or an answer cut by the client's deadline after the fact).
    */
   responseDelayMs?: number;
+  /**
+   * "Slow, not stalled": apply `responseDelayMs` only to matching request n when n % responseDelayEvery === 0
+   * (and/or to a seeded `responseDelayFraction` of them) instead of to every matching request.
+   */
+  responseDelayEvery?: number;
+  /** Delay the response of this seeded pseudo-random fraction (0..1) of matching requests (a PRNG stream of its own). */
+  responseDelayFraction?: number;
+  /**
+   * Stall mid-body: a request picked by `stallEvery` / `stallFraction` is forwarded, but only its first
+   * `stallAfterBytes` body bytes go upstream when its body is longer (a large PUT or part); otherwise (a GET) the
+   * answer is relayed up to `stallAfterBytes` bytes of its body. Then nothing more either way, never an end.
+   */
+  stallAfterBytes?: number;
   /** Reset (TCP RST) the client socket after forwarding about half the request body, on every Nth matching request; 0-byte bodies are reset before answering, without forwarding. */
   resetEvery?: number;
   /** Answer 503 SlowDown (S3 XML error) without forwarding, after draining the request body, on every Nth matching request. */
@@ -102,8 +115,10 @@ export interface FaultProxyStats {
   requests: number;
   /** Requests that matched `FaultSpec.match` (all requests when no match is set). */
   matched: number;
-  /** Requests stalled (read, never answered). */
+  /** Requests stalled (read, never answered; or cut mid-body with `stallAfterBytes`). */
   stalled: number;
+  /** Stalled requests whose client closed the connection itself (a deadline or a winning hedge aborted it) before close(). */
+  stalledClosedByClient: number;
   /** Forwarded requests that were delayed by `delayMs`. */
   delayed: number;
   /** Responses held by `responseDelayMs`. */
@@ -161,7 +176,7 @@ const MAX_LOGGED_REQUESTS = 100_000;
 const PACER_BURST_MS = 25;
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'upgrade', 'te', 'trailer']);
 
-type Action = 'forward' | 'slowDown' | 'fail' | 'stall' | 'reset' | 'corrupt' | 'corruptResponse';
+type Action = 'forward' | 'slowDown' | 'fail' | 'stall' | 'stallBody' | 'reset' | 'corrupt' | 'corruptResponse';
 type PumpResult = 'end' | 'cut' | 'error';
 
 /** GCRA-style pacer: reserves time slots at `rate` bytes/s, allowing a PACER_BURST_MS burst. */
@@ -184,6 +199,8 @@ interface PumpOptions {
   mutate?: (chunk: Buffer, offset: number) => Buffer;
   /** Stop after this many bytes (computed from the first chunk's length); the last write is flushed first. */
   cutAfter?: (firstChunkLength: number) => number;
+  /** After a cut, leave src alive (not destroyed) for the caller to drain. */
+  keepSrc?: boolean;
 }
 
 function mulberry32(seed: number): () => number {
@@ -202,6 +219,7 @@ function emptyStats(): FaultProxyStats {
     requests: 0,
     matched: 0,
     stalled: 0,
+    stalledClosedByClient: 0,
     delayed: 0,
     responsesDelayed: 0,
     resets: 0,
@@ -230,8 +248,13 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   if (spec.failCode !== undefined && !/^[A-Za-z0-9.]+$/.test(spec.failCode)) throw new Error(`fault-proxy: failCode must be a plain S3 error code, got ${spec.failCode}`);
   positiveInt('corruptEvery', spec.corruptEvery);
   positiveInt('corruptResponseEvery', spec.corruptResponseEvery);
-  if (spec.stallFraction !== undefined && !(spec.stallFraction >= 0 && spec.stallFraction <= 1)) {
-    throw new Error(`fault-proxy: stallFraction must be within 0..1, got ${spec.stallFraction}`);
+  for (const name of ['stallFraction', 'responseDelayFraction'] as const) {
+    const v = spec[name];
+    if (v !== undefined && !(v >= 0 && v <= 1)) throw new Error(`fault-proxy: ${name} must be within 0..1, got ${v}`);
+  }
+  positiveInt('responseDelayEvery', spec.responseDelayEvery);
+  if (spec.stallAfterBytes !== undefined && !(Number.isInteger(spec.stallAfterBytes) && spec.stallAfterBytes >= 0)) {
+    throw new Error(`fault-proxy: stallAfterBytes must be an integer >= 0, got ${spec.stallAfterBytes}`);
   }
   for (const name of ['delayMs', 'responseDelayMs'] as const) {
     const v = spec[name];
@@ -332,7 +355,8 @@ async function pump(src: Readable, dst: Writable, o: PumpOptions): Promise<PumpR
   let offset = 0;
   let cut: number | undefined;
   try {
-    for await (const raw of src as AsyncIterable<unknown>) {
+    const chunks: AsyncIterable<unknown> = o.keepSrc ? src.iterator({ destroyOnReturn: false }) : src;
+    for await (const raw of chunks) {
       let chunk = Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw));
       if (o.cutAfter && cut === undefined) cut = o.cutAfter(chunk.length);
       if (o.mutate) chunk = o.mutate(chunk, offset);
@@ -412,6 +436,8 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   let spec = checkSpec(opts.faults ?? {});
   let matchCount = 0;
   let rand = mulberry32(spec.seed ?? 1);
+  // streams of their own, so delayed responses do not shift which requests stallFraction picks
+  let delayRand = mulberry32((spec.seed ?? 1) ^ 0x3d1a7);
   // a stream of its own, so random ETags do not shift which requests stallFraction picks
   let etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
   const randomEtag = (): string => Array.from({ length: 4 }, () => Math.floor(etagRand() * 2 ** 32).toString(16).padStart(8, '0')).join('');
@@ -445,24 +471,31 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     return out;
   };
 
-  const decide = (req: IncomingMessage): { matched: boolean; action: Action } => {
+  const decide = (req: IncomingMessage): { matched: boolean; action: Action; delayResponse: boolean } => {
     const s = spec;
-    if (s.match && !testAgainst(s.match, req)) return { matched: false, action: 'forward' };
+    if (s.match && !testAgainst(s.match, req)) return { matched: false, action: 'forward', delayResponse: false };
     const n = ++matchCount;
     // Draw once per matching request whatever else happens, so the sequence only depends on the order.
     const draw = s.stallFraction !== undefined ? rand() : 1;
+    const delayDraw = s.responseDelayFraction !== undefined ? delayRand() : 1;
     const every = (k: number | undefined): boolean => k !== undefined && n % k === 0;
+    const picked = s.responseDelayEvery !== undefined || s.responseDelayFraction !== undefined;
+    const delayResponse = !picked || every(s.responseDelayEvery) || delayDraw < (s.responseDelayFraction ?? 0);
+    return { matched: true, action: pickAction(s, n, draw, every), delayResponse };
+  };
+
+  const pickAction = (s: FaultSpec, n: number, draw: number, every: (k: number | undefined) => boolean): Action => {
     if (s.slowDownStormMs !== undefined && n > (s.slowDownStormAfter ?? 0)) {
       stormStartMs ??= performance.now();
-      if (performance.now() - stormStartMs < s.slowDownStormMs) return { matched: true, action: 'slowDown' };
+      if (performance.now() - stormStartMs < s.slowDownStormMs) return 'slowDown';
     }
-    if (every(s.slowDownEvery)) return { matched: true, action: 'slowDown' };
-    if (s.failAfter !== undefined && n > s.failAfter) return { matched: true, action: 'fail' };
-    if (every(s.stallEvery) || (s.stallFraction !== undefined && draw < s.stallFraction)) return { matched: true, action: 'stall' };
-    if (every(s.resetEvery)) return { matched: true, action: 'reset' };
-    if (every(s.corruptEvery)) return { matched: true, action: 'corrupt' };
-    if (every(s.corruptResponseEvery)) return { matched: true, action: 'corruptResponse' };
-    return { matched: true, action: 'forward' };
+    if (every(s.slowDownEvery)) return 'slowDown';
+    if (s.failAfter !== undefined && n > s.failAfter) return 'fail';
+    if (every(s.stallEvery) || (s.stallFraction !== undefined && draw < s.stallFraction)) return s.stallAfterBytes !== undefined ? 'stallBody' : 'stall';
+    if (every(s.resetEvery)) return 'reset';
+    if (every(s.corruptEvery)) return 'corrupt';
+    if (every(s.corruptResponseEvery)) return 'corruptResponse';
+    return 'forward';
   };
 
   const answerSlowDown = (req: IncomingMessage, res: ServerResponse): void => {
@@ -502,13 +535,19 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     });
   };
 
+  const noteClientClose = (socket: Socket): void => {
+    socket.once('close', () => {
+      if (!lifetime.signal.aborted) stats.stalledClosedByClient++;
+    });
+  };
+
   const resetClient = (socket: Socket): void => {
     stats.resets++;
     if (!socket.destroyed) socket.resetAndDestroy();
   };
 
   // `socket` is captured up front: Node sets req.socket to null once the connection is torn down.
-  const forward = async (req: IncomingMessage, res: ServerResponse, socket: Socket, action: Action, matched: boolean): Promise<void> => {
+  const forward = async (req: IncomingMessage, res: ServerResponse, socket: Socket, action: Action, matched: boolean, delayResponse = true): Promise<void> => {
     const signal = lifetime.signal;
     if (matched && spec.delayMs) {
       stats.delayed++;
@@ -537,7 +576,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     });
     proxyReq.on('response', async (pres) => {
       pres.on('error', () => undefined);
-      if (matched && spec.responseDelayMs) {
+      if (matched && spec.responseDelayMs && delayResponse) {
         stats.responsesDelayed++;
         await sleep(spec.responseDelayMs, signal).catch(() => undefined);
       }
@@ -554,11 +593,14 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       }
       res.writeHead(status, pres.statusMessage ?? '', headers);
       const plen = pres.headers['content-length'] !== undefined ? Number(pres.headers['content-length']) : undefined;
+      const stallAt = spec.stallAfterBytes ?? 0;
       void pump(pres, res, {
         pacers, signal, count: (n) => (stats.bytesDown += n),
         ...(action === 'corruptResponse' && { mutate: flipMiddleByte(plen, () => stats.responsesCorrupted++) }),
+        ...(action === 'stallBody' && !cutUp && { cutAfter: () => stallAt }),
       }).then((r) => {
-        if (r === 'end' && !isDead(res)) res.end();
+        if (r === 'cut' && action === 'stallBody') pres.resume(); // hold the client: no more bytes, no end
+        else if (r === 'end' && !isDead(res)) res.end();
         else if (r !== 'end') res.destroy();
       });
     });
@@ -569,13 +611,23 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
 
     const clen = req.headers['content-length'] !== undefined ? Number(req.headers['content-length']) : undefined;
     const known = clen !== undefined && Number.isFinite(clen) ? clen : undefined;
+    // stall mid-body: the request's own body when it is longer than stallAfterBytes, else the answer's
+    const cutUp = action === 'stallBody' && (known ?? 0) > (spec.stallAfterBytes ?? 0);
     const pumpOpts: PumpOptions = { pacers, signal, count: (n) => (stats.bytesUp += n) };
     if (action === 'reset') {
       pumpOpts.cutAfter = (first) => Math.floor((known ?? first) / 2);
+    } else if (cutUp) {
+      pumpOpts.cutAfter = () => spec.stallAfterBytes ?? 0;
+      pumpOpts.keepSrc = true;
     } else if (action === 'corrupt') {
       pumpOpts.mutate = flipMiddleByte(known, () => stats.corrupted++);
     }
     const result = await pump(req, proxyReq, pumpOpts);
+    if (cutUp && result === 'cut') {
+      // read the rest and drop it (so a client that gives up is seen closing); never end the upstream request
+      req.resume();
+      return;
+    }
     if (action === 'reset') {
       // Cut (or a body shorter than announced): the upstream sees a truncated body, the client a reset.
       resetClient(socket);
@@ -592,7 +644,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     if (logged.length < MAX_LOGGED_REQUESTS) logged.push(`${req.method ?? ''} ${req.url ?? ''}`);
     req.on('error', () => undefined);
     res.on('error', () => undefined);
-    const { matched, action } = decide(req);
+    const { matched, action, delayResponse } = decide(req);
     if (matched) stats.matched++;
     switch (action) {
       case 'slowDown':
@@ -605,7 +657,13 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
         return;
       case 'stall':
         stats.stalled++;
+        noteClientClose(socket);
         req.resume(); // read the whole request, never answer; close() destroys the socket
+        return;
+      case 'stallBody':
+        stats.stalled++;
+        noteClientClose(socket);
+        await forward(req, res, socket, action, matched, delayResponse);
         return;
       case 'reset': {
         const te = req.headers['transfer-encoding'];
@@ -620,7 +678,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
         return;
       }
       default:
-        await forward(req, res, socket, action, matched);
+        await forward(req, res, socket, action, matched, delayResponse);
     }
   };
 
@@ -673,6 +731,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       matchCount = 0;
       stormStartMs = undefined;
       rand = mulberry32(spec.seed ?? 1);
+      delayRand = mulberry32((spec.seed ?? 1) ^ 0x3d1a7);
       etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
       resetPacers();
     },

@@ -93,3 +93,48 @@ describe('DeadlineEstimator', () => {
     expect(e.deadlineMs(1e6, 0)).toBe(before);
   });
 });
+
+describe('DeadlineEstimator tail (latency distribution)', () => {
+  const small = 4096;
+  it('keeps the cold-start deadline until tailMinSamples small requests succeeded, then max(floor, p99 × margin)', () => {
+    const e = new DeadlineEstimator(cfg({ minMs: 500, tailMinSamples: 100, tailMargin: 3, tailFloorMs: 100, expectedLatencyMs: 50, fraction: 3, backoff: 2 }));
+    for (let i = 0; i < 99; i++) e.record(small, 20 + (i % 10));
+    expect(e.deadlineMs(small, 0)).toBe(500);
+    expect(e.hedgeAfterMs(small, 0.95)).toBeUndefined();
+    e.record(small, 80); // the 100th: p99 of 99 × 20..29 ms and one 80 ms is ~29 ms → 3 × 29 < 100: the floor
+    expect(e.deadlineMs(small, 0)).toBe(100);
+    expect(e.deadlineMs(small, 2)).toBe(400); // retries keep the backoff
+    for (let i = 0; i < 20; i++) e.record(small, 60);
+    // p99 now 60 ms (±2%): 3 × 60 = 180
+    expect(e.deadlineMs(small, 0)).toBeGreaterThan(180 * 0.98);
+    expect(e.deadlineMs(small, 0)).toBeLessThan(180 * 1.02);
+    expect(e.hedgeAfterMs(small, 0.5)!).toBeGreaterThan(19);
+  });
+
+  it('cut requests (censored) teach the EWMA but not the tail: stalls do not inflate the p99', () => {
+    const e = new DeadlineEstimator(cfg({ tailMinSamples: 100 }));
+    for (let i = 0; i < 200; i++) e.record(small, 25);
+    const before = e.deadlineMs(small, 0);
+    for (let i = 0; i < 20; i++) e.record(small, before, 1, true);
+    expect(e.deadlineMs(small, 0)).toBe(before);
+  });
+
+  it('large requests keep the EWMA deadline; their hedge time comes from ms per MB per share', () => {
+    const e = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20, expectedLatencyMs: 0, alpha: 0.2 }));
+    const mb16 = 16e6;
+    for (let i = 0; i < 19; i++) e.record(mb16, 1600, 1); // 10 MB/s: 100 ms per MB
+    expect(e.hedgeAfterMs(mb16, 0.95, 1)).toBeUndefined();
+    e.record(mb16, 1600, 1);
+    const after = e.hedgeAfterMs(mb16, 0.95, 2)!;
+    expect(after).toBeGreaterThan(3200 * 0.97);
+    expect(after).toBeLessThan(3200 * 1.03);
+    expect(e.deadlineMs(mb16, 0, 1)).toBeCloseTo(3 * e.expectedMs(mb16, 1), 6);
+  });
+
+  it('"MBps est" of a small request is its class\'s own rate, not the bandwidth prior', () => {
+    const e = new DeadlineEstimator(cfg({ expectedMBps: 10 }));
+    for (let i = 0; i < 10; i++) e.record(4000, 20); // 4 kB in 20 ms = 0.2 MB/s
+    expect(e.mbpsFor(4000)).toBeCloseTo(0.2, 6);
+    expect(e.mbpsFor(16e6)).toBe(e.mbps);
+  });
+});

@@ -562,3 +562,65 @@ describe('fault-proxy', () => {
     expect(refused).toMatch(/ECONNREFUSED/);
   });
 });
+
+describe('fault-proxy: slow-not-stalled and mid-body stalls (hedging, issue 14)', () => {
+  it('responseDelayEvery: 3 delays only the 3rd and 6th answers; the rest pass at once', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { responseDelayEvery: 3, responseDelayMs: 60_000 });
+    // a 60 s delay: the delayed ones are the ones cut by the 1 s client timeout
+    const cut = await stalledIndexes(p, 7, 1000, 'd');
+    expect(cut).toEqual([3, 6]);
+    expect(p.stats()).toMatchObject({ responsesDelayed: 2, forwarded: 7, stalled: 0 });
+    expect(up.seen).toHaveLength(7); // every request reached the upstream: slow, not stalled
+  });
+
+  it('responseDelayFraction is seeded: the same requests are delayed on two proxies', async () => {
+    const up = await startUpstream();
+    const spec: FaultSpec = { responseDelayFraction: 0.4, responseDelayMs: 60_000, seed: 5 };
+    const a = await stalledIndexes(await proxyFor(up, spec), 8, 500, 'a');
+    const b = await stalledIndexes(await proxyFor(up, spec), 8, 500, 'b');
+    expect(a).toEqual(b);
+    expect(a.length).toBeGreaterThan(0);
+    expect(a.length).toBeLessThan(8);
+  });
+
+  it('stallAfterBytes on a PUT: the upstream gets exactly that many body bytes, never an end; a client abort is counted', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { stallEvery: 1, stallAfterBytes: 1000 });
+    const r = await send(p.url, { path: '/bkt/big', body: randomBytes(256 * 1024), timeoutMs: 500 }).then(() => 'answered', () => 'cut');
+    expect(r).toBe('cut');
+    await waitFor(() => up.seen.length === 1 && p.stats().stalledClosedByClient === 1, 3000);
+    expect([up.seen.length, p.stats().stalledClosedByClient]).toEqual([1, 1]);
+    expect(up.seen[0]!.complete).toBe(false);
+    expect(up.seen[0]!.body.length).toBe(1000);
+    expect(p.stats()).toMatchObject({ stalled: 1, bytesUp: 1000 });
+  });
+
+  it('stallAfterBytes on a GET: the answer\'s headers and that many body bytes, then nothing', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { match: /^GET /, stallEvery: 2, stallAfterBytes: 5000 });
+    const get = (path: string): Promise<{ status: number; bytes: number; ended: boolean }> => new Promise((resolve) => {
+      const u = new URL(p.url);
+      let bytes = 0;
+      let status = 0;
+      const req = http.request({ host: u.hostname, port: Number(u.port), method: 'GET', path }, (res) => {
+        status = res.statusCode ?? 0;
+        res.on('data', (c: Buffer) => { bytes += c.length; });
+        res.on('end', () => { clearTimeout(t); resolve({ status, bytes, ended: true }); });
+        res.on('error', () => undefined);
+      });
+      req.on('error', () => undefined);
+      const t = setTimeout(() => { req.destroy(); resolve({ status, bytes, ended: false }); }, 1500);
+      req.end();
+    });
+    expect(await get('/bkt/o1?down=100000')).toEqual({ status: 200, bytes: 100000, ended: true });
+    expect(await get('/bkt/o2?down=100000')).toEqual({ status: 200, bytes: 5000, ended: false });
+    expect(p.stats()).toMatchObject({ stalled: 1, matched: 2 });
+  });
+
+  it('refuses a bad responseDelayEvery, responseDelayFraction or stallAfterBytes', async () => {
+    await expect(startFaultProxy({ target: 'http://127.0.0.1:1', faults: { responseDelayEvery: 0 } })).rejects.toThrow(/responseDelayEvery/);
+    await expect(startFaultProxy({ target: 'http://127.0.0.1:1', faults: { responseDelayFraction: 2 } })).rejects.toThrow(/responseDelayFraction/);
+    await expect(startFaultProxy({ target: 'http://127.0.0.1:1', faults: { stallAfterBytes: -1 } })).rejects.toThrow(/stallAfterBytes/);
+  });
+});

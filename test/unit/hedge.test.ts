@@ -1,0 +1,203 @@
+/**
+ * Hedged requests in the RequestEngine (src/engine/request.ts, src/engine/hedge-policy.ts) against
+ * scripted fake stores: a slow copy loses to its hedge and is aborted; control calls and writes to
+ * a versioned bucket are never hedged; the budget bounds hedges when every request is slow.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_ESTIMATOR, DEFAULT_HEDGE, type HedgeConfig } from '../../src/config/defaults.js';
+import { Endpoint } from '../../src/endpoints/endpoint.js';
+import { makeLimits, type Limits } from '../../src/endpoints/limits.js';
+import { EndpointPool } from '../../src/endpoints/pool.js';
+import { HedgeBudget, hedgeKind } from '../../src/engine/hedge-policy.js';
+import { RequestEngine, type RequestReport, type RequestSpec } from '../../src/engine/request.js';
+import type { PutOutput } from '../../src/endpoints/store.js';
+import { silentLogger } from '../../src/logger.js';
+import { FakeStore, s3Error, type Step } from '../support/fake-store.js';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(() => { while (cleanups.length) cleanups.pop()!(); });
+
+function setup(stores: FakeStore[], hedge: Partial<HedgeConfig> = {}, limits?: Limits) {
+  const endpoints = stores.map((store, i) => new Endpoint({
+    name: store.name, url: `http://127.0.0.1:${i + 1}`, region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's', pathStyle: true,
+    weight: 1, breaker: { threshold: 5, cooldownMs: 60_000 },
+  }, { maxConcurrent: 8, estimator: { ...DEFAULT_ESTIMATOR, tailMinSamples: 10 }, ...(limits && { limits }) }, silentLogger, store));
+  const pool = new EndpointPool(endpoints, { mode: 'pool', strategy: 'round-robin', bucketMap: [], sharedStorage: true });
+  cleanups.push(() => pool.destroy());
+  const reports: RequestReport[] = [];
+  const engine = new RequestEngine(pool, { retries: 3, backoffBaseMs: 1, backoffCapMs: 5 }, new AbortController().signal, silentLogger,
+    (r) => reports.push(r), { ...DEFAULT_HEDGE, ...hedge });
+  return { engine, endpoints, reports };
+}
+
+function put(key: string, extra: Partial<RequestSpec<PutOutput>> = {}): RequestSpec<PutOutput> {
+  return {
+    op: 'PutObject', key, bytes: 3, bucket: 'b', hedge: true, ...extra,
+    send: (ep, signal) => ep.store.putObject({ bucket: 'b', key, body: Buffer.alloc(3), contentLength: 3 }, signal),
+  };
+}
+
+/** Enough quick requests that the endpoint's p95 is known and the budget holds two hedges. */
+async function warm(engine: RequestEngine, n = 40): Promise<void> {
+  for (let i = 0; i < n; i++) await engine.run(put(`warm${i}`));
+}
+
+describe('hedge policy', () => {
+  it('hedges only idempotent operations', () => {
+    expect(['PutObject', 'UploadPart', 'GetObject', 'HeadObject', 'ListObjectsV2'].map((op) => hedgeKind(op as never)))
+      .toEqual(['write', 'write', 'read', 'read', 'read']);
+    for (const op of ['CreateMultipartUpload', 'CompleteMultipartUpload', 'AbortMultipartUpload', 'DeleteObjects', 'DeleteObject']) {
+      expect(hedgeKind(op as never)).toBe(false);
+    }
+  });
+
+  it('the budget allows fraction × requests + burst hedges, never more', () => {
+    const b = new HedgeBudget(0.05, 3);
+    let taken = 0;
+    for (let i = 0; i < 1000; i++) { b.deposit(); if (b.tryTake()) taken++; }
+    expect(taken).toBe(50);
+    const idle = new HedgeBudget(0.05, 3);
+    for (let i = 0; i < 1000; i++) idle.deposit();
+    let burst = 0;
+    while (idle.tryTake()) burst++;
+    expect(burst).toBe(3);
+  });
+});
+
+describe('RequestEngine: hedged requests', () => {
+  it('a PUT past the p95 is sent again; the first answer wins and the slow copy is aborted', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    await warm(engine);
+    store.script({ op: 'putObject', hang: 'reason' });
+    const out = await engine.run(put('slow'));
+    expect(out.etag).toBeDefined();
+    const slow = store.calls.filter((c) => c.op === 'putObject' && (c.input as { key: string }).key === 'slow');
+    expect(slow).toHaveLength(2);
+    expect((slow[0]!.abortReason as Error).name).toBe('HedgeLost');
+    expect(slow[1]!.outcome).toBe('ok');
+    expect(reports.at(-1)).toMatchObject({ key: 'slow', ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    expect([engine.hedged, engine.hedgeWon, engine.hedgeBytes]).toEqual([1, 1, 3]);
+    expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(1);
+  });
+
+  it('the hedge goes to another endpoint when the pool has one', async () => {
+    const a = new FakeStore('a');
+    const b = new FakeStore('b');
+    const { engine, reports } = setup([a, b]);
+    await warm(engine, 60);
+    a.script({ op: 'putObject', hang: 'reason' });
+    // the routing alternates: within two requests one lands on a and hangs; its hedge goes to b
+    await engine.run(put('x0'));
+    await engine.run(put('x1'));
+    const hedged = reports.filter((r) => r.hedged > 0);
+    expect(hedged).toHaveLength(1);
+    expect(hedged[0]).toMatchObject({ endpoint: 'b', hedgeWon: true });
+    const lost = a.calls.filter((c) => (c.abortReason as Error | undefined)?.name === 'HedgeLost');
+    expect(lost.map((c) => (c.input as { key: string }).key)).toEqual([hedged[0]!.key]);
+  });
+
+  it('never hedges a control call, even when asked to', async () => {
+    const store = new FakeStore('ep1');
+    const { engine } = setup([store]);
+    await warm(engine);
+    for (const op of ['CompleteMultipartUpload', 'CreateMultipartUpload', 'AbortMultipartUpload', 'DeleteObjects', 'DeleteObject'] as const) {
+      store.script({ op: 'completeMultipartUpload', hang: 'reason' });
+      await engine.run({ op, key: op, bytes: 0, bucket: 'b', hedge: true, send: (ep, signal) => ep.store.completeMultipartUpload({ bucket: 'b', key: op, uploadId: 'u', parts: [] }, signal) });
+      const calls = store.calls.filter((c) => (c.input as { key?: string })?.key === op);
+      // cut by its deadline and retried, one copy at a time
+      expect(calls).toHaveLength(2);
+      expect((calls[0]!.abortReason as Error).name).toBe('DeadlineExceeded');
+    }
+    expect(engine.hedged).toBe(0);
+  });
+
+  it('no write hedges on a bucket with versioning enabled (asked once); reads still hedge', async () => {
+    const store = new FakeStore('ep1').script({ op: 'getBucketVersioning', result: { status: 'Enabled' } });
+    const { engine } = setup([store]);
+    await warm(engine, 60);
+    store.script({ op: 'putObject', hang: 'reason' });
+    await engine.run(put('v1'));
+    expect(engine.hedged).toBe(0);
+    expect(store.calls.filter((c) => (c.input as { key?: string })?.key === 'v1').map((c) => (c.abortReason as Error | undefined)?.name))
+      .toEqual(['DeadlineExceeded', undefined]);
+    store.script({ op: 'headObject', hang: 'reason' });
+    await engine.run({ op: 'HeadObject', key: 'h', bytes: 0, bucket: 'b', kind: 'read', hedge: true, send: (ep, signal) => ep.store.headObject({ bucket: 'b', key: 'h' }, signal) });
+    expect(engine.hedged).toBe(1);
+    expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(1);
+  });
+
+  it('versioning that cannot be read: no write hedges for the run', async () => {
+    const store = new FakeStore('ep1').script({ op: 'getBucketVersioning', error: s3Error('AccessDenied', 403) });
+    const { engine } = setup([store]);
+    await warm(engine, 60);
+    store.script({ op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' });
+    await engine.run(put('n1'));
+    await engine.run(put('n2'));
+    expect(engine.hedged).toBe(0);
+    expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(1);
+  });
+
+  it('--no-hedge (enabled: false) sends none', async () => {
+    const store = new FakeStore('ep1');
+    const { engine } = setup([store], { enabled: false });
+    await warm(engine);
+    store.script({ op: 'putObject', hang: 'reason' });
+    await engine.run(put('off'));
+    expect(engine.hedged).toBe(0);
+    expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(0);
+  });
+
+  it('no hedge under --tpslimit or --bwlimit: a copy would spend the tokens every request shares', async () => {
+    for (const limits of [makeLimits({}, 100_000, 1_000, 1), makeLimits({ bytesPerSecond: 1e9 }, 0, 1, 1)]) {
+      const store = new FakeStore('ep1');
+      const { engine } = setup([store], {}, limits);
+      await warm(engine);
+      store.script({ op: 'putObject', hang: 'reason' });
+      await engine.run(put('limited'));
+      expect(engine.hedged).toBe(0);
+      expect(store.calls.filter((c) => c.op === 'putObject' && (c.input as { key: string }).key === 'limited')).toHaveLength(2);
+    }
+  });
+
+  it('when every request turns slow at once, hedges stay within the budget (fraction × requests + burst)', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store], { budgetFraction: 0.05, budgetBurst: 1 });
+    await warm(engine);
+    // the 4 first copies hang (the store's steps go to calls in order, and all 4 start before
+    // any hedge); a hedge answers at once; fewer than 5 failures, so the breaker stays closed
+    const hung: Step[] = Array.from({ length: 4 }, () => ({ op: 'putObject', hang: 'reason' }));
+    store.script(...hung);
+    await Promise.all(Array.from({ length: 4 }, (_, i) => engine.run(put(`s${i}`))));
+    // 44 requests: 2.2 hedges earned, capped at the burst of 1 (hedges cannot be saved up)
+    expect(engine.hedged).toBe(1);
+    expect(engine.hedgeWon).toBe(1);
+    // the rest were cut by their deadline and retried, as without hedging
+    expect(reports.filter((r) => r.key.startsWith('s')).map((r) => r.attempts).sort()).toEqual([1, 2, 2, 2]);
+  });
+});
+
+describe('--hedge-after and the table', () => {
+  it('--hedge-after takes p50–p99.9 (with or without the p); anything else is a usage error', async () => {
+    const { parseHedgeAfter } = await import('../../src/config/options.js');
+    expect(parseHedgeAfter('p95')).toBeCloseTo(0.95, 9);
+    expect(parseHedgeAfter('P99.9')).toBeCloseTo(0.999, 9);
+    expect(parseHedgeAfter('90')).toBeCloseTo(0.9, 9);
+    for (const bad of ['p100', 'p5', 'x95', '', 'p95%', '0.95']) expect(() => parseHedgeAfter(bad), bad).toThrow(/--hedge-after: .* must be a percentile from p50 to p99\.9/);
+  });
+
+  it('the request table shows each attempt\'s deadline and whether the request was hedged', async () => {
+    const { renderRequestTable } = await import('../../src/cli/render.js');
+    const row = { op: 'PutObject' as const, endpoint: 'ep1', bytes: 4096, successMs: 20, totalMs: 250, mbps: 0.2, mbpsEst: 0.16, ok: true };
+    const text = await renderRequestTable([
+      { ...row, key: 'a', attempts: 2, deadlinesMs: [210, 420], hedged: 0, hedgeWon: false },
+      { ...row, key: 'b', attempts: 1, deadlinesMs: [210], hedged: 1, hedgeWon: true },
+      { ...row, key: 'c', attempts: 1, deadlinesMs: [210], hedged: 1, hedgeWon: false },
+    ]);
+    expect(text).toMatch(/deadline_ms/);
+    expect(text).toMatch(/hedged/);
+    expect(text).toMatch(/│ a .*│ +210\/420 │ +│/);
+    expect(text).toMatch(/│ b .*│ +210 │ won +│/);
+    expect(text).toMatch(/│ c .*│ +210 │ sent +│/);
+  });
+});
