@@ -205,10 +205,14 @@ const withBase = (list) => {
   const swap = (argv) => argv.map((a) => (a === s3xBin[1] ? baseBin : a));
   return list.flatMap((t) => (t.name.startsWith('s3x') && !t.noBase ? [t, { ...t, name: `${t.name} @base`, base: true, cmd: (...a) => swap(t.cmd(...a)) }] : [t]));
 };
-/** Uploads `dir` to bucket/prefix with s3x over every gateway (untimed) and checks the count. */
+/**
+ * Uploads `dir` to bucket/prefix with s3x over every gateway (untimed) and checks the count. Single
+ * PUTs only (threshold 5 GiB): every seeded object's ETag is its MD5, so a download that verifies
+ * really hashes (multipart ETags cannot be checked by rclone, nor by s3x without the part size).
+ */
 const seed = (dir, prefix, files) => {
   const gateways = process.env.S3X_ENDPOINTS?.split(' ').filter(Boolean) ?? [endpoint];
-  sh(process.execPath, [path.join(ROOT, 'bin/s3x.js'), 'upload', dir, bucket, prefix, ...gateways.flatMap((e) => ['--endpoint-url', e]), '-c', '32', '--no-progress'], { env: cleanEnv(work), stdio: ['ignore', 'ignore', 'inherit'] });
+  sh(process.execPath, [path.join(ROOT, 'bin/s3x.js'), 'upload', dir, bucket, prefix, ...gateways.flatMap((e) => ['--endpoint-url', e]), '-c', '32', '--multipart-threshold', '5GiB', '--no-progress'], { env: cleanEnv(work), stdio: ['ignore', 'ignore', 'inherit'] });
   const [count] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${prefix}/`], { env: cleanEnv(work) }).trim().split(' ').map(Number);
   if (count !== files) throw new Error(`seeding ${prefix}: ${count} of ${files} objects`);
 };
