@@ -103,4 +103,15 @@ describe('--no-sign-request', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^s3x: error: [^\n]*AccessDenied[^\n]*\n$/);
   });
+
+  it('sync s3://private… <dir> --delete, anonymous: the refused listing stops it, one line, nothing deleted', async () => {
+    const out = path.join(scratch, 'kept');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'mine.txt'), 'local only');
+    const r = await runCli(env, ['sync', `s3://${priv.bucket}/data`, out, '--delete', '--no-sign-request', ...ep]);
+    expect(r.code).toBe(2);
+    // it said "(nothing was sent)", which the download direction does not do anyway
+    expect(r.stderr).toMatch(/^s3x: error: cannot list [^\n]*\(nothing was sent, written or deleted\)[^\n]*AccessDenied[^\n]*\n$/);
+    expect(fs.readFileSync(path.join(out, 'mine.txt'), 'utf8')).toBe('local only');
+  });
 });
