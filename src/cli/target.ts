@@ -30,6 +30,11 @@ export function checkBucketName(name: string): string {
     throw new UsageError(`'${name}': only s3://bucket/prefix URLs are accepted (not ${name.slice(0, name.indexOf('://') + 3)})`);
   }
   const problem = bucketNameProblem(name);
+  const slash = name.indexOf('/');
+  // s5cmd's and rclone's users write bucket/prefix; both forms s3x reads are named
+  if (problem && slash > 0 && bucketNameProblem(name.slice(0, slash)) === undefined) {
+    throw new UsageError(`'${name}' is not a bucket name: write s3://${name}, or ${name.slice(0, slash)} ${name.slice(slash + 1)}`);
+  }
   if (problem) throw new UsageError(`'${name}' is not a valid bucket name: ${problem} (S3 bucket names are ${BUCKET_RULES})`);
   return name;
 }

@@ -95,6 +95,11 @@ describe('parseTarget', () => {
     expect(() => parseTarget('s3://bkt', '')).toThrow(UsageError);
   });
 
+  it('a bucket/prefix without s3:// is refused with the two forms that work', () => {
+    expect(() => parseTarget('bkt/logs/2026', undefined)).toThrow(/^'bkt\/logs\/2026' is not a bucket name: write s3:\/\/bkt\/logs\/2026, or bkt logs\/2026$/);
+    expect(() => parseTarget('Bkt/logs', undefined)).toThrow(/'Bkt\/logs' is not a valid bucket name: only lowercase/);
+  });
+
   it('refuses whatever is not a valid bucket and not an s3:// URL', () => {
     fc.assert(fc.property(fc.string({ maxLength: 70 }), fc.option(prefixText, { nil: undefined }), (arg, p) => {
       fc.pre(!isS3Url(arg) && bucketNameProblem(arg) !== undefined);
