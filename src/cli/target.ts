@@ -82,7 +82,7 @@ export function parseDownloadArgs(first: string, second: string | undefined, thi
     // aws-cli's users put the source first; a URL after the dir is that order swapped.
     if (second !== undefined && isS3Url(second) && !isS3Url(first)) throw new UsageError(`the s3:// URL comes first: s3x download ${second} ${first}`);
     if (second === undefined) throw new UsageError(`missing the local directory: expected s3x download ${isS3Url(first) ? first : `${first} <prefix>`} <dir>`);
-    if (!isS3Url(first)) throw new UsageError(`missing the local directory: expected <bucket> <prefix> <dir> or s3://${first}/<prefix> <dir>`);
+    if (!isS3Url(first)) throw new UsageError(`missing the local directory: expected <bucket> <prefix> <dir> or s3://${checkBucketName(first)}/<prefix> <dir>`);
     return { ...parseS3Url(first), dir: second };
   }
   return { ...parseTarget(first, second), dir: third };

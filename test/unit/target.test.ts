@@ -134,6 +134,7 @@ describe('parseDownloadArgs', () => {
     expect(() => parseDownloadArgs('s3://bkt/p', undefined, undefined)).toThrow(/missing the local directory: expected s3x download s3:\/\/bkt\/p <dir>/);
     expect(() => parseDownloadArgs('./out', 's3://bkt/p', undefined)).toThrow(/the s3:\/\/ URL comes first: s3x download s3:\/\/bkt\/p \.\/out/);
     expect(() => parseDownloadArgs('./out', 's3://bkt/p', undefined)).not.toThrow(/s3:\/\/\.\/out/);
+    expect(() => parseDownloadArgs('bkt/p', './out', undefined)).toThrow(/^'bkt\/p' is not a bucket name: write s3:\/\/bkt\/p, or bkt p$/);
   });
 });
 
