@@ -40,6 +40,7 @@ export { MIB } from './config/multipart.js';
 export { formatBytes, parseIntInRange, parseNumberInRange, parseSizeBytes } from './config/units.js';
 export { parseBwLimit, type BwLimit } from './config/units.js';
 export { MAX_TPS_LIMIT } from './config/pool-config.js';
+export { envEndpointUrl } from './config/pool-config.js';
 export type { Logger } from './logger.js';
 export { S3xError, UsageError, FatalRunError, EXIT } from './errors.js';
 export { generateTree, ensureGenerated, type GenerateSpec } from './fs/generate.js';

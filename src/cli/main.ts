@@ -26,7 +26,7 @@ export async function main(argv: string[]): Promise<number> {
   const onSignal = (sig: NodeJS.Signals): void => {
     signals++;
     if (signals === 1) {
-      process.stderr.write(`\ns3x: ${sig}: stopping (in-flight requests are cut, open multipart uploads aborted); press Ctrl-C again to quit at once\n`);
+      process.stderr.write(`\ns3x: ${sig}: stopping (in-flight requests are cut; open multipart uploads are aborted, or left open for resume under upload --resume and sync); press Ctrl-C again to quit at once\n`);
       interrupt.abort();
     } else {
       process.exit(EXIT.INTERRUPTED);

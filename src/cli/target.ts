@@ -30,6 +30,11 @@ export function checkBucketName(name: string): string {
     throw new UsageError(`'${name}': only s3://bucket/prefix URLs are accepted (not ${name.slice(0, name.indexOf('://') + 3)})`);
   }
   const problem = bucketNameProblem(name);
+  const slash = name.indexOf('/');
+  // s5cmd's and rclone's users write bucket/prefix; both forms s3x reads are named
+  if (problem && slash > 0 && bucketNameProblem(name.slice(0, slash)) === undefined) {
+    throw new UsageError(`'${name}' is not a bucket name: write s3://${name}, or ${name.slice(0, slash)} ${name.slice(slash + 1)}`);
+  }
   if (problem) throw new UsageError(`'${name}' is not a valid bucket name: ${problem} (S3 bucket names are ${BUCKET_RULES})`);
   return name;
 }
@@ -72,12 +77,21 @@ export function parseObjectTarget(bucketOrUrl: string, keyArg: string | undefine
  * download's `<bucket> <prefix> <dir>` or `<s3://bucket/prefix> <dir>`: with two arguments the
  * first must be an s3:// URL; with three, a URL first is refused (its prefix would be given twice).
  */
-export function parseDownloadArgs(first: string, second: string, third: string | undefined): S3Target & { dir: string } {
+export function parseDownloadArgs(first: string, second: string | undefined, third: string | undefined): S3Target & { dir: string } {
   if (third === undefined) {
-    if (!isS3Url(first)) throw new UsageError(`missing the local directory: expected <bucket> <prefix> <dir> or s3://${first}/<prefix> <dir>`);
+    // aws-cli's users put the source first; a URL after the dir is that order swapped.
+    if (second !== undefined && isS3Url(second) && !isS3Url(first)) throw new UsageError(`the s3:// URL comes first: s3x download ${second} ${first}`);
+    if (second === undefined) throw new UsageError(`missing the local directory: expected s3x download ${isS3Url(first) ? first : `${first} <prefix>`} <dir>`);
+    if (!isS3Url(first)) throw new UsageError(`missing the local directory: expected <bucket> <prefix> <dir> or s3://${checkBucketName(first)}/<prefix> <dir>`);
     return { ...parseS3Url(first), dir: second };
   }
   return { ...parseTarget(first, second), dir: third };
+}
+
+/** upload's `<dir> <bucket|s3://bucket/prefix> [prefix]`: an s3:// URL as the directory is the order swapped. */
+export function parseUploadArgs(dir: string, bucketOrUrl: string, prefixArg: string | undefined): S3Target {
+  if (isS3Url(dir)) throw new UsageError(`upload sends a local directory: s3x upload ${bucketOrUrl} ${dir} (to fetch from S3: s3x download)`);
+  return parseTarget(bucketOrUrl, prefixArg);
 }
 
 /** `endpoints check`'s optional bucket: a name or s3://bucket (a prefix there is refused: it checks buckets). */

@@ -68,7 +68,7 @@ export async function openListing(engine: RequestEngine, bucket: string, listPre
     first = await listing.next();
   } catch (err) {
     if (err instanceof RequestFailed) throw new FatalRunError(describeListFailure(err, bucket, listPrefix));
-    if (err instanceof ListingError) throw new FatalRunError(`cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${err.message}`);
+    if (err instanceof ListingError) throw new FatalRunError(`cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent, written or deleted): ${err.message}`);
     throw err;
   }
   return (async function* () {
@@ -81,5 +81,5 @@ export async function openListing(engine: RequestEngine, bucket: string, listPre
 /** Why the comparison listing failed, in one line: the cause as the preflight words it, or the last error. */
 function describeListFailure(err: RequestFailed, bucket: string, listPrefix: string): string {
   const cause = err.decision === 'fatal' ? describeFatal(err, bucket, err.endpoint.label) : `${err.message}, after ${err.report.attempts} attempt${err.report.attempts === 1 ? '' : 's'} at ${err.endpoint.label}`;
-  return `cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent): ${cause}`;
+  return `cannot list s3://${bucket}/${listPrefix} to compare with the local files (nothing was sent, written or deleted): ${cause}`;
 }

@@ -42,12 +42,12 @@ export interface PresignedUrl {
 }
 
 /** Checks a lifetime in seconds: a whole number from 1 to 604800. */
-export function checkExpires(expiresInSec: number): number {
+export function checkExpires(expiresInSec: number, flag = '--expires'): number {
   if (!Number.isInteger(expiresInSec) || expiresInSec < 1) {
-    throw new UsageError(`--expires must be a whole number of seconds ≥ 1, got ${expiresInSec}`);
+    throw new UsageError(`${flag} must be a whole number of seconds ≥ 1, got ${expiresInSec}`);
   }
   if (expiresInSec > MAX_PRESIGN_EXPIRES_SEC) {
-    throw new UsageError(`--expires ${expiresInSec} is more than 7 days (${MAX_PRESIGN_EXPIRES_SEC} s), the longest a SigV4 presigned URL can live`);
+    throw new UsageError(`${flag} ${expiresInSec} is more than 7 days (${MAX_PRESIGN_EXPIRES_SEC} s), the longest a SigV4 presigned URL can live`);
   }
   return expiresInSec;
 }

@@ -85,9 +85,33 @@ describe('--no-sign-request', () => {
     }
   });
 
+  it('sync s3://… <dir> --delete and endpoints check, anonymous (the table said credentials "yes")', async () => {
+    const out = path.join(scratch, 'sync-down');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'stale.txt'), 'gone remotely');
+    const sd = await runCli(env, ['sync', `s3://${pub.bucket}/data`, out, '--delete', '--no-sign-request', ...ep], { env: NO_KEYS });
+    expect(sd.code, sd.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(out, 'd/b.txt'), 'utf8')).toBe('bravo');
+    expect(fs.existsSync(path.join(out, 'stale.txt'))).toBe(false);
+    const check = await runCli(env, ['endpoints', 'check', `s3://${pub.bucket}`, '--no-sign-request', ...ep], { env: NO_KEYS });
+    expect(check.code, check.stderr).toBe(0);
+    expect(check.stdout).toMatch(/│ yes +│ anonymous +│ ok +│/);
+  });
+
   it('a private bucket refuses anonymous requests (so they really go unsigned)', async () => {
     const r = await runCli(env, ['ls', `s3://${priv.bucket}/data`, '--no-sign-request', ...ep]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^s3x: error: [^\n]*AccessDenied[^\n]*\n$/);
+  });
+
+  it('sync s3://private… <dir> --delete, anonymous: the refused listing stops it, one line, nothing deleted', async () => {
+    const out = path.join(scratch, 'kept');
+    fs.mkdirSync(out);
+    fs.writeFileSync(path.join(out, 'mine.txt'), 'local only');
+    const r = await runCli(env, ['sync', `s3://${priv.bucket}/data`, out, '--delete', '--no-sign-request', ...ep]);
+    expect(r.code).toBe(2);
+    // it said "(nothing was sent)", which the download direction does not do anyway
+    expect(r.stderr).toMatch(/^s3x: error: cannot list [^\n]*\(nothing was sent, written or deleted\)[^\n]*AccessDenied[^\n]*\n$/);
+    expect(fs.readFileSync(path.join(out, 'mine.txt'), 'utf8')).toBe('local only');
   });
 });

@@ -50,6 +50,14 @@ describe('s3x perf-data', () => {
     expect(r.stderr).toBe('s3x: error: perf-data needs endpoints: pass --endpoint-url URL (repeatable) or --config FILE, or --local to start local Ceph gateways\n');
   });
 
+  it('AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true turns AWS_ENDPOINT_URL_S3 off here too (it went on to AWS S3)', async () => {
+    // a dead local proxy: without the fix the run would head for AWS, and must not leave this machine
+    const off = { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:9', AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: 'true', HTTPS_PROXY: 'http://127.0.0.1:9' };
+    const r = await runCli(env, ['perf-data', '--generate', 'files=1,size=1'], { env: off });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^s3x: error: perf-data needs endpoints: /);
+  });
+
   it.runIf(env.cephDir !== undefined)('--local reuses the running gateways and makes the bucket', async () => {
     const r = await runCli(env, ['perf-data', path.join(scratch, 'c'), `${bucket}-local`, '--local', '--generate', 'files=3,size=10', '-n', '1', '--json'], { env: { S3X_CEPH_DIR: env.cephDir } });
     expect(r.code).toBe(0);

@@ -85,6 +85,9 @@ describe('s3x presign', () => {
       [['--expires', '0'], /^s3x: error: --expires must be a whole number of seconds ≥ 1, got 0\n$/],
       [['--expires', '1h'], /^s3x: error: --expires: '1h' must be a whole number from 1 to 604800\n$/],
       [['--method', 'DELETE'], /^s3x: error: --method must be GET or PUT, got 'DELETE'\n$/],
+      // aws-cli's name was answered with '--expires 700000 …', and a second, different lifetime was ignored
+      [['--expires-in', '700000'], /^s3x: error: --expires-in 700000 is more than 7 days \(604800 s\), the longest a SigV4 presigned URL can live\n$/],
+      [['--expires-in', '600', '--expires', '700'], /^s3x: error: --expires 700 and --expires-in 600 disagree: give one\n$/],
     ] as const) {
       const r = await runCli(env, ['presign', bucket, KEY, '--endpoint-url', env.endpoints[0]!, ...args]);
       expect(r.code).toBe(2);

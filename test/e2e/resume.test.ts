@@ -130,13 +130,15 @@ const summaryOf = (stdout: string): Summary => JSON.parse(stdout.trim().split('\
  * Starts `upload … --resume` through a throttled proxy and sends `signal` once the store lists
  * at least `minParts` parts of `key` (polled, bounded by 60 s); resolves with the exit code and stdout.
  */
-async function interruptAfterParts(args: string[], key: string, minParts: number, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; sent: boolean }> {
+async function interruptAfterParts(args: string[], key: string, minParts: number, signal: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string; sent: boolean }> {
   const child = spawn(process.execPath, [BIN, ...args], {
     env: { PATH: process.env.PATH!, HOME: os.tmpdir(), AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey, AWS_REGION: env.region },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let sent = false;
   const closed = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, sig) => resolve({ code, signal: sig })));
   let exited = false;
@@ -148,7 +150,7 @@ async function interruptAfterParts(args: string[], key: string, minParts: number
     await new Promise((r) => setTimeout(r, 100));
   }
   if (!sent && !exited) child.kill('SIGKILL');
-  return { ...(await closed), stdout, sent };
+  return { ...(await closed), stdout, stderr, sent };
 }
 
 describe('upload --resume', () => {
@@ -230,6 +232,9 @@ describe('upload --resume', () => {
     expect(first.sent).toBe(true);
     expect(first.code).toBe(130);
     expect(first.stdout).toMatch(/^Left open for resume: 1 multipart upload holding parts \(rerun with --resume to continue; `s3x cleanup-multipart .* intr --older-than 0s` removes them\)$/m);
+    // the line printed on Ctrl-C said "open multipart uploads aborted" while --resume kept them
+    expect(first.stderr).toMatch(/^s3x: SIGINT: stopping \(.*left open for resume under upload --resume and sync\)/m);
+    expect(first.stderr).not.toMatch(/open multipart uploads aborted\)/);
     await slow.close();
     const open = await openUploads(key);
     expect(open).toHaveLength(1);

@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  bucketNameProblem, checkBucketName, isS3Url, parseBucketOnly, parseDownloadArgs, parseObjectTarget, parseS3Url, parseTarget,
+  bucketNameProblem, checkBucketName, isS3Url, parseBucketOnly, parseDownloadArgs, parseObjectTarget, parseS3Url, parseTarget, parseUploadArgs,
 } from '../../src/cli/target.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -95,6 +95,11 @@ describe('parseTarget', () => {
     expect(() => parseTarget('s3://bkt', '')).toThrow(UsageError);
   });
 
+  it('a bucket/prefix without s3:// is refused with the two forms that work', () => {
+    expect(() => parseTarget('bkt/logs/2026', undefined)).toThrow(/^'bkt\/logs\/2026' is not a bucket name: write s3:\/\/bkt\/logs\/2026, or bkt logs\/2026$/);
+    expect(() => parseTarget('Bkt/logs', undefined)).toThrow(/'Bkt\/logs' is not a valid bucket name: only lowercase/);
+  });
+
   it('refuses whatever is not a valid bucket and not an s3:// URL', () => {
     fc.assert(fc.property(fc.string({ maxLength: 70 }), fc.option(prefixText, { nil: undefined }), (arg, p) => {
       fc.pre(!isS3Url(arg) && bucketNameProblem(arg) !== undefined);
@@ -123,6 +128,21 @@ describe('parseDownloadArgs', () => {
   it('refuses two arguments without a URL, and a URL with a prefix too', () => {
     expect(() => parseDownloadArgs('bkt', './out', undefined)).toThrow(/missing the local directory/);
     expect(() => parseDownloadArgs('s3://bkt/p', 'q', './out')).toThrow(/not both/);
+  });
+
+  it('names what is missing or swapped: the dir after s3://, the URL before the dir', () => {
+    expect(() => parseDownloadArgs('s3://bkt/p', undefined, undefined)).toThrow(/missing the local directory: expected s3x download s3:\/\/bkt\/p <dir>/);
+    expect(() => parseDownloadArgs('./out', 's3://bkt/p', undefined)).toThrow(/the s3:\/\/ URL comes first: s3x download s3:\/\/bkt\/p \.\/out/);
+    expect(() => parseDownloadArgs('./out', 's3://bkt/p', undefined)).not.toThrow(/s3:\/\/\.\/out/);
+    expect(() => parseDownloadArgs('bkt/p', './out', undefined)).toThrow(/^'bkt\/p' is not a bucket name: write s3:\/\/bkt\/p, or bkt p$/);
+  });
+});
+
+describe('parseUploadArgs', () => {
+  it('takes <dir> then the target, and refuses an s3:// URL as the directory', () => {
+    expect(parseUploadArgs('./d', 's3://bkt/p', undefined)).toEqual({ bucket: 'bkt', prefix: 'p' });
+    expect(parseUploadArgs('./d', 'bkt', 'p')).toEqual({ bucket: 'bkt', prefix: 'p' });
+    expect(() => parseUploadArgs('s3://bkt/p', './d', undefined)).toThrow(/upload sends a local directory: s3x upload \.\/d s3:\/\/bkt\/p \(to fetch from S3: s3x download\)/);
   });
 });
 

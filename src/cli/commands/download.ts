@@ -26,7 +26,7 @@ export function registerDownload(program: Command, ctx: CliContext): void {
     .description('download every object under s3://<bucket>/<prefix>/ into <dir>, in parallel over one or more endpoints')
     .usage('[options] <bucket> <prefix> <dir>\n       s3x download [options] s3://<bucket>/<prefix> <dir>')
     .argument('<bucket>', 'bucket, or s3://bucket/prefix (then <dir> comes next)')
-    .argument('<prefix>', 'downloads keys under "<prefix>/" to <dir>/<rest of the key>; "" = the whole bucket')
+    .argument('[prefix]', 'downloads keys under "<prefix>/" to <dir>/<rest of the key>; "" = the whole bucket')
     .argument('[dir]', 'local directory (created if missing)')
     .option('--raw-prefix', 'match the prefix as a plain string; paths are then relative to its last "/"')
     .option('--skip-existing', 'leave a file alone when one of the same size is already there')
@@ -51,7 +51,7 @@ Examples:
 
 Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
 
-  cmd.action(async (first: string, second: string, third: string | undefined, flags: DownloadFlags) => {
+  cmd.action(async (first: string, second: string | undefined, third: string | undefined, flags: DownloadFlags) => {
     const { bucket, prefix, dir } = parseDownloadArgs(first, second, third);
     const sseC = sseCFromFlags(flags);
     const { conn, logger } = connectionFromFlags(flags, ctx.signal);

@@ -31,7 +31,7 @@ Examples:
       const yn = (v: boolean | undefined): string => (v === undefined ? '?' : v ? 'yes' : 'NO');
       for (const r of results) {
         table.push([
-          r.name, r.url, yn(r.reachable), yn(r.credentialsValid),
+          r.name, r.url, yn(r.reachable), conn.unsigned && r.credentialsValid ? 'anonymous' : yn(r.credentialsValid),
           ...(bucket !== undefined ? [r.bucketAccess ?? '?'] : []),
           r.latencyMs !== undefined ? r.latencyMs.toFixed(1) : '-', r.ok ? 'ok' : `FAIL: ${r.problem}`,
         ]);

@@ -1,7 +1,7 @@
 /** `s3x perf-data [dir] [bucket] [prefix]`: repeated uploads, per-request table, statistics. */
 import type { Command } from 'commander';
 import {
-  type ConnectionOptions, ensureGenerated, EXIT, formatBytes, generatedDir, parseGenerate, perfData, type PerfSummary, type RequestReport,
+  type ConnectionOptions, ensureGenerated, envEndpointUrl, EXIT, formatBytes, generatedDir, parseGenerate, perfData, type PerfSummary, type RequestReport,
   type Stat, UsageError,
 } from '../../index.js';
 import type { CliContext } from '../context.js';
@@ -46,7 +46,7 @@ Examples:
       flags.endpointUrl = gw.urls;
       local = gw.conn;
     } else if (!flags.endpointUrl && !flags.config && !process.env.S3X_CONFIG && !Object.keys(process.env).some((k) => k.startsWith('S3X_ENDPOINT_'))
-      && !process.env.AWS_ENDPOINT_URL_S3 && !process.env.AWS_ENDPOINT_URL) {
+      && !envEndpointUrl(process.env)) {
       throw new UsageError('perf-data needs endpoints: pass --endpoint-url URL (repeatable) or --config FILE, or --local to start local Ceph gateways');
     }
     if (spec) await ensureGenerated(dir, spec);

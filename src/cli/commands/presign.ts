@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import {
   checkExpires, DEFAULT_PRESIGN_EXPIRES_SEC, EXIT, MAX_PRESIGN_EXPIRES_SEC, parseIntInRange, presign,
-  type PresignMethod,
+  type PresignMethod, UsageError,
 } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { parseObjectTarget } from '../target.js';
@@ -39,12 +39,16 @@ Examples:
   $ s3x presign artifacts builds/42/app.tar.gz --endpoint-url http://127.0.0.1:7480        # the same
   $ curl -o app.tar.gz "$(s3x presign artifacts builds/42/app.tar.gz --endpoint-url http://127.0.0.1:7480)"
   $ curl -X PUT --upload-file report.pdf "$(s3x presign inbox report.pdf --method PUT --expires 600 --endpoint-url http://127.0.0.1:7480)"`)
-    .action(async (target: string, keyArg: string | undefined, flags: PresignFlags) => {
+    .action(async function (this: Command, target: string, keyArg: string | undefined, flags: PresignFlags) {
       const { bucket, key } = parseObjectTarget(target, keyArg);
       const method = flags.method as PresignMethod;
+      if (flags.expiresIn !== undefined && this.getOptionValueSource('expires') === 'cli' && flags.expires !== flags.expiresIn) {
+        throw new UsageError(`--expires ${flags.expires} and --expires-in ${flags.expiresIn} disagree: give one`);
+      }
       // a clear message for "more than 7 days" before the generic range check
       const expires = flags.expiresIn ?? flags.expires;
-      const expiresInSec = /^\s*\d+\s*$/.test(expires) ? checkExpires(Number(expires)) : parseIntInRange(expires, flags.expiresIn !== undefined ? '--expires-in' : '--expires', 1, MAX_PRESIGN_EXPIRES_SEC);
+      const flag = flags.expiresIn !== undefined ? '--expires-in' : '--expires';
+      const expiresInSec = /^\s*\d+\s*$/.test(expires) ? checkExpires(Number(expires), flag) : parseIntInRange(expires, flag, 1, MAX_PRESIGN_EXPIRES_SEC);
       const signed = await presign({
         bucket, key, method, expiresInSec,
         ...(flags.endpointUrl !== undefined && { endpointUrls: [flags.endpointUrl] }),

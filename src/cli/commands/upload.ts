@@ -7,7 +7,7 @@ import { upload } from '../../index.js';
 import type { CliContext } from '../context.js';
 import { resumeLines } from '../resume-lines.js';
 import { addObjectHeaderOptions, objectHeadersFromFlags, type ObjectHeaderFlags } from '../object-header-flags.js';
-import { parseTarget } from '../target.js';
+import { parseUploadArgs } from '../target.js';
 import { addTransferOptions, startTransfer, type TransferFlags } from '../transfer.js';
 
 interface UploadFlags extends TransferFlags, ObjectHeaderFlags {
@@ -41,7 +41,7 @@ Examples:
 Exit codes: 0 all uploaded; 1 some files failed (each is named); 2 usage, config, bucket or credential error; 130 interrupted.`);
 
   cmd.action(async (dir: string, target: string, prefixArg: string | undefined, flags: UploadFlags) => {
-    const { bucket, prefix } = parseTarget(target, prefixArg);
+    const { bucket, prefix } = parseUploadArgs(dir, target, prefixArg);
     const headers = objectHeadersFromFlags(flags);
     const run = await startTransfer(ctx, dir, bucket, prefix, flags);
     let summary;
