@@ -54,8 +54,8 @@ export async function main(argv: string[]): Promise<number> {
     .description('Fast, fault-tolerant bulk transfers to S3-compatible object stores, over several endpoints at once')
     .version(version)
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)')
-    .configureOutput({ writeOut: ctx.out, writeErr: ctx.err });
+    // a usage error is one line, as every other error of s3x (commanders' own add a second)
+    .configureOutput({ writeOut: ctx.out, writeErr: ctx.err, outputError: (msg, write) => write(`${msg.trimEnd()} (run with --help for usage)\n`) });
   program.addHelpText('after', `
 Examples:
   $ s3x upload ./build my-bucket ci/run-42 --endpoint-url http://127.0.0.1:7480

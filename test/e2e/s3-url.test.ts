@@ -128,3 +128,16 @@ describe('bad targets: one line, exit 2, nothing sent (dry-run included)', () =>
     expect(fs.existsSync(path.join(scratch, 'never'))).toBe(false);
   });
 });
+
+describe("commander's usage errors: one line, exit 2", () => {
+  it.each([
+    ['ls with no bucket', ['ls'], /missing required argument 'bucket'/],
+    ['an unknown option', ['upload', 'TREE', 's3://ok-bucket/p', '--bogus'], /unknown option '--bogus'/],
+    ['sync s3://… with no directory', ['sync', 's3://ok-bucket/p'], /missing required argument 'target'/],
+  ])('%s', async (_name, args, message) => {
+    const r = await runCli(env, [...args.map((a) => (a === 'TREE' ? tree : a)), ...deadEp]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toMatch(/^error: [^\n]+ \(run with --help for usage\)\n$/);
+  });
+});
