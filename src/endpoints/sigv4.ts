@@ -36,10 +36,16 @@ function hmac(key: crypto.BinaryLike | crypto.KeyObject, data: string): Buffer {
   return crypto.createHmac('sha256', key).update(data).digest();
 }
 
+/** the last second formatted: thousands of requests are signed within one second */
+let lastAmzDate: { second: number; long: string; short: string } | undefined;
+
 /** `20261201T163414Z` and `20261201` of a signing time. */
 function amzDate(at: Date): { long: string; short: string } {
+  const second = Math.floor(at.getTime() / 1000);
+  if (lastAmzDate?.second === second) return lastAmzDate;
   const long = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
-  return { long, short: long.slice(0, 8) };
+  lastAmzDate = { second, long, short: long.slice(0, 8) };
+  return lastAmzDate;
 }
 
 /** Canonical query: encoded names and values sorted by name; a bare name signs as `name=`. */

@@ -343,7 +343,9 @@ export class RequestEngine {
       let done = false;
       let hedging = false;
       let firstError: { err: unknown } | undefined;
-      const hedgeAc = new AbortController();
+      // made when the hedge is sent: most requests answer before the timer, and aborting a
+      // controller nobody listens to costs an Error (stack capture) and an abort event per request
+      let hedgeAc: AbortController | undefined;
       const finish = (settle: () => void): void => {
         if (done) return;
         done = true;
@@ -351,12 +353,13 @@ export class RequestEngine {
         settle();
       };
       first.then(
-        (answer) => finish(() => { hedgeAc.abort(new HedgeLost()); resolve(answer); }),
+        (answer) => finish(() => { hedgeAc?.abort(new HedgeLost()); resolve(answer); }),
         (err: unknown) => { firstError = { err }; if (!hedging) finish(() => reject(err)); },
       );
       const timer = setTimeout(() => {
         if (done) return;
         hedging = true;
+        hedgeAc = new AbortController();
         void this.hedgeCopy(spec, ep, hedgeAc, tries).then((answer) => {
           hedging = false;
           if (answer) finish(() => resolve(answer));

@@ -162,6 +162,14 @@ describe('a failed check after the upload leaves no object behind (item 4)', () 
       return frozen;
     };
     fs.promises.stat = frozenStat as typeof fs.promises.stat;
+    // the walk stats synchronously (src/fs/walk.ts): the same frozen answer there
+    const realStatSync = fs.statSync;
+    const frozenStatSync = (p: fs.PathLike, o?: fs.StatSyncOptions): unknown => {
+      if (String(p) !== file) return realStatSync(p, o);
+      frozen ??= realStatSync(p) as fs.Stats;
+      return frozen;
+    };
+    (fs as { statSync: unknown }).statSync = frozenStatSync;
     try {
       const p = await through({ match: /^PUT .*partNumber=2&/, delayMs: 1500 });
       const run = uploadLib({
@@ -180,6 +188,7 @@ describe('a failed check after the upload leaves no object behind (item 4)', () 
       expect(await keys('coarse/')).toEqual([]);
     } finally {
       fs.promises.stat = realStat;
+      (fs as { statSync: unknown }).statSync = realStatSync;
     }
   });
 

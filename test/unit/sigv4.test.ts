@@ -66,6 +66,18 @@ describe('SigV4Signer signs as @smithy/signature-v4', () => {
     }
   });
 
+  it('x-amz-date within one second, across a second and back (the formatted date is cached per second)', async () => {
+    const req: RequestToSign = { method: 'GET', path: '/b/k', query: {}, headers: { host: 'h', 'x-amz-content-sha256': EMPTY } };
+    const signer = new SigV4Signer('us-east-1', async () => plain);
+    const times = ['2026-12-01T16:34:14.000Z', '2026-12-01T16:34:14.999Z', '2026-12-01T16:34:15.000Z', '2026-12-01T16:35:15.000Z', '2026-12-01T16:34:14.500Z'];
+    for (const iso of times) {
+      const when = new Date(iso);
+      const smithy = new SignatureV4({ service: 's3', region: 'us-east-1', credentials: async () => plain, sha256: Sha256, uriEscapePath: false, applyChecksum: false });
+      const theirs = await smithy.sign({ method: 'GET', protocol: 'http:', hostname: 'h', path: '/b/k', query: {}, headers: { ...req.headers } }, { signingDate: when });
+      expect(await signer.sign(req, when)).toEqual(theirs.headers);
+    }
+  });
+
   it.each<[string, string, string]>([
     ['a GET of a key that needs encoding, on a local gateway', 'GET', '/bucket/dir/a%20b%2B%26c%E6%97%A5.txt'],
     ['a PUT on AWS (virtual-hosted)', 'PUT', '/k'],
