@@ -368,5 +368,11 @@ describe('s3x sync s3://… <dir>', () => {
     const up = await runCli(env, ['sync', scratch(), `s3://${bucket}/up`, '--exact-timestamps', ...ep]);
     expect(up.code).toBe(2);
     expect(up.stderr).toMatch(/--exact-timestamps is for the download direction/);
+    // upload-only flags are refused downloading, not ignored
+    for (const [flag, message] of [['--verify', /--verify is for the upload direction/], ['--no-resume', /--no-resume is for the upload direction/], ['--cache-control=no-cache', /object header flags .* are for the upload direction/]] as const) {
+      const down = await runCli(env, ['sync', `s3://${bucket}/a`, scratch(), flag, ...ep]);
+      expect(down.code, flag).toBe(2);
+      expect(down.stderr, flag).toMatch(message);
+    }
   });
 });

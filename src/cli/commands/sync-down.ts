@@ -32,6 +32,8 @@ export function comparisonOf(flags: Pick<SyncFlags, 'checksum' | 'sizeOnly' | 'e
 export async function runSyncDown(ctx: CliContext, bucket: string, prefix: string, dir: string, flags: SyncFlags): Promise<void> {
   if (flags.followSymlinks) throw new UsageError('sync s3://… <dir>: --follow-symlinks is for the upload direction; s3x never writes or deletes through a symbolic link');
   if (flags.priority) throw new UsageError('sync s3://… <dir>: --priority is for the upload direction');
+  if (flags.verify) throw new UsageError('sync s3://… <dir>: --verify is for the upload direction (downloads check the MD5 of every object whose ETag is one, always)');
+  if (flags.resume !== undefined) throw new UsageError(`sync s3://… <dir>: --${flags.resume ? '' : 'no-'}resume is for the upload direction (multipart uploads)`);
   const compare = comparisonOf(flags);
   const { sseC, ...headers } = objectHeadersFromFlags(flags) ?? {};
   if (Object.keys(headers).some((k) => k !== 'metadata' || Object.keys(headers.metadata ?? {}).length > 0)) {
