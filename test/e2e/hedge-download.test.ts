@@ -1,0 +1,135 @@
+/**
+ * Hedged downloads that stream to the file (issue 14), through the fault proxy in front of a real
+ * gateway: a streamed GET (1 MiB, below the multipart threshold) and a ranged part of a large
+ * object, each stalled mid-body (`stallAfterBytes`), are hedged and the hedge wins; the stalled
+ * connection is closed by the client, the files are byte-exact and no temporary file is left.
+ * `--no-hedge` sends none. Counts only, no timed assertions. Large requests are hedged once their
+ * endpoint has 20 of them timed (src/endpoints/estimator.ts LARGE_MIN_SAMPLES): each run starts
+ * with 1 MiB objects enough for that.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { startFaultProxy, type FaultProxy, type FaultSpec } from '../support/fault-proxy.js';
+import { makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
+import { putObjects } from '../support/seed.js';
+
+const env: S3TestEnv = inject('s3');
+const MIB = 1024 * 1024;
+/** 1 MiB objects before the stalled one: ≥ 20 large requests timed whatever the order */
+const WARM = 40;
+const ranged = ['--multipart-threshold', '8MiB', '--part-size', '5MiB'];
+
+let bucket: string;
+let drop: () => Promise<void>;
+/** prefix → relative name → content */
+const sets: Record<string, Record<string, Buffer>> = { st: {}, rg: {} };
+const proxies: FaultProxy[] = [];
+const dirs: string[] = [];
+
+beforeAll(async () => {
+  ({ bucket, drop } = await makeBucket(env, 'hedgedl'));
+  for (let i = 0; i < WARM; i++) {
+    sets.st![`m${String(i).padStart(3, '0')}.bin`] = crypto.randomBytes(MIB);
+    sets.rg![`m${String(i).padStart(3, '0')}.bin`] = crypto.randomBytes(MIB);
+  }
+  // listed last; 15 MiB in three parts of 5 MiB; one PUT: its ETag is its MD5, checked in file order
+  sets.rg!['zbig.bin'] = crypto.randomBytes(15 * MIB);
+  await putObjects(env, bucket, Object.entries(sets).flatMap(([p, fs_]) => Object.entries(fs_).map(([k, b]) => [`${p}/${k}`, b] as const)), 8);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all(proxies.map((p) => p.close()));
+  await drop?.();
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
+});
+
+type Rec = { type: string; op?: string; key?: string; part?: number; attempts?: number; hedged?: number; hedgeWon?: boolean | number; hedgeBytes?: number; retries?: number };
+
+async function proxy(faults: FaultSpec): Promise<FaultProxy> {
+  const p = await startFaultProxy({ target: env.endpoints[0]!, faults });
+  proxies.push(p);
+  return p;
+}
+
+function records(stdout: string): Rec[] {
+  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
+}
+
+/** Waits (bounded) for `cond`; no assertion about how long it took. */
+async function eventually(cond: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+  return cond();
+}
+
+function outDir(): string {
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-hedge-dl-'));
+  dirs.push(out);
+  return out;
+}
+
+/** Exactly the objects' files, byte-exact: nothing else (no temporary file) in the directory. */
+function expectFiles(out: string, want: Record<string, Buffer>): void {
+  expect(fs.readdirSync(out).sort()).toEqual(Object.keys(want).sort());
+  for (const [rel, content] of Object.entries(want)) expect(fs.readFileSync(path.join(out, rel)).equals(content), rel).toBe(true);
+}
+
+describe('hedged downloads streamed to the file', () => {
+  it('a streamed GET stalled mid-body is hedged and the hedge wins: the file byte-exact, the stalled copy\'s file removed', async () => {
+    // object GETs only (the listing has a query); the 30th sends 256 KiB of its body, then nothing
+    const p = await proxy({ match: /^GET \/[^/?]+\/st\/m/, stallEvery: 30, stallAfterBytes: 256 * 1024 });
+    const out = outDir();
+    const r = await runCli(env, ['download', bucket, 'st', out, '--endpoint-url', p.url, '--json', '-c', '4']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const recs = records(r.stdout);
+    expect(p.stats().stalled).toBe(1);
+    const won = recs.filter((x) => x.type === 'request' && x.op === 'GetObject' && x.hedgeWon === true);
+    expect(won.length).toBe(1);
+    expect(won[0]).toMatchObject({ attempts: 1, hedged: 1 });
+    expect(recs.at(-1)).toMatchObject({ hedged: 1, hedgeWon: 1, hedgeBytes: MIB });
+    expect(await eventually(() => p.stats().stalledClosedByClient === 1)).toBe(true);
+    expectFiles(out, sets.st!);
+  });
+
+  it('a ranged part stalled mid-body is hedged and the hedge wins: the file byte-exact (MD5 checked in file order), no temporary file', async () => {
+    // the big object's part GETs only: the 3rd to arrive sends 1 MiB of its 5, then nothing; its hedge is the 4th
+    const p = await proxy({ match: /^GET \/[^/?]+\/rg\/zbig/, stallEvery: 3, stallAfterBytes: MIB });
+    const out = outDir();
+    // p90: a large request's first deadline is 3 × its EWMA-expected time, and under a loaded
+    // machine the p95 of 40 timed GETs can sit past it (the deadline would cut before any hedge)
+    const r = await runCli(env, ['download', bucket, 'rg', out, '--endpoint-url', p.url, '--json', '-c', '4', '--hedge-after', 'p90', ...ranged]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const recs = records(r.stdout);
+    expect(p.stats().stalled).toBe(1);
+    const parts = recs.filter((x) => x.type === 'request' && x.op === 'GetObject' && x.part !== undefined);
+    expect(parts.map((x) => x.part).sort()).toEqual([1, 2, 3]);
+    const won = parts.filter((x) => x.hedgeWon === true);
+    expect(won.length).toBe(1);
+    expect(won[0]).toMatchObject({ attempts: 1, hedged: 1 });
+    expect(recs.at(-1)!.hedgeWon).toBeGreaterThanOrEqual(1);
+    // three parts and one hedge went through the proxy, none retried
+    expect(p.stats().matched).toBe(4);
+    expect(await eventually(() => p.stats().stalledClosedByClient === 1)).toBe(true);
+    expectFiles(out, sets.rg!);
+  });
+
+  it('--no-hedge sends none: the stalled part and the stalled streamed GET wait for their deadline and are retried', async () => {
+    const p = await proxy({ match: /^GET \/[^/?]+\/rg\/(zbig|m039)/, stallEvery: 3, stallAfterBytes: MIB / 4 });
+    const out = outDir();
+    const r = await runCli(env, ['download', bucket, 'rg', out, '--endpoint-url', p.url, '--json', '-c', '4', '--no-hedge', ...ranged]);
+    expect(r.code).toBe(0);
+    const recs = records(r.stdout);
+    expect(recs.at(-1)).toMatchObject({ hedged: 0, hedgeWon: 0, hedgeBytes: 0 });
+    expect(recs.filter((x) => x.type === 'request' && (x.hedged ?? 0) > 0)).toEqual([]);
+    expect(p.stats().stalled).toBeGreaterThanOrEqual(1);
+    expect(recs.at(-1)!.retries).toBeGreaterThanOrEqual(1);
+    // one GET through the proxy per reported attempt: no second copy
+    const attempts = recs.filter((x) => x.type === 'request' && x.op === 'GetObject' && /rg\/(zbig|m039)/.test(x.key ?? '')).reduce((n, x) => n + x.attempts!, 0);
+    expect(p.stats().matched).toBe(attempts);
+    expectFiles(out, sets.rg!);
+  });
+});
