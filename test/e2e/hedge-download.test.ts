@@ -7,13 +7,14 @@
  * endpoint has 20 of them timed (src/endpoints/estimator.ts LARGE_MIN_SAMPLES): each run starts
  * with 1 MiB objects enough for that.
  */
+import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFaultProxy, type FaultProxy, type FaultSpec } from '../support/fault-proxy.js';
-import { makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
+import { BIN, makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
 import { putObjects } from '../support/seed.js';
 
 const env: S3TestEnv = inject('s3');
@@ -131,5 +132,36 @@ describe('hedged downloads streamed to the file', () => {
     const attempts = recs.filter((x) => x.type === 'request' && x.op === 'GetObject' && /rg\/(zbig|m039)/.test(x.key ?? '')).reduce((n, x) => n + x.attempts!, 0);
     expect(p.stats().matched).toBe(attempts);
     expectFiles(out, sets.rg!);
+  });
+
+  it('Ctrl-C while both copies of a streamed GET are stalled: exit 130, both temporary files removed, the other files whole', async () => {
+    // every copy of the last object stalls after 256 KiB: the first and its hedge each have a temporary file
+    const p = await proxy({ match: /^GET \/[^/?]+\/st\/m039/, stallEvery: 1, stallAfterBytes: 256 * 1024 });
+    const out = outDir();
+    const child = spawn(process.execPath, [BIN, 'download', bucket, 'st', out, '--endpoint-url', p.url, '--json', '-c', '4', '--hedge-after', 'p90'], {
+      env: { PATH: process.env.PATH!, HOME: os.tmpdir(), AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey, AWS_REGION: env.region },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
+    let tmpsSeen = 0;
+    const code = await new Promise<number | null>((resolve) => {
+      const killer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      const poll = setInterval(() => {
+        // both copies stalled, and their files there (the others' are renamed by then, or soon)
+        if (p.stats().stalled < 2) return;
+        tmpsSeen = fs.readdirSync(out).filter((n) => n.includes('.s3x-tmp-')).length;
+        if (tmpsSeen === 2) { clearInterval(poll); child.kill('SIGINT'); }
+      }, 20);
+      child.on('close', (c) => { clearInterval(poll); clearTimeout(killer); resolve(c); });
+    });
+    expect(tmpsSeen).toBe(2);
+    expect(code).toBe(130);
+    expect(records(stdout).at(-1)).toMatchObject({ type: 'summary', interrupted: true });
+    expect(records(stdout).at(-1)!.hedged).toBeGreaterThanOrEqual(1);
+    const left = fs.readdirSync(out);
+    expect(left.filter((n) => n.includes('.s3x-tmp-'))).toEqual([]);
+    expect(left).not.toContain('m039.bin');
+    for (const n of left) expect(fs.readFileSync(path.join(out, n)).equals(sets.st![n]!), n).toBe(true);
   });
 });
