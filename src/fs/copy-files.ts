@@ -12,6 +12,8 @@ export class CopyFiles {
   /** opens under way: `keep` / `close` wait for them, so no file appears after they return */
   private readonly opening = new Set<Promise<unknown>>();
   private over = false;
+  /** per finished copy's file: what to take back (its progress) if that file is removed after all */
+  private readonly undo = new Map<string, () => void>();
 
   /**
    * `nextPath`: a fresh unique path beside the target; `registry`: the run's temporary files,
@@ -45,10 +47,21 @@ export class CopyFiles {
     return { path: p, fh };
   }
 
+  /**
+   * A copy finished its file: `undo` runs if the file is removed after all (another copy won),
+   * at once if it was removed already.
+   */
+  finished(p: string, undo: () => void): void {
+    if (this.live.has(p)) this.undo.set(p, undo);
+    else if (!this.kept(p)) undo();
+  }
+
   /** A copy failed or was cut: its file goes. */
   async remove(p: string): Promise<void> {
     if (!this.live.has(p)) return;
     this.live.delete(p);
+    this.undo.get(p)?.();
+    this.undo.delete(p);
     await fs.promises.unlink(p).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'ENOENT') throw err; });
     this.registry.delete(p);
   }
@@ -56,7 +69,9 @@ export class CopyFiles {
   /** The winner's file stays (the caller renames it); every other copy's is removed, now or when it appears. */
   async keep(p: string): Promise<void> {
     this.over = true;
+    this.keptPath = p;
     this.live.delete(p);
+    this.undo.delete(p);
     await this.removeAll();
   }
 
@@ -73,6 +88,10 @@ export class CopyFiles {
     await Promise.allSettled([...this.opening]);
     await Promise.all([...this.live].map((p) => this.remove(p)));
   }
+
+  private keptPath: string | undefined;
+
+  private kept(p: string): boolean { return this.keptPath === p; }
 
   private forget(p: string): void {
     this.live.delete(p);

@@ -380,6 +380,8 @@ export class Downloader {
       checkLength(o.key, n, res.contentLength);
       if (hash) checkMd5(o.key, want, hash.digest('hex'));
       await file.fh.close();
+      // another copy's file kept instead: its bytes were counted twice
+      copies.finished(file.path, () => { this.progress.bytesDone -= written; });
       return { path: file.path, lastModified: res.lastModified };
     } catch (err) {
       this.progress.bytesDone -= written;

@@ -71,6 +71,22 @@ describe('CopyFiles', () => {
     expect(fs.readFileSync(path.join(dir, 't.s3x-tmp-0'), 'utf8')).toBe('not ours');
   });
 
+  it('finished: a finished copy\'s undo runs when its file is removed after all (or was already), never for the kept one', async () => {
+    const { copies } = setup();
+    const undone: string[] = [];
+    const a = await copies.open();
+    const b = await copies.open();
+    const c = await copies.open();
+    copies.finished(a.path, () => undone.push('a'));
+    copies.finished(b.path, () => undone.push('b'));
+    await copies.keep(b.path);
+    expect(undone).toEqual(['a']);
+    // c finishes after the race was decided: its file is gone already
+    copies.finished(c.path, () => undone.push('c'));
+    expect(undone).toEqual(['a', 'c']);
+    for (const x of [a, b, c]) await x.fh.close();
+  });
+
   it('property: whatever the copies and the order of their ends, only the kept file is left', async () => {
     await fc.assert(fc.asyncProperty(
       fc.integer({ min: 1, max: 4 }), fc.nat(), fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), fc.boolean(),
