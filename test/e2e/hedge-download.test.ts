@@ -21,7 +21,19 @@ const env: S3TestEnv = inject('s3');
 const MIB = 1024 * 1024;
 /** 1 MiB objects before the stalled one: ≥ 20 large requests timed whatever the order */
 const WARM = 40;
+/**
+ * 1 KiB objects listed first: each request earns the hedge budget 0.05 of a hedge
+ * (engine/hedge-policy.ts), and 40 GETs alone leave ~2, which a natural hedge of a warm GET
+ * may spend; too few to set a small request's tail (100), so none of them is hedged.
+ */
+const TINY = 99;
 const ranged = ['--multipart-threshold', '8MiB', '--part-size', '5MiB'];
+/**
+ * The stalled copy's first deadline well past its hedge time: a large request's deadline is 3 ×
+ * its EWMA-expected time (500 ms at least), and on a loaded machine the p95 of 40 timed GETs can
+ * sit past that, so the deadline would cut the copy before any hedge is sent.
+ */
+const lateDeadline = ['--deadline-fraction', '10', '--min-deadline-ms', '2000'];
 
 let bucket: string;
 let drop: () => Promise<void>;
@@ -32,6 +44,10 @@ const dirs: string[] = [];
 
 beforeAll(async () => {
   ({ bucket, drop } = await makeBucket(env, 'hedgedl'));
+  for (let i = 0; i < TINY; i++) {
+    sets.st![`a${String(i).padStart(3, '0')}.txt`] = crypto.randomBytes(1024);
+    sets.rg![`a${String(i).padStart(3, '0')}.txt`] = crypto.randomBytes(1024);
+  }
   for (let i = 0; i < WARM; i++) {
     sets.st![`m${String(i).padStart(3, '0')}.bin`] = crypto.randomBytes(MIB);
     sets.rg![`m${String(i).padStart(3, '0')}.bin`] = crypto.randomBytes(MIB);
@@ -79,41 +95,40 @@ function expectFiles(out: string, want: Record<string, Buffer>): void {
 
 describe('hedged downloads streamed to the file', () => {
   it('a streamed GET stalled mid-body is hedged and the hedge wins: the file byte-exact, the stalled copy\'s file removed', async () => {
-    // object GETs only (the listing has a query); the 30th sends 256 KiB of its body, then nothing
-    const p = await proxy({ match: /^GET \/[^/?]+\/st\/m/, stallEvery: 30, stallAfterBytes: 256 * 1024 });
+    // one late object's GETs only (the listing has a query): its first sends 256 KiB of its body, then nothing; its hedge passes
+    const p = await proxy({ match: /^GET \/[^/?]+\/st\/m035/, stallNth: [1], stallAfterBytes: 256 * 1024 });
     const out = outDir();
-    const r = await runCli(env, ['download', bucket, 'st', out, '--endpoint-url', p.url, '--json', '-c', '4']);
+    const r = await runCli(env, ['download', bucket, 'st', out, '--endpoint-url', p.url, '--json', '-c', '4', ...lateDeadline]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const recs = records(r.stdout);
     expect(p.stats().stalled).toBe(1);
-    const won = recs.filter((x) => x.type === 'request' && x.op === 'GetObject' && x.hedgeWon === true);
-    expect(won.length).toBe(1);
-    expect(won[0]).toMatchObject({ attempts: 1, hedged: 1 });
-    expect(recs.at(-1)).toMatchObject({ hedged: 1, hedgeWon: 1, hedgeBytes: MIB });
+    // (another GET may be hedged too, just past the p95: not asserted either way)
+    expect(recs.filter((x) => x.type === 'request' && x.key === 'st/m035.bin')).toMatchObject([{ attempts: 1, hedged: 1, hedgeWon: true }]);
+    expect(recs.at(-1)!.hedgeWon).toBeGreaterThanOrEqual(1);
+    expect(recs.at(-1)!.hedgeBytes).toBeGreaterThanOrEqual(MIB);
     expect(await eventually(() => p.stats().stalledClosedByClient === 1)).toBe(true);
     expectFiles(out, sets.st!);
   });
 
   it('a ranged part stalled mid-body is hedged and the hedge wins: the file byte-exact (MD5 checked in file order), no temporary file', async () => {
     // the big object's part GETs only: the 3rd to arrive sends 1 MiB of its 5, then nothing; its hedge is the 4th
-    const p = await proxy({ match: /^GET \/[^/?]+\/rg\/zbig/, stallEvery: 3, stallAfterBytes: MIB });
+    const p = await proxy({ match: /^GET \/[^/?]+\/rg\/zbig/, stallNth: [3], stallAfterBytes: MIB });
     const out = outDir();
-    // p90: a large request's first deadline is 3 × its EWMA-expected time, and under a loaded
-    // machine the p95 of 40 timed GETs can sit past it (the deadline would cut before any hedge)
-    const r = await runCli(env, ['download', bucket, 'rg', out, '--endpoint-url', p.url, '--json', '-c', '4', '--hedge-after', 'p90', ...ranged]);
+    const r = await runCli(env, ['download', bucket, 'rg', out, '--endpoint-url', p.url, '--json', '-c', '4', ...lateDeadline, ...ranged]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const recs = records(r.stdout);
     expect(p.stats().stalled).toBe(1);
     const parts = recs.filter((x) => x.type === 'request' && x.op === 'GetObject' && x.part !== undefined);
     expect(parts.map((x) => x.part).sort()).toEqual([1, 2, 3]);
+    // the stalled part (whichever came 3rd) was won by its hedge: no part was retried
     const won = parts.filter((x) => x.hedgeWon === true);
-    expect(won.length).toBe(1);
-    expect(won[0]).toMatchObject({ attempts: 1, hedged: 1 });
-    expect(recs.at(-1)!.hedgeWon).toBeGreaterThanOrEqual(1);
-    // three parts and one hedge went through the proxy, none retried
-    expect(p.stats().matched).toBe(4);
+    expect(won.length).toBeGreaterThanOrEqual(1);
+    for (const x of won) expect(x).toMatchObject({ attempts: 1, hedged: 1 });
+    // through the proxy: one GET per part, none retried, and the hedges
+    expect(parts.every((x) => x.attempts === 1)).toBe(true);
+    expect(p.stats().matched).toBe(3 + parts.reduce((n, x) => n + x.hedged!, 0));
     expect(await eventually(() => p.stats().stalledClosedByClient === 1)).toBe(true);
     expectFiles(out, sets.rg!);
   });
@@ -138,7 +153,7 @@ describe('hedged downloads streamed to the file', () => {
     // every copy of the last object stalls after 256 KiB: the first and its hedge each have a temporary file
     const p = await proxy({ match: /^GET \/[^/?]+\/st\/m039/, stallEvery: 1, stallAfterBytes: 256 * 1024 });
     const out = outDir();
-    const child = spawn(process.execPath, [BIN, 'download', bucket, 'st', out, '--endpoint-url', p.url, '--json', '-c', '4', '--hedge-after', 'p90'], {
+    const child = spawn(process.execPath, [BIN, 'download', bucket, 'st', out, '--endpoint-url', p.url, '--json', '-c', '4', ...lateDeadline], {
       env: { PATH: process.env.PATH!, HOME: os.tmpdir(), AWS_ACCESS_KEY_ID: env.accessKeyId, AWS_SECRET_ACCESS_KEY: env.secretAccessKey, AWS_REGION: env.region },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
