@@ -324,12 +324,16 @@ export class Downloader {
     const copies = new CopyFiles(() => { this.dirs.recheck(path.dirname(target)); return tempPathFor(target); }, this.temps);
     let got: { path: string; lastModified: Date | undefined };
     try {
-      got = await this.run.slots.run(() => this.run.engine.run({
-        op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
-        // each copy writes only its own file: the loser's never reaches the one renamed
-        hedge: true,
-        send: (ep, signal) => this.getStreamed(ep, signal, o, copies),
-      }));
+      // a directory swapped before the object starts is refused here, as one error, no GET sent
+      got = await this.run.slots.run(async () => {
+        this.dirs.recheck(path.dirname(target));
+        return this.run.engine.run({
+          op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
+          // each copy writes only its own file: the loser's never reaches the one renamed
+          hedge: true,
+          send: (ep, signal) => this.getStreamed(ep, signal, o, copies),
+        });
+      });
     } catch (err) {
       await copies.close();
       throw err;
@@ -368,14 +372,15 @@ export class Downloader {
    * copy fails); its progress is taken back if it fails. Returns the file and the Last-Modified.
    */
   private async getStreamed(ep: Endpoint, signal: AbortSignal, o: ListedObject, copies: CopyFiles): Promise<{ path: string; lastModified: Date | undefined }> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
-    // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
-    const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
-    const hash = want !== undefined ? crypto.createHash('md5') : undefined;
+    // the file first: a refused directory costs no GET
+    const file = await copies.open();
     let written = 0;
-    let file: { path: string; fh: fs.promises.FileHandle } | undefined;
+    let res: GetAnswer | undefined;
     try {
-      file = await copies.open();
+      res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
+      // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
+      const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
+      const hash = want !== undefined ? crypto.createHash('md5') : undefined;
       const n = await drainTo(res.body, file.fh, 0, hash && ((b) => hash.update(b)), res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; this.progress.bytesDone += d; });
       checkLength(o.key, n, res.contentLength);
       if (hash) checkMd5(o.key, want, hash.digest('hex'));
@@ -385,13 +390,11 @@ export class Downloader {
       return { path: file.path, lastModified: res.lastModified };
     } catch (err) {
       this.progress.bytesDone -= written;
-      if (file) {
-        await file.fh.close().catch(() => {});
-        await copies.remove(file.path);
-      }
+      await file.fh.close().catch(() => {});
+      await copies.remove(file.path);
       throw err;
     } finally {
-      res.body.destroy();
+      res?.body.destroy();
     }
   }
 
