@@ -33,6 +33,7 @@ import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-pre
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
 import { writeNewFile } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
+import { CopyFiles } from '../fs/copy-files.js';
 import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
 import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
@@ -52,6 +53,11 @@ const WRITE_BATCH_BYTES = 1024 * 1024;
  * (fs/ordered-md5.ts); past it, those bytes are read back from the file once the parts are in.
  */
 const MD5_HOLD_BUDGET_BYTES = 16 * 1024 * 1024;
+/**
+ * Ranged parts up to this size are hedged: a hedge of a part reads it into memory (only the
+ * winner's bytes may reach the file), and hedges are few (engine/hedge-policy.ts's budget).
+ */
+const HEDGE_PART_MAX_BYTES = 64 * 1024 * 1024;
 /** Marks temporary files: `<name>.s3x-tmp-<8 hex run id><counter>`. */
 export const TMP_MARK = '.s3x-tmp-';
 
@@ -240,27 +246,36 @@ export class Downloader {
     }
     const tmp = tempPathFor(target);
     this.temps.add(tmp);
+    // the file written: `tmp`, or a hedged streamed GET's winning copy's own (fetchStreamed)
+    let written = tmp;
     let renamed = false;
     try {
-      const mtime = await this.fetchTo(o, tmp);
-      if (mtime) await fs.promises.utimes(tmp, mtime, mtime);
-      await fs.promises.rename(tmp, target);
+      const got = await this.fetchTo(o, tmp, target);
+      written = got.path;
+      if (got.mtime) await fs.promises.utimes(written, got.mtime, got.mtime);
+      await fs.promises.rename(written, target);
       renamed = true;
       this.progress.filesDone++;
     } finally {
       this.temps.delete(tmp);
-      if (!renamed) await fs.promises.unlink(tmp).catch(() => {});
+      this.temps.delete(written);
+      if (!renamed) {
+        await fs.promises.unlink(tmp).catch(() => {});
+        if (written !== tmp) await fs.promises.unlink(written).catch(() => {});
+      }
     }
   }
 
   /**
-   * Fetches the object into `tmp` the way its size calls for; returns the mtime still to set (the
-   * GET's Last-Modified, else the listing's), undefined when there is none or it is set already.
+   * Fetches the object the way its size calls for, into `tmp` (a streamed GET: into a file of
+   * its own beside `target`); returns that file and the mtime still to set (the GET's
+   * Last-Modified, else the listing's), undefined when there is none or it is set already.
    */
-  private async fetchTo(o: ListedObject, tmp: string): Promise<Date | undefined> {
-    if (o.bytes <= BUFFERED_MAX_BYTES && o.bytes < this.plan.thresholdBytes) return this.fetchBuffered(o, tmp);
-    const lastModified = o.bytes >= this.plan.thresholdBytes ? await this.getRangedChecked(o, tmp) : await this.fetchStreamed(o, tmp);
-    return lastModified ?? o.lastModified;
+  private async fetchTo(o: ListedObject, tmp: string, target: string): Promise<{ path: string; mtime: Date | undefined }> {
+    if (o.bytes <= BUFFERED_MAX_BYTES && o.bytes < this.plan.thresholdBytes) return { path: tmp, mtime: await this.fetchBuffered(o, tmp) };
+    if (o.bytes >= this.plan.thresholdBytes) return { path: tmp, mtime: await this.getRangedChecked(o, tmp) ?? o.lastModified };
+    const got = await this.fetchStreamed(o, target);
+    return { path: got.path, mtime: got.lastModified ?? o.lastModified };
   }
 
   /**
@@ -299,22 +314,33 @@ export class Downloader {
     return undefined;
   }
 
-  /** A larger object below the threshold: one GET streamed to disk inside its slot. */
-  private async fetchStreamed(o: ListedObject, tmp: string): Promise<Date | undefined> {
-    const lastModified = await this.run.slots.run(async () => {
-      this.dirs.recheck(path.dirname(tmp));
-      const fh = await fs.promises.open(tmp, 'wx');
-      try {
-        return await this.run.engine.run({
+  /**
+   * A larger object below the threshold: one GET streamed to disk inside its slot. Every attempt
+   * and hedge streams into a temporary file of its own beside `target` (fs/copy-files.ts): the
+   * winner's is returned, every other one is removed.
+   */
+  private async fetchStreamed(o: ListedObject, target: string): Promise<{ path: string; lastModified: Date | undefined }> {
+    // the directory is checked again right before each copy's file is created in it
+    const copies = new CopyFiles(() => { this.dirs.recheck(path.dirname(target)); return tempPathFor(target); }, this.temps);
+    let got: { path: string; lastModified: Date | undefined };
+    try {
+      // a directory swapped before the object starts is refused here, as one error, no GET sent
+      got = await this.run.slots.run(async () => {
+        this.dirs.recheck(path.dirname(target));
+        return this.run.engine.run({
           op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
-          send: (ep, signal) => this.getStreamed(ep, signal, o, fh),
+          // each copy writes only its own file: the loser's never reaches the one renamed
+          hedge: true,
+          send: (ep, signal) => this.getStreamed(ep, signal, o, copies),
         });
-      } finally {
-        await fh.close();
-      }
-    });
+      });
+    } catch (err) {
+      await copies.close();
+      throw err;
+    }
+    await copies.keep(got.path);
     this.filesBytes += o.bytes;
-    return lastModified;
+    return got;
   }
 
   /** One GET attempt of the whole object into memory, checked for length and MD5. */
@@ -341,24 +367,34 @@ export class Downloader {
     return { data, ...(res.lastModified && { lastModified: res.lastModified }) };
   }
 
-  /** One GET attempt of the whole object streamed into `fh` from offset 0; progress is taken back if it fails. */
-  private async getStreamed(ep: Endpoint, signal: AbortSignal, o: ListedObject, fh: fs.promises.FileHandle): Promise<Date | undefined> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
-    // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
-    const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
-    const hash = want !== undefined ? crypto.createHash('md5') : undefined;
+  /**
+   * One copy of the GET of the whole object, streamed into a new file of its own (removed if the
+   * copy fails); its progress is taken back if it fails. Returns the file and the Last-Modified.
+   */
+  private async getStreamed(ep: Endpoint, signal: AbortSignal, o: ListedObject, copies: CopyFiles): Promise<{ path: string; lastModified: Date | undefined }> {
+    // the file first: a refused directory costs no GET
+    const file = await copies.open();
     let written = 0;
+    let res: GetAnswer | undefined;
     try {
-      const n = await drainTo(res.body, fh, 0, hash && ((b) => hash.update(b)), res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; this.progress.bytesDone += d; });
+      res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
+      // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
+      const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
+      const hash = want !== undefined ? crypto.createHash('md5') : undefined;
+      const n = await drainTo(res.body, file.fh, 0, hash && ((b) => hash.update(b)), res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; this.progress.bytesDone += d; });
       checkLength(o.key, n, res.contentLength);
-      await fh.truncate(n); // an earlier, longer attempt must not leave bytes behind
       if (hash) checkMd5(o.key, want, hash.digest('hex'));
-      return res.lastModified;
+      await file.fh.close();
+      // another copy's file kept instead: its bytes were counted twice
+      copies.finished(file.path, () => { this.progress.bytesDone -= written; });
+      return { path: file.path, lastModified: res.lastModified };
     } catch (err) {
       this.progress.bytesDone -= written;
+      await file.fh.close().catch(() => {});
+      await copies.remove(file.path);
       throw err;
     } finally {
-      res.body.destroy();
+      res?.body.destroy();
     }
   }
 
@@ -376,6 +412,7 @@ export class Downloader {
     const file: RangedFile = {
       fh, key: o.key, bytes: o.bytes, wantEtag: bareEtag(o.etag), firstEtag: undefined, lastModified: undefined,
       md5: wantMd5 !== undefined ? new OrderedMd5(ranges, this.holdBudget) : undefined, encrypted: false,
+      direct: [], partDone: [],
     };
     let bytesBefore = 0;
     try {
@@ -383,10 +420,13 @@ export class Downloader {
       let partFailed = false;
       await Promise.all(ranges.map(({ start, end }, i) => this.run.slots.run(async () => {
         if (partFailed || run.signal.aborted) throw run.signal.aborted ? new Interrupted() : new Error('another part failed');
-        await run.engine.run({
+        const won = await run.engine.run({
           op: 'GetObject', key: o.key, part: i + 1, bytes: end - start + 1, kind: 'read', bucket: this.bucket,
-          send: (ep, signal) => this.getPart(ep, signal, file, i, start, end),
+          // a hedge reads into memory (getPartCopy): parts up to HEDGE_PART_MAX_BYTES
+          hedge: end - start + 1 <= HEDGE_PART_MAX_BYTES,
+          send: (ep, signal) => this.getPartCopy(ep, signal, file, i, start, end),
         }).catch((err: unknown) => { partFailed = true; throw err; });
+        if (won) await this.commitPart(file, i, start, won);
         bytesBefore += end - start + 1;
         this.tick();
       }, 'high')));
@@ -406,22 +446,76 @@ export class Downloader {
   }
 
   /**
-   * One GET attempt of part `i`, bytes start–end, written at their offset: the range asked for, of
-   * the same object (its ETag that of the listing, else of the first part); progress taken back if it fails.
+   * One copy of part `i`'s GET. The first copy of an attempt writes straight into the file (and
+   * the MD5); a hedge, sent while that one runs, reads into memory and returns the bytes, which
+   * reach the file and the MD5 only if it wins (commitPart). Undefined: written already.
+   */
+  private getPartCopy(ep: Endpoint, signal: AbortSignal, file: RangedFile, i: number, start: number, end: number): Promise<Buffer | undefined> {
+    if (file.direct[i] !== undefined) return this.getPartBuffered(ep, signal, file, start, end);
+    const direct = this.getPart(ep, signal, file, i, start, end).then(() => { file.partDone[i] = true; return undefined; });
+    const settled = direct.then(() => {}, () => {}).then(() => { if (file.direct[i] === settled) file.direct[i] = undefined; });
+    file.direct[i] = settled;
+    return direct;
+  }
+
+  /**
+   * The winning hedge's bytes of part `i` into the file, once the first copy (cut by the engine)
+   * has stopped writing; if that copy finished anyway its complete, checked bytes stay.
+   */
+  private async commitPart(file: RangedFile, i: number, start: number, data: Buffer): Promise<void> {
+    await file.direct[i];
+    if (file.partDone[i]) return;
+    file.md5?.attempt(i);
+    await writeAt(file.fh, data, start);
+    file.md5?.write(i, data);
+    file.md5?.complete(i);
+    file.partDone[i] = true;
+    this.progress.bytesDone += data.length;
+  }
+
+  /** A hedge of a part: the range read into memory and checked like getPart's, nothing written. */
+  private async getPartBuffered(ep: Endpoint, signal: AbortSignal, file: RangedFile, start: number, end: number): Promise<Buffer> {
+    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC }, signal);
+    const len = end - start + 1;
+    try {
+      this.checkPartAnswer(file, res, start, end);
+      const data = Buffer.allocUnsafe(len);
+      let n = 0;
+      for await (const c of res.body) {
+        const b = toBuffer(c);
+        if (n + b.length > len) throw coded('IncompleteBody', `${file.key}: the server sent more than the expected ${len} bytes`);
+        b.copy(data, n);
+        n += b.length;
+      }
+      checkLength(file.key, n, len);
+      return data;
+    } finally {
+      res.body.destroy();
+    }
+  }
+
+  /** A part's answer is the range asked for, of the same object (its ETag that of the listing, else of the first part). */
+  private checkPartAnswer(file: RangedFile, res: GetAnswer, start: number, end: number): void {
+    checkRange(file.key, res.contentRange, start, end, file.bytes);
+    const etag = bareEtag(res.etag);
+    const expected = file.wantEtag ?? file.firstEtag;
+    if (etag !== undefined && expected !== undefined && etag !== expected) throw objectChanged(file.key, `its ETag is now ${etag}, was ${expected}`);
+    file.firstEtag ??= etag;
+    file.lastModified ??= res.lastModified;
+    // SSE-KMS / SSE-C: the listed ETag is no MD5 of these bytes (only the GET says so)
+    if (etagIsNotMd5(res.sse, res.sseCustomerAlgorithm)) file.encrypted = true;
+  }
+
+  /**
+   * One GET attempt of part `i`, bytes start–end, written at their offset, checked by
+   * checkPartAnswer; progress taken back if it fails.
    */
   private async getPart(ep: Endpoint, signal: AbortSignal, file: RangedFile, i: number, start: number, end: number): Promise<void> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC }, signal);
     const len = end - start + 1;
     let written = 0;
     try {
-      checkRange(file.key, res.contentRange, start, end, file.bytes);
-      const etag = bareEtag(res.etag);
-      const expected = file.wantEtag ?? file.firstEtag;
-      if (etag !== undefined && expected !== undefined && etag !== expected) throw objectChanged(file.key, `its ETag is now ${etag}, was ${expected}`);
-      file.firstEtag ??= etag;
-      file.lastModified ??= res.lastModified;
-      // SSE-KMS / SSE-C: the listed ETag is no MD5 of these bytes (only the GET says so)
-      if (etagIsNotMd5(res.sse, res.sseCustomerAlgorithm)) file.encrypted = true;
+      this.checkPartAnswer(file, res, start, end);
       const md5 = file.md5;
       md5?.attempt(i);
       const n = await drainTo(res.body, file.fh, start, md5 && ((b) => md5.write(i, b)), len, file.key, (d) => { written += d; this.progress.bytesDone += d; });
@@ -459,7 +553,14 @@ interface RangedFile {
   md5: OrderedMd5 | undefined;
   /** a part's GET said SSE-KMS / SSE-C: no MD5 to compare */
   encrypted: boolean;
+  /** per part: settles when the copy writing straight into the file stops (undefined: none running) */
+  direct: (Promise<void> | undefined)[];
+  /** per part: its bytes are all in the file */
+  partDone: boolean[];
 }
+
+/** What a GET answers (the store's type). */
+type GetAnswer = Awaited<ReturnType<Endpoint['store']['getObject']>>;
 
 /** True when a regular file of `bytes` bytes is already at `target` (skipExisting). */
 async function sameSizeFileAt(target: string, bytes: number): Promise<boolean> {
@@ -534,6 +635,14 @@ async function drainTo(
   }
   await flush();
   return pos - position;
+}
+
+/** All of `data` into an open file at `position`. */
+async function writeAt(fh: fs.promises.FileHandle, data: Buffer, position: number): Promise<void> {
+  for (let done = 0; done < data.length;) {
+    const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
+    done += bytesWritten;
+  }
 }
 
 /** `length` bytes of an open file at `position` (fewer only at its end), into `buf` when it is large enough. */

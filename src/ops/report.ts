@@ -11,6 +11,8 @@ type Json = Record<string, unknown>;
 export interface MergedReport {
   shards: number;
   files: number; bytes: number; requests: number; retries: number; notAttempted: number;
+  /** hedges sent, those that answered first, their payload bytes (sent twice): summed over the shards */
+  hedged: number; hedgeWon: number; hedgeBytes: number;
   wallMs: number; mbps: number; objectsPerSec: number;
   failed: unknown[]; skipped: unknown[];
   interrupted: boolean;
@@ -41,7 +43,7 @@ export function mergeSummaries(summaries: readonly Json[]): MergedReport {
   const num = (s: Json, k: string): number => (typeof s[k] === 'number' ? (s[k] as number) : 0);
   const arr = (s: Json, k: string): unknown[] => (Array.isArray(s[k]) ? (s[k] as unknown[]) : []);
   const merged: MergedReport = {
-    shards: summaries.length, files: 0, bytes: 0, requests: 0, retries: 0, notAttempted: 0, wallMs: 0, mbps: 0, objectsPerSec: 0,
+    shards: summaries.length, files: 0, bytes: 0, requests: 0, retries: 0, notAttempted: 0, hedged: 0, hedgeWon: 0, hedgeBytes: 0, wallMs: 0, mbps: 0, objectsPerSec: 0,
     failed: [], skipped: [], interrupted: false, fatal: [],
   };
   for (const s of summaries) {
@@ -50,6 +52,9 @@ export function mergeSummaries(summaries: readonly Json[]): MergedReport {
     merged.requests += num(s, 'requests');
     merged.retries += num(s, 'retries');
     merged.notAttempted += num(s, 'notAttempted');
+    merged.hedged += num(s, 'hedged');
+    merged.hedgeWon += num(s, 'hedgeWon');
+    merged.hedgeBytes += num(s, 'hedgeBytes');
     merged.wallMs = Math.max(merged.wallMs, num(s, 'wallMs'));
     merged.failed.push(...arr(s, 'failed'));
     merged.skipped.push(...arr(s, 'skipped'));

@@ -47,6 +47,8 @@ export interface FaultSpec {
   stallEvery?: number;
   /** Stall this seeded pseudo-random fraction (0..1) of matching requests; reproducible for a given seed and request order. */
   stallFraction?: number;
+  /** Stall exactly the matching requests with these numbers (1-based, arrival order), e.g. [1]: a key's first GET, not its hedge. */
+  stallNth?: readonly number[];
   /** Latency added before forwarding each matching request that is forwarded, in milliseconds. */
   delayMs?: number;
   /**
@@ -239,6 +241,7 @@ function checkSpec(spec: FaultSpec): FaultSpec {
     if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new Error(`fault-proxy: ${name} must be a positive integer, got ${v}`);
   };
   positiveInt('stallEvery', spec.stallEvery);
+  for (const k of spec.stallNth ?? []) positiveInt('stallNth', k);
   positiveInt('resetEvery', spec.resetEvery);
   positiveInt('slowDownEvery', spec.slowDownEvery);
   if (spec.failAfter !== undefined && !(Number.isInteger(spec.failAfter) && spec.failAfter >= 0)) throw new Error(`fault-proxy: failAfter must be an integer >= 0, got ${spec.failAfter}`);
@@ -491,7 +494,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     }
     if (every(s.slowDownEvery)) return 'slowDown';
     if (s.failAfter !== undefined && n > s.failAfter) return 'fail';
-    if (every(s.stallEvery) || (s.stallFraction !== undefined && draw < s.stallFraction)) return s.stallAfterBytes !== undefined ? 'stallBody' : 'stall';
+    if (every(s.stallEvery) || s.stallNth?.includes(n) || (s.stallFraction !== undefined && draw < s.stallFraction)) return s.stallAfterBytes !== undefined ? 'stallBody' : 'stall';
     if (every(s.resetEvery)) return 'reset';
     if (every(s.corruptEvery)) return 'corrupt';
     if (every(s.corruptResponseEvery)) return 'corruptResponse';

@@ -261,6 +261,15 @@ describe('fault-proxy', () => {
     expect(up.seen.map((s) => s.url)).toEqual(['/bkt/k1', '/bkt/k2', '/bkt/k4', '/bkt/k5', '/bkt/k7']);
   });
 
+  it('stallNth: [1, 4] stalls exactly the 1st and 4th matching requests', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { stallNth: [1, 4] });
+    const stalled = await stalledIndexes(p, 5, 300, 'n');
+    expect(stalled).toEqual([1, 4]);
+    expect(p.stats()).toMatchObject({ requests: 5, matched: 5, stalled: 2, forwarded: 3 });
+    await expect(startFaultProxy({ target: 'http://127.0.0.1:1', faults: { stallNth: [0] } })).rejects.toThrow(/stallNth/);
+  });
+
   it('stallFraction with a seed is reproducible across proxies', async () => {
     const up = await startUpstream();
     const spec: FaultSpec = { stallFraction: 0.4, seed: 42 };

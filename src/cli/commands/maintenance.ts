@@ -4,6 +4,7 @@ import { cleanupMultipart, EXIT, mergeSummaries, parseDurationMs, readSummary } 
 import { addCommonOptions, connectionFromFlags, prefixCommand, type CommonFlags } from '../common.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
+import { hedgeLine } from '../render-objects.js';
 import { parseTarget } from '../target.js';
 
 interface CleanupFlags extends CommonFlags { olderThan: string; dryRun?: boolean; rawPrefix?: boolean }
@@ -60,6 +61,7 @@ Example (CI matrix of 4 jobs, then one job that merges):
           `${merged.mbps.toFixed(1)} MB/s, ${merged.objectsPerSec.toFixed(1)} objects/s; requests ${merged.requests}, retries ${merged.retries}\n`);
         if (merged.plan) ctx.out(`Plan: ${merged.plan.new} new, ${merged.plan.changed} changed, ${merged.plan.unchanged} unchanged, ${merged.plan.remoteOnly} remote-only${merged.deleted !== undefined ? `, ${merged.deleted} deleted` : ''}\n`);
         if (merged.notAttempted) ctx.out(`Not attempted: ${merged.notAttempted}\n`);
+        if (merged.hedged) ctx.out(`${hedgeLine(merged)}\n`);
         ctx.out(`Failed: ${merged.failed.length}\n`);
         for (const f of merged.failed as Array<{ path?: string; error?: string }>) ctx.out(`  ${printable(f.path ?? '?')}: ${printable(f.error ?? '')}\n`);
         for (const f of merged.fatal) ctx.out(`Fatal: ${printable(f)}\n`);
