@@ -30,6 +30,8 @@ export const ERROR_DECISIONS: Readonly<Record<string, Decision>> = {
   XAmzContentSHA256Mismatch: 'retry',
   BadDigest: 'retry', // body corrupted in transit (Content-MD5 caught it): resend
   InvalidDigest: 'fail',
+  // s3x refused to write a key (outside the directory, a directory swapped for a link): it will again
+  Refused: 'fail',
   IncompleteBody: 'retry',
   // network (Node / SDK)
   ECONNRESET: 'retry',

@@ -21,6 +21,8 @@ describe('error classification', () => {
     [new Error('socket hang up'), 'retry'],
     [Object.assign(new Error('EACCES: permission denied'), { code: 'EACCES' }), 'fail'],
     [Object.assign(new Error('no answer'), { code: 'DeadlineExceeded' }), 'retry'],
+    // download refused a key (a directory swapped for a link): retrying cannot help
+    [Object.assign(new Error('refused: the key …'), { code: 'Refused' }), 'fail'],
   ])('%s → %s', (err, expected) => {
     expect(decide(errorFacts(err))).toBe(expected);
   });
