@@ -45,6 +45,13 @@ import { LatencyHistogram, DEFAULT_HISTOGRAM } from './latency-histogram.js';
 const MIN_SECONDS_PER_BYTE = 1 / 100e9;
 /** Large requests whose ms per MB must be known before they are hedged (parts are few). */
 const LARGE_MIN_SAMPLES = 20;
+/**
+ * A hedge that loses (its first copy answers anyway) was sent too early: each loss stretches the
+ * endpoint's hedge delay by HEDGE_LOSS_STRETCH, up to HEDGE_MAX_STRETCH × the quantile; a hedge
+ * that wins proves stragglers are there and puts it back. On a healthy endpoint every hedge loses.
+ */
+const HEDGE_LOSS_STRETCH = 1.1;
+const HEDGE_MAX_STRETCH = 4;
 
 export class DeadlineEstimator {
   private latencyMsEst: number;
@@ -57,6 +64,8 @@ export class DeadlineEstimator {
   private readonly largeMsPerMB = new LatencyHistogram({ ...DEFAULT_HISTOGRAM, minValue: 0.01, maxValue: 1e7 });
   /** EWMA of small requests' own rate, MB/s (the table's "MBps est" for them) */
   private smallMbpsEst: number;
+  /** × the hedge quantile: 1 after a hedge won, stretched by each hedge that lost */
+  private hedgeStretch = 1;
 
   constructor(readonly config: EstimatorConfig = DEFAULT_ESTIMATOR) {
     this.latencyMsEst = config.expectedLatencyMs;
@@ -100,10 +109,15 @@ export class DeadlineEstimator {
    */
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (bytes < this.config.bandwidthSampleBytes) {
-      return this.smallMs.samples >= (this.config.tailMinSamples ?? DEFAULT_TAIL.tailMinSamples) ? this.smallMs.quantile(q) : undefined;
+      return this.smallMs.samples >= (this.config.tailMinSamples ?? DEFAULT_TAIL.tailMinSamples) ? this.smallMs.quantile(q)! * this.hedgeStretch : undefined;
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) return undefined;
-    return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)!;
+    return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)! * this.hedgeStretch;
+  }
+
+  /** A hedge sent after `hedgeAfterMs` won (the first copy was a straggler) or lost (it was not). */
+  hedgeOutcome(won: boolean): void {
+    this.hedgeStretch = won ? 1 : Math.min(HEDGE_MAX_STRETCH, this.hedgeStretch * HEDGE_LOSS_STRETCH);
   }
 
   /**

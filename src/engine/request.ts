@@ -232,6 +232,7 @@ export class RequestEngine {
           ac.abort(new HedgeLost());
           if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, performance.now() - t0, (startConcurrency + ep.stats.inFlight) / 2, true);
           tries.hedgeWon = true;
+          ep.estimator.hedgeOutcome(true);
           this.hedgeWon++;
           winner.stats.hedgeWon++;
         }
@@ -342,6 +343,7 @@ export class RequestEngine {
     return new Promise<Answer<T>>((resolve, reject) => {
       let done = false;
       let hedging = false;
+      let hedgeSent = false;
       let firstError: { err: unknown } | undefined;
       // made when the hedge is sent: most requests answer before the timer, and aborting a
       // controller nobody listens to costs an Error (stack capture) and an abort event per request
@@ -353,14 +355,23 @@ export class RequestEngine {
         settle();
       };
       first.then(
-        (answer) => finish(() => { hedgeAc?.abort(new HedgeLost()); resolve(answer); }),
+        (answer) => finish(() => {
+          // a hedge in flight lost: it was sent too early for this endpoint (estimator.hedgeOutcome)
+          if (hedgeAc) hedgeAc.abort(new HedgeLost());
+          if (hedging && hedgeSent) ep.estimator.hedgeOutcome(false);
+          resolve(answer);
+        }),
         (err: unknown) => { firstError = { err }; if (!hedging) finish(() => reject(err)); },
       );
       const timer = setTimeout(() => {
         if (done) return;
         hedging = true;
         hedgeAc = new AbortController();
-        void this.hedgeCopy(spec, ep, hedgeAc, tries).then((answer) => {
+        const hedgedBefore = tries.hedged;
+        const copy = this.hedgeCopy(spec, ep, hedgeAc, tries);
+        // hedgeCopy counts a hedge it sends before its first await
+        hedgeSent = tries.hedged > hedgedBefore;
+        void copy.then((answer) => {
           hedging = false;
           if (answer) finish(() => resolve(answer));
           else if (firstError) finish(() => reject(firstError!.err));

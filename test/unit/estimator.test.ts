@@ -131,6 +131,20 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     expect(e.deadlineMs(mb16, 0, 1)).toBeCloseTo(3 * e.expectedMs(mb16, 1), 6);
   });
 
+  it('hedges that lose stretch the hedge delay (up to 4× the quantile); one that wins puts it back', () => {
+    const e = new DeadlineEstimator(cfg({ tailMinSamples: 100 }));
+    for (let i = 0; i < 200; i++) e.record(small, 20 + (i % 20));
+    const base = e.hedgeAfterMs(small, 0.95)!;
+    e.hedgeOutcome(false);
+    expect(e.hedgeAfterMs(small, 0.95)!).toBeCloseTo(base * 1.1, 6);
+    for (let i = 0; i < 50; i++) e.hedgeOutcome(false);
+    expect(e.hedgeAfterMs(small, 0.95)!).toBeCloseTo(base * 4, 6);
+    const deadline = e.deadlineMs(small, 0);
+    e.hedgeOutcome(true);
+    expect(e.hedgeAfterMs(small, 0.95)!).toBe(base);
+    expect(e.deadlineMs(small, 0)).toBe(deadline); // the deadline does not follow the hedge delay
+  });
+
   it('"MBps est" of a small request is its class\'s own rate, not the bandwidth prior', () => {
     const e = new DeadlineEstimator(cfg({ expectedMBps: 10 }));
     for (let i = 0; i < 10; i++) e.record(4000, 20); // 4 kB in 20 ms = 0.2 MB/s

@@ -148,6 +148,24 @@ describe('RequestEngine: hedged requests', () => {
     expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(0);
   });
 
+  it('a hedge that loses (the first copy answers anyway) stretches the endpoint\'s hedge delay; one that wins resets it', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, endpoints } = setup([store], { budgetBurst: 50 });
+    await warm(engine, 60);
+    const ep = endpoints[0]!;
+    const base = ep.estimator.hedgeAfterMs(3, 0.95)!;
+    // the first copy answers well past its p95, the hedge hangs: the hedge loses
+    store.script({ op: 'putObject', afterMs: Math.max(30, Math.ceil(base * 3)) }, { op: 'putObject', hang: 'reason' });
+    await engine.run(put('slow-but-first'));
+    expect(engine.hedged).toBe(1);
+    expect(engine.hedgeWon).toBe(0);
+    expect(ep.estimator.hedgeAfterMs(3, 0.95)!).toBeCloseTo(base * 1.1, 1);
+    store.script({ op: 'putObject', hang: 'reason' });
+    await engine.run(put('stalled'));
+    expect(engine.hedgeWon).toBe(1);
+    expect(ep.estimator.hedgeAfterMs(3, 0.95)!).toBeCloseTo(base, 1);
+  });
+
   it('no hedge under --tpslimit or --bwlimit: a copy would spend the tokens every request shares', async () => {
     for (const limits of [makeLimits({}, 100_000, 1_000, 1), makeLimits({ bytesPerSecond: 1e9 }, 0, 1, 1)]) {
       const store = new FakeStore('ep1');
