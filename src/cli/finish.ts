@@ -14,6 +14,14 @@ export interface RunEnd {
   fatal?: string;
 }
 
+/** Each request as it ends: an NDJSON line with --json, kept for the table with --table. */
+export function reportSink(ctx: CliContext, flags: { table?: boolean; json?: boolean }, reports: RequestReport[]): (r: RequestReport) => void {
+  return (r) => {
+    if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
+    if (flags.table) reports.push(r);
+  };
+}
+
 export async function finishRun(
   ctx: CliContext,
   flags: { table?: boolean; json?: boolean; stats?: boolean },

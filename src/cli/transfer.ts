@@ -10,7 +10,7 @@ import {
 import { addCommonOptions, collect, connectionFromFlags, type CommonFlags } from './common.js';
 import type { CliContext } from './context.js';
 import { printable } from './printable.js';
-import { finishRun } from './finish.js';
+import { finishRun, reportSink } from './finish.js';
 import { createProgress, renderUploadSummary } from './render.js';
 
 export interface TransferFlags extends CommonFlags {
@@ -75,10 +75,7 @@ export async function startTransfer(ctx: CliContext, dir: string, bucket: string
     ...(flags.priority && { priorities: flags.priority.map(parsePriority) }),
     ...(flags.shard !== undefined && { shard: parseShard(flags.shard) }),
     onProgress: (p) => progress.update(p),
-    onReport: (r) => {
-      if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
-      if (flags.table) reports.push(r);
-    },
+    onReport: reportSink(ctx, flags, reports),
     onPlan: (p) => ctx.out(flags.json
       ? `${JSON.stringify({ type: 'plan', ...p })}\n`
       : `would upload${p.status ? ` (${p.status})` : ''} ${printable(p.path)} → ${printable(`s3://${bucket}/${p.key}`)} (${formatBytes(p.bytes)}${p.multipart ? `, ${p.parts} parts` : ''})\n`),

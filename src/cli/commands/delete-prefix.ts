@@ -4,7 +4,7 @@ import {
   deletePrefix, type DeletePrefixOptions, formatBytes, MAX_DELETE_BATCH, parseIntInRange, type RequestReport,
 } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, prefixCommand, type CommonFlags } from '../common.js';
-import { finishRun } from '../finish.js';
+import { finishRun, reportSink } from '../finish.js';
 import { createSpinner, renderDeleteSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
 import { printable } from '../printable.js';
@@ -58,10 +58,7 @@ Exit codes: 0 all deleted; 1 some keys could not be deleted (each is named); 2 u
       dryRun: flags.dryRun ?? false,
       ...(flags.batchSize !== undefined && { batchSize: parseIntInRange(flags.batchSize, '--batch-size', 1, MAX_DELETE_BATCH) }),
       onProgress: (p) => spinner.update(p),
-      onReport: (r) => {
-        if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
-        if (flags.table) reports.push(r);
-      },
+      onReport: reportSink(ctx, flags, reports),
       onPlan: (o) => ctx.out(flags.json
         ? `${JSON.stringify({ type: 'plan', key: o.key, bytes: o.bytes })}\n`
         : `would delete ${printable(`s3://${bucket}/${o.key}`)} (${formatBytes(o.bytes)})\n`),

@@ -6,7 +6,7 @@ import {
 } from '../../index.js';
 import { addCommonOptions, connectionFromFlags, type CommonFlags } from '../common.js';
 import { addSseCOptions, sseCFromFlags, type SseCFlags } from '../object-header-flags.js';
-import { finishRun } from '../finish.js';
+import { finishRun, reportSink } from '../finish.js';
 import { createSpinner, renderDownloadSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
 import { parseDownloadArgs } from '../target.js';
@@ -70,10 +70,7 @@ Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is nam
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
       multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold'),
       onProgress: (p) => spinner.update(p),
-      onReport: (r) => {
-        if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
-        if (flags.table) reports.push(r);
-      },
+      onReport: reportSink(ctx, flags, reports),
     };
     let summary;
     try {

@@ -5,7 +5,7 @@ import {
 } from '../../index.js';
 import { connectionFromFlags } from '../common.js';
 import type { CliContext } from '../context.js';
-import { finishRun } from '../finish.js';
+import { finishRun, reportSink } from '../finish.js';
 import { objectHeadersFromFlags, type ObjectHeaderFlags } from '../object-header-flags.js';
 import { printable } from '../printable.js';
 import { createSpinner, plural, renderDownloadSummary } from '../render-objects.js';
@@ -55,10 +55,7 @@ export async function runSyncDown(ctx: CliContext, bucket: string, prefix: strin
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
       multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold'),
       onProgress: (p) => spinner.update(p),
-      onReport: (r) => {
-        if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
-        if (flags.table) reports.push(r);
-      },
+      onReport: reportSink(ctx, flags, reports),
       onPlan: (p) => ctx.out(flags.json
         ? `${JSON.stringify({ type: 'plan', ...p })}\n`
         : `would download (${p.status}) ${printable(`s3://${bucket}/${p.key}`)} → ${printable(p.path)} (${formatBytes(p.bytes)})\n`),
