@@ -7,8 +7,21 @@
  * reset, our deadline, 5xx other than throttling: engine/retry-policy.ts `feedsBreaker`); a 4xx
  * about one request (AccessDenied, BadDigest, clock skew), SlowDown/429 (they lower the
  * endpoint's in-flight limit instead) and local errors do not.
+ *
+ * Our own deadline is the weakest of those signals: a gateway that pauses a few hundred ms cuts
+ * every request in flight at its tail deadline (p99 × 3) at once, and opening then stopped a
+ * one-endpoint run for the whole cooldown, or ended it (AllEndpointsDown) when the probe met the
+ * same pause. So deadline cuts count toward the threshold but open the breaker only once the
+ * endpoint has not answered for STALL_SILENCE_MS; answers that say it is down open it at once.
  */
 import type { BreakerConfig } from '../config/defaults.js';
+
+/**
+ * Silence (no success) after which deadline cuts may open the breaker, ms. Gateway pauses seen
+ * on the local RGW gateways last 0.2-0.5 s (test/e2e/hedge.test.ts reproduces one); an endpoint
+ * that is gone stays silent for good, and costs 2 s more to notice.
+ */
+export const STALL_SILENCE_MS = 2000;
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -26,9 +39,13 @@ export class CircuitBreaker {
   private consecutiveFailures = 0;
   private openedAtMs = 0;
   private probeInFlight = false;
+  /** the last success, ms (the breaker's start until one) */
+  private lastSuccessMs: number;
   readonly transitions: BreakerTransition[] = [];
 
-  constructor(readonly config: BreakerConfig, private readonly startMs: number) {}
+  constructor(readonly config: BreakerConfig, private readonly startMs: number) {
+    this.lastSuccessMs = startMs;
+  }
 
   get state(): BreakerState { return this.stateNow; }
 
@@ -58,6 +75,7 @@ export class CircuitBreaker {
 
   onSuccess(nowMs: number): void {
     this.consecutiveFailures = 0;
+    this.lastSuccessMs = nowMs;
     this.probeInFlight = false;
     if (this.stateNow !== 'closed') this.move('closed', nowMs);
   }
@@ -68,7 +86,7 @@ export class CircuitBreaker {
       this.probeInFlight = false;
       this.open(nowMs, reason);
     } else if (this.stateNow === 'closed' && this.consecutiveFailures >= this.config.threshold) {
-      this.open(nowMs, reason);
+      if (reason !== 'DeadlineExceeded' || nowMs - this.lastSuccessMs >= STALL_SILENCE_MS) this.open(nowMs, reason);
     }
   }
 

@@ -108,6 +108,14 @@ export interface FaultSpec {
   throttleBytesPerSecPerConn?: number;
   /** Bandwidth limit for request+response bodies of matching requests over all connections together (one shared bucket), in bytes per second. */
   throttleBytesPerSecTotal?: number;
+  /**
+   * Gateway pause: when matching request `pauseAfter` + 1 arrives, every matching response (of requests already
+   * in flight or arriving later) is held until `pauseMs` have passed since; the upstream acts on each request as
+   * usual. A hiccup by time, not by request count: what RGW does now and then on these 2 cores.
+   */
+  pauseAfter?: number;
+  /** Length of the `pauseAfter` pause, ms. */
+  pauseMs?: number;
   /** PRNG seed for stallFraction (default 1). */
   seed?: number;
 }
@@ -123,6 +131,8 @@ export interface FaultProxyStats {
   stalledClosedByClient: number;
   /** Forwarded requests that were delayed by `delayMs`. */
   delayed: number;
+  /** Responses held by a `pauseAfter` pause. */
+  paused: number;
   /** Responses held by `responseDelayMs`. */
   responsesDelayed: number;
   /** Client sockets reset by `resetEvery`. */
@@ -223,6 +233,7 @@ function emptyStats(): FaultProxyStats {
     stalled: 0,
     stalledClosedByClient: 0,
     delayed: 0,
+    paused: 0,
     responsesDelayed: 0,
     resets: 0,
     slowDowns: 0,
@@ -259,7 +270,10 @@ function checkSpec(spec: FaultSpec): FaultSpec {
   if (spec.stallAfterBytes !== undefined && !(Number.isInteger(spec.stallAfterBytes) && spec.stallAfterBytes >= 0)) {
     throw new Error(`fault-proxy: stallAfterBytes must be an integer >= 0, got ${spec.stallAfterBytes}`);
   }
-  for (const name of ['delayMs', 'responseDelayMs'] as const) {
+  if (spec.pauseAfter !== undefined && !(Number.isInteger(spec.pauseAfter) && spec.pauseAfter >= 0)) {
+    throw new Error(`fault-proxy: pauseAfter must be an integer >= 0, got ${spec.pauseAfter}`);
+  }
+  for (const name of ['delayMs', 'responseDelayMs', 'pauseMs'] as const) {
     const v = spec[name];
     if (v !== undefined && !(Number.isFinite(v) && v >= 0)) throw new Error(`fault-proxy: ${name} must be a finite number >= 0, got ${v}`);
   }
@@ -446,6 +460,8 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   const randomEtag = (): string => Array.from({ length: 4 }, () => Math.floor(etagRand() * 2 ** 32).toString(16).padStart(8, '0')).join('');
   /** when the SlowDown storm started (performance.now()), undefined before it */
   let stormStartMs: number | undefined;
+  /** when the `pauseAfter` pause ends (performance.now()), undefined before it starts */
+  let pauseEndMs: number | undefined;
   let totalPacer: Pacer | undefined;
   let connPacers = new WeakMap<Socket, Pacer>();
   const resetPacers = (): void => {
@@ -478,6 +494,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     const s = spec;
     if (s.match && !testAgainst(s.match, req)) return { matched: false, action: 'forward', delayResponse: false };
     const n = ++matchCount;
+    if (s.pauseMs !== undefined && n === (s.pauseAfter ?? 0) + 1) pauseEndMs = performance.now() + s.pauseMs;
     // Draw once per matching request whatever else happens, so the sequence only depends on the order.
     const draw = s.stallFraction !== undefined ? rand() : 1;
     const delayDraw = s.responseDelayFraction !== undefined ? delayRand() : 1;
@@ -579,6 +596,11 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     });
     proxyReq.on('response', async (pres) => {
       pres.on('error', () => undefined);
+      const pausedMs = matched && pauseEndMs !== undefined ? pauseEndMs - performance.now() : 0;
+      if (pausedMs > 0) {
+        stats.paused++;
+        await sleep(pausedMs, signal).catch(() => undefined);
+      }
       if (matched && spec.responseDelayMs && delayResponse) {
         stats.responsesDelayed++;
         await sleep(spec.responseDelayMs, signal).catch(() => undefined);
@@ -733,6 +755,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       spec = checkSpec(next);
       matchCount = 0;
       stormStartMs = undefined;
+      pauseEndMs = undefined;
       rand = mulberry32(spec.seed ?? 1);
       delayRand = mulberry32((spec.seed ?? 1) ^ 0x3d1a7);
       etagRand = mulberry32((spec.seed ?? 1) ^ 0x5e7a9);
