@@ -43,8 +43,15 @@ import { LatencyHistogram, DEFAULT_HISTOGRAM } from './latency-histogram.js';
 
 /** The floor of secondsPerByte: 100 GB/s. Keeps a 0-ms sample from making every deadline minMs. */
 const MIN_SECONDS_PER_BYTE = 1 / 100e9;
-/** Large requests whose ms per MB must be known before they are hedged (parts are few). */
+/** Large requests whose ms per MB must be known before their quantile sets the hedge time. */
 const LARGE_MIN_SAMPLES = 20;
+/**
+ * Until then, once LARGE_COLD_SAMPLES have taught the EWMA, a large request is hedged after
+ * LARGE_COLD_FACTOR × its expected time: a run has few parts (bench H4: 40), and without this its
+ * first stalled part waited for the deadline (3× expected) and then a retry, 4-5× in all.
+ */
+const LARGE_COLD_SAMPLES = 4;
+const LARGE_COLD_FACTOR = 1.5;
 /**
  * A hedge that loses (its first copy answers anyway) was sent too early: each loss stretches the
  * endpoint's hedge delay by HEDGE_LOSS_STRETCH, up to HEDGE_MAX_STRETCH × the quantile; a hedge
@@ -105,13 +112,16 @@ export class DeadlineEstimator {
   /**
    * When a request of `bytes` among `concurrency` has run past quantile `q` of its kind on this
    * endpoint, ms: the small requests' q-quantile time, or latency + bytes × c × the q-quantile
-   * ms per MB of the large ones. Undefined while too few samples say it.
+   * ms per MB of the large ones (before 20 of them, 1.5 × the EWMA's expected time). Undefined
+   * while too few samples say it.
    */
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (bytes < this.config.bandwidthSampleBytes) {
       return this.smallMs.samples >= (this.config.tailMinSamples ?? DEFAULT_TAIL.tailMinSamples) ? this.smallMs.quantile(q)! * this.hedgeStretch : undefined;
     }
-    if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) return undefined;
+    if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
+      return this.bandwidthSamples >= LARGE_COLD_SAMPLES ? this.expectedMs(bytes, concurrency) * LARGE_COLD_FACTOR * this.hedgeStretch : undefined;
+    }
     return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)! * this.hedgeStretch;
   }
 

@@ -43,9 +43,12 @@ export function hedgeKind(op: Operation): 'read' | 'write' | false {
  * is not sent twice the load.
  */
 export class HedgeBudget {
-  private tokens = 0;
+  private tokens: number;
 
-  constructor(readonly fraction: number, readonly burst: number) {}
+  /** `initialTokens` (≤ burst, so the bound above holds): hedges a run may send before it earned them. */
+  constructor(readonly fraction: number, readonly burst: number, initialTokens = 0) {
+    this.tokens = Math.min(burst, initialTokens);
+  }
 
   /** A request started. */
   deposit(): void {

@@ -165,7 +165,9 @@ export class RequestEngine {
     hedgeConfig: HedgeConfig | undefined = NO_HEDGE,
   ) {
     this.hedge = hedgeConfig ?? NO_HEDGE;
-    this.budget = new HedgeBudget(this.hedge.budgetFraction, this.hedge.budgetBurst);
+    // two hedges in reserve: a run of few large parts earns one only every 20 requests, and its
+    // first stalled part would wait for the deadline (test/e2e/hedge.test.ts "early in a run")
+    this.budget = new HedgeBudget(this.hedge.budgetFraction, this.hedge.budgetBurst, 2);
     // retries sleeping at once each listen (sleep); attempts share the one listener below
     setMaxListeners(0, runSignal);
     runSignal.addEventListener('abort', () => {
@@ -338,8 +340,9 @@ export class RequestEngine {
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
     const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
     if (!kind || afterMs === undefined) return first;
-    // a write asks the bucket's versioning as soon as it could be hedged, so the first slow one can be
-    if (kind === 'write' && !this.writeHedgeAllowed(spec.bucket, ep)) return first;
+    // a write asks the bucket's versioning as soon as it could be hedged; the timer looks again
+    // when it fires, so the first slow write is hedged when the answer came in the meantime
+    if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return first;
     return new Promise<Answer<T>>((resolve, reject) => {
       let done = false;
       let hedging = false;
@@ -364,7 +367,7 @@ export class RequestEngine {
         (err: unknown) => { firstError = { err }; if (!hedging) finish(() => reject(err)); },
       );
       const timer = setTimeout(() => {
-        if (done) return;
+        if (done || (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) !== true)) return;
         hedging = true;
         hedgeAc = new AbortController();
         const hedgedBefore = tries.hedged;
@@ -440,15 +443,15 @@ export class RequestEngine {
 
   /**
    * May writes to `bucket` be hedged? Only when its versioning is known not enabled: asked once
-   * per run and bucket (GetBucketVersioning on `ep`, directly: one small request, no slot); no
-   * hedge while the answer is pending, none for the run when it cannot be read.
+   * per run and bucket (GetBucketVersioning on `ep`, directly: one small request, no slot);
+   * 'asking' (no hedge yet) while the answer is pending, false for the run when it cannot be read.
    */
-  private writeHedgeAllowed(bucket: string | undefined, ep: Endpoint): boolean {
+  private writeHedgeAllowed(bucket: string | undefined, ep: Endpoint): boolean | 'asking' {
     if (bucket === undefined) return false;
     // endpoints in front of one store share the answer; separate stores (replicate) are asked each
     const where = this.pool.sharedStorage ? bucket : `${ep.name}\0${bucket}`;
     const known = this.writeHedging.get(where);
-    if (known !== undefined) return known === true;
+    if (known !== undefined) return known;
     this.writeHedging.set(where, 'asking');
     const signal = AbortSignal.any([this.runSignal, AbortSignal.timeout(VERSIONING_CHECK_MS)]);
     ep.store.getBucketVersioning({ bucket }, signal).then(
@@ -461,7 +464,7 @@ export class RequestEngine {
         this.logger.warn({ bucket, code: errorFacts(err).code }, 'cannot read the bucket\'s versioning: writes are not hedged');
       },
     );
-    return false;
+    return 'asking';
   }
 
   private sleep(ms: number): Promise<void> {

@@ -189,6 +189,25 @@ describe('hedged requests', () => {
     }
   });
 
+  it('a part stalled mid-body early in a run (fewer than 20 parts measured) can be hedged', async () => {
+    const big = { 'p/a.bin': crypto.randomBytes(30 * MIB), 'p/b.bin': crypto.randomBytes(30 * MIB) };
+    const t = makeTree(big);
+    dirs.push(t);
+    // the 8th part is sent once 4 have been measured (-c 4): 1 MiB goes up, then nothing
+    const p = await proxy({ match: /^PUT .*partNumber=/, stallNth: [8], stallAfterBytes: MIB });
+    const r = await runCli(env, ['upload', t, bucket, 'early', '--endpoint-url', p.url, '--json', '-c', '4', '--multipart-threshold', '5MiB', '--part-size', '5MiB']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(p.stats().stalled).toBe(1);
+    const parts = records(r.stdout).filter((x) => x.type === 'request' && x.op === 'UploadPart');
+    expect(parts).toHaveLength(12);
+    // before, no part of a 12-part run could be hedged (20 measured first), nor the first write
+    // that could be (it asked the bucket's versioning); under load another slow part may take the
+    // hedges, and the stalled one then waits for its deadline
+    expect(parts.filter((x) => x.hedged! > 0).length).toBeGreaterThanOrEqual(1);
+    await expectExact(bucket, 'early/', big);
+  });
+
   // A gateway pause: every request in flight is cut at its tail deadline at once. Those cuts must
   // not open the breaker (src/endpoints/breaker.ts STALL_SILENCE_MS): with one endpoint, an open
   // breaker stopped the whole run for its 10 s cooldown, or ended it (AllEndpointsDown).

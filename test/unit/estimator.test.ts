@@ -122,8 +122,13 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
   it('large requests keep the EWMA deadline; their hedge time comes from ms per MB per share', () => {
     const e = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20, expectedLatencyMs: 0, alpha: 0.2 }));
     const mb16 = 16e6;
-    for (let i = 0; i < 19; i++) e.record(mb16, 1600, 1); // 10 MB/s: 100 ms per MB
+    for (let i = 0; i < 3; i++) e.record(mb16, 1600, 1); // 10 MB/s: 100 ms per MB
     expect(e.hedgeAfterMs(mb16, 0.95, 1)).toBeUndefined();
+    e.record(mb16, 1600, 1);
+    // 4 to 19 samples: 1.5 × the EWMA's expected time (a run has few parts: its first stall must be hedged too)
+    expect(e.hedgeAfterMs(mb16, 0.95, 2)).toBeCloseTo(1.5 * e.expectedMs(mb16, 2), 6);
+    for (let i = 0; i < 15; i++) e.record(mb16, 1600, 1);
+    expect(e.hedgeAfterMs(mb16, 0.95, 1)).toBeCloseTo(1.5 * 1600, 6);
     e.record(mb16, 1600, 1);
     const after = e.hedgeAfterMs(mb16, 0.95, 2)!;
     expect(after).toBeGreaterThan(3200 * 0.97);

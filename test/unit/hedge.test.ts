@@ -62,6 +62,15 @@ describe('hedge policy', () => {
     while (idle.tryTake()) burst++;
     expect(burst).toBe(3);
   });
+
+  it('an initial reserve (at most the burst) may be spent before any request earned it', () => {
+    const b = new HedgeBudget(0.05, 3, 2);
+    expect([b.tryTake(), b.tryTake(), b.tryTake()]).toEqual([true, true, false]);
+    const capped = new HedgeBudget(0.05, 3, 10);
+    let taken = 0;
+    while (capped.tryTake()) taken++;
+    expect(taken).toBe(3);
+  });
 });
 
 describe('RequestEngine: hedged requests', () => {
