@@ -14,7 +14,8 @@
  *
  * Endpoints: S3X_BENCH_ENDPOINT (+ AWS_* credentials), else scripts/ceph-rgw.sh up (one gateway).
  * Peers found on PATH are included: aws-cli (`aws s3 cp --recursive`), rclone (`copy`); the
- * plain-SDK baseline (sdk-plain.mjs) always runs for uploads. S5 (delete): aws-cli `s3 rm --recursive`,
+ * plain-SDK baseline (sdk-plain.mjs) always runs for uploads, and for S1 Node's floor (put-floor.mjs:
+ * bare signed PUTs over http.request, no s3x code; not a peer). S5 (delete): aws-cli `s3 rm --recursive`,
  * rclone `delete`, s3cmd `del --recursive`; the 10,000 objects are seeded again (by s3x upload, untimed)
  * before every run. S6 (download): aws-cli `s3 cp --recursive`, rclone `copy`, s3cmd `get --recursive`
  * from a set uploaded once; every run is compared byte for byte with the source tree.
@@ -153,6 +154,9 @@ if (have('rclone')) {
     cmd: (d, b, p) => ['rclone', 'copy', d, `:s3:${b}/${p}`, '--transfers', String(CONC), '--checkers', String(CONC), '--s3-upload-cutoff', '64M', '--s3-chunk-size', '16M'],
   });
 }
+
+// S1 only: Node's floor, 2,000 bare signed PUTs with no s3x code (put-floor.mjs); not a peer
+const nodeFloor = { name: 'node floor (bare http PUTs)', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/put-floor.mjs'), d, endpoint, b, p] };
 
 // S5 / S6: delete-prefix and download. cmd(bucket, prefix, outDir) → argv.
 const s3xBin = [process.execPath, path.join(ROOT, 'bin/s3x.js')];
@@ -334,7 +338,8 @@ for (const sc of chosen) {
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = withBase(spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
     : spec.op === 'download' ? downloadTools : spec.op === 'ls' ? lsTools
-      : spec.hedge ? hedgeTools[spec.hedge] : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools : tools);
+      : spec.hedge ? hedgeTools[spec.hedge] : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
+        : sc === 'S1' ? [...tools, nodeFloor] : tools);
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
   if (spec.op === 'sync') seed(dir, `${sc}/synced`, spec.files);
   if (spec.throttled && !throttleProxies) {
@@ -479,7 +484,7 @@ for (const sc of chosen) {
     for (const r of rows.filter((x) => x !== base && !x.tool.endsWith('@base'))) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
     continue;
   }
-  const peers = rows.filter((r) => !r.tool.startsWith('s3x') && r.tool !== 'sdk-plain').sort((a, b) => a.wall - b.wall);
+  const peers = rows.filter((r) => !r.tool.startsWith('s3x') && r.tool !== 'sdk-plain' && r.tool !== nodeFloor.name).sort((a, b) => a.wall - b.wall);
   ratioRow(sc, `s3x ÷ fastest peer (${peers[0]?.tool})`, s3x, peers[0]);
   if (sc === 'S6l') {
     ratioRow(sc, 's3x ÷ rclone (both verify MD5)', s3x, peers.find((r) => r.tool.startsWith('rclone')));
