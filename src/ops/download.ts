@@ -31,7 +31,7 @@ import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
-import { writeNewFile } from '../fs/new-file.js';
+import { writeNewFileSync } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
 import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
@@ -253,7 +253,8 @@ export class Downloader {
       const got = await this.fetchTo(o, tmp, target);
       written = got.path;
       if (got.mtime) await fs.promises.utimes(written, got.mtime, got.mtime);
-      await fs.promises.rename(written, target);
+      // one syscall of a few µs: cheaper inline than a thread-pool hand-off (fs/new-file.ts)
+      fs.renameSync(written, target);
       renamed = true;
       this.progress.filesDone++;
     } finally {
@@ -304,11 +305,9 @@ export class Downloader {
       hedge: true,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
-    // The open and write are async even for tiny files: creating a file can wait on the file
-    // system's journal (0.8 ms per open was seen here while Ceph wrote to the same disk), and a
-    // sync call would stall every socket meanwhile (fs/new-file.ts).
+    // synchronous: a thread-pool hand-off per syscall costs more than these syscalls (fs/new-file.ts)
     this.dirs.recheck(path.dirname(tmp));
-    await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified);
+    writeNewFileSync(tmp, got.data, got.lastModified ?? o.lastModified);
     this.progress.bytesDone += got.data.length;
     this.filesBytes += got.data.length;
     return undefined;
