@@ -24,11 +24,13 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import type { SseCustomerKey } from '../config/object-headers.js';
 import { mbps } from '../config/units.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
+import type { ObjectBody } from '../endpoints/object-store.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
 import { writeNewFileSync } from '../fs/new-file.js';
@@ -345,24 +347,17 @@ export class Downloader {
   /** One GET attempt of the whole object into memory, checked for length and MD5. */
   private async getBuffered(ep: Endpoint, signal: AbortSignal, o: ListedObject): Promise<{ data: Buffer; lastModified?: Date }> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
-    const chunks: Buffer[] = [];
-    let n = 0;
+    let data: Buffer;
     try {
       // memory stays bounded even if the object was replaced by a large one since the listing
       if ((res.contentLength ?? 0) > BUFFERED_MAX_BYTES) throw objectChanged(o.key, `it is now ${res.contentLength} bytes, was ${o.bytes}`);
-      for await (const c of res.body) {
-        const b = toBuffer(c);
-        n += b.length;
-        if (n > BUFFERED_MAX_BYTES) throw objectChanged(o.key, `it sent more than ${BUFFERED_MAX_BYTES} bytes, was ${o.bytes}`);
-        chunks.push(b);
-      }
+      data = await readWhole(res.body, BUFFERED_MAX_BYTES, () => objectChanged(o.key, `it sent more than ${BUFFERED_MAX_BYTES} bytes, was ${o.bytes}`));
     } finally {
       res.body.destroy();
     }
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
-    checkLength(o.key, n, res.contentLength);
+    checkLength(o.key, data.length, res.contentLength);
     const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
-    if (want !== undefined) checkMd5(o.key, want, crypto.createHash('md5').update(data).digest('hex'));
+    if (want !== undefined) checkMd5(o.key, want, crypto.hash('md5', data, 'hex'));
     return { data, ...(res.lastModified && { lastModified: res.lastModified }) };
   }
 
@@ -597,6 +592,52 @@ function checkRange(key: string, contentRange: string | undefined, start: number
 
 function toBuffer(c: Uint8Array | string): Buffer {
   return typeof c === 'string' ? Buffer.from(c) : Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+}
+
+/**
+ * A whole body of at most `maxBytes` into one buffer (more: rejects with `tooMuch()`). A node
+ * stream (the http answer) is read by its events: `for await` makes an async iterator, an
+ * end-of-stream watcher and a promise per chunk for every object. Rejects with the stream's error
+ * (an abort destroys it with the signal's reason), or when it closes before its end.
+ */
+export function readWhole(body: ObjectBody, maxBytes: number, tooMuch: () => Error): Promise<Buffer> {
+  if (!(body instanceof Readable)) return readWholeIterating(body, maxBytes, tooMuch);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const settle = (err: Error | undefined): void => {
+      body.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n));
+    };
+    const onData = (c: Buffer | string): void => {
+      const b = toBuffer(c);
+      n += b.length;
+      if (n > maxBytes) return settle(tooMuch());
+      chunks.push(b);
+    };
+    const onEnd = (): void => settle(undefined);
+    const onClose = (): void => settle(prematureClose());
+    if (body.errored) return reject(body.errored);
+    if (body.destroyed) return reject(prematureClose());
+    body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
+  });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('the response body closed before its end'), { code: 'ECONNRESET' });
+}
+
+async function readWholeIterating(body: ObjectBody, maxBytes: number, tooMuch: () => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    const b = toBuffer(c);
+    n += b.length;
+    if (n > maxBytes) throw tooMuch();
+    chunks.push(b);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
 }
 
 /**
