@@ -40,7 +40,8 @@ import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
 import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
 import type { ProgressTicker } from '../run/progress.js';
-import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
+import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject, type ListPage } from './list.js';
+import { listAfterPreflight, PreflightFailed } from './preflight-listing.js';
 import { partRange, planParts } from '../config/multipart.js';
 import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
@@ -127,8 +128,8 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
   const run = Run.open(opts, bucket, { onReport: opts.onReport });
   const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes });
   try {
-    await run.preflight();
-    await d.listAndStart();
+    // the first page is asked for during the preflight; no GET before it passed
+    await d.listAndStart(listAfterPreflight(run, bucket, sel.prefix));
     await d.drain();
   } finally {
     await d.settle();
@@ -175,17 +176,21 @@ export class Downloader {
 
   private tick(force = false): void { this.ticker.tick(force); }
 
-  /** Lists the prefix page by page and starts every object; a listing failure stops the run. */
-  async listAndStart(): Promise<void> {
+  /**
+   * Lists the prefix page by page (`pages`: the listing, by default asked for now) and starts
+   * every object; a listing failure stops the run, a failed preflight is thrown as it was.
+   */
+  async listAndStart(pages?: AsyncGenerator<ListPage>): Promise<void> {
     const { run, plan: { sel } } = this;
     try {
-      for await (const page of listThrough(run.engine, this.bucket, sel.prefix)) {
+      for await (const page of pages ?? listThrough(run.engine, this.bucket, sel.prefix)) {
         for (const o of page.objects) if (keptBySelection(sel, o.key, run.logger)) await this.take(o);
         this.tick();
         if (run.signal.aborted) break;
       }
       this.progress.listDone = true;
     } catch (err) {
+      if (err instanceof PreflightFailed) throw err.error;
       stopOnListingFailure(run, err, sel.prefix);
     }
   }

@@ -1,5 +1,5 @@
 /**
- * The listing of a run that must pass its preflight first (delete-prefix): the first page is
+ * The listing of a run that must pass its preflight first (delete-prefix, download): the first page is
  * asked for while the preflight runs, instead of one round trip after it. Both are reads, and a
  * page is handed out only once the preflight has passed, so nothing is deleted, planned or
  * fetched before: a missing bucket or bad credentials is still the preflight's one clear error.
