@@ -610,8 +610,12 @@ export function readWhole(body: ObjectBody, maxBytes: number, tooMuch: () => Err
   return new Promise<Buffer>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let n = 0;
+    let settled = false;
+    // the 'error' listener stays: an error after the end must not go unheard (an uncaught 'error')
     const settle = (err: Error | undefined): void => {
-      body.off('data', onData).off('end', onEnd).off('error', settle).off('close', onClose);
+      if (settled) return;
+      settled = true;
+      body.off('data', onData).off('end', onEnd).off('close', onClose);
       if (err) reject(err);
       else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n));
     };

@@ -56,4 +56,13 @@ describe('readWhole', () => {
     await expect(readWhole(iterable(['ab', 'c']), 10, tooMuch)).resolves.toEqual(Buffer.from('abc'));
     await expect(readWhole(iterable(['abc', 'de']), 4, tooMuch)).rejects.toMatchObject({ code: 'ObjectChanged' });
   });
+
+  it('an error after the body was read is still listened to (no uncaught error event)', async () => {
+    const body = new PassThrough();
+    const got = readWhole(body, 100, tooMuch);
+    body.end('abc');
+    await expect(got).resolves.toEqual(Buffer.from('abc'));
+    expect(body.listenerCount('error')).toBeGreaterThan(0);
+    expect(() => body.emit('error', new Error('late'))).not.toThrow();
+  });
 });
