@@ -22,7 +22,8 @@ import { UsageError } from '../errors.js';
 import { selectKeys, type PrefixOptions } from '../fs/key-prefix.js';
 import type { Dispatch } from '../run/dispatch.js';
 import type { ProgressTicker } from '../run/progress.js';
-import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
+import { keptBySelection, stopOnListingFailure, type ListedObject } from './list.js';
+import { listAfterPreflight, PreflightFailed } from './preflight-listing.js';
 import { Run, sleepMs } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import { backoffMs, decide } from '../engine/retry-policy.js';
@@ -111,9 +112,9 @@ export async function deletePrefix(opts: DeletePrefixOptions): Promise<DeleteSum
   const deleter = new KeyDeleter(run, batchSize, { ...opts, split: opts.batchSize === undefined });
   const { progress } = deleter;
   try {
-    await run.preflight();
     try {
-      for await (const page of listThrough(run.engine, bucket, sel.prefix)) {
+      // the first page is asked for during the preflight; no key is handed out before it passed
+      for await (const page of listAfterPreflight(run, bucket, sel.prefix)) {
         for (const o of page.objects) {
           if (!keptBySelection(sel, o.key, logger)) continue;
           progress.listed++;
@@ -130,6 +131,7 @@ export async function deletePrefix(opts: DeletePrefixOptions): Promise<DeleteSum
       await deleter.flush();
       progress.listDone = true;
     } catch (err) {
+      if (err instanceof PreflightFailed) throw err.error; // nothing was listed: as if it ran first
       deleter.dropPending();
       stopOnListingFailure(run, err, sel.prefix); // what was listed is still deleted
     }

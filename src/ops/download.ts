@@ -24,21 +24,24 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import type { SseCustomerKey } from '../config/object-headers.js';
 import { mbps } from '../config/units.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
+import type { ObjectBody } from '../endpoints/object-store.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
-import { writeNewFile } from '../fs/new-file.js';
+import { writeNewFileSync } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
 import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
 import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
 import type { ProgressTicker } from '../run/progress.js';
-import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject } from './list.js';
+import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject, type ListPage } from './list.js';
+import { listAfterPreflight, PreflightFailed } from './preflight-listing.js';
 import { partRange, planParts } from '../config/multipart.js';
 import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
@@ -125,8 +128,8 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
   const run = Run.open(opts, bucket, { onReport: opts.onReport });
   const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes });
   try {
-    await run.preflight();
-    await d.listAndStart();
+    // the first page is asked for during the preflight; no GET before it passed
+    await d.listAndStart(listAfterPreflight(run, bucket, sel.prefix));
     await d.drain();
   } finally {
     await d.settle();
@@ -173,17 +176,21 @@ export class Downloader {
 
   private tick(force = false): void { this.ticker.tick(force); }
 
-  /** Lists the prefix page by page and starts every object; a listing failure stops the run. */
-  async listAndStart(): Promise<void> {
+  /**
+   * Lists the prefix page by page (`pages`: the listing, by default asked for now) and starts
+   * every object; a listing failure stops the run, a failed preflight is thrown as it was.
+   */
+  async listAndStart(pages?: AsyncGenerator<ListPage>): Promise<void> {
     const { run, plan: { sel } } = this;
     try {
-      for await (const page of listThrough(run.engine, this.bucket, sel.prefix)) {
+      for await (const page of pages ?? listThrough(run.engine, this.bucket, sel.prefix)) {
         for (const o of page.objects) if (keptBySelection(sel, o.key, run.logger)) await this.take(o);
         this.tick();
         if (run.signal.aborted) break;
       }
       this.progress.listDone = true;
     } catch (err) {
+      if (err instanceof PreflightFailed) throw err.error;
       stopOnListingFailure(run, err, sel.prefix);
     }
   }
@@ -253,7 +260,8 @@ export class Downloader {
       const got = await this.fetchTo(o, tmp, target);
       written = got.path;
       if (got.mtime) await fs.promises.utimes(written, got.mtime, got.mtime);
-      await fs.promises.rename(written, target);
+      // one syscall of a few µs: cheaper inline than a thread-pool hand-off (fs/new-file.ts)
+      fs.renameSync(written, target);
       renamed = true;
       this.progress.filesDone++;
     } finally {
@@ -304,11 +312,9 @@ export class Downloader {
       hedge: true,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
-    // The open and write are async even for tiny files: creating a file can wait on the file
-    // system's journal (0.8 ms per open was seen here while Ceph wrote to the same disk), and a
-    // sync call would stall every socket meanwhile (fs/new-file.ts).
+    // synchronous: a thread-pool hand-off per syscall costs more than these syscalls (fs/new-file.ts)
     this.dirs.recheck(path.dirname(tmp));
-    await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified);
+    writeNewFileSync(tmp, got.data, got.lastModified ?? o.lastModified);
     this.progress.bytesDone += got.data.length;
     this.filesBytes += got.data.length;
     return undefined;
@@ -346,24 +352,17 @@ export class Downloader {
   /** One GET attempt of the whole object into memory, checked for length and MD5. */
   private async getBuffered(ep: Endpoint, signal: AbortSignal, o: ListedObject): Promise<{ data: Buffer; lastModified?: Date }> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
-    const chunks: Buffer[] = [];
-    let n = 0;
+    let data: Buffer;
     try {
       // memory stays bounded even if the object was replaced by a large one since the listing
       if ((res.contentLength ?? 0) > BUFFERED_MAX_BYTES) throw objectChanged(o.key, `it is now ${res.contentLength} bytes, was ${o.bytes}`);
-      for await (const c of res.body) {
-        const b = toBuffer(c);
-        n += b.length;
-        if (n > BUFFERED_MAX_BYTES) throw objectChanged(o.key, `it sent more than ${BUFFERED_MAX_BYTES} bytes, was ${o.bytes}`);
-        chunks.push(b);
-      }
+      data = await readWhole(res.body, BUFFERED_MAX_BYTES, () => objectChanged(o.key, `it sent more than ${BUFFERED_MAX_BYTES} bytes, was ${o.bytes}`));
     } finally {
       res.body.destroy();
     }
-    const data = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
-    checkLength(o.key, n, res.contentLength);
+    checkLength(o.key, data.length, res.contentLength);
     const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
-    if (want !== undefined) checkMd5(o.key, want, crypto.createHash('md5').update(data).digest('hex'));
+    if (want !== undefined) checkMd5(o.key, want, crypto.hash('md5', data, 'hex'));
     return { data, ...(res.lastModified && { lastModified: res.lastModified }) };
   }
 
@@ -598,6 +597,56 @@ function checkRange(key: string, contentRange: string | undefined, start: number
 
 function toBuffer(c: Uint8Array | string): Buffer {
   return typeof c === 'string' ? Buffer.from(c) : Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
+}
+
+/**
+ * A whole body of at most `maxBytes` into one buffer (more: rejects with `tooMuch()`). A node
+ * stream (the http answer) is read by its events: `for await` makes an async iterator, an
+ * end-of-stream watcher and a promise per chunk for every object. Rejects with the stream's error
+ * (an abort destroys it with the signal's reason), or when it closes before its end.
+ */
+export function readWhole(body: ObjectBody, maxBytes: number, tooMuch: () => Error): Promise<Buffer> {
+  if (!(body instanceof Readable)) return readWholeIterating(body, maxBytes, tooMuch);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let settled = false;
+    // the 'error' listener stays: an error after the end must not go unheard (an uncaught 'error')
+    const settle = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData).off('end', onEnd).off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n));
+    };
+    const onData = (c: Buffer | string): void => {
+      const b = toBuffer(c);
+      n += b.length;
+      if (n > maxBytes) return settle(tooMuch());
+      chunks.push(b);
+    };
+    const onEnd = (): void => settle(undefined);
+    const onClose = (): void => settle(prematureClose());
+    if (body.errored) return reject(body.errored);
+    if (body.destroyed) return reject(prematureClose());
+    body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
+  });
+}
+
+function prematureClose(): Error {
+  return Object.assign(new Error('the response body closed before its end'), { code: 'ECONNRESET' });
+}
+
+async function readWholeIterating(body: ObjectBody, maxBytes: number, tooMuch: () => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    const b = toBuffer(c);
+    n += b.length;
+    if (n > maxBytes) throw tooMuch();
+    chunks.push(b);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
 }
 
 /**

@@ -98,6 +98,15 @@ export class Run {
     this.fatalStop.abort();
   }
 
+  /**
+   * Cuts every request in flight and stops the run without a message of its own: the caller is
+   * failing the run with its own error already (ops/preflight-listing.ts: the preflight failed
+   * while the first listing page was being asked for).
+   */
+  abandon(): void {
+    this.fatalStop.abort();
+  }
+
   /** Stops the run when `err` is a request that failed with a 'fatal' decision; says whether it did. */
   stopIfFatal(err: unknown): boolean {
     if (!(err instanceof RequestFailed) || err.decision !== 'fatal') return false;

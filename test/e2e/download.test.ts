@@ -153,6 +153,41 @@ describe('s3x download', () => {
     expect(fs.existsSync(path.join(work, 'evil.txt'))).toBe(false);
   });
 
+  it('a small file that cannot be put in place (a directory holds its name) is named; no temporary file is left; the rest is exact (exit 1)', async () => {
+    const objs = Array.from({ length: 40 }, (_, i) => [`clash/f${String(i).padStart(2, '0')}.txt`, crypto.randomBytes(50 + i)] as const);
+    await putObjects(env, bucket, objs);
+    const out = fs.mkdtempSync(path.join(work, 'clash-'));
+    // the rename of the finished temporary file onto f07.txt fails (EISDIR): a non-empty directory is there
+    fs.mkdirSync(path.join(out, 'f07.txt', 'mine'), { recursive: true });
+    const r = await runCli(env, ['download', bucket, 'clash', out, ...endpointFlags, '-c', '4']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/^Failed: 1 object/m);
+    expect(r.stdout).toMatch(/^ {2}clash\/f07\.txt: EISDIR/m);
+    expect(fs.readdirSync(out).filter((n) => n.includes('.s3x-tmp-'))).toEqual([]);
+    expect(fs.readdirSync(path.join(out, 'f07.txt'))).toEqual(['mine']);
+    const rest = Object.fromEntries(objs.filter(([k]) => k !== 'clash/f07.txt').map(([k, b]) => [k.slice('clash/'.length), b]));
+    expect(walk(out).filter((n) => !n.startsWith('f07.txt/'))).toEqual(Object.keys(rest).sort());
+    for (const [rel, b] of Object.entries(rest)) expect(fs.readFileSync(path.join(out, rel)).equals(b), rel).toBe(true);
+  });
+
+  it('small bodies that stall mid-way (every 4th GET sends 100 bytes, then nothing) are cut and fetched again: exact files, no temporary file (--no-hedge)', async () => {
+    const objs = Array.from({ length: 16 }, (_, i) => [`cutmid/g${String(i).padStart(2, '0')}.bin`, crypto.randomBytes(1000 + i)] as const);
+    await putObjects(env, bucket, objs);
+    const proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^GET \/[^/?]+\/cutmid\//, stallEvery: 4, stallAfterBytes: 100 } });
+    const out = fs.mkdtempSync(path.join(work, 'cutmid-'));
+    try {
+      const r = await runCli(env, ['download', bucket, 'cutmid', out, '--endpoint-url', proxy.url, '-c', '4', '--no-hedge', '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const summary = records(r.stdout).at(-1)!;
+      expect(summary).toMatchObject({ type: 'summary', files: objs.length });
+      expect(summary.retries as number).toBeGreaterThanOrEqual(4);
+      expect(walk(out)).toEqual(objs.map(([k]) => k.slice('cutmid/'.length)).sort());
+      for (const [k, b] of objs) expect(fs.readFileSync(path.join(out, k.slice('cutmid/'.length))).equals(b), k).toBe(true);
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('a directory replaced by a symbolic link mid-run is refused: nothing is written through the link (exit 1)', async () => {
     const names = Array.from({ length: 12 }, (_, i) => `swap/sub/f${String(i).padStart(2, '0')}.txt`);
     await putObjects(env, bucket, names.map((k) => [k, `planted ${k}`] as const));
