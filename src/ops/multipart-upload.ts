@@ -7,7 +7,7 @@
  * the endpoint's store (src/endpoints/store.ts), each in a slot of the run's Limiter.
  */
 import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
-import { readHashPool, ShortRead, type HashedRange } from '../fs/read-hash.js';
+import { readHashPool } from '../fs/read-hash.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { UploadedPart } from '../endpoints/store.js';
@@ -18,7 +18,7 @@ import type { Logger } from '../logger.js';
 import { findResumable, type KeptPart, type PassedUpload } from './resume.js';
 import {
   checkEtag, checkUnchanged, discard, encryption, etagMismatch, fileChanged, isEncrypted, metadataFor, MTIME_METADATA,
-  objectFields, verifyObject, type Encryption, type ObjectFields, type SendContext, type Stored,
+  objectFields, readRangeHashed, verifyObject, type Encryption, type ObjectFields, type SendContext, type Stored,
 } from './stored-object.js';
 
 /**
@@ -68,15 +68,6 @@ export interface ResumeSummary {
   keptOpen: Array<{ key: string; uploadId: string }>;
 }
 interface SentParts { parts: UploadedPart[]; enc: Encryption }
-
-/** `len` bytes of `f` from `start` and their MD5, read once off the main thread; a file that shrank is fileChanged. */
-async function readPart(f: FileEntry, start: number, len: number): Promise<HashedRange> {
-  try {
-    return await readHashPool.readAndHash(f.path, start, len);
-  } catch (err) {
-    throw err instanceof ShortRead ? fileChanged(f) : err;
-  }
-}
 
 /** Thrown by parts not sent because a sibling failed: never the error a file is reported with. */
 class AnotherPartFailed extends Error {
@@ -289,7 +280,7 @@ export class MultipartUpload {
     const { bucket } = this.ctx;
     const range = partRange(plan, f.size, i);
     const len = range.end - range.start + 1;
-    const { body, md5: digest } = await readPart(f, range.start, len);
+    const { body, md5: digest } = await readRangeHashed(f, range.start, len);
     this.partMd5s[i] = digest;
     const kept = this.kept?.get(i + 1);
     // --resume: a part already stored with these very bytes is not sent again

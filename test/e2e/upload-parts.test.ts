@@ -1,7 +1,7 @@
 /**
  * Multipart parts read and hashed on a worker thread (src/fs/read-hash.ts), against the gateway
  * through the fault proxy: every UploadPart attempt carries the Content-MD5 of its own byte range
- * (retries too), a corrupted body is refused by the server and resent byte-exact, and every
+ * (retries too), as does a PutObject of 2 MiB, read the same way; a corrupted body is refused by the server and resent byte-exact, and every
  * object arrives byte-exact.
  */
 import crypto from 'node:crypto';
@@ -22,6 +22,7 @@ const files: Record<string, Buffer> = {
   'a.bin': crypto.randomBytes(3 * PART + 3), // 4 parts, the last of 3 bytes
   'b.bin': crypto.randomBytes(2 * PART + 777), // 3 parts
   'c.bin': crypto.randomBytes(PART), // 1 part, exactly
+  'd.bin': crypto.randomBytes(2 * MIB + 1), // one PutObject, read and hashed off the main thread too
 };
 const md5 = (b: Buffer, enc: 'hex' | 'base64'): string => crypto.createHash('md5').update(b).digest(enc);
 
@@ -37,8 +38,8 @@ afterAll(async () => {
 });
 
 describe('multipart parts hashed off the main thread', () => {
-  it('every UploadPart attempt carries the Content-MD5 of its range; corrupted bodies are resent; objects byte-exact', async () => {
-    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^PUT .*partNumber=/, corruptEvery: 3 } });
+  it('every UploadPart and PutObject attempt carries the Content-MD5 of its bytes; corrupted bodies are resent; objects byte-exact', async () => {
+    proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { match: /^PUT /, corruptEvery: 3 } });
     const r = await runCli(env, ['upload', tree, bucket, 'parts', '--endpoint-url', proxy.url, '-c', '6',
       '--multipart-threshold', '5MiB', '--part-size', '5MiB', '--no-progress']);
     expect(r.stderr).toBe('');
@@ -51,8 +52,11 @@ describe('multipart parts hashed off the main thread', () => {
       const m = /^PUT \/[^/]+\/parts\/([^?]+)\?partNumber=(\d+)&/.exec(line);
       return m ? [{ file: m[1]!, part: Number(m[2]), contentMd5: md5s[i] }] : [];
     });
-    // 8 parts, and one more attempt per corrupted one
-    expect(partPuts).toHaveLength(8 + proxy.stats().corrupted);
+    const objectPuts = log.flatMap((line, i) => (/^PUT \/[^/]+\/parts\/d\.bin$/.test(line) ? [md5s[i]] : []));
+    // 8 parts and one PutObject, and one more attempt per corrupted one
+    expect(partPuts.length + objectPuts.length).toBe(9 + proxy.stats().corrupted);
+    expect(objectPuts.length).toBeGreaterThanOrEqual(1);
+    for (const m of objectPuts) expect(m, 'd.bin').toBe(md5(files['d.bin']!, 'base64'));
     for (const p of partPuts) {
       const start = (p.part - 1) * PART;
       expect(p.contentMd5, `${p.file} part ${p.part}`).toBe(md5(files[p.file]!.subarray(start, start + PART), 'base64'));
