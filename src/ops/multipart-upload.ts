@@ -7,6 +7,7 @@
  * the endpoint's store (src/endpoints/store.ts), each in a slot of the run's Limiter.
  */
 import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
+import { readHashPool } from '../fs/read-hash.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { UploadedPart } from '../endpoints/store.js';
@@ -17,7 +18,7 @@ import type { Logger } from '../logger.js';
 import { findResumable, type KeptPart, type PassedUpload } from './resume.js';
 import {
   checkEtag, checkUnchanged, discard, encryption, etagMismatch, fileChanged, isEncrypted, metadataFor, MTIME_METADATA,
-  objectFields, readRange, verifyObject, type Encryption, type ObjectFields, type SendContext, type Stored,
+  objectFields, readRangeHashed, verifyObject, type Encryption, type ObjectFields, type SendContext, type Stored,
 } from './stored-object.js';
 
 /**
@@ -152,6 +153,7 @@ export class MultipartUpload {
   /** Create, then parts, Complete and checks; throws what failed, after the abort or removal it calls for. */
   async run(): Promise<void> {
     const createStartedMs = Date.now();
+    readHashPool.warm();
     try {
       const open = (await this.resumable()) ?? await this.create();
       await this.sendAndComplete(open);
@@ -270,15 +272,15 @@ export class MultipartUpload {
   /**
    * Part i, read once into a buffer inside its slot (so at most --concurrency parts are held):
    * its MD5 (Content-MD5, and kept for the composite ETag) is of the bytes sent, the same buffer
-   * on every attempt; its ETag checked. The buffer is released when the part settles.
+   * on every attempt; its ETag checked. The buffer is released when the part settles. Read and
+   * hashed on a worker thread (../fs/read-hash.ts), so other parts' sends go on meanwhile.
    */
   private async sendPart(i: number, uploadId: string, pinned: Endpoint | undefined, enc: Encryption): Promise<UploadedPart> {
     const { f, key, plan } = this;
     const { bucket } = this.ctx;
     const range = partRange(plan, f.size, i);
     const len = range.end - range.start + 1;
-    const body = await readRange(f, range.start, len);
-    const digest = md5(body);
+    const { body, md5: digest } = await readRangeHashed(f, range.start, len);
     this.partMd5s[i] = digest;
     const kept = this.kept?.get(i + 1);
     // --resume: a part already stored with these very bytes is not sent again

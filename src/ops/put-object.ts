@@ -8,7 +8,7 @@ import { md5, md5OfFile } from '../fs/md5.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import {
-  checkEtag, checkUnchanged, discard, encryption, objectFields, readRange, readSmallSync, STREAM_CHUNK_BYTES, verifyObject,
+  checkEtag, checkUnchanged, discard, encryption, objectFields, readRange, readRangeHashed, readSmallSync, STREAM_CHUNK_BYTES, verifyObject,
   type SendContext, type Stored,
 } from './stored-object.js';
 
@@ -18,6 +18,11 @@ import {
  * for ≤ 64 KiB is shorter than that saving.
  */
 const SYNC_READ_MAX_BYTES = 64 * 1024;
+/**
+ * Buffered files from this size are read and hashed on a worker thread (../fs/read-hash.ts): an
+ * MD5 inline blocks every other send for ~2 ms per MiB; below it, the round trip costs more.
+ */
+const OFF_THREAD_MIN_BYTES = 1024 * 1024;
 
 /**
  * Sends `f` as one PutObject to `target` (or where the pool routes it). Call it inside a slot.
@@ -27,9 +32,10 @@ const SYNC_READ_MAX_BYTES = 64 * 1024;
  */
 export async function putFile(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | undefined, bufferMaxBytes: number): Promise<void> {
   const readAtOnce = f.size <= SYNC_READ_MAX_BYTES;
-  const buffered = readAtOnce ? readSmallSync(f) : f.size <= bufferMaxBytes ? await readRange(f, 0, f.size) : undefined;
+  const offThread = !readAtOnce && f.size >= OFF_THREAD_MIN_BYTES && f.size <= bufferMaxBytes ? await readRangeHashed(f, 0, f.size) : undefined;
+  const buffered = offThread?.body ?? (readAtOnce ? readSmallSync(f) : f.size <= bufferMaxBytes ? await readRange(f, 0, f.size) : undefined);
   // Content-MD5 on every PUT: the server refuses a body that does not match it
-  const digest = buffered ? md5(buffered) : await md5OfFile(f.path);
+  const digest = offThread?.md5 ?? (buffered ? md5(buffered) : await md5OfFile(f.path));
   const stored = await send(ctx, f, key, target, digest, buffered);
   try {
     checkEtag(key, stored.etag, digest.toString('hex'), stored.enc);

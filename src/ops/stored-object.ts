@@ -7,6 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { etagIsNotMd5, md5FromEtag, md5OfFile } from '../fs/md5.js';
+import { readHashPool, ShortRead, type HashedRange } from '../fs/read-hash.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { Interrupted, RequestFailed, type RequestEngine } from '../engine/request.js';
@@ -40,6 +41,18 @@ export async function readRange(f: FileEntry, start: number, len: number): Promi
     await fh.close();
   }
   return buf;
+}
+
+/**
+ * `len` bytes of `f` from `start` and their MD5, read once and hashed on a worker thread
+ * (../fs/read-hash.ts): the main thread sends meanwhile. A file that shrank is fileChanged.
+ */
+export async function readRangeHashed(f: FileEntry, start: number, len: number): Promise<HashedRange> {
+  try {
+    return await readHashPool.readAndHash(f.path, start, len);
+  } catch (err) {
+    throw err instanceof ShortRead ? fileChanged(f) : err;
+  }
 }
 
 /**

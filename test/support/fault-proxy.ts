@@ -164,6 +164,8 @@ export interface FaultProxy {
   stats(): FaultProxyStats;
   /** `${method} ${url}` of every request received, in arrival order (the first MAX_LOGGED_REQUESTS). */
   requestLog(): string[];
+  /** The Content-MD5 header of each request in requestLog() (undefined: none), in the same order. */
+  contentMd5Log(): Array<string | undefined>;
   /** Replace the faults at runtime; the "every N" counters and the PRNG restart. Throws on an invalid spec. */
   setFaults(spec: FaultSpec): void;
   /** Close the listener and destroy every socket (stalled ones included); idempotent. */
@@ -472,6 +474,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
 
   const stats = emptyStats();
   const logged: string[] = [];
+  const loggedMd5: Array<string | undefined> = [];
   const sockets = new Set<Socket>();
   const lifetime = new AbortController();
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
@@ -666,7 +669,11 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
 
   const handle = async (req: IncomingMessage, res: ServerResponse, socket: Socket): Promise<void> => {
     stats.requests++;
-    if (logged.length < MAX_LOGGED_REQUESTS) logged.push(`${req.method ?? ''} ${req.url ?? ''}`);
+    if (logged.length < MAX_LOGGED_REQUESTS) {
+      logged.push(`${req.method ?? ''} ${req.url ?? ''}`);
+      const md5 = req.headers['content-md5'];
+      loggedMd5.push(Array.isArray(md5) ? md5.join(',') : md5);
+    }
     req.on('error', () => undefined);
     res.on('error', () => undefined);
     const { matched, action, delayResponse } = decide(req);
@@ -751,6 +758,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     port,
     stats: () => ({ ...stats }),
     requestLog: () => [...logged],
+    contentMd5Log: () => [...loggedMd5],
     setFaults: (next: FaultSpec) => {
       spec = checkSpec(next);
       matchCount = 0;

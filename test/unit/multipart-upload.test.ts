@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_ESTIMATOR, type RetryConfig } from '../../src/config/defaults.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
@@ -21,6 +21,7 @@ import { headersPlan } from '../../src/config/header-rules.js';
 import { SseCustomerKey } from '../../src/config/object-headers.js';
 import { Limiter } from '../../src/engine/limiter.js';
 import { RequestEngine, RequestFailed } from '../../src/engine/request.js';
+import { readHashPool, type HashedRange } from '../../src/fs/read-hash.js';
 import type { FileEntry } from '../../src/fs/walk.js';
 import { silentLogger } from '../../src/logger.js';
 import { MultipartUpload, OpenUploads, type MultipartContext } from '../../src/ops/multipart-upload.js';
@@ -204,5 +205,34 @@ describe('MultipartUpload', () => {
     expect(store.objects.has('k/mismatch.bin')).toBe(false);
     // completed, so nothing to abort
     expect(ops(store)).not.toContain('abortMultipartUpload');
+  });
+  it('each part is read once, and hashed, off the main thread (src/fs/read-hash.ts): the buffer it returns is the body sent, its MD5 the Content-MD5', async () => {
+    const read = vi.spyOn(readHashPool, 'readAndHash');
+    cleanups.push(() => read.mockRestore());
+    const store = new KeepingStore();
+    const { ctx } = setup(store);
+    const { f, parts } = file('off-thread.bin', 3);
+    await new MultipartUpload(ctx, f, 'k/off-thread.bin', undefined, PART).run();
+
+    expect(read.mock.calls.map(([, start, len]) => [start, len]).sort((a, b) => a[0]! - b[0]!)).toEqual(parts.map((b, i) => [i * PART, b.length]));
+    const returned = await Promise.all(read.mock.results.map((r) => r.value as Promise<HashedRange>));
+    for (const c of of(store, 'uploadPart')) {
+      const input = c.input as UploadPartInput;
+      const mine = returned.find((r) => r.body === input.body);
+      expect(mine, `part ${input.partNumber}: the very buffer read`).toBeDefined();
+      expect(input.contentMd5).toBe(mine!.md5.toString('base64'));
+      expect((input.body as Buffer).equals(parts[input.partNumber - 1]!)).toBe(true);
+    }
+  });
+
+  it('a file shorter than walked when its part is read: FileChanged, no Complete, the upload aborted', async () => {
+    const store = new KeepingStore();
+    const { ctx } = setup(store);
+    const { f } = file('shrank.bin', 3);
+    const walked = { ...f, size: f.size + PART };
+    const err = await new MultipartUpload(ctx, walked, 'k/shrank.bin', undefined, PART).run().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'FileChanged' });
+    expect(ops(store)).not.toContain('completeMultipartUpload');
+    expect(of(store, 'abortMultipartUpload')).toHaveLength(1);
   });
 });
