@@ -34,6 +34,7 @@ import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
 import { writeNewFile } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
+import { BUFFERED_MAX_BYTES, fetchMode, verifiedThreshold } from './fetch-mode.js';
 import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
 import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
@@ -44,8 +45,6 @@ import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import type { RunTotals } from '../run/summary.js';
 
-/** Objects up to this size are read into memory and written in one go. */
-const BUFFERED_MAX_BYTES = 256 * 1024;
 /** Streamed bodies are written in batches of about this many bytes (one writev each). */
 const WRITE_BATCH_BYTES = 1024 * 1024;
 /**
@@ -68,7 +67,10 @@ export interface DownloadOptions extends ConnectionOptions, PrefixOptions {
   skipExisting?: boolean;
   /** compare the MD5 of single-part objects with their ETag; default true */
   verify?: boolean;
-  /** objects of at least this size are fetched as parallel ranged GETs; default 64 MiB */
+  /**
+   * objects of at least this size are fetched as parallel ranged GETs; default 64 MiB, and
+   * 256 MiB for objects whose MD5 is checked (one stream hashes as it writes: ops/fetch-mode.ts)
+   */
   multipartThresholdBytes?: number;
   /** size of one ranged GET; default 16 MiB, 5 MiB – 5 GiB */
   partSizeBytes?: number;
@@ -123,7 +125,8 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
   const sel = selectKeys(opts.prefix, opts.rawPrefix);
   const root = await prepareDir(opts.dir);
   const run = Run.open(opts, bucket, { onReport: opts.onReport });
-  const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes });
+  const verifiedThresholdBytes = verifiedThreshold(opts.multipartThresholdBytes);
+  const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes, verifiedThresholdBytes });
   try {
     await run.preflight();
     await d.listAndStart();
@@ -143,6 +146,8 @@ export interface DownloadPlan {
   verify: boolean;
   partSizeBytes: number;
   thresholdBytes: number;
+  /** the threshold for objects whose MD5 is checked (ops/fetch-mode.ts); default thresholdBytes */
+  verifiedThresholdBytes?: number;
 }
 
 /**
@@ -272,8 +277,9 @@ export class Downloader {
    * Last-Modified, else the listing's), undefined when there is none or it is set already.
    */
   private async fetchTo(o: ListedObject, tmp: string, target: string): Promise<{ path: string; mtime: Date | undefined }> {
-    if (o.bytes <= BUFFERED_MAX_BYTES && o.bytes < this.plan.thresholdBytes) return { path: tmp, mtime: await this.fetchBuffered(o, tmp) };
-    if (o.bytes >= this.plan.thresholdBytes) return { path: tmp, mtime: await this.getRangedChecked(o, tmp) ?? o.lastModified };
+    const mode = fetchMode(o.bytes, o.etag, { ...this.plan, sseC: this.opts.sseC !== undefined });
+    if (mode === 'buffered') return { path: tmp, mtime: await this.fetchBuffered(o, tmp) };
+    if (mode === 'ranged') return { path: tmp, mtime: await this.getRangedChecked(o, tmp) ?? o.lastModified };
     const got = await this.fetchStreamed(o, target);
     return { path: got.path, mtime: got.lastModified ?? o.lastModified };
   }
