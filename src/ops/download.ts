@@ -35,6 +35,7 @@ import { writeNewFile } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
 import { BUFFERED_MAX_BYTES, fetchMode, verifiedThreshold } from './fetch-mode.js';
+import { drainTo, toBuffer } from './drain-to.js';
 import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
 import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
@@ -45,8 +46,6 @@ import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import type { RunTotals } from '../run/summary.js';
 
-/** Streamed bodies are written in batches of about this many bytes (one writev each). */
-const WRITE_BATCH_BYTES = 1024 * 1024;
 /**
  * Ranged parts that arrive ahead of the MD5's frontier are held up to this many bytes per run
  * (fs/ordered-md5.ts); past it, those bytes are read back from the file once the parts are in.
@@ -387,7 +386,11 @@ export class Downloader {
       // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
       const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
       const hash = want !== undefined ? crypto.createHash('md5') : undefined;
-      const n = await drainTo(res.body, file.fh, 0, hash && ((b) => hash.update(b)), res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; this.progress.bytesDone += d; });
+      const maxBytes = res.contentLength ?? Number.MAX_SAFE_INTEGER;
+      const n = await drainTo(res.body, {
+        fh: file.fh, position: 0, maxBytes, onChunk: hash && ((b) => hash.update(b)), tooLong: () => tooLong(o.key, maxBytes),
+        onBytes: (d) => { written += d; this.progress.bytesDone += d; },
+      });
       checkLength(o.key, n, res.contentLength);
       if (hash) checkMd5(o.key, want, hash.digest('hex'));
       await file.fh.close();
@@ -524,7 +527,10 @@ export class Downloader {
       this.checkPartAnswer(file, res, start, end);
       const md5 = file.md5;
       md5?.attempt(i);
-      const n = await drainTo(res.body, file.fh, start, md5 && ((b) => md5.write(i, b)), len, file.key, (d) => { written += d; this.progress.bytesDone += d; });
+      const n = await drainTo(res.body, {
+        fh: file.fh, position: start, maxBytes: len, onChunk: md5 && ((b) => md5.write(i, b)), tooLong: () => tooLong(file.key, len),
+        onBytes: (d) => { written += d; this.progress.bytesDone += d; },
+      });
       checkLength(file.key, n, len);
       md5?.complete(i);
     } catch (err) {
@@ -590,6 +596,10 @@ function checkMd5(key: string, want: string | undefined, got: string): void {
   if (want !== undefined && want !== got) throw coded('BadDigest', `${key}: MD5 of the bytes received is ${got}, the ETag says ${want}`);
 }
 
+function tooLong(key: string, maxBytes: number): Error {
+  return coded('IncompleteBody', `${key}: the server sent more than the expected ${maxBytes} bytes`);
+}
+
 function checkLength(key: string, got: number, want: number | undefined): void {
   if (want !== undefined && got !== want) throw coded('IncompleteBody', `${key}: received ${got} bytes, expected ${want}`);
 }
@@ -602,46 +612,6 @@ function checkRange(key: string, contentRange: string | undefined, start: number
   if (Number(m[1]) !== start || Number(m[2]) !== end) throw coded('UnexpectedRange', `${key}: asked for bytes ${start}-${end}, got ${m[1]}-${m[2]}`);
 }
 
-function toBuffer(c: Uint8Array | string): Buffer {
-  return typeof c === 'string' ? Buffer.from(c) : Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
-}
-
-/**
- * Writes `body` into `fh` from `position`, in ~1 MiB writev batches, handing each chunk to
- * `onChunk` (the MD5) as it comes. Rejects (IncompleteBody) as soon as more than `maxBytes`
- * arrive; returns the number of bytes written.
- */
-async function drainTo(
-  body: AsyncIterable<Uint8Array | string>, fh: fs.promises.FileHandle, position: number, onChunk: ((b: Buffer) => void) | undefined,
-  maxBytes: number, key: string, onBytes: (n: number) => void,
-): Promise<number> {
-  let pos = position;
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  const flush = async (): Promise<void> => {
-    let bufs = batch;
-    let left = batchBytes;
-    batch = [];
-    batchBytes = 0;
-    while (left > 0) {
-      const { bytesWritten } = await fh.writev(bufs, pos);
-      pos += bytesWritten;
-      left -= bytesWritten;
-      onBytes(bytesWritten);
-      if (left > 0) bufs = [Buffer.concat(bufs).subarray(bufs.reduce((s, b) => s + b.length, 0) - left)];
-    }
-  };
-  for await (const c of body) {
-    const b = toBuffer(c);
-    if (pos - position + batchBytes + b.length > maxBytes) throw coded('IncompleteBody', `${key}: the server sent more than the expected ${maxBytes} bytes`);
-    onChunk?.(b);
-    batch.push(b);
-    batchBytes += b.length;
-    if (batchBytes >= WRITE_BATCH_BYTES) await flush();
-  }
-  await flush();
-  return pos - position;
-}
 
 /** All of `data` into an open file at `position`. */
 async function writeAt(fh: fs.promises.FileHandle, data: Buffer, position: number): Promise<void> {
