@@ -56,6 +56,14 @@ const MD5_HOLD_BUDGET_BYTES = 16 * 1024 * 1024;
  * winner's bytes may reach the file), and hedges are few (engine/hedge-policy.ts's budget).
  */
 const HEDGE_PART_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * GETs of at least this many bytes (a streamed object or a ranged part) are read over a socket of
+ * their own where the endpoint allows (endpoints/raw-get.ts): a TCP connect per GET is nothing
+ * next to the CPU node:http spends per 64 KiB of a large body. Not below: 5 MiB parts through the
+ * fault proxy hit their 500 ms deadline more often that way (test/e2e/download.test.ts, corrupted
+ * bodies: 2 of 3 runs with an extra retry, 0 of 4 over node:http), not understood yet.
+ */
+const BULK_MIN_BYTES = 8 * 1024 * 1024;
 /** Marks temporary files: `<name>.s3x-tmp-<8 hex run id><counter>`. */
 export const TMP_MARK = '.s3x-tmp-';
 
@@ -382,7 +390,7 @@ export class Downloader {
     let written = 0;
     let res: GetAnswer | undefined;
     try {
-      res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
+      res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC, bulk: o.bytes >= BULK_MIN_BYTES }, signal);
       // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
       const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
       const hash = want !== undefined ? crypto.createHash('md5') : undefined;
@@ -484,7 +492,7 @@ export class Downloader {
 
   /** A hedge of a part: the range read into memory and checked like getPart's, nothing written. */
   private async getPartBuffered(ep: Endpoint, signal: AbortSignal, file: RangedFile, start: number, end: number): Promise<Buffer> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC }, signal);
+    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC, bulk: end - start + 1 >= BULK_MIN_BYTES }, signal);
     const len = end - start + 1;
     try {
       this.checkPartAnswer(file, res, start, end);
@@ -520,7 +528,7 @@ export class Downloader {
    * checkPartAnswer; progress taken back if it fails.
    */
   private async getPart(ep: Endpoint, signal: AbortSignal, file: RangedFile, i: number, start: number, end: number): Promise<void> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC }, signal);
+    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC, bulk: end - start + 1 >= BULK_MIN_BYTES }, signal);
     const len = end - start + 1;
     let written = 0;
     try {
