@@ -59,9 +59,9 @@ const HEDGE_PART_MAX_BYTES = 64 * 1024 * 1024;
 /**
  * GETs of at least this many bytes (a streamed object or a ranged part) are read over a socket of
  * their own where the endpoint allows (endpoints/raw-get.ts): a TCP connect per GET is nothing
- * next to the CPU node:http spends per 64 KiB of a large body. Not below: 5 MiB parts through the
- * fault proxy hit their 500 ms deadline more often that way (test/e2e/download.test.ts, corrupted
- * bodies: 2 of 3 runs with an extra retry, 0 of 4 over node:http), not understood yet.
+ * next to the CPU node:http spends per 64 KiB of a large body. Not below, for now: with 4 MiB,
+ * 5 MiB parts through the fault proxy hit their 500 ms deadline in 2 of 3 runs at load ~10 (an
+ * extra retry in test/e2e/download.test.ts), 0 of 4 over node:http; at load ~5, 0 of 7 either way.
  */
 const BULK_MIN_BYTES = 8 * 1024 * 1024;
 /** Marks temporary files: `<name>.s3x-tmp-<8 hex run id><counter>`. */
