@@ -84,6 +84,16 @@ describe('download of a large object whose ETag is its MD5', () => {
     }
   });
 
+  it('sync s3://… <dir> fetches it the same way: one streamed GET with the default thresholds, ranged parts with a given one', async () => {
+    for (const [extra, parts] of [[[], [undefined]], [['--multipart-threshold', '64MiB'], [1, 2, 3, 4, 5]]] as const) {
+      const out = outDir();
+      const r = await runCli(env, ['sync', `s3://${bucket}/v`, out, '--endpoint-url', env.endpoints[0]!, '--json', '-c', '4', ...extra]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(bigGets(records(r.stdout)).map((x) => x.part).sort(), extra.join(' ')).toEqual(parts);
+      expectFiles(out, objects);
+    }
+  });
+
   it('a body corrupted in transit every time fails the MD5 after its retry: named, no file and no temporary file left', async () => {
     const p = await proxy({ match: /^GET \/[^/?]+\/v\/big\.bin/, corruptResponseEvery: 1 });
     const out = outDir();
