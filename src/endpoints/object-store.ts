@@ -60,6 +60,8 @@ export interface GetObjectInput {
   range?: { start: number; end: number } | undefined;
   /** the object's SSE-C key (required to read an SSE-C object) */
   sseC?: SseCustomerKey | undefined;
+  /** a large body (a streamed object or a ranged part): the store may read it over a socket of its own */
+  bulk?: boolean | undefined;
 }
 
 /** HeadObject's input: the SSE-C key of an SSE-C object (S3 answers 400 without it). */

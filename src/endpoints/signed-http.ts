@@ -25,9 +25,11 @@
  */
 import http from 'node:http';
 import https from 'node:https';
+import type { Readable } from 'node:stream';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { SseCustomerKey } from '../config/object-headers.js';
 import { addSseCHeaders, addStoredHeaders, type StoredHeaders } from './object-header-wire.js';
+import { rawGet, RawGetUnsupported } from './raw-get.js';
 import { decodeXmlText } from './s3-xml.js';
 import { rfc3986, SigV4Signer } from './sigv4.js';
 
@@ -122,6 +124,8 @@ export interface GetObjectParams {
   key: string;
   range?: { start: number; end: number };
   sseC?: SseCustomerKey | undefined;
+  /** a large body: read over a socket of its own where it can be (./raw-get.ts) */
+  bulk?: boolean | undefined;
 }
 
 /** A control-plane request (./signed-control.ts): any method, on a bucket (key '') or an object. */
@@ -140,7 +144,7 @@ export interface SignedCall {
 export interface SignedAnswer { status: number; headers: http.IncomingHttpHeaders; body: string }
 
 /** GetObject outcome: the response body is the caller's to consume (or destroy). */
-export interface GetObjectResult { status: number; headers: http.IncomingHttpHeaders; body: http.IncomingMessage }
+export interface GetObjectResult { status: number; headers: http.IncomingHttpHeaders; body: Readable }
 
 /** A non-2xx answer, shaped like the SDK's ServiceException. */
 export class S3HttpError extends Error {
@@ -312,8 +316,30 @@ export class SignedHttpClient {
       headers.range = `bytes=${start}-${end}`;
     }
     addSseCHeaders(headers, p.sseC);
+    if (p.bulk && this.rawGetOk) return this.rawGetObject(p, headers, signal);
     const res = await this.exchange('GET', p.bucket, p.key, NO_QUERY, '', headers, undefined, 0, signal, true);
     return { status: res.statusCode!, headers: res.headers, body: res };
+  }
+
+  /**
+   * ./raw-get.ts's path: plain http through our own keep-alive agent only (a proxy's or a TLS
+   * agent's sockets are node:http's), until an answer it cannot read turns it off.
+   */
+  private get rawGetOk(): boolean {
+    return !this.rawGetOff && this.send === http.request && Object.getPrototypeOf(this.agent) === http.Agent.prototype;
+  }
+
+  private rawGetOff = false;
+
+  private async rawGetObject(p: GetObjectParams, headers: HeaderBag, signal: AbortSignal): Promise<GetObjectResult> {
+    if (signal.aborted) throw signal.reason;
+    const { hostname, path, signedHeaders } = await this.signed('GET', p.bucket, p.key, NO_QUERY, headers);
+    try {
+      return await rawGet({ hostname, port: this.port ?? 80, path, headers: signedHeaders }, signal, toS3Error);
+    } catch (err) {
+      if (err instanceof RawGetUnsupported) this.rawGetOff = true;
+      throw err;
+    }
   }
 
   /**
@@ -340,20 +366,7 @@ export class SignedHttpClient {
     if (Buffer.isBuffer(body) && body.length !== contentLength) {
       throw new RangeError(`signed-http: body is ${body.length} bytes, contentLength says ${contentLength}`);
     }
-    let hostname = this.hostname;
-    let path: string;
-    if (bucket === '') {
-      headers.host = this.hostHeader; // the service itself (ListBuckets)
-      path = `${this.basePath}/`;
-    } else if (this.pathStyle) {
-      headers.host = this.hostHeader;
-      path = `${this.basePath}/${encodeQueryValue(bucket)}${key === '' ? '' : `/${encodeKeyPath(key)}`}`;
-    } else {
-      hostname = `${bucket}.${hostname}`;
-      headers.host = `${bucket}.${this.hostHeader}`;
-      path = `${this.basePath}/${encodeKeyPath(key)}`;
-    }
-    const signedHeaders = this.unsigned ? unsignedHeaders(headers) : await this.signer.sign({ method, path, query, headers }, new Date(Date.now() + this.clockOffsetMs()));
+    const { hostname, path, signedHeaders } = await this.signed(method, bucket, key, query, headers);
     if (signal.aborted) throw signal.reason; // fired while credentials were resolving
 
     return new Promise<http.IncomingMessage>((resolve, reject) => {
@@ -447,5 +460,24 @@ export class SignedHttpClient {
         finish(err);
       }
     });
+  }
+
+  /** Where a request goes (host to connect to, path) and its signed headers. */
+  private async signed(method: string, bucket: string, key: string, query: QueryParameterBag, headers: HeaderBag): Promise<{ hostname: string; path: string; signedHeaders: HeaderBag }> {
+    let hostname = this.hostname;
+    let path: string;
+    if (bucket === '') {
+      headers.host = this.hostHeader; // the service itself (ListBuckets)
+      path = `${this.basePath}/`;
+    } else if (this.pathStyle) {
+      headers.host = this.hostHeader;
+      path = `${this.basePath}/${encodeQueryValue(bucket)}${key === '' ? '' : `/${encodeKeyPath(key)}`}`;
+    } else {
+      hostname = `${bucket}.${hostname}`;
+      headers.host = `${bucket}.${this.hostHeader}`;
+      path = `${this.basePath}/${encodeKeyPath(key)}`;
+    }
+    const signedHeaders = this.unsigned ? unsignedHeaders(headers) : await this.signer.sign({ method, path, query, headers }, new Date(Date.now() + this.clockOffsetMs()));
+    return { hostname, path, signedHeaders };
   }
 }

@@ -64,9 +64,9 @@ export class S3Store implements ObjectStore {
   }
 
   async getObject(p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput> {
-    const { bucket, key, range, sseC } = p;
+    const { bucket, key, range, sseC, bulk } = p;
     if (!this.http) { const { sdk, client } = await viaSdk(this.clients); return sdk.getObject(client, p, signal); }
-    const r = await this.http.getObject({ bucket, key, ...(range && { range }), ...(sseC && { sseC }) }, signal);
+    const r = await this.http.getObject({ bucket, key, ...(range && { range }), ...(sseC && { sseC }), ...(bulk && { bulk }) }, signal);
     const h = r.headers;
     const len = one(h['content-length']);
     const lm = one(h['last-modified']);

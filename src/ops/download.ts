@@ -36,6 +36,8 @@ import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
 import { writeNewFileSync } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
+import { BUFFERED_MAX_BYTES, fetchMode, verifiedThreshold } from './fetch-mode.js';
+import { drainTo, toBuffer } from './drain-to.js';
 import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
 import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
@@ -47,10 +49,6 @@ import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import type { RunTotals } from '../run/summary.js';
 
-/** Objects up to this size are read into memory and written in one go. */
-const BUFFERED_MAX_BYTES = 256 * 1024;
-/** Streamed bodies are written in batches of about this many bytes (one writev each). */
-const WRITE_BATCH_BYTES = 1024 * 1024;
 /**
  * Ranged parts that arrive ahead of the MD5's frontier are held up to this many bytes per run
  * (fs/ordered-md5.ts); past it, those bytes are read back from the file once the parts are in.
@@ -61,6 +59,14 @@ const MD5_HOLD_BUDGET_BYTES = 16 * 1024 * 1024;
  * winner's bytes may reach the file), and hedges are few (engine/hedge-policy.ts's budget).
  */
 const HEDGE_PART_MAX_BYTES = 64 * 1024 * 1024;
+/**
+ * GETs of at least this many bytes (a streamed object or a ranged part) are read over a socket of
+ * their own where the endpoint allows (endpoints/raw-get.ts): a TCP connect per GET is nothing
+ * next to the CPU node:http spends per 64 KiB of a large body. Not below, for now: with 4 MiB,
+ * 5 MiB parts through the fault proxy hit their 500 ms deadline in 2 of 3 runs at load ~10 (an
+ * extra retry in test/e2e/download.test.ts), 0 of 4 over node:http; at load ~5, 0 of 7 either way.
+ */
+const BULK_MIN_BYTES = 8 * 1024 * 1024;
 /** Marks temporary files: `<name>.s3x-tmp-<8 hex run id><counter>`. */
 export const TMP_MARK = '.s3x-tmp-';
 
@@ -71,7 +77,10 @@ export interface DownloadOptions extends ConnectionOptions, PrefixOptions {
   skipExisting?: boolean;
   /** compare the MD5 of single-part objects with their ETag; default true */
   verify?: boolean;
-  /** objects of at least this size are fetched as parallel ranged GETs; default 64 MiB */
+  /**
+   * objects of at least this size are fetched as parallel ranged GETs; default 64 MiB, and
+   * 256 MiB for objects whose MD5 is checked (one stream hashes as it writes: ops/fetch-mode.ts)
+   */
   multipartThresholdBytes?: number;
   /** size of one ranged GET; default 16 MiB, 5 MiB – 5 GiB */
   partSizeBytes?: number;
@@ -126,7 +135,8 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
   const sel = selectKeys(opts.prefix, opts.rawPrefix);
   const root = await prepareDir(opts.dir);
   const run = Run.open(opts, bucket, { onReport: opts.onReport });
-  const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes });
+  const verifiedThresholdBytes = verifiedThreshold(opts.multipartThresholdBytes);
+  const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes, verifiedThresholdBytes });
   try {
     // the first page is asked for during the preflight; no GET before it passed
     await d.listAndStart(listAfterPreflight(run, bucket, sel.prefix));
@@ -146,6 +156,8 @@ export interface DownloadPlan {
   verify: boolean;
   partSizeBytes: number;
   thresholdBytes: number;
+  /** the threshold for objects whose MD5 is checked (ops/fetch-mode.ts); default thresholdBytes */
+  verifiedThresholdBytes?: number;
 }
 
 /**
@@ -280,8 +292,9 @@ export class Downloader {
    * Last-Modified, else the listing's), undefined when there is none or it is set already.
    */
   private async fetchTo(o: ListedObject, tmp: string, target: string): Promise<{ path: string; mtime: Date | undefined }> {
-    if (o.bytes <= BUFFERED_MAX_BYTES && o.bytes < this.plan.thresholdBytes) return { path: tmp, mtime: await this.fetchBuffered(o, tmp) };
-    if (o.bytes >= this.plan.thresholdBytes) return { path: tmp, mtime: await this.getRangedChecked(o, tmp) ?? o.lastModified };
+    const mode = fetchMode(o.bytes, o.etag, { ...this.plan, sseC: this.opts.sseC !== undefined });
+    if (mode === 'buffered') return { path: tmp, mtime: await this.fetchBuffered(o, tmp) };
+    if (mode === 'ranged') return { path: tmp, mtime: await this.getRangedChecked(o, tmp) ?? o.lastModified };
     const got = await this.fetchStreamed(o, target);
     return { path: got.path, mtime: got.lastModified ?? o.lastModified };
   }
@@ -376,11 +389,15 @@ export class Downloader {
     let written = 0;
     let res: GetAnswer | undefined;
     try {
-      res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
+      res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC, bulk: o.bytes >= BULK_MIN_BYTES }, signal);
       // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
       const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
       const hash = want !== undefined ? crypto.createHash('md5') : undefined;
-      const n = await drainTo(res.body, file.fh, 0, hash && ((b) => hash.update(b)), res.contentLength ?? Number.MAX_SAFE_INTEGER, o.key, (d) => { written += d; this.progress.bytesDone += d; });
+      const maxBytes = res.contentLength ?? Number.MAX_SAFE_INTEGER;
+      const n = await drainTo(res.body, {
+        fh: file.fh, position: 0, maxBytes, onChunk: hash && ((b) => hash.update(b)), tooLong: () => tooLong(o.key, maxBytes),
+        onBytes: (d) => { written += d; this.progress.bytesDone += d; },
+      });
       checkLength(o.key, n, res.contentLength);
       if (hash) checkMd5(o.key, want, hash.digest('hex'));
       await file.fh.close();
@@ -474,7 +491,7 @@ export class Downloader {
 
   /** A hedge of a part: the range read into memory and checked like getPart's, nothing written. */
   private async getPartBuffered(ep: Endpoint, signal: AbortSignal, file: RangedFile, start: number, end: number): Promise<Buffer> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC }, signal);
+    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC, bulk: end - start + 1 >= BULK_MIN_BYTES }, signal);
     const len = end - start + 1;
     try {
       this.checkPartAnswer(file, res, start, end);
@@ -510,14 +527,17 @@ export class Downloader {
    * checkPartAnswer; progress taken back if it fails.
    */
   private async getPart(ep: Endpoint, signal: AbortSignal, file: RangedFile, i: number, start: number, end: number): Promise<void> {
-    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC }, signal);
+    const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC, bulk: end - start + 1 >= BULK_MIN_BYTES }, signal);
     const len = end - start + 1;
     let written = 0;
     try {
       this.checkPartAnswer(file, res, start, end);
       const md5 = file.md5;
       md5?.attempt(i);
-      const n = await drainTo(res.body, file.fh, start, md5 && ((b) => md5.write(i, b)), len, file.key, (d) => { written += d; this.progress.bytesDone += d; });
+      const n = await drainTo(res.body, {
+        fh: file.fh, position: start, maxBytes: len, onChunk: md5 && ((b) => md5.write(i, b)), tooLong: () => tooLong(file.key, len),
+        onBytes: (d) => { written += d; this.progress.bytesDone += d; },
+      });
       checkLength(file.key, n, len);
       md5?.complete(i);
     } catch (err) {
@@ -583,6 +603,10 @@ function checkMd5(key: string, want: string | undefined, got: string): void {
   if (want !== undefined && want !== got) throw coded('BadDigest', `${key}: MD5 of the bytes received is ${got}, the ETag says ${want}`);
 }
 
+function tooLong(key: string, maxBytes: number): Error {
+  return coded('IncompleteBody', `${key}: the server sent more than the expected ${maxBytes} bytes`);
+}
+
 function checkLength(key: string, got: number, want: number | undefined): void {
   if (want !== undefined && got !== want) throw coded('IncompleteBody', `${key}: received ${got} bytes, expected ${want}`);
 }
@@ -593,10 +617,6 @@ function checkRange(key: string, contentRange: string | undefined, start: number
   if (!m) throw coded('UnexpectedRange', `${key}: the server did not answer the range ${start}-${end} (Content-Range: ${contentRange ?? 'none'})`);
   if (m[3] !== '*' && Number(m[3]) !== total) throw objectChanged(key, `its size is now ${m[3]} bytes, was ${total}`);
   if (Number(m[1]) !== start || Number(m[2]) !== end) throw coded('UnexpectedRange', `${key}: asked for bytes ${start}-${end}, got ${m[1]}-${m[2]}`);
-}
-
-function toBuffer(c: Uint8Array | string): Buffer {
-  return typeof c === 'string' ? Buffer.from(c) : Buffer.isBuffer(c) ? c : Buffer.from(c.buffer, c.byteOffset, c.byteLength);
 }
 
 /**
@@ -647,43 +667,6 @@ async function readWholeIterating(body: ObjectBody, maxBytes: number, tooMuch: (
     chunks.push(b);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
-}
-
-/**
- * Writes `body` into `fh` from `position`, in ~1 MiB writev batches, handing each chunk to
- * `onChunk` (the MD5) as it comes. Rejects (IncompleteBody) as soon as more than `maxBytes`
- * arrive; returns the number of bytes written.
- */
-async function drainTo(
-  body: AsyncIterable<Uint8Array | string>, fh: fs.promises.FileHandle, position: number, onChunk: ((b: Buffer) => void) | undefined,
-  maxBytes: number, key: string, onBytes: (n: number) => void,
-): Promise<number> {
-  let pos = position;
-  let batch: Buffer[] = [];
-  let batchBytes = 0;
-  const flush = async (): Promise<void> => {
-    let bufs = batch;
-    let left = batchBytes;
-    batch = [];
-    batchBytes = 0;
-    while (left > 0) {
-      const { bytesWritten } = await fh.writev(bufs, pos);
-      pos += bytesWritten;
-      left -= bytesWritten;
-      onBytes(bytesWritten);
-      if (left > 0) bufs = [Buffer.concat(bufs).subarray(bufs.reduce((s, b) => s + b.length, 0) - left)];
-    }
-  };
-  for await (const c of body) {
-    const b = toBuffer(c);
-    if (pos - position + batchBytes + b.length > maxBytes) throw coded('IncompleteBody', `${key}: the server sent more than the expected ${maxBytes} bytes`);
-    onChunk?.(b);
-    batch.push(b);
-    batchBytes += b.length;
-    if (batchBytes >= WRITE_BATCH_BYTES) await flush();
-  }
-  await flush();
-  return pos - position;
 }
 
 /** All of `data` into an open file at `position`. */

@@ -33,6 +33,7 @@ import { pathSelector } from '../fs/select.js';
 import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { Run } from '../run/run.js';
 import { localEtag, openListing } from './compare.js';
+import { verifiedThreshold } from './fetch-mode.js';
 import { Downloader, prepareDir, TMP_MARK, type DownloadProgress, type DownloadSummary, type FailedObject } from './download.js';
 import { outerJoinByKey, sortedWalk, walkedFileLine, type Paired } from './key-join.js';
 import { stopOnListingFailure, type ListedObject } from './list.js';
@@ -102,7 +103,7 @@ export async function syncDown(opts: SyncDownOptions): Promise<SyncDownSummary> 
   // a dry run creates nothing: a missing directory is an empty one
   const root = opts.dryRun ? await existingDir(opts.dir) : await prepareDir(opts.dir);
   const run = Run.open(opts, opts.bucket, { onReport: opts.onReport });
-  const s = new SyncDown(run, opts, sel, root, { partSizeBytes, thresholdBytes });
+  const s = new SyncDown(run, opts, sel, root, { partSizeBytes, thresholdBytes, verifiedThresholdBytes: verifiedThreshold(opts.multipartThresholdBytes) });
   try {
     await run.preflight();
     await s.merge();
@@ -153,7 +154,7 @@ class SyncDown {
 
   constructor(
     private readonly run: Run, private readonly opts: SyncDownOptions, private readonly sel: KeySelection,
-    private readonly root: string | undefined, private readonly sizes: { partSizeBytes: number; thresholdBytes: number },
+    private readonly root: string | undefined, private readonly sizes: { partSizeBytes: number; thresholdBytes: number; verifiedThresholdBytes?: number },
   ) {
     this.deleting = (opts.delete ?? false) || (opts.deleteAll ?? false);
     this.inShard = shardFilter(opts.shard);

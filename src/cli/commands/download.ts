@@ -32,7 +32,7 @@ export function registerDownload(program: Command, ctx: CliContext): void {
     .option('--skip-existing', 'leave a file alone when one of the same size is already there')
     .option('--no-verify', 'do not compare the MD5 of single-part objects with their ETag')
     .option('--part-size <size>', 'size of one ranged GET for large objects, 5MiB–5GiB', `${DEFAULT_PART_SIZE_BYTES / MIB}MiB`)
-    .option('--multipart-threshold <size>', 'objects of at least this size are fetched as parallel ranged GETs', `${DEFAULT_MULTIPART_THRESHOLD_BYTES / MIB}MiB`)
+    .option('--multipart-threshold <size>', 'objects of at least this size are fetched as parallel ranged GETs; unless given, an object whose MD5 is checked is streamed (and hashed as it is written) below 256MiB, like rclone', `${DEFAULT_MULTIPART_THRESHOLD_BYTES / MIB}MiB`)
     .option('--table', 'print the per-request table: attempts | bytes | success_ms | total_ms | MBps | MBps est');
   addSseCOptions(cmd);
   addCommonOptions(cmd);
@@ -61,6 +61,7 @@ Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is nam
       return `${p.filesDone}${p.listDone ? `/${p.filesFound}` : ` (${p.filesFound} listed)`} files, ${formatBytes(p.bytesDone)}, ${rate.toFixed(1)} MB/s` +
         (p.filesSkipped ? `, ${p.filesSkipped} skipped` : '') + (p.filesFailed ? `, ${p.filesFailed} failed` : '');
     });
+    const threshold = parseSizeBytes(flags.multipartThreshold, '--multipart-threshold');
     const opts: DownloadOptions = {
       ...conn, bucket, prefix, dir,
       rawPrefix: flags.rawPrefix ?? false,
@@ -68,7 +69,8 @@ Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is nam
       skipExisting: flags.skipExisting ?? false,
       verify: flags.verify,
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
-      multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold'),
+      // not given: download() picks the threshold by whether the MD5 is checked (ops/fetch-mode.ts)
+      ...(cmd.getOptionValueSource('multipartThreshold') !== 'default' && { multipartThresholdBytes: threshold }),
       onProgress: (p) => spinner.update(p),
       onReport: reportSink(ctx, flags, reports),
     };

@@ -29,7 +29,7 @@ export function comparisonOf(flags: Pick<SyncFlags, 'checksum' | 'sizeOnly' | 'e
   return flags.checksum ? 'checksum' : flags.sizeOnly ? 'size' : flags.exactTimestamps ? 'exact-timestamps' : 'size-mtime';
 }
 
-export async function runSyncDown(ctx: CliContext, bucket: string, prefix: string, dir: string, flags: SyncFlags): Promise<void> {
+export async function runSyncDown(ctx: CliContext, bucket: string, prefix: string, dir: string, flags: SyncFlags, thresholdGiven = true): Promise<void> {
   if (flags.followSymlinks) throw new UsageError('sync s3://… <dir>: --follow-symlinks is for the upload direction; s3x never writes or deletes through a symbolic link');
   if (flags.priority) throw new UsageError('sync s3://… <dir>: --priority is for the upload direction');
   if (flags.verify) throw new UsageError('sync s3://… <dir>: --verify is for the upload direction (downloads check the MD5 of every object whose ETag is one, always)');
@@ -53,7 +53,7 @@ export async function runSyncDown(ctx: CliContext, bucket: string, prefix: strin
       ...(flags.shard !== undefined && { shard: parseShard(flags.shard) }),
       delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false, dryRun: flags.dryRun ?? false,
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
-      multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold'),
+      ...(thresholdGiven && { multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold') }),
       onProgress: (p) => spinner.update(p),
       onReport: reportSink(ctx, flags, reports),
       onPlan: (p) => ctx.out(flags.json

@@ -88,7 +88,8 @@ Exit codes: 0 in sync; 1 some files failed (nothing was deleted); 2 usage/config
 
   cmd.action(async (source: string, target: string, prefixArg: string | undefined, flags: SyncFlags) => {
     const route = syncRoute(source, target, prefixArg);
-    if (route.direction === 'down') return runSyncDown(ctx, route.bucket, route.prefix, route.dir, flags);
+    // not given: the download direction picks the threshold by whether the MD5 is checked (ops/fetch-mode.ts)
+    if (route.direction === 'down') return runSyncDown(ctx, route.bucket, route.prefix, route.dir, flags, cmd.getOptionValueSource('multipartThreshold') !== 'default');
     const { dir, bucket, prefix } = route;
     if (flags.exactTimestamps) throw new UsageError('sync <dir> s3://…: --exact-timestamps is for the download direction (s3:// first), as in aws-cli; uploading, LastModified is the upload time, never the file\'s mtime');
     const headers = objectHeadersFromFlags(flags);
