@@ -92,12 +92,14 @@ export class DeadlineEstimator {
    * limitedMs, and the budget never below fraction × limitedMs, not even past maxMs: a body the
    * user's own limit slows is not a stall, and waiting for tokens must not cut it (the learnt
    * bandwidth alone lags behind: the prior, or a limit shared with other endpoints).
+   * `useTail` false: the cold-start formula even once the tail is known (engine/request.ts: a
+   * write to a bucket whose versioning is not known to be off).
    */
-  deadlineMs(bytes: number, attempt: number, concurrency = 1, limitedMs = 0): number {
+  deadlineMs(bytes: number, attempt: number, concurrency = 1, limitedMs = 0, useTail = true): number {
     const { fraction, minMs, maxMs, backoff } = this.config;
     const expected = Math.max(this.expectedMs(bytes, concurrency), this.latencyMsEst + limitedMs);
     // a limited body's wait is never cut as a stall; otherwise the tail decides once it is known
-    const tail = limitedMs > 0 ? undefined : this.tailDeadlineMs(bytes);
+    const tail = limitedMs > 0 || !useTail ? undefined : this.tailDeadlineMs(bytes);
     const base = Math.max(fraction * limitedMs, tail ?? Math.min(maxMs, Math.max(minMs, fraction * expected)));
     return base * backoff ** attempt;
   }

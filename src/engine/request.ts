@@ -209,7 +209,7 @@ export class RequestEngine {
       const startConcurrency = ep.stats.inFlight;
       const deadlineMs = spec.deadlineMs !== undefined
         ? spec.deadlineMs * ep.estimator.config.backoff ** attempt
-        : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency, ep.limitedTransferMs(spec.bytes, kind));
+        : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency, ep.limitedTransferMs(spec.bytes, kind), this.tailDeadlineAllowed(spec, ep));
       tries.deadlinesMs.push(Math.round(deadlineMs));
       const ac = new AbortController();
       const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), clampTimerMs(deadlineMs));
@@ -439,6 +439,17 @@ export class RequestEngine {
       hep.hedgesInFlight--;
       this.pool.release(hep, spec.bytes, outcome, reason, t0);
     }
+  }
+
+  /**
+   * May this request's first deadline come from its endpoint's tail (p99 × 3, ~100-200 ms)? A
+   * write cut by it and sent again leaves a second version when the server had stored the first
+   * (seen: 154 versions for 150 files on a loaded machine), as a hedge would: writes get it only
+   * on a bucket whose versioning is known to be off, asked once the tail is known.
+   */
+  private tailDeadlineAllowed(spec: RequestSpec<unknown>, ep: Endpoint): boolean {
+    if ((spec.kind ?? 'write') === 'read' || ep.estimator.tailDeadlineMs(spec.bytes) === undefined) return true;
+    return this.writeHedgeAllowed(spec.bucket, ep) === true;
   }
 
   /**

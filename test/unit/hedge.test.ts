@@ -136,6 +136,23 @@ describe('RequestEngine: hedged requests', () => {
     expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(1);
   });
 
+  it('writes get the tail deadline only on a bucket whose versioning is known to be off; else the floor', async () => {
+    const versioned = new FakeStore('ep1').script({ op: 'getBucketVersioning', result: { status: 'Enabled' } });
+    const v = setup([versioned], { enabled: false });
+    await warm(v.engine, 60);
+    versioned.script({ op: 'putObject', hang: 'reason' });
+    await v.engine.run(put('v2'));
+    expect(v.reports.find((r) => r.key === 'v2')!.deadlinesMs[0]).toBe(DEFAULT_ESTIMATOR.minMs); // a second PUT would be a second version
+    const plain = new FakeStore('ep1');
+    const p = setup([plain], { enabled: false });
+    await warm(p.engine, 60);
+    await new Promise((r) => setTimeout(r, 20)); // the versioning answer
+    plain.script({ op: 'putObject', hang: 'reason' });
+    await p.engine.run(put('p2'));
+    expect(p.reports.find((r) => r.key === 'p2')!.deadlinesMs[0]).toBeLessThan(DEFAULT_ESTIMATOR.minMs); // p99 × 3 of the warm-up
+    expect(plain.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(1); // asked with --no-hedge too
+  });
+
   it('versioning that cannot be read: no write hedges for the run', async () => {
     const store = new FakeStore('ep1').script({ op: 'getBucketVersioning', error: s3Error('AccessDenied', 403) });
     const { engine } = setup([store]);
@@ -154,7 +171,9 @@ describe('RequestEngine: hedged requests', () => {
     store.script({ op: 'putObject', hang: 'reason' });
     await engine.run(put('off'));
     expect(engine.hedged).toBe(0);
-    expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(0);
+    // asked all the same, once: a write's tail deadline needs versioning off (next test but one)
+    expect(store.calls.filter((c) => c.op === 'getBucketVersioning').length).toBeLessThanOrEqual(1);
+    expect(store.calls.filter((c) => (c.input as { key?: string })?.key === 'off')).toHaveLength(2); // cut, resent: no copy
   });
 
   it('a hedge that loses (the first copy answers anyway) stretches the endpoint\'s hedge delay; one that wins resets it', async () => {
