@@ -106,9 +106,14 @@ export class DeadlineEstimator {
 
   /** A small request's first deadline from the p99 of its endpoint's small requests; undefined until known. */
   tailDeadlineMs(bytes: number): number | undefined {
-    const { tailMargin = DEFAULT_TAIL.tailMargin, tailFloorMs = DEFAULT_TAIL.tailFloorMs, tailMinSamples = DEFAULT_TAIL.tailMinSamples } = this.config;
-    if (bytes >= this.config.bandwidthSampleBytes || this.smallMs.samples < tailMinSamples) return undefined;
+    if (!this.tailKnown(bytes)) return undefined;
+    const { tailMargin = DEFAULT_TAIL.tailMargin, tailFloorMs = DEFAULT_TAIL.tailFloorMs } = this.config;
     return Math.min(this.config.maxMs, Math.max(tailFloorMs, this.smallMs.quantile(0.99)! * tailMargin));
+  }
+
+  /** Would a request of `bytes` get its deadline from the tail (small, enough samples)? No quantile computed. */
+  tailKnown(bytes: number): boolean {
+    return bytes < this.config.bandwidthSampleBytes && this.smallMs.samples >= (this.config.tailMinSamples ?? DEFAULT_TAIL.tailMinSamples);
   }
 
   /**
@@ -119,7 +124,7 @@ export class DeadlineEstimator {
    */
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (bytes < this.config.bandwidthSampleBytes) {
-      return this.smallMs.samples >= (this.config.tailMinSamples ?? DEFAULT_TAIL.tailMinSamples) ? this.smallMs.quantile(q)! * this.hedgeStretch : undefined;
+      return this.tailKnown(bytes) ? this.smallMs.quantile(q)! * this.hedgeStretch : undefined;
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
       return this.bandwidthSamples >= LARGE_COLD_SAMPLES ? this.expectedMs(bytes, concurrency) * LARGE_COLD_FACTOR * this.hedgeStretch : undefined;

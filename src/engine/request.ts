@@ -448,7 +448,7 @@ export class RequestEngine {
    * on a bucket whose versioning is known to be off, asked once the tail is known.
    */
   private tailDeadlineAllowed(spec: RequestSpec<unknown>, ep: Endpoint): boolean {
-    if ((spec.kind ?? 'write') === 'read' || ep.estimator.tailDeadlineMs(spec.bytes) === undefined) return true;
+    if ((spec.kind ?? 'write') === 'read' || !ep.estimator.tailKnown(spec.bytes)) return true;
     return this.writeHedgeAllowed(spec.bucket, ep) === true;
   }
 
