@@ -24,20 +24,18 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
 import { resolveMultipart, type ConnectionOptions } from '../config/options.js';
 import type { SseCustomerKey } from '../config/object-headers.js';
 import { mbps } from '../config/units.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
-import type { ObjectBody } from '../endpoints/object-store.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
 import { writeNewFileSync } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
 import { BUFFERED_MAX_BYTES, fetchMode, verifiedThreshold } from './fetch-mode.js';
-import { drainTo, toBuffer } from './drain-to.js';
+import { drainTo, readWhole, toBuffer } from './drain-to.js';
 import { refusedError, SafeDirs } from '../fs/safe-dirs.js';
 import { resolveInside, safeRelativePath } from '../fs/safe-path.js';
 import type { Dispatch } from '../run/dispatch.js';
@@ -617,56 +615,6 @@ function checkRange(key: string, contentRange: string | undefined, start: number
   if (!m) throw coded('UnexpectedRange', `${key}: the server did not answer the range ${start}-${end} (Content-Range: ${contentRange ?? 'none'})`);
   if (m[3] !== '*' && Number(m[3]) !== total) throw objectChanged(key, `its size is now ${m[3]} bytes, was ${total}`);
   if (Number(m[1]) !== start || Number(m[2]) !== end) throw coded('UnexpectedRange', `${key}: asked for bytes ${start}-${end}, got ${m[1]}-${m[2]}`);
-}
-
-/**
- * A whole body of at most `maxBytes` into one buffer (more: rejects with `tooMuch()`). A node
- * stream (the http answer) is read by its events: `for await` makes an async iterator, an
- * end-of-stream watcher and a promise per chunk for every object. Rejects with the stream's error
- * (an abort destroys it with the signal's reason), or when it closes before its end.
- */
-export function readWhole(body: ObjectBody, maxBytes: number, tooMuch: () => Error): Promise<Buffer> {
-  if (!(body instanceof Readable)) return readWholeIterating(body, maxBytes, tooMuch);
-  return new Promise<Buffer>((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let n = 0;
-    let settled = false;
-    // the 'error' listener stays: an error after the end must not go unheard (an uncaught 'error')
-    const settle = (err: Error | undefined): void => {
-      if (settled) return;
-      settled = true;
-      body.off('data', onData).off('end', onEnd).off('close', onClose);
-      if (err) reject(err);
-      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n));
-    };
-    const onData = (c: Buffer | string): void => {
-      const b = toBuffer(c);
-      n += b.length;
-      if (n > maxBytes) return settle(tooMuch());
-      chunks.push(b);
-    };
-    const onEnd = (): void => settle(undefined);
-    const onClose = (): void => settle(prematureClose());
-    if (body.errored) return reject(body.errored);
-    if (body.destroyed) return reject(prematureClose());
-    body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
-  });
-}
-
-function prematureClose(): Error {
-  return Object.assign(new Error('the response body closed before its end'), { code: 'ECONNRESET' });
-}
-
-async function readWholeIterating(body: ObjectBody, maxBytes: number, tooMuch: () => Error): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of body) {
-    const b = toBuffer(c);
-    n += b.length;
-    if (n > maxBytes) throw tooMuch();
-    chunks.push(b);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
 }
 
 /** All of `data` into an open file at `position`. */

@@ -4,10 +4,11 @@
  * in flowing mode and paused only while a batch is written: `for await` paused and resumed the
  * socket stream around every 64 KiB chunk (S6l profile, docs/benchmarks.md). Other bodies (a
  * limited or SDK body) are iterated. Either way it settles only once no write is in flight, so a
- * retry of the same range never races a stale write.
+ * retry of the same range never races a stale write. `readWhole`: a small body into one buffer.
  */
 import type fs from 'node:fs';
 import { Readable } from 'node:stream';
+import type { ObjectBody } from '../endpoints/object-store.js';
 
 /** Streamed bodies are written in batches of about this many bytes (one writev each). */
 export const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -71,9 +72,9 @@ function drainReadable(body: Readable, batch: Batch): Promise<void> {
       });
     };
     const onEnd = (): void => settle();
-    const onClose = (): void => settle(Object.assign(new Error('the response body closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    const onClose = (): void => settle(closedEarly('ERR_STREAM_PREMATURE_CLOSE'));
     // destroyed (aborted) before the drain began: its 'error' and 'close' are gone already
-    if (body.destroyed) settle(body.errored ?? Object.assign(new Error('the response body closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    if (body.destroyed) settle(body.errored ?? closedEarly('ERR_STREAM_PREMATURE_CLOSE'));
     else body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
   });
 }
@@ -109,6 +110,58 @@ class Batch {
       if (left > 0) bufs = [Buffer.concat(bufs).subarray(bufs.reduce((s, b) => s + b.length, 0) - left)];
     }
   }
+}
+
+/** A body that closed before its end, with the code its caller's retry decision reads. */
+function closedEarly(code: string): Error {
+  return Object.assign(new Error('the response body closed before its end'), { code });
+}
+
+/**
+ * A whole body of at most `maxBytes` into one buffer (more: rejects with `tooMuch()`). A node
+ * stream (the http answer) is read by its events: `for await` makes an async iterator, an
+ * end-of-stream watcher and a promise per chunk for every object. Rejects with the stream's error
+ * (an abort destroys it with the signal's reason), or when it closes before its end.
+ */
+export function readWhole(body: ObjectBody, maxBytes: number, tooMuch: () => Error): Promise<Buffer> {
+  if (!(body instanceof Readable)) return readWholeIterating(body, maxBytes, tooMuch);
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    let settled = false;
+    // the 'error' listener stays: an error after the end must not go unheard (an uncaught 'error')
+    const settle = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      body.off('data', onData).off('end', onEnd).off('close', onClose);
+      if (err) reject(err);
+      else resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n));
+    };
+    const onData = (c: Buffer | string): void => {
+      const b = toBuffer(c);
+      n += b.length;
+      if (n > maxBytes) return settle(tooMuch());
+      chunks.push(b);
+    };
+    const onEnd = (): void => settle(undefined);
+    const onClose = (): void => settle(closedEarly('ECONNRESET'));
+    if (body.errored) return reject(body.errored);
+    if (body.destroyed) return reject(closedEarly('ECONNRESET'));
+    body.on('data', onData).once('end', onEnd).once('error', settle).once('close', onClose);
+  });
+}
+
+
+async function readWholeIterating(body: ObjectBody, maxBytes: number, tooMuch: () => Error): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of body) {
+    const b = toBuffer(c);
+    n += b.length;
+    if (n > maxBytes) throw tooMuch();
+    chunks.push(b);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n);
 }
 
 export function toBuffer(c: Uint8Array | string): Buffer {

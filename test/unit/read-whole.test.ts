@@ -1,7 +1,7 @@
 /** readWhole (ops/download.ts): a small GET's body into one buffer, by the stream's events or by iteration. */
 import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readWhole } from '../../src/ops/download.js';
+import { readWhole } from '../../src/ops/drain-to.js';
 
 const tooMuch = (): Error => Object.assign(new Error('too much'), { code: 'ObjectChanged' });
 
