@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFaultProxy, type FaultProxy, type FaultSpec } from '../support/fault-proxy.js';
-import { makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
+import { makeBucket, runCli, ndjson, type S3TestEnv } from '../support/s3.js';
 import { putObjects } from '../support/seed.js';
 
 const env: S3TestEnv = inject('s3');
@@ -40,9 +40,7 @@ afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-function records(stdout: string): Rec[] {
-  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
-}
+const records = (stdout: string): Rec[] => ndjson<Rec>(stdout);
 
 function outDir(): string {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-dl-verified-'));

@@ -14,7 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFaultProxy, type FaultProxy, type FaultSpec } from '../support/fault-proxy.js';
-import { BIN, makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
+import { BIN, makeBucket, runCli, ndjson, eventually, type S3TestEnv } from '../support/s3.js';
 import { putObjects } from '../support/seed.js';
 
 const env: S3TestEnv = inject('s3');
@@ -71,15 +71,7 @@ async function proxy(faults: FaultSpec): Promise<FaultProxy> {
   return p;
 }
 
-function records(stdout: string): Rec[] {
-  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
-}
-
-/** Waits (bounded) for `cond`; no assertion about how long it took. */
-async function eventually(cond: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
-  return cond();
-}
+const records = (stdout: string): Rec[] => ndjson<Rec>(stdout);
 
 function outDir(): string {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-hedge-dl-'));

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFaultProxy, type FaultProxy, type FaultSpec } from '../support/fault-proxy.js';
-import { client, listAll, makeBucket, makeTree, objectMd5, runCli, type S3TestEnv } from '../support/s3.js';
+import { client, listAll, makeBucket, makeTree, objectMd5, runCli, ndjson, eventually, type S3TestEnv } from '../support/s3.js';
 
 const env: S3TestEnv = inject('s3');
 const MIB = 1024 * 1024;
@@ -50,9 +50,7 @@ async function proxy(faults: FaultSpec): Promise<FaultProxy> {
   return p;
 }
 
-function records(stdout: string): Rec[] {
-  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
-}
+const records = (stdout: string): Rec[] => ndjson<Rec>(stdout);
 
 async function expectExact(b: string, prefix: string, want: Record<string, Buffer>): Promise<void> {
   const listed = await listAll(env, b, prefix);
@@ -64,12 +62,6 @@ async function expectExact(b: string, prefix: string, want: Record<string, Buffe
 
 /** Stall one late PUT (the 140th: after WARM quick ones); its hedge or retry is the 141st or later. */
 const stallLatePut = (): FaultSpec => ({ match: /^PUT /, stallEvery: 140 });
-
-/** Waits (bounded) for `cond`; no assertion about how long it took. */
-async function eventually(cond: () => boolean): Promise<boolean> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
-  return cond();
-}
 
 describe('hedged requests', () => {
   it('a stalled PUT is hedged, the hedge wins, the stalled copy is aborted; every object once, byte-exact', async () => {

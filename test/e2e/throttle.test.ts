@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { ROOT, listAll, makeBucket, makeTree, runCli, type S3TestEnv } from '../support/s3.js';
+import { ROOT, listAll, makeBucket, makeTree, runCli, ndjson, type S3TestEnv } from '../support/s3.js';
 
 const env: S3TestEnv = inject('s3');
 const FILES = 1500;
@@ -39,9 +39,7 @@ type Rec = {
   endpoints?: Array<{ name: string; retries: number; breaker: string; breakerTransitions: Transition[] }>;
 };
 
-function records(stdout: string): Rec[] {
-  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Rec);
-}
+const records = (stdout: string): Rec[] => ndjson<Rec>(stdout);
 
 async function stormRun(prefix: string, stormAfter: number): Promise<void> {
   const proxy = await startFaultProxy({ target: env.endpoints[0]!, faults: { slowDownStormAfter: stormAfter, slowDownStormMs: STORM_MS } });

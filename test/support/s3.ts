@@ -131,3 +131,15 @@ export function makeTree(files: Record<string, string | Buffer>): string {
   }
   return dir;
 }
+
+/** The NDJSON records of a `--json` run's stdout, one per non-empty line. */
+export function ndjson<T>(stdout: string): T[] {
+  return stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as T);
+}
+
+/** Waits (bounded: 200 × 25 ms) for `cond`; no assertion about how long it took. */
+export async function eventually(cond: () => boolean): Promise<boolean> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 25));
+  return cond();
+}
+
