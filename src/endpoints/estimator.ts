@@ -53,6 +53,14 @@ const LARGE_MIN_SAMPLES = 20;
 const LARGE_COLD_SAMPLES = 4;
 const LARGE_COLD_FACTOR = 1.5;
 /**
+ * A large write whose body is all sent is hedged once its wait for the answer passes
+ * AFTER_BODY_MARGIN × the q-quantile of the endpoint's waits after a large body (known after
+ * AFTER_BODY_MIN_SAMPLES), and never before AFTER_BODY_FLOOR_MS.
+ */
+const AFTER_BODY_MIN_SAMPLES = 8;
+const AFTER_BODY_MARGIN = 1.5;
+const AFTER_BODY_FLOOR_MS = 100;
+/**
  * A hedge that loses (its first copy answers anyway) was sent too early: each loss stretches the
  * endpoint's hedge delay by HEDGE_LOSS_STRETCH, up to HEDGE_MAX_STRETCH × the quantile; a hedge
  * that wins proves stragglers are there and puts it back. On a healthy endpoint every hedge loses.
@@ -67,6 +75,8 @@ export class DeadlineEstimator {
   private bandwidthSamples = 0;
   /** small requests' times, ms */
   private readonly smallMs = new LatencyHistogram();
+  /** large writes: ms from the last body byte handed to the socket to the answer */
+  private readonly afterBodyMs = new LatencyHistogram();
   /** large requests' ms per MB per share of the endpoint */
   private readonly largeMsPerMB = new LatencyHistogram({ ...DEFAULT_HISTOGRAM, minValue: 0.01, maxValue: 1e7 });
   /** EWMA of small requests' own rate, MB/s (the table's "MBps est" for them) */
@@ -132,6 +142,16 @@ export class DeadlineEstimator {
     return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)! * this.hedgeStretch;
   }
 
+  /**
+   * How long a large write may wait for its answer once its body is all sent before it is
+   * hedged, ms: AFTER_BODY_MARGIN × the q-quantile of such waits here. Undefined for small
+   * requests and while too few samples say it.
+   */
+  hedgeAfterBodyMs(bytes: number, q: number): number | undefined {
+    if (bytes < this.config.bandwidthSampleBytes || this.afterBodyMs.samples < AFTER_BODY_MIN_SAMPLES) return undefined;
+    return Math.max(AFTER_BODY_FLOOR_MS, this.afterBodyMs.quantile(q)! * AFTER_BODY_MARGIN * this.hedgeStretch);
+  }
+
   /** A hedge sent after `hedgeAfterMs` won (the first copy was a straggler) or lost (it was not). */
   hedgeOutcome(won: boolean): void {
     this.hedgeStretch = won ? 1 : Math.min(HEDGE_MAX_STRETCH, this.hedgeStretch * HEDGE_LOSS_STRETCH);
@@ -141,12 +161,14 @@ export class DeadlineEstimator {
    * Learns from one request of `bytes` that took `elapsedMs` while on average `concurrency`
    * requests (itself included) were in flight on the endpoint. `censored`: the request was cut
    * (deadline, lost hedge) after `elapsedMs`, a lower bound: it teaches the EWMA, not the tail.
+   * `afterBodyMs`: of those, the wait from the last body byte sent to the answer (large writes).
    */
-  record(bytes: number, elapsedMs: number, concurrency = 1, censored = false): void {
+  record(bytes: number, elapsedMs: number, concurrency = 1, censored = false, afterBodyMs?: number): void {
     const { alpha, bandwidthSampleBytes } = this.config;
     if (!(elapsedMs >= 0) || !(bytes >= 0)) return;
     const c = Math.max(1, concurrency);
     if (!censored) this.recordTail(bytes, elapsedMs, c);
+    if (!censored && afterBodyMs !== undefined && afterBodyMs >= 0 && bytes >= bandwidthSampleBytes) this.afterBodyMs.record(afterBodyMs);
     if (bytes >= bandwidthSampleBytes) {
       this.bandwidthSamples++;
       const w = Math.max(alpha, 1 / this.bandwidthSamples);

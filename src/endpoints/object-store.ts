@@ -25,6 +25,8 @@ export interface PutObjectInput {
   metadata?: Record<string, string>;
   /** Cache-Control, storage class, ACL, encryption… (--cache-control etc.) */
   headers?: StoredHeaders;
+  /** called once the whole body is handed to the socket (signed path only; engine/request.ts times the answer from there) */
+  onBodySent?: () => void;
 }
 
 export interface UploadPartInput {
@@ -38,6 +40,8 @@ export interface UploadPartInput {
   contentMd5?: string;
   /** the upload's SSE-C key: S3 wants it on every part */
   sseC?: SseCustomerKey;
+  /** as PutObjectInput's */
+  onBodySent?: () => void;
 }
 
 /** The encryption headers of an answer: they say whether its ETag can be an MD5. */

@@ -103,6 +103,8 @@ export interface PutObjectParams {
   metadata?: Record<string, string>;
   /** Cache-Control, storage class, ACL, encryption… */
   headers?: StoredHeaders;
+  /** called once the whole body is handed to the socket */
+  onBodySent?: (() => void) | undefined;
 }
 
 /** UploadPart parameters. */
@@ -116,6 +118,8 @@ export interface UploadPartParams {
   /** base64 MD5 of the body */
   contentMd5?: string;
   sseC?: SseCustomerKey | undefined;
+  /** called once the whole body is handed to the socket */
+  onBodySent?: (() => void) | undefined;
 }
 
 /** GetObject parameters; `range` is inclusive (bytes=start-end). */
@@ -284,7 +288,7 @@ export class SignedHttpClient {
       for (const name of Object.keys(p.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = p.metadata[name]!;
     }
     addStoredHeaders(headers, p.headers);
-    return putResult(await this.exchange('PUT', p.bucket, p.key, NO_QUERY, '', headers, p.body, p.contentLength, signal, false));
+    return putResult(await this.exchange('PUT', p.bucket, p.key, NO_QUERY, '', headers, p.body, p.contentLength, signal, false, p.onBodySent));
   }
 
   /** UploadPart; resolves once the response body is drained. */
@@ -298,7 +302,7 @@ export class SignedHttpClient {
     if (p.contentMd5 !== undefined) headers['content-md5'] = p.contentMd5;
     addSseCHeaders(headers, p.sseC);
     return putResult(await this.exchange('PUT', p.bucket, p.key, { partNumber, uploadId: p.uploadId },
-      `?partNumber=${partNumber}&uploadId=${encodeQueryValue(p.uploadId)}`, headers, p.body, p.contentLength, signal, false));
+      `?partNumber=${partNumber}&uploadId=${encodeQueryValue(p.uploadId)}`, headers, p.body, p.contentLength, signal, false, p.onBodySent));
   }
 
   /**
@@ -357,10 +361,12 @@ export class SignedHttpClient {
   /**
    * Signs and sends one request (key '': to the bucket itself). 2xx: resolves with the response (drained unless `keepBody`);
    * otherwise rejects with an S3HttpError, Node's network error, or the signal's reason.
+   * `onBodySent`: called when the request's last byte is handed to the socket ('finish').
    */
   private async exchange(
     method: string, bucket: string, key: string, query: QueryParameterBag, queryString: string,
     headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal, keepBody: boolean,
+    onBodySent?: () => void,
   ): Promise<http.IncomingMessage> {
     if (signal.aborted) throw signal.reason;
     if (Buffer.isBuffer(body) && body.length !== contentLength) {
@@ -403,6 +409,7 @@ export class SignedHttpClient {
 
       signal.addEventListener('abort', onAbort, { once: true });
       req.on('error', finish);
+      if (onBodySent) req.once('finish', () => { if (!done) onBodySent(); });
       req.once('response', (r: http.IncomingMessage) => {
         res = r;
         r.on('error', finish);

@@ -69,8 +69,20 @@ interface Tries {
   hedgeWon: boolean;
 }
 
-/** A copy that answered: its result, its endpoint, its own duration, whether it was the hedge. */
-interface Answer<T> { result: T; ep: Endpoint; ms: number; hedge: boolean }
+/**
+ * A copy that answered: its result, its endpoint, its own duration, whether it was the hedge;
+ * `afterBodyMs`: from its last body byte handed to the socket to the answer (bodies sent by ./signed-http only).
+ */
+interface Answer<T> { result: T; ep: Endpoint; ms: number; hedge: boolean; afterBodyMs?: number }
+
+/** What an attempt's `send` tells the engine while it runs. */
+export interface AttemptProgress {
+  /** the whole request body is handed to the socket: pass it on as a store call's `onBodySent` (set for large bodies only) */
+  bodySent?: () => void;
+}
+const NO_PROGRESS: AttemptProgress = {};
+/** How often a large write whose body is all sent asks again for its endpoint's usual wait after a body, ms. */
+const AFTER_BODY_RECHECK_MS = 100;
 
 export interface RequestSpec<T> {
   op: Operation;
@@ -104,7 +116,7 @@ export interface RequestSpec<T> {
    */
   hedge?: boolean;
   /** sends one attempt; must build a fresh body each time and honour `signal` */
-  send(endpoint: Endpoint, signal: AbortSignal): Promise<T>;
+  send(endpoint: Endpoint, signal: AbortSignal, progress: AttemptProgress): Promise<T>;
 }
 
 /** Thrown when a request gives up; carries the decision and the report. */
@@ -122,7 +134,7 @@ export class Interrupted extends Error {
 
 class DeadlineExceeded extends Error {
   readonly code = 'DeadlineExceeded';
-  constructor(ms: number) { super(`no answer within the ${Math.round(ms)} ms deadline`); this.name = 'DeadlineExceeded'; }
+  constructor(readonly ms: number) { super(`no answer within the ${Math.round(ms)} ms deadline`); this.name = 'DeadlineExceeded'; }
 }
 
 /** The abort reason of the copy that lost to the other (hedge or first copy). */
@@ -212,7 +224,7 @@ export class RequestEngine {
         : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency, ep.limitedTransferMs(spec.bytes, kind), this.tailDeadlineAllowed(spec, ep));
       tries.deadlinesMs.push(Math.round(deadlineMs));
       const ac = new AbortController();
-      const timer = setTimeout(() => ac.abort(new DeadlineExceeded(deadlineMs)), clampTimerMs(deadlineMs));
+      const timer = this.armDeadline(spec, ep, ac, tries, { deadlineMs, attempt, startConcurrency, kind });
       this.attempts.add(ac);
       // aborted while the endpoint was acquired: the listener above has already run
       if (this.runSignal.aborted) ac.abort(new Interrupted());
@@ -228,7 +240,7 @@ export class RequestEngine {
         const winner = answer.ep;
         if (!answer.hedge) {
           outcome = 'success';
-          if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, answer.ms, (startConcurrency + ep.stats.inFlight) / 2);
+          if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, answer.ms, (startConcurrency + ep.stats.inFlight) / 2, false, answer.afterBodyMs);
         } else {
           // the hedge answered first: this copy is cut, and its time so far is a lower bound of its endpoint's
           ac.abort(new HedgeLost());
@@ -248,7 +260,7 @@ export class RequestEngine {
         ep.stats.errors++;
         // A request cut by its deadline took at least that long: learn the lower bound, so an
         // endpoint slower than the prior is not cut forever without ever succeeding there.
-        if (err instanceof DeadlineExceeded && spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, deadlineMs, (startConcurrency + ep.stats.inFlight) / 2, true);
+        if (err instanceof DeadlineExceeded && spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, err.ms, (startConcurrency + ep.stats.inFlight) / 2, true);
         const facts = errorFacts(err);
         const next = this.afterFailure(spec, ep, facts, tries, fallbackRead, signedWithOffsetMs);
         outcome = next.outcome;
@@ -266,13 +278,40 @@ export class RequestEngine {
           'attempt failed, retrying',
         );
       } finally {
-        clearTimeout(timer);
+        clearTimeout(timer.current);
         this.attempts.delete(ac);
         this.pool.release(ep, spec.bytes, outcome, reason, t0);
       }
       // the endpoint's place is free while we back off
       await this.sleep(waitMs);
     }
+  }
+
+  /**
+   * The attempt's deadline timer (`current`: the live one). A large request's deadline counts
+   * the requests sharing the endpoint when it started; when it runs out while more share it
+   * now (a run's first parts start before the other 15), it is sized again for them, not cut:
+   * fault-free 10 × 64 MiB runs cut their first parts at ~1.4× the median part time.
+   */
+  private armDeadline(spec: RequestSpec<unknown>, ep: Endpoint, ac: AbortController, tries: Tries, a: { deadlineMs: number; attempt: number; startConcurrency: number; kind: 'read' | 'write' }): { current: NodeJS.Timeout } {
+    const t0 = performance.now();
+    const regrow = spec.deadlineMs === undefined && spec.bytes >= ep.estimator.config.bandwidthSampleBytes;
+    let currentMs = a.deadlineMs;
+    const timer = { current: setTimeout(function expire(): void {
+      const now = performance.now();
+      if (regrow && ep.stats.inFlight > a.startConcurrency) {
+        const grownMs = ep.estimator.deadlineMs(spec.bytes, a.attempt, ep.stats.inFlight, ep.limitedTransferMs(spec.bytes, a.kind));
+        if (grownMs > now - t0 + 1) {
+          a.startConcurrency = ep.stats.inFlight;
+          currentMs = grownMs;
+          tries.deadlinesMs[tries.deadlinesMs.length - 1] = Math.round(grownMs);
+          timer.current = setTimeout(expire, clampTimerMs(grownMs - (now - t0)));
+          return;
+        }
+      }
+      ac.abort(new DeadlineExceeded(currentMs));
+    }, clampTimerMs(a.deadlineMs)) };
+    return timer;
   }
 
   /**
@@ -336,7 +375,15 @@ export class RequestEngine {
    */
   private send<T>(spec: RequestSpec<T>, ep: Endpoint, signal: AbortSignal, concurrency: number, tries: Tries): Promise<Answer<T>> {
     const t0 = performance.now();
-    const first = spec.send(ep, signal).then((result): Answer<T> => ({ result, ep, ms: performance.now() - t0, hedge: false }));
+    let bodySentAt: number | undefined;
+    let onBodySent: (() => void) | undefined;
+    // large bodies only: a small one is all sent at once, and a listener per request costs CPU
+    const progress: AttemptProgress = spec.bytes < ep.estimator.config.bandwidthSampleBytes ? NO_PROGRESS
+      : { bodySent: () => { bodySentAt ??= performance.now(); onBodySent?.(); } };
+    const first = spec.send(ep, signal, progress).then((result): Answer<T> => {
+      const now = performance.now();
+      return { result, ep, ms: now - t0, hedge: false, ...(bodySentAt !== undefined && { afterBodyMs: now - bodySentAt }) };
+    });
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
     const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
     if (!kind || afterMs === undefined) return first;
@@ -351,10 +398,12 @@ export class RequestEngine {
       // made when the hedge is sent: most requests answer before the timer, and aborting a
       // controller nobody listens to costs an Error (stack capture) and an abort event per request
       let hedgeAc: AbortController | undefined;
+      let recheck: NodeJS.Timeout | undefined;
       const finish = (settle: () => void): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        clearTimeout(recheck);
         settle();
       };
       first.then(
@@ -366,7 +415,7 @@ export class RequestEngine {
         }),
         (err: unknown) => { firstError = { err }; if (!hedging) finish(() => reject(err)); },
       );
-      const timer = setTimeout(() => {
+      const fire = (): void => {
         if (done || (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) !== true)) return;
         hedging = true;
         hedgeAc = new AbortController();
@@ -379,7 +428,23 @@ export class RequestEngine {
           if (answer) finish(() => resolve(answer));
           else if (firstError) finish(() => reject(firstError!.err));
         });
-      }, clampTimerMs(afterMs));
+      };
+      let timer = setTimeout(fire, clampTimerMs(afterMs));
+      // a large body all sent and no answer past the endpoint's usual wait: hedge then (a stall
+      // mid-body upstream shows as silence after the last byte; bench H4). Early in a run the
+      // usual wait is not known yet: asked again every AFTER_BODY_RECHECK_MS until it is.
+      onBodySent = (): void => {
+        if (done || hedging) return;
+        const waitMs = ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile);
+        if (waitMs === undefined) {
+          recheck = setTimeout(onBodySent!, AFTER_BODY_RECHECK_MS);
+          return;
+        }
+        const hedgeAt = bodySentAt! + waitMs;
+        if (hedgeAt >= t0 + afterMs) return;
+        clearTimeout(timer);
+        timer = setTimeout(fire, clampTimerMs(hedgeAt - performance.now()));
+      };
     });
   }
 
@@ -418,7 +483,7 @@ export class RequestEngine {
     let outcome: Outcome = 'neutral';
     let reason: string | undefined;
     try {
-      const result = await spec.send(hep, ac.signal);
+      const result = await spec.send(hep, ac.signal, NO_PROGRESS);
       const ms = performance.now() - t0;
       outcome = 'success';
       hep.estimator.record(spec.bytes, ms, (concurrency + hep.stats.inFlight) / 2);

@@ -292,8 +292,8 @@ export class MultipartUpload {
     const { sseC } = this.fields;
     const out = await this.ctx.engine.run({
       op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }), hedge: true,
-      send: async (ep, signal): Promise<{ etag: string | undefined; enc: Encryption }> => {
-        const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body, ...(sseC && { sseC }) }, signal);
+      send: async (ep, signal, progress): Promise<{ etag: string | undefined; enc: Encryption }> => {
+        const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body, ...(sseC && { sseC }), onBodySent: progress.bodySent }, signal);
         return { etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
       },
     });

@@ -58,9 +58,9 @@ function send(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | un
     op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
     // the same buffer, or a fresh stream of the file, per copy: two copies at once store one object
     hedge: true,
-    send: async (ep, signal): Promise<Stored> => {
+    send: async (ep, signal, progress): Promise<Stored> => {
       const r = await ep.store.putObject({
-        bucket, key, contentLength: f.size, contentType, contentMd5, metadata, ...(headers && { headers }),
+        bucket, key, contentLength: f.size, contentType, contentMd5, metadata, ...(headers && { headers }), onBodySent: progress.bodySent,
         body: buffered ?? (() => fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES })),
       }, signal);
       return { ep, etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };

@@ -27,6 +27,8 @@ export interface Step {
   hang?: 'reason' | 'sdk';
   /** answer with this instead of the default result */
   result?: unknown;
+  /** a put/part's `onBodySent` is called this long after the call starts, ms (default 0: at once) */
+  bodySentAfterMs?: number;
 }
 
 export interface Call {
@@ -143,6 +145,8 @@ export class FakeStore implements ObjectStore {
         if (step.error !== undefined) { end('error'); reject(step.error); } else { end('ok'); resolve((step.result ?? fallback) as T); }
       };
       if (!step.hang) timer = setTimeout(settle, step.afterMs ?? 0);
+      const { onBodySent } = (input ?? {}) as { onBodySent?: () => void };
+      if (onBodySent) setTimeout(() => { if (call.endedMs === undefined) onBodySent(); }, step.bodySentAfterMs ?? 0);
     });
   }
 }

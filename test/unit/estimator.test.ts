@@ -136,6 +136,22 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     expect(e.deadlineMs(mb16, 0, 1)).toBeCloseTo(3 * e.expectedMs(mb16, 1), 6);
   });
 
+  it('a large write\'s wait after its body: known after 8 uncut samples, hedged past 1.5 × its p95, never before 100 ms', () => {
+    const e = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20 }));
+    const mb16 = 16e6;
+    for (let i = 0; i < 7; i++) e.record(mb16, 1000, 4, false, 300 + i * 10);
+    e.record(mb16, 5000, 4, true, 4000); // cut: a lower bound, not a sample
+    expect(e.hedgeAfterBodyMs(mb16, 0.95)).toBeUndefined();
+    e.record(mb16, 1000, 4, false, 370);
+    const ms = e.hedgeAfterBodyMs(mb16, 0.95)!;
+    expect(ms).toBeGreaterThan(1.5 * 370 * 0.97);
+    expect(ms).toBeLessThan(1.5 * 370 * 1.03);
+    expect(e.hedgeAfterBodyMs(4096, 0.95)).toBeUndefined(); // small bodies are sent at once
+    const quick = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20 }));
+    for (let i = 0; i < 8; i++) quick.record(mb16, 1000, 4, false, 5);
+    expect(quick.hedgeAfterBodyMs(mb16, 0.95)).toBe(100);
+  });
+
   it('hedges that lose stretch the hedge delay (up to 4× the quantile); one that wins puts it back', () => {
     const e = new DeadlineEstimator(cfg({ tailMinSamples: 100 }));
     for (let i = 0; i < 200; i++) e.record(small, 20 + (i % 20));

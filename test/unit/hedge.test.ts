@@ -4,7 +4,7 @@
  * a versioned bucket are never hedged; the budget bounds hedges when every request is slow.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_ESTIMATOR, DEFAULT_HEDGE, type HedgeConfig } from '../../src/config/defaults.js';
+import { DEFAULT_ESTIMATOR, DEFAULT_HEDGE, type EstimatorConfig, type HedgeConfig } from '../../src/config/defaults.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { makeLimits, type Limits } from '../../src/endpoints/limits.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
@@ -17,11 +17,11 @@ import { FakeStore, s3Error, type Step } from '../support/fake-store.js';
 const cleanups: Array<() => unknown> = [];
 afterEach(() => { while (cleanups.length) cleanups.pop()!(); });
 
-function setup(stores: FakeStore[], hedge: Partial<HedgeConfig> = {}, limits?: Limits) {
+function setup(stores: FakeStore[], hedge: Partial<HedgeConfig> = {}, limits?: Limits, estimator: Partial<EstimatorConfig> = {}) {
   const endpoints = stores.map((store, i) => new Endpoint({
     name: store.name, url: `http://127.0.0.1:${i + 1}`, region: 'us-east-1', accessKeyId: 'k', secretAccessKey: 's', pathStyle: true,
     weight: 1, breaker: { threshold: 5, cooldownMs: 60_000 },
-  }, { maxConcurrent: 8, estimator: { ...DEFAULT_ESTIMATOR, tailMinSamples: 10 }, ...(limits && { limits }) }, silentLogger, store));
+  }, { maxConcurrent: 8, estimator: { ...DEFAULT_ESTIMATOR, tailMinSamples: 10, ...estimator }, ...(limits && { limits }) }, silentLogger, store));
   const pool = new EndpointPool(endpoints, { mode: 'pool', strategy: 'round-robin', bucketMap: [], sharedStorage: true });
   cleanups.push(() => pool.destroy());
   const reports: RequestReport[] = [];
@@ -222,6 +222,52 @@ describe('RequestEngine: hedged requests', () => {
     expect(engine.hedgeWon).toBe(1);
     // the rest were cut by their deadline and retried, as without hedging
     expect(reports.filter((r) => r.key.startsWith('s')).map((r) => r.attempts).sort()).toEqual([1, 2, 2, 2]);
+  });
+});
+
+/** A 4 MiB UploadPart that passes the engine's `onBodySent` to the store, as ops/multipart-upload.ts does. */
+function part(key: string, n: number): RequestSpec<PutOutput> {
+  const bytes = 4 << 20;
+  return {
+    op: 'UploadPart', key, part: n, bytes, bucket: 'b', hedge: true,
+    send: (ep, signal, progress) => ep.store.uploadPart({ bucket: 'b', key, uploadId: 'u', partNumber: n, body: Buffer.alloc(0), contentLength: bytes, onBodySent: progress.bodySent }, signal),
+  };
+}
+
+describe('RequestEngine: large requests', () => {
+  it('a part whose body is all sent and then gets no answer is hedged after the endpoint\'s usual wait after a body, not its whole time', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    // parts take 400 ms, 390 of them sending the body: the usual wait after it is ~10 ms
+    for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 390 });
+    for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
+    // among 7 others like them (a part's whole time is read per share of the endpoint)
+    store.script({ op: 'uploadPart', bodySentAfterMs: 20, hang: 'reason' });
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 390 });
+    const stalled = engine.run(part('stalled', 1));
+    await Promise.all([stalled, ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 1)))]);
+    const calls = store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'stalled');
+    expect(calls).toHaveLength(2);
+    expect((calls[0]!.abortReason as Error).name).toBe('HedgeLost');
+    // body sent at 20 ms + max(100 ms floor, 1.5 × ~10 ms): well before the ~400 ms a part takes here
+    expect(calls[1]!.startedMs - calls[0]!.startedMs).toBeLessThan(300);
+    expect(reports.find((r) => r.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+  });
+
+  it('a large request\'s deadline grows with the requests that came to share its endpoint after it started', async () => {
+    const store = new FakeStore('ep1');
+    // 4 MiB at 40 MB/s alone: ~100 ms expected, a 300 ms deadline for a request that starts alone
+    const { engine, reports } = setup([store], { enabled: false }, undefined, { minMs: 50, expectedMBps: 40, expectedLatencyMs: 0 });
+    store.script({ op: 'uploadPart', afterMs: 700 });
+    const first = engine.run(part('first', 1));
+    // 7 more start at once: 8 share the endpoint, each gets 1/8 of it
+    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 700 });
+    const rest = Array.from({ length: 7 }, (_, i) => engine.run(part('rest', i + 2)));
+    await Promise.all([first, ...rest]);
+    const r = reports.find((x) => x.key === 'first')!;
+    expect(r.attempts).toBe(1);
+    expect(r.deadlinesMs[0]).toBeGreaterThan(700);
   });
 });
 
