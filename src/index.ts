@@ -34,7 +34,7 @@ export { DeadlineEstimator } from './endpoints/estimator.js';
 export { DEFAULT_ESTIMATOR, DEFAULT_RETRY, type EstimatorConfig, type RetryConfig } from './config/defaults.js';
 export { DEFAULT_HEDGE, type HedgeConfig } from './config/defaults.js';
 export { DEFAULT_CONCURRENCY, DEFAULT_MULTIPART_THRESHOLD_BYTES, DEFAULT_PART_SIZE_BYTES } from './config/options.js';
-export { parseHedgeAfter } from './config/options.js';
+export { parseHedgeAfter, parseHedgeBudget } from './config/options.js';
 export type { ConnectionOptions, Credentials } from './config/options.js';
 export { MIB } from './config/multipart.js';
 export { formatBytes, parseIntInRange, parseNumberInRange, parseSizeBytes } from './config/units.js';

@@ -4,7 +4,7 @@ import {
   type ConnectionOptions, DEFAULT_CONCURRENCY, DEFAULT_ESTIMATOR, DEFAULT_RETRY, type Logger, MAX_TPS_LIMIT, parseBwLimit,
   parseIntInRange, parseNumberInRange,
 } from '../index.js';
-import { parseHedgeAfter } from '../index.js';
+import { parseHedgeAfter, parseHedgeBudget } from '../index.js';
 import { createLogger } from './logging.js';
 
 /** commander accumulator for repeatable options */
@@ -29,6 +29,7 @@ export interface CommonFlags {
   expectedMbps: string;
   hedge: boolean;
   hedgeAfter: string;
+  hedgeBudget: string;
   json?: boolean;
   progress: boolean;
   logLevel: string;
@@ -72,6 +73,7 @@ export function addCommonOptions(cmd: Command): Command {
     .addOption(new Option('--max-deadline-ms <ms>', 'largest first-attempt deadline, ms (1000–86400000)').default(String(DEFAULT_ESTIMATOR.maxMs)))
     .addOption(new Option('--expected-mbps <MBps>', 'bandwidth assumed per endpoint until measured, MB/s (0.01–100000)').default(String(DEFAULT_ESTIMATOR.expectedMBps)))
     .option('--hedge-after <pNN>', 'send a second copy of an idempotent request (PUT of a file, part, GET, HEAD, list page) once it has run past this percentile of its endpoint\'s times; the first answer wins, e.g. --hedge-after p99', 'p95')
+    .option('--hedge-budget <percent>', 'hedges sent at most, as a share of requests (each request earns that share of a hedge, at most 10 saved), e.g. --hedge-budget 10%', '5%')
     .option('--no-hedge', 'never send a second copy of a slow request (default: hedge after the endpoint\'s p95, at most 5% of requests), e.g. s3x upload dir bkt --no-hedge')
     .option('--json', 'write NDJSON to stdout: one record per request, then the summary')
     .option('--no-progress', 'no live progress on stderr (it only shows on a terminal anyway)')
@@ -103,7 +105,7 @@ export function connectionFromFlags(f: CommonFlags, signal: AbortSignal): { conn
       maxMs: parseNumberInRange(f.maxDeadlineMs, '--max-deadline-ms', 1000, 86_400_000),
       expectedMBps: parseNumberInRange(f.expectedMbps, '--expected-mbps', 0.01, 100_000),
     },
-    hedge: { enabled: f.hedge, afterQuantile: parseHedgeAfter(f.hedgeAfter) },
+    hedge: { enabled: f.hedge, afterQuantile: parseHedgeAfter(f.hedgeAfter), budgetFraction: parseHedgeBudget(f.hedgeBudget) },
     logger,
     signal,
     ...(f.bwlimit !== undefined && { bwlimit: parseBwLimit(f.bwlimit, '--bwlimit') }),

@@ -111,6 +111,9 @@ export function resolveConnection(o: ConnectionOptions, env: NodeJS.ProcessEnv =
   if (!(hedge.afterQuantile >= 0.5 && hedge.afterQuantile <= 0.999)) {
     throw new UsageError(`--hedge-after must be a percentile from p50 to p99.9, got ${hedge.afterQuantile}`);
   }
+  if (!(hedge.budgetFraction > 0 && hedge.budgetFraction <= 0.5)) {
+    throw new UsageError(`--hedge-budget must be a share of requests above 0 and at most 50%, got ${hedge.budgetFraction}`);
+  }
   const region = o.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION ?? (o.profile || env.AWS_PROFILE ? undefined : 'us-east-1');
   const pool = resolvePoolSpec({
     ...(o.configFile !== undefined && { configFile: o.configFile }),
@@ -139,6 +142,17 @@ export function resolveMultipart(partSizeBytes = DEFAULT_PART_SIZE_BYTES, thresh
     throw new UsageError(`--multipart-threshold must be from 1 byte to 5 GiB (S3's largest single PUT), got ${thresholdBytes} bytes`);
   }
   return { partSizeBytes, thresholdBytes };
+}
+
+/** `--hedge-budget 5%` (also `0.05`): hedges as a share of requests, more than 0 and at most 50% (a copy of every other request). */
+export function parseHedgeBudget(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)(%?)$/.exec(text.trim());
+  // with % a percentage (5%), bare a share (0.05): a bare 5 is refused, not read as 500%
+  const share = !m ? Number.NaN : m[2] ? Number(m[1]) / 100 : Number(m[1]);
+  if (!(share > 0 && share <= 0.5)) {
+    throw new UsageError(`--hedge-budget: '${text}' must be a share of requests above 0 and at most 50%, e.g. 5% or 0.05 (--no-hedge sends none)`);
+  }
+  return share;
 }
 
 /** `--hedge-after p95` (also `p99.9`, `95`): the percentile as a quantile, p50–p99.9. */

@@ -135,6 +135,16 @@ describe('hedged requests', () => {
     expect(summary.hedged).toBeLessThanOrEqual(Math.floor(0.05 * summary.requests!) + 10);
   });
 
+  it('--hedge-budget: a bad value is refused with one line and exit 2 before anything is sent', async () => {
+    for (const bad of ['5', '60%', 'lots']) {
+      // port 9 (discard): were anything sent, the message would be about reaching it
+      const r = await runCli(env, ['upload', tree, bucket, 'never', '--endpoint-url', 'http://127.0.0.1:9', '--hedge-budget', bad]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/--hedge-budget: .* must be a share of requests above 0 and at most 50%/);
+    }
+  });
+
   it('no control call is ever sent twice: multipart Create/Complete and DeleteObjects, answered slowly', async () => {
     const big = { ...Object.fromEntries(Object.entries(files).slice(0, WARM)), 'zz/big.bin': crypto.randomBytes(11 * MIB) };
     const t = makeTree(big);

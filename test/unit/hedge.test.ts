@@ -280,6 +280,34 @@ describe('--hedge-after and the table', () => {
     for (const bad of ['p100', 'p5', 'x95', '', 'p95%', '0.95']) expect(() => parseHedgeAfter(bad), bad).toThrow(/--hedge-after: .* must be a percentile from p50 to p99\.9/);
   });
 
+  it('--hedge-budget takes a percentage or a share above 0 and up to 50%; anything else is a usage error', async () => {
+    const { parseHedgeBudget } = await import('../../src/config/options.js');
+    expect(parseHedgeBudget('5%')).toBeCloseTo(0.05, 9);
+    expect(parseHedgeBudget(' 12.5% ')).toBeCloseTo(0.125, 9);
+    expect(parseHedgeBudget('0.1')).toBeCloseTo(0.1, 9);
+    expect(parseHedgeBudget('50%')).toBeCloseTo(0.5, 9);
+    for (const bad of ['5', '0%', '0', '51%', '-5%', 'p95', '', '5 %', '1e-2']) expect(() => parseHedgeBudget(bad), bad).toThrow(/^--hedge-budget: .* must be a share of requests above 0 and at most 50%/);
+  });
+
+  it('the budget follows --hedge-budget: with every first copy stalled, 20% sends about four times the hedges 5% does', async () => {
+    const hedgesWith = async (budgetFraction: number): Promise<number> => {
+      const store = new FakeStore('ep1');
+      const { engine } = setup([store], { budgetFraction }, undefined, { tailFloorMs: 100 });
+      await warm(engine, 20);
+      for (let batch = 0; batch < 10; batch++) {
+        // each batch's first copies take the stalls; hedges and retries answer at once
+        for (let i = 0; i < 4; i++) store.script({ op: 'putObject', hang: 'reason' });
+        await Promise.all(Array.from({ length: 4 }, (_, i) => engine.run(put(`stalled${batch}-${i}`))));
+      }
+      return engine.hedged;
+    };
+    const [low, high] = [await hedgesWith(0.05), await hedgesWith(0.2)];
+    // 60 requests earn 3 (5%) or 12 (20%) hedges, + 2 in reserve
+    expect(low).toBeLessThanOrEqual(0.05 * 60 + 2);
+    expect(high).toBeGreaterThanOrEqual(0.2 * 60);
+    expect(high).toBeLessThanOrEqual(0.2 * 60 + 2);
+  });
+
   it('the request table shows each attempt\'s deadline and whether the request was hedged', async () => {
     const { renderRequestTable } = await import('../../src/cli/render.js');
     const row = { op: 'PutObject' as const, endpoint: 'ep1', bytes: 4096, successMs: 20, totalMs: 250, mbps: 0.2, mbpsEst: 0.16, ok: true };
