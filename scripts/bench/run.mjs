@@ -242,12 +242,14 @@ const jsonCmd = (extra) => (d, b, p, ep, jsonOut) => ['bash', '-c', 'exec "$@" >
 const stalledPuts = (fraction) => (rep) => ({ match: /^PUT /, stallFraction: fraction, seed: rep + 1 });
 const hedgeTool = (name, faults, extra = []) => ({ name, faults, json: true, noBase: true, cmd: jsonCmd(extra) });
 const noFaults = hedgeTool('s3x, no faults', () => ({}));
+const late20 = () => ({ match: /^PUT /, responseDelayEvery: 20, responseDelayMs: 1000 });
 const hedgeTools = {
   H1: [noFaults, hedgeTool('s3x, 2% stalled', stalledPuts(0.02)), hedgeTool('s3x, 5% stalled', stalledPuts(0.05)),
     hedgeTool('s3x, 2% stalled, --no-hedge', stalledPuts(0.02), ['--no-hedge']), hedgeTool('s3x, 5% stalled, --no-hedge', stalledPuts(0.05), ['--no-hedge'])],
   H2: [noFaults, hedgeTool('s3x, 5% stalled', stalledPuts(0.05)), hedgeTool('s3x, 5% stalled, --no-hedge', stalledPuts(0.05), ['--no-hedge'])],
-  H3: [noFaults, hedgeTool('s3x, every 20th 1 s late', () => ({ match: /^PUT /, responseDelayEvery: 20, responseDelayMs: 1000 })),
-    hedgeTool('s3x, every 20th 1 s late, --no-hedge', () => ({ match: /^PUT /, responseDelayEvery: 20, responseDelayMs: 1000 }), ['--no-hedge'])],
+  H3: [noFaults, hedgeTool('s3x, every 20th 1 s late', late20),
+    hedgeTool('s3x, every 20th 1 s late, --hedge-after p90 --hedge-budget 12%', late20, ['--hedge-after', 'p90', '--hedge-budget', '12%']),
+    hedgeTool('s3x, every 20th 1 s late, --no-hedge', late20, ['--no-hedge'])],
   H4: [noFaults, hedgeTool('s3x, 1 part in 20 stalled mid-body', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 })),
     hedgeTool('s3x, 1 part in 20 stalled mid-body, --no-hedge', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 }), ['--no-hedge'])],
   H5: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge'])],

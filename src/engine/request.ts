@@ -81,6 +81,11 @@ export interface AttemptProgress {
   bodySent?: () => void;
 }
 const NO_PROGRESS: AttemptProgress = {};
+/**
+ * Copies of one attempt beyond the first, at most: a hedge that runs past the hedge time as well
+ * gets one of its own (bench H3: 1 answer in 20 late, hedges included, so 1 hedge in 20 is late too).
+ */
+const MAX_HEDGES_PER_ATTEMPT = 2;
 /** How often a large write whose body is all sent asks again for its endpoint's usual wait after a body, ms. */
 const AFTER_BODY_RECHECK_MS = 100;
 
@@ -392,41 +397,48 @@ export class RequestEngine {
     if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return first;
     return new Promise<Answer<T>>((resolve, reject) => {
       let done = false;
-      let hedging = false;
-      let hedgeSent = false;
       let firstError: { err: unknown } | undefined;
-      // made when the hedge is sent: most requests answer before the timer, and aborting a
+      // one per hedge sent, made then: most requests answer before the timer, and aborting a
       // controller nobody listens to costs an Error (stack capture) and an abort event per request
-      let hedgeAc: AbortController | undefined;
+      const hedges: AbortController[] = [];
+      /** hedges not settled yet (`running`), of those actually sent (`sent`) */
+      const copies = { running: 0, sent: 0 };
       let recheck: NodeJS.Timeout | undefined;
-      const finish = (settle: () => void): void => {
+      const finish = (settle: () => void, winner?: AbortController): void => {
         if (done) return;
         done = true;
         clearTimeout(timer);
         clearTimeout(recheck);
+        for (const h of hedges) if (h !== winner) h.abort(new HedgeLost());
         settle();
       };
       first.then(
         (answer) => finish(() => {
           // a hedge in flight lost: it was sent too early for this endpoint (estimator.hedgeOutcome)
-          if (hedgeAc) hedgeAc.abort(new HedgeLost());
-          if (hedging && hedgeSent) ep.estimator.hedgeOutcome(false);
+          if (copies.sent > 0) ep.estimator.hedgeOutcome(false);
           resolve(answer);
         }),
-        (err: unknown) => { firstError = { err }; if (!hedging) finish(() => reject(err)); },
+        (err: unknown) => { firstError = { err }; if (copies.running === 0) finish(() => reject(err)); },
       );
       const fire = (): void => {
         if (done || (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) !== true)) return;
-        hedging = true;
-        hedgeAc = new AbortController();
+        const hac = new AbortController();
         const hedgedBefore = tries.hedged;
-        const copy = this.hedgeCopy(spec, ep, hedgeAc, tries);
+        copies.running++;
+        const copy = this.hedgeCopy(spec, ep, hac, tries);
         // hedgeCopy counts a hedge it sends before its first await
-        hedgeSent = tries.hedged > hedgedBefore;
+        const sent = tries.hedged > hedgedBefore;
+        if (sent) {
+          hedges.push(hac);
+          copies.sent++;
+          // a hedge as slow as its first copy is a straggler too: one more after as long again
+          if (hedges.length < MAX_HEDGES_PER_ATTEMPT) timer = setTimeout(fire, clampTimerMs(afterMs));
+        }
         void copy.then((answer) => {
-          hedging = false;
-          if (answer) finish(() => resolve(answer));
-          else if (firstError) finish(() => reject(firstError!.err));
+          copies.running--;
+          if (sent) copies.sent--;
+          if (answer) finish(() => resolve(answer), hac);
+          else if (firstError && copies.running === 0) finish(() => reject(firstError!.err));
         });
       };
       let timer = setTimeout(fire, clampTimerMs(afterMs));
@@ -434,7 +446,7 @@ export class RequestEngine {
       // mid-body upstream shows as silence after the last byte; bench H4). Early in a run the
       // usual wait is not known yet: asked again every AFTER_BODY_RECHECK_MS until it is.
       onBodySent = (): void => {
-        if (done || hedging) return;
+        if (done || hedges.length > 0 || copies.running > 0) return;
         const waitMs = ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile);
         if (waitMs === undefined) {
           recheck = setTimeout(onBodySent!, AFTER_BODY_RECHECK_MS);

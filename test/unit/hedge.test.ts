@@ -90,6 +90,25 @@ describe('RequestEngine: hedged requests', () => {
     expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(1);
   });
 
+  it('a hedge as slow as its first copy gets one of its own; the third copy wins, both slow ones are aborted; never a fourth', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    await warm(engine);
+    store.script({ op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' });
+    await engine.run(put('slow'));
+    const slow = store.calls.filter((c) => c.op === 'putObject' && (c.input as { key: string }).key === 'slow');
+    expect(slow.map((c) => c.outcome)).toEqual(['error', 'error', 'ok']);
+    expect(slow.slice(0, 2).map((c) => (c.abortReason as Error).name)).toEqual(['HedgeLost', 'HedgeLost']);
+    expect(reports.at(-1)).toMatchObject({ key: 'slow', ok: true, attempts: 1, hedged: 2, hedgeWon: true });
+
+    // every copy stalls: two hedges, then the attempt's deadline; the retry answers
+    store.script({ op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' });
+    await engine.run(put('stuck'));
+    const stuck = store.calls.filter((c) => c.op === 'putObject' && (c.input as { key: string }).key === 'stuck');
+    expect(stuck).toHaveLength(4);
+    expect(reports.at(-1)).toMatchObject({ key: 'stuck', ok: true, attempts: 2, hedged: 2 });
+  });
+
   it('the hedge goes to another endpoint when the pool has one', async () => {
     const a = new FakeStore('a');
     const b = new FakeStore('b');
@@ -184,10 +203,10 @@ describe('RequestEngine: hedged requests', () => {
     // the delay ÷ the p95 itself: the slow answer below also enters the histogram, moving the p95
     const stretch = (): number => ep.estimator.hedgeAfterMs(3, 0.95)! / ep.estimator.smallQuantileMs(0.95)!;
     expect(stretch()).toBeCloseTo(1, 6);
-    // the first copy answers well past its p95, the hedge hangs: the hedge loses
-    store.script({ op: 'putObject', afterMs: Math.max(30, Math.ceil(ep.estimator.hedgeAfterMs(3, 0.95)! * 3)) }, { op: 'putObject', hang: 'reason' });
+    // the first copy answers well past its p95, both hedges (the second after twice the time) hang: they lose
+    store.script({ op: 'putObject', afterMs: Math.max(30, Math.ceil(ep.estimator.hedgeAfterMs(3, 0.95)! * 3)) }, { op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' });
     await engine.run(put('slow-but-first'));
-    expect(engine.hedged).toBe(1);
+    expect(engine.hedged).toBe(2);
     expect(engine.hedgeWon).toBe(0);
     expect(stretch()).toBeCloseTo(1.1, 6);
     store.script({ op: 'putObject', hang: 'reason' });
