@@ -2,8 +2,8 @@
  * The request wrapper every S3 request passes through: route → deadline → send → learn →
  * retry → report. One attempt = one fresh body (the `send` callback builds it), one
  * AbortController whose timer is the whole-request deadline from the endpoint's estimator.
- * An attempt that runs past its endpoint's p95 may be hedged (./hedge-policy.ts): a second
- * copy, the first answer taken, the other aborted.
+ * An attempt that runs past its endpoint's p95 may be hedged (./hedge-policy.ts): more copies,
+ * the first answer taken, the others aborted (./hedged-attempt.ts).
  */
 import { setMaxListeners } from 'node:events';
 import { DEFAULT_HEDGE, THROTTLE_BUDGET_MS, type HedgeConfig, type RetryConfig } from '../config/defaults.js';
@@ -14,6 +14,7 @@ import type { Logger } from '../logger.js';
 import {
   backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
 } from './retry-policy.js';
+import { HedgedAttempt, HedgeLost, type Answer } from './hedged-attempt.js';
 import { HedgeBudget, hedgeKind, type Operation } from './hedge-policy.js';
 
 export type { Operation };
@@ -69,25 +70,12 @@ interface Tries {
   hedgeWon: boolean;
 }
 
-/**
- * A copy that answered: its result, its endpoint, its own duration, whether it was the hedge;
- * `afterBodyMs`: from its last body byte handed to the socket to the answer (bodies sent by ./signed-http only).
- */
-interface Answer<T> { result: T; ep: Endpoint; ms: number; hedge: boolean; afterBodyMs?: number }
-
 /** What an attempt's `send` tells the engine while it runs. */
 export interface AttemptProgress {
   /** the whole request body is handed to the socket: pass it on as a store call's `onBodySent` (set for large bodies only) */
   bodySent?: () => void;
 }
 const NO_PROGRESS: AttemptProgress = {};
-/**
- * Copies of one attempt beyond the first, at most: a hedge that runs past the hedge time as well
- * gets one of its own (bench H3: 1 answer in 20 late, hedges included, so 1 hedge in 20 is late too).
- */
-const MAX_HEDGES_PER_ATTEMPT = 2;
-/** How often a large write whose body is all sent asks again for its endpoint's usual wait after a body, ms. */
-const AFTER_BODY_RECHECK_MS = 100;
 
 export interface RequestSpec<T> {
   op: Operation;
@@ -140,12 +128,6 @@ export class Interrupted extends Error {
 class DeadlineExceeded extends Error {
   readonly code = 'DeadlineExceeded';
   constructor(readonly ms: number) { super(`no answer within the ${Math.round(ms)} ms deadline`); this.name = 'DeadlineExceeded'; }
-}
-
-/** The abort reason of the copy that lost to the other (hedge or first copy). */
-class HedgeLost extends Error {
-  readonly code = 'HedgeLost';
-  constructor() { super('the other copy answered first'); this.name = 'HedgeLost'; }
 }
 
 const NO_HEDGE: HedgeConfig = { ...DEFAULT_HEDGE, enabled: false };
@@ -373,18 +355,18 @@ export class RequestEngine {
   }
 
   /**
-   * One attempt on `ep`; when it runs past its endpoint's `afterQuantile` time and the request
-   * may be hedged, a second copy (./hedge-policy.ts). Resolves with the first answer; rejects with
-   * the first copy's error once no copy can answer. The caller aborts the first copy when the
-   * hedge won; a losing hedge is aborted here.
+   * One attempt on `ep`; when it runs past its endpoint's `afterQuantile` time (or, a large write,
+   * waits too long after its body) and the request may be hedged, the race of ./hedged-attempt.ts.
+   * Resolves with the first answer; rejects with the first copy's error once no copy can answer.
+   * The caller aborts the first copy when a hedge won; losing hedges are aborted by the race.
    */
   private send<T>(spec: RequestSpec<T>, ep: Endpoint, signal: AbortSignal, concurrency: number, tries: Tries): Promise<Answer<T>> {
     const t0 = performance.now();
     let bodySentAt: number | undefined;
-    let onBodySent: (() => void) | undefined;
+    let race: HedgedAttempt<T> | undefined;
     // large bodies only: a small one is all sent at once, and a listener per request costs CPU
     const progress: AttemptProgress = spec.bytes < ep.estimator.config.bandwidthSampleBytes ? NO_PROGRESS
-      : { bodySent: () => { bodySentAt ??= performance.now(); onBodySent?.(); } };
+      : { bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); } };
     const first = spec.send(ep, signal, progress).then((result): Answer<T> => {
       const now = performance.now();
       return { result, ep, ms: now - t0, hedge: false, ...(bodySentAt !== undefined && { afterBodyMs: now - bodySentAt }) };
@@ -392,72 +374,21 @@ export class RequestEngine {
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
     const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
     if (!kind || afterMs === undefined) return first;
-    // a write asks the bucket's versioning as soon as it could be hedged; the timer looks again
-    // when it fires, so the first slow write is hedged when the answer came in the meantime
+    // a write asks the bucket's versioning as soon as it could be hedged; the race asks again
+    // when a hedge is due, so the first slow write is hedged when the answer came in the meantime
     if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return first;
-    return new Promise<Answer<T>>((resolve, reject) => {
-      let done = false;
-      let firstError: { err: unknown } | undefined;
-      // one per hedge sent, made then: most requests answer before the timer, and aborting a
-      // controller nobody listens to costs an Error (stack capture) and an abort event per request
-      const hedges: AbortController[] = [];
-      /** hedges not settled yet (`running`), of those actually sent (`sent`) */
-      const copies = { running: 0, sent: 0 };
-      let recheck: NodeJS.Timeout | undefined;
-      const finish = (settle: () => void, winner?: AbortController): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        clearTimeout(recheck);
-        for (const h of hedges) if (h !== winner) h.abort(new HedgeLost());
-        settle();
-      };
-      first.then(
-        (answer) => finish(() => {
-          // a hedge in flight lost: it was sent too early for this endpoint (estimator.hedgeOutcome)
-          if (copies.sent > 0) ep.estimator.hedgeOutcome(false);
-          resolve(answer);
-        }),
-        (err: unknown) => { firstError = { err }; if (copies.running === 0) finish(() => reject(err)); },
-      );
-      const fire = (): void => {
-        if (done || (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) !== true)) return;
-        const hac = new AbortController();
-        const hedgedBefore = tries.hedged;
-        copies.running++;
-        const copy = this.hedgeCopy(spec, ep, hac, tries);
+    race = new HedgedAttempt<T>({
+      mayHedge: () => kind !== 'write' || this.writeHedgeAllowed(spec.bucket, ep) === true,
+      sendHedge: (ac) => {
+        const before = tries.hedged;
+        const answer = this.hedgeCopy(spec, ep, ac, tries);
         // hedgeCopy counts a hedge it sends before its first await
-        const sent = tries.hedged > hedgedBefore;
-        if (sent) {
-          hedges.push(hac);
-          copies.sent++;
-          // a hedge as slow as its first copy is a straggler too: one more after as long again
-          if (hedges.length < MAX_HEDGES_PER_ATTEMPT) timer = setTimeout(fire, clampTimerMs(afterMs));
-        }
-        void copy.then((answer) => {
-          copies.running--;
-          if (sent) copies.sent--;
-          if (answer) finish(() => resolve(answer), hac);
-          else if (firstError && copies.running === 0) finish(() => reject(firstError!.err));
-        });
-      };
-      let timer = setTimeout(fire, clampTimerMs(afterMs));
-      // a large body all sent and no answer past the endpoint's usual wait: hedge then (a stall
-      // mid-body upstream shows as silence after the last byte; bench H4). Early in a run the
-      // usual wait is not known yet: asked again every AFTER_BODY_RECHECK_MS until it is.
-      onBodySent = (): void => {
-        if (done || hedges.length > 0 || copies.running > 0) return;
-        const waitMs = ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile);
-        if (waitMs === undefined) {
-          recheck = setTimeout(onBodySent!, AFTER_BODY_RECHECK_MS);
-          return;
-        }
-        const hedgeAt = bodySentAt! + waitMs;
-        if (hedgeAt >= t0 + afterMs) return;
-        clearTimeout(timer);
-        timer = setTimeout(fire, clampTimerMs(hedgeAt - performance.now()));
-      };
-    });
+        return { sent: tries.hedged > before, answer };
+      },
+      afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile),
+      hedgesLost: () => ep.estimator.hedgeOutcome(false),
+    }, afterMs);
+    return race.race(first);
   }
 
   /**

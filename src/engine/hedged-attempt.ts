@@ -1,0 +1,123 @@
+/**
+ * One attempt's race: its first copy and the hedges sent when it straggles (./request.ts decides
+ * whether it may be hedged and sends the copies; ./hedge-policy.ts which operations and how many).
+ * Settles with the first answer; every copy that did not answer first is aborted with HedgeLost.
+ */
+import { clampTimerMs } from '../config/units.js';
+import type { Endpoint } from '../endpoints/endpoint.js';
+
+/**
+ * A copy that answered: its result, its endpoint, its own duration, whether it was a hedge;
+ * `afterBodyMs`: from its last body byte handed to the socket to the answer (signed bodies only).
+ */
+export interface Answer<T> { result: T; ep: Endpoint; ms: number; hedge: boolean; afterBodyMs?: number }
+
+/** The abort reason of a copy that lost to another (hedge or first copy). */
+export class HedgeLost extends Error {
+  readonly code = 'HedgeLost';
+  constructor() { super('the other copy answered first'); this.name = 'HedgeLost'; }
+}
+
+/**
+ * Copies of one attempt beyond the first, at most: a hedge that runs past the hedge time as well
+ * gets one of its own (bench H3: 1 answer in 20 late, hedges included, so 1 hedge in 20 is late too).
+ */
+const MAX_HEDGES_PER_ATTEMPT = 2;
+/** How often a large write whose body is all sent asks again for its endpoint's usual wait after a body, ms. */
+const AFTER_BODY_RECHECK_MS = 100;
+
+/** What the race needs from the engine. */
+export interface HedgeHooks<T> {
+  /** may a hedge go now (a write: only once its bucket's versioning is known to be off) */
+  mayHedge(): boolean;
+  /** sends a hedge aborted by `ac`: whether it went (budget, room) and its answer (undefined: cut or failed) */
+  sendHedge(ac: AbortController): { sent: boolean; answer: Promise<Answer<T> | undefined> };
+  /** a large write's allowed wait after its body, ms (undefined while its endpoint has too few samples) */
+  afterBodyWaitMs(): number | undefined;
+  /** the first copy answered while hedges of it were in flight: they were sent too early */
+  hedgesLost(): void;
+}
+
+export class HedgedAttempt<T> {
+  private done = false;
+  private firstError: { err: unknown } | undefined;
+  /** one per hedge sent, made then: aborting a controller nobody listens to costs an Error per request */
+  private readonly hedges: AbortController[] = [];
+  /** hedges not settled yet, and of those the ones actually sent */
+  private running = 0;
+  private sentRunning = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private recheck: NodeJS.Timeout | undefined;
+  private readonly startedAt = performance.now();
+  private resolve!: (a: Answer<T>) => void;
+  private reject!: (err: unknown) => void;
+
+  /** `afterMs`: the hedge time, from now. */
+  constructor(private readonly hooks: HedgeHooks<T>, private readonly afterMs: number) {}
+
+  /** The first answer of `first` and its hedges; rejects with the first copy's error once no copy can answer. */
+  race(first: Promise<Answer<T>>): Promise<Answer<T>> {
+    return new Promise<Answer<T>>((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+      first.then(
+        (answer) => this.finish(() => {
+          if (this.sentRunning > 0) this.hooks.hedgesLost();
+          resolve(answer);
+        }),
+        (err: unknown) => {
+          this.firstError = { err };
+          if (this.running === 0) this.finish(() => reject(err));
+        },
+      );
+      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
+    });
+  }
+
+  /**
+   * The first copy's body is all handed to the socket (at `sentAt`, performance.now()): with no
+   * answer past its endpoint's usual wait after a body, hedge then (a stall mid-body upstream
+   * shows as silence after the last byte; bench H4). Early in a run that wait is not known yet:
+   * asked again every AFTER_BODY_RECHECK_MS until it is.
+   */
+  bodySent(sentAt: number): void {
+    if (this.done || this.hedges.length > 0 || this.running > 0) return;
+    const waitMs = this.hooks.afterBodyWaitMs();
+    if (waitMs === undefined) {
+      this.recheck = setTimeout(() => this.bodySent(sentAt), AFTER_BODY_RECHECK_MS);
+      return;
+    }
+    const hedgeAt = sentAt + waitMs;
+    if (hedgeAt >= this.startedAt + this.afterMs) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.fire(), clampTimerMs(hedgeAt - performance.now()));
+  }
+
+  private fire(): void {
+    if (this.done || !this.hooks.mayHedge()) return;
+    const ac = new AbortController();
+    this.running++;
+    const { sent, answer } = this.hooks.sendHedge(ac);
+    if (sent) {
+      this.hedges.push(ac);
+      this.sentRunning++;
+      // a hedge as slow as its first copy is a straggler too: one more after as long again
+      if (this.hedges.length < MAX_HEDGES_PER_ATTEMPT) this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
+    }
+    void answer.then((a) => {
+      this.running--;
+      if (sent) this.sentRunning--;
+      if (a) this.finish(() => this.resolve(a), ac);
+      else if (this.firstError && this.running === 0) this.finish(() => this.reject(this.firstError!.err));
+    });
+  }
+
+  private finish(settle: () => void, winner?: AbortController): void {
+    if (this.done) return;
+    this.done = true;
+    clearTimeout(this.timer);
+    clearTimeout(this.recheck);
+    for (const h of this.hedges) if (h !== winner) h.abort(new HedgeLost());
+    settle();
+  }
+}
