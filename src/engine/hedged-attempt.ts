@@ -18,11 +18,6 @@ export class HedgeLost extends Error {
   constructor() { super('the other copy answered first'); this.name = 'HedgeLost'; }
 }
 
-/**
- * Copies of one attempt beyond the first, at most: a hedge that runs past the hedge time as well
- * gets one of its own (bench H3: 1 answer in 20 late, hedges included, so 1 hedge in 20 is late too).
- */
-const MAX_HEDGES_PER_ATTEMPT = 2;
 /** How often a large write whose body is all sent asks again for its endpoint's usual wait after a body, ms. */
 const AFTER_BODY_RECHECK_MS = 100;
 
@@ -52,8 +47,8 @@ export class HedgedAttempt<T> {
   private resolve!: (a: Answer<T>) => void;
   private reject!: (err: unknown) => void;
 
-  /** `afterMs`: the hedge time, from now. */
-  constructor(private readonly hooks: HedgeHooks<T>, private readonly afterMs: number) {}
+  /** `afterMs`: the hedge time, from now; `maxHedges`: hedges at most (a hedge as slow as its first copy gets one of its own). */
+  constructor(private readonly hooks: HedgeHooks<T>, private readonly afterMs: number, private readonly maxHedges: number) {}
 
   /** The first answer of `first` and its hedges; rejects with the first copy's error once no copy can answer. */
   race(first: Promise<Answer<T>>): Promise<Answer<T>> {
@@ -102,7 +97,7 @@ export class HedgedAttempt<T> {
       this.hedges.push(ac);
       this.sentRunning++;
       // a hedge as slow as its first copy is a straggler too: one more after as long again
-      if (this.hedges.length < MAX_HEDGES_PER_ATTEMPT) this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
+      if (this.hedges.length < this.maxHedges) this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
     }
     void answer.then((a) => {
       this.running--;

@@ -183,9 +183,11 @@ describe('hedged requests', () => {
       expect(summary.hedged).toBe(0);
       expect(summary.retries).toBeGreaterThanOrEqual(1); // the stalled PUT was cut by its deadline instead
       expect(r.stderr.match(/bucket versioning is enabled: writes are not hedged/g)).toHaveLength(1);
-      // one version per key
+      // one version per key, and at most one more per retry: a PUT cut by its deadline (the stalled
+      // one, or any on a loaded machine: 154 versions for 150 files once) is resent, not hedged
       const versions = await s3.send(new ListObjectVersionsCommand({ Bucket: v.bucket, Prefix: 'v/' }));
-      expect(versions.Versions?.length).toBe(Object.keys(files).length);
+      expect(versions.Versions?.length).toBeGreaterThanOrEqual(Object.keys(files).length);
+      expect(versions.Versions?.length).toBeLessThanOrEqual(Object.keys(files).length + summary.retries!);
     } finally {
       await dropVersioned(v.bucket);
     }
