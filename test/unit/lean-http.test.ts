@@ -5,7 +5,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { LeanHttp, LeanUnsupported, requestHead, type LeanAnswer } from '../../src/endpoints/lean-http.js';
 import { SignedHttpClient, toS3Error } from '../../src/endpoints/signed-http.js';
 
@@ -13,7 +13,7 @@ interface Req { head: string; body: Buffer; socket: net.Socket; n: number }
 interface Server { port: number; requests: Req[]; connections: number; close(): Promise<void> }
 
 const servers: Server[] = [];
-afterEach(async () => { for (const s of servers.splice(0)) await s.close(); });
+afterEach(async () => { vi.restoreAllMocks(); for (const s of servers.splice(0)) await s.close(); });
 
 /** A server that parses requests (Content-Length bodies) and lets `respond` answer each one. */
 async function serve(respond: (r: Req) => void): Promise<Server> {
@@ -68,7 +68,7 @@ function readAll(body: Readable): Promise<Buffer> {
 const rejection = (p: Promise<unknown>): Promise<Error & { code?: string }> => p.then(() => { throw new Error('resolved'); }, (e: Error) => e);
 const tick = (ms = 20): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-describe('LeanHttp', () => {
+describe('LeanHttp', { timeout: 10_000 }, () => {
   it('reuses a keep-alive socket after an answer read to its exact end', async () => {
     const s = await serve((r) => r.socket.write(ok('')));
     const pool = new LeanHttp(s.port, 4, 1000);
@@ -103,6 +103,21 @@ describe('LeanHttp', () => {
     await tick();
     expect(s.requests).toHaveLength(2);
     expect(pool.openSockets).toBe(0);
+  });
+
+  it('a kept socket the server closes (FIN) unanswered, or whose write fails with EPIPE, fails as ECONNRESET', async () => {
+    const s = await serve((r) => { if (r.n === 2) r.socket.end(); else r.socket.write(ok('')); });
+    const pool = new LeanHttp(s.port, 4, 1000);
+    await send(pool, 'drain', live(), Buffer.from('1'));
+    expect((await rejection(send(pool, 'drain', live(), Buffer.from('2')))).code).toBe('ECONNRESET');
+    await send(pool, 'drain', live(), Buffer.from('3'));
+    // the next write on the kept socket meets a closed peer
+    vi.spyOn(net.Socket.prototype, 'write').mockImplementationOnce(function (this: net.Socket) {
+      process.nextTick(() => this.destroy(Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })));
+      return true;
+    });
+    expect((await rejection(send(pool, 'drain', live(), Buffer.from('4')))).code).toBe('ECONNRESET');
+    expect(s.requests).toHaveLength(3);
   });
 
   it('does not reuse a socket after Connection: close or an HTTP/1.0 answer', async () => {
@@ -191,11 +206,14 @@ describe('LeanHttp', () => {
   });
 
   it('does not reuse a socket that sent bytes after the end of an answer', async () => {
-    const s = await serve((r) => r.socket.write(`${ok('a')}HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nX`));
+    const chunked = 'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nc\r\n0\r\n\r\n';
+    const s = await serve((r) => r.socket.write(`${r.n < 3 ? ok('a') : chunked}HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nX`));
     const pool = new LeanHttp(s.port, 4, 1000);
     expect((await send(pool, 'whole')).data.toString()).toBe('a');
     expect((await send(pool, 'whole')).data.toString()).toBe('a');
-    expect(s.connections).toBe(2);
+    expect((await send(pool, 'whole')).data.toString()).toBe('c');
+    expect((await send(pool, 'whole')).data.toString()).toBe('c');
+    expect(s.connections).toBe(4);
   });
 
   it('does not reuse an idle socket that receives bytes', async () => {
@@ -234,7 +252,7 @@ describe('LeanHttp', () => {
   });
 });
 
-describe('requestHead', () => {
+describe('requestHead', { timeout: 10_000 }, () => {
   it('refuses CR/LF in a header value or a name that is not a token, as node:http does', () => {
     expect(() => requestHead('PUT', '/k', { 'x-amz-meta-a': 'v\r\nInjected: 1' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_CHAR' }));
     expect(() => requestHead('PUT', '/k', { 'bad name': 'v' })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_HTTP_TOKEN' }));
@@ -242,7 +260,7 @@ describe('requestHead', () => {
   });
 });
 
-describe('SignedHttpClient over LeanHttp', () => {
+describe('SignedHttpClient over LeanHttp', { timeout: 10_000 }, () => {
   const client = (port: number, agent: http.Agent): SignedHttpClient => new SignedHttpClient({
     url: `http://127.0.0.1:${port}`, region: 'us-east-1', agent, pathStyle: true,
     credentials: async () => ({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }),
