@@ -241,6 +241,38 @@ describe('LeanHttp', { timeout: 10_000 }, () => {
     expect(pool.openSockets).toBe(0);
   });
 
+  it('streams a large body with backpressure: every byte, in order, then reuses the socket', async () => {
+    const big = Buffer.alloc(3 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE(i, i);
+    const s = await serve((r) => { r.socket.write(`HTTP/1.1 200 OK\r\nContent-Length: ${big.length}\r\n\r\n`); r.socket.write(big); });
+    const pool = new LeanHttp(s.port, 4, 1000);
+    const a = await send(pool, 'stream');
+    const chunks: Buffer[] = [];
+    let buffered = 0; // the most bytes waiting in the body: the socket is paused while it is full
+    await new Promise<void>((resolve, reject) => {
+      let paused = 0;
+      a.body!.on('data', (c: Buffer) => {
+        chunks.push(c);
+        buffered = Math.max(buffered, a.body!.readableLength);
+        if (paused++ < 20) { a.body!.pause(); setTimeout(() => a.body!.resume(), 2); }
+      }).once('end', resolve).once('error', reject);
+    });
+    expect(Buffer.concat(chunks).equals(big)).toBe(true);
+    expect(buffered).toBeLessThan(256 * 1024);
+    expect((await readAll((await send(pool, 'stream')).body!)).length).toBe(big.length);
+    expect(s.connections).toBe(1);
+  });
+
+  it('a HEAD answer has no body whatever its Content-Length says', async () => {
+    const s = await serve((r) => r.socket.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n'));
+    const pool = new LeanHttp(s.port, 4, 1000);
+    for (let i = 0; i < 2; i++) {
+      const a = await pool.request('127.0.0.1', requestHead('HEAD', '/b/k', { host: 'h' }), undefined, 'whole', true, live(), toError);
+      expect(a).toMatchObject({ status: 200, headers: { 'content-length': '10' } });
+    }
+    expect(s.connections).toBe(1);
+  });
+
   it('opens at most maxSockets sockets; beyond, the caller goes another way', async () => {
     const s = await serve((r) => setTimeout(() => r.socket.write(ok('')), 10));
     const pool = new LeanHttp(s.port, 1, 1000);
