@@ -86,6 +86,8 @@ interface Conn {
   reused: boolean;
   paused: boolean;
   closed: boolean;
+  /** an idle timeout is armed (the server's Keep-Alive hint) */
+  timed: boolean;
 }
 
 /** Keep-alive sockets to one port, at most `maxSockets` open (idle or busy). */
@@ -124,12 +126,12 @@ export class LeanHttp {
     const reused = list?.pop();
     if (reused !== undefined) {
       reused.socket.ref();
-      reused.socket.setTimeout(0);
+      if (reused.timed) { reused.timed = false; reused.socket.setTimeout(0); }
       return reused;
     }
     if (this.open >= this.maxSockets) return undefined;
     this.open++;
-    const conn: Conn = { socket: undefined as unknown as net.Socket, host, buf: Buffer.allocUnsafe(READ_BUFFER_BYTES), filled: 0, ex: undefined, reused: false, paused: false, closed: false };
+    const conn: Conn = { socket: undefined as unknown as net.Socket, host, buf: Buffer.allocUnsafe(READ_BUFFER_BYTES), filled: 0, ex: undefined, reused: false, paused: false, closed: false, timed: false };
     const socket = net.connect({
       host, port: this.port, noDelay: true, keepAlive: true, keepAliveInitialDelay: this.keepAliveMsecs,
       onread: { buffer: () => conn.buf.subarray(conn.filled), callback: (n: number) => this.onRead(conn, n) },
@@ -155,7 +157,7 @@ export class LeanHttp {
     if (conn.paused) { conn.paused = false; conn.socket.resume(); }
     if (conn.closed || conn.socket.destroyed) { this.destroy(conn); return; }
     conn.socket.unref(); // an idle socket does not keep the process alive
-    if (idleMs !== undefined) conn.socket.setTimeout(idleMs);
+    if (idleMs !== undefined) { conn.timed = true; conn.socket.setTimeout(idleMs); }
     let list = this.idle.get(conn.host);
     if (list === undefined) this.idle.set(conn.host, (list = []));
     list.push(conn);
@@ -173,11 +175,14 @@ export class LeanHttp {
   }
 }
 
-/** The server's `Keep-Alive: timeout=N` hint, less a second (as node:http's agent does); ms. */
+/**
+ * The server's `Keep-Alive: timeout=N` hint less a second, ms, as node:http's agent reads it
+ * (0: too short to reuse the socket safely); undefined without a hint.
+ */
 function idleMsOf(headers: http.IncomingHttpHeaders): number | undefined {
   const hint = headers['keep-alive'];
   const m = typeof hint === 'string' ? /timeout=(\d+)/i.exec(hint) : null;
-  return m ? Math.max(Number(m[1]) * 1000 - 1000, 1) : undefined;
+  return m ? Math.max(Number(m[1]) * 1000 - 1000, 0) : undefined;
 }
 
 const CRLF2 = Buffer.from('\r\n\r\n', 'latin1');
@@ -384,8 +389,9 @@ class Exchange {
   private complete(extra: boolean): void {
     const h = this.head!;
     this.done = true;
-    const reusable = !extra && this.keepAlive && this.framing !== 'close' && this.conn.socket.writableLength === 0;
-    if (reusable) this.pool.release(this.conn, idleMsOf(h.headers));
+    const idleMs = idleMsOf(h.headers);
+    const reusable = !extra && this.keepAlive && this.framing !== 'close' && this.conn.socket.writableLength === 0 && idleMs !== 0;
+    if (reusable) this.pool.release(this.conn, idleMs);
     else this.pool.destroy(this.conn);
     if (h.status >= 300) { this.fail(this.errorOf()); return; }
     if (this.body !== undefined) { this.body.push(null); return; } // the listener goes when the body is destroyed

@@ -273,6 +273,17 @@ describe('LeanHttp', { timeout: 10_000 }, () => {
     expect(s.connections).toBe(1);
   });
 
+  it('closes an idle socket a second before the server\'s Keep-Alive timeout; 1 s or less: does not keep it', async () => {
+    const s = await serve((r) => r.socket.write(ok('', `Keep-Alive: timeout=${r.n === 1 ? 1 : 2}\r\n`)));
+    const pool = new LeanHttp(s.port, 4, 1000);
+    await send(pool, 'drain');
+    expect(pool.openSockets).toBe(0);
+    await send(pool, 'drain');
+    expect(pool.openSockets).toBe(1);
+    await tick(1300);
+    expect(pool.openSockets).toBe(0);
+  });
+
   it('opens at most maxSockets sockets; beyond, the caller goes another way', async () => {
     const s = await serve((r) => setTimeout(() => r.socket.write(ok('')), 10));
     const pool = new LeanHttp(s.port, 1, 1000);
