@@ -143,6 +143,7 @@ export class Endpoint {
   destroy(): void {
     this.sdkMade?.destroy();
     this.agent.destroy();
+    this.http?.close();
   }
 }
 

@@ -29,6 +29,7 @@ import type { Readable } from 'node:stream';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { SseCustomerKey } from '../config/object-headers.js';
 import { addSseCHeaders, addStoredHeaders, type StoredHeaders } from './object-header-wire.js';
+import { LeanHttp, LeanUnsupported, requestHead } from './lean-http.js';
 import { rawGet, RawGetUnsupported } from './raw-get.js';
 import { decodeXmlText } from './s3-xml.js';
 import { rfc3986, SigV4Signer } from './sigv4.js';
@@ -73,13 +74,16 @@ export interface PutResult {
   sseCustomerAlgorithm?: string;
 }
 
+/** A 2xx answer, from node:http or ./lean-http.ts; `body` only when the caller keeps it. */
+interface Answer { status: number; headers: http.IncomingHttpHeaders; body: Readable | undefined }
+
 /** PutResult of a 2xx answer. */
-function putResult(res: http.IncomingMessage): PutResult {
+function putResult(res: Answer): PutResult {
   const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
   const sse = one(res.headers['x-amz-server-side-encryption']);
   const sseCustomerAlgorithm = one(res.headers['x-amz-server-side-encryption-customer-algorithm']);
   return {
-    etag: res.headers.etag, status: res.statusCode!,
+    etag: res.headers.etag, status: res.status,
     ...(sse !== undefined && { sse }), ...(sseCustomerAlgorithm !== undefined && { sseCustomerAlgorithm }),
   };
 }
@@ -244,6 +248,13 @@ function lengthMismatch(contentLength: number, what: 'more' | 'fewer'): Error {
   return e;
 }
 
+/** A Buffer body must be exactly contentLength bytes. */
+function checkLength(body: SignedBody | undefined, contentLength: number): void {
+  if (Buffer.isBuffer(body) && body.length !== contentLength) {
+    throw new RangeError(`signed-http: body is ${body.length} bytes, contentLength says ${contentLength}`);
+  }
+}
+
 /** Sends S3 data requests (PutObject, UploadPart, GetObject) signed with SigV4 over node:http(s). */
 export class SignedHttpClient {
   private readonly signer: SigV4Signer;
@@ -275,6 +286,9 @@ export class SignedHttpClient {
     this.signer = new SigV4Signer(cfg.region, cfg.credentials);
   }
 
+  /** Closes the idle sockets of ./lean-http.ts's pool (the agent's are the caller's). */
+  close(): void { this.lean?.close(); }
+
   /** PutObject; resolves once the (empty) response body is drained and the socket is back in the pool. */
   async putObject(p: PutObjectParams, signal: AbortSignal): Promise<PutResult> {
     objectKey(p.key);
@@ -288,7 +302,7 @@ export class SignedHttpClient {
       for (const name of Object.keys(p.metadata)) headers[`x-amz-meta-${name.toLowerCase()}`] = p.metadata[name]!;
     }
     addStoredHeaders(headers, p.headers);
-    return putResult(await this.exchange('PUT', p.bucket, p.key, NO_QUERY, '', headers, p.body, p.contentLength, signal, false, p.onBodySent));
+    return putResult(await this.small('PUT', p.bucket, p.key, NO_QUERY, '', headers, p.body, p.contentLength, signal, p.onBodySent));
   }
 
   /** UploadPart; resolves once the response body is drained. */
@@ -301,8 +315,8 @@ export class SignedHttpClient {
     };
     if (p.contentMd5 !== undefined) headers['content-md5'] = p.contentMd5;
     addSseCHeaders(headers, p.sseC);
-    return putResult(await this.exchange('PUT', p.bucket, p.key, { partNumber, uploadId: p.uploadId },
-      `?partNumber=${partNumber}&uploadId=${encodeQueryValue(p.uploadId)}`, headers, p.body, p.contentLength, signal, false, p.onBodySent));
+    return putResult(await this.small('PUT', p.bucket, p.key, { partNumber, uploadId: p.uploadId },
+      `?partNumber=${partNumber}&uploadId=${encodeQueryValue(p.uploadId)}`, headers, p.body, p.contentLength, signal, p.onBodySent));
   }
 
   /**
@@ -321,8 +335,60 @@ export class SignedHttpClient {
     }
     addSseCHeaders(headers, p.sseC);
     if (p.bulk && this.rawGetOk) return this.rawGetObject(p, headers, signal);
-    const res = await this.exchange('GET', p.bucket, p.key, NO_QUERY, '', headers, undefined, 0, signal, true);
-    return { status: res.statusCode!, headers: res.headers, body: res };
+    const res = await this.small('GET', p.bucket, p.key, NO_QUERY, '', headers, undefined, 0, signal);
+    return { status: res.status, headers: res.headers, body: res.body! };
+  }
+
+  /**
+   * ./lean-http.ts's path: plain http, path-style, through our own keep-alive agent only (a
+   * proxy's, a TLS agent's or a test's own connections are node:http's), until an answer it
+   * cannot read turns it off.
+   */
+  private get leanOk(): boolean {
+    const a = this.agent as http.Agent & { keepAlive?: boolean };
+    return !this.leanOff && this.pathStyle && this.send === http.request && Object.getPrototypeOf(a) === http.Agent.prototype
+      && a.keepAlive === true && !Object.hasOwn(a, 'createConnection');
+  }
+
+  private leanOff = false;
+  private lean: LeanHttp | undefined;
+
+  private leanPool(): LeanHttp {
+    const a = this.agent as http.Agent & { keepAliveMsecs?: number };
+    // the engine bounds requests in flight; a pool without a bound gets one anyway
+    return this.lean ??= new LeanHttp(this.port ?? 80, Number.isFinite(a.maxSockets) ? a.maxSockets : 64, a.keepAliveMsecs ?? 1000);
+  }
+
+  /**
+   * A data request with a Buffer body or none: over ./lean-http.ts where it can go, else node:http.
+   * A PUT resolves once its answer is read (body: undefined); a GET at the head, with its body.
+   * `onBodySent`: called once the request's last byte is handed to the socket.
+   */
+  private async small(
+    method: 'PUT' | 'GET', bucket: string, key: string, query: QueryParameterBag, queryString: string,
+    headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal, onBodySent?: () => void,
+  ): Promise<Answer> {
+    const keepBody = method === 'GET';
+    if ((body !== undefined && !Buffer.isBuffer(body)) || !this.leanOk) {
+      const res = await this.exchange(method, bucket, key, query, queryString, headers, body, contentLength, signal, keepBody, onBodySent);
+      return { status: res.statusCode!, headers: res.headers, body: keepBody ? res : undefined };
+    }
+    if (signal.aborted) throw signal.reason;
+    checkLength(body, contentLength);
+    const { hostname, path, signedHeaders } = await this.signed(method, bucket, key, query, headers);
+    if (signal.aborted) throw signal.reason; // fired while credentials were resolving
+    const head = requestHead(method, path + queryString, signedHeaders);
+    const sent = this.leanPool().request(hostname, head, body, keepBody ? 'stream' : 'drain', false, signal, toS3Error, onBodySent);
+    if (sent === undefined) { // every pooled socket busy
+      const res = await this.sendNode(method, hostname, path + queryString, signedHeaders, body, contentLength, signal, keepBody, onBodySent);
+      return { status: res.statusCode!, headers: res.headers, body: keepBody ? res : undefined };
+    }
+    try {
+      return await sent;
+    } catch (err) {
+      if (err instanceof LeanUnsupported) this.leanOff = true;
+      throw err;
+    }
   }
 
   /**
@@ -369,18 +435,23 @@ export class SignedHttpClient {
     onBodySent?: () => void,
   ): Promise<http.IncomingMessage> {
     if (signal.aborted) throw signal.reason;
-    if (Buffer.isBuffer(body) && body.length !== contentLength) {
-      throw new RangeError(`signed-http: body is ${body.length} bytes, contentLength says ${contentLength}`);
-    }
+    checkLength(body, contentLength);
     const { hostname, path, signedHeaders } = await this.signed(method, bucket, key, query, headers);
     if (signal.aborted) throw signal.reason; // fired while credentials were resolving
+    return this.sendNode(method, hostname, path + queryString, signedHeaders, body, contentLength, signal, keepBody, onBodySent);
+  }
 
+  /** Sends a signed request over node:http; resolves and rejects as `exchange`. */
+  private sendNode(
+    method: string, hostname: string, path: string, signedHeaders: HeaderBag,
+    body: SignedBody | undefined, contentLength: number, signal: AbortSignal, keepBody: boolean, onBodySent?: () => void,
+  ): Promise<http.IncomingMessage> {
     return new Promise<http.IncomingMessage>((resolve, reject) => {
       let done = false;
       let stream: BodyStream | undefined;
       let res: http.IncomingMessage | undefined;
       const req = this.send({
-        agent: this.agent, method, hostname, port: this.port, path: path + queryString, headers: signedHeaders,
+        agent: this.agent, method, hostname, port: this.port, path, headers: signedHeaders,
       });
 
       const onAbort = (): void => {
