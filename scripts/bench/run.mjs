@@ -263,12 +263,15 @@ function hedgeFigures(jsonPath) {
   const calm = (op) => median(reqs.filter((r) => r.op === op && r.attempts === 1 && !r.hedged).map((r) => r.successMs));
   const ratios = reqs.filter((r) => r.attempts > 1 || r.hedged > 0).map((r) => r.totalMs / calm(r.op));
   // after the estimator's warm-up (src/endpoints/estimator.ts: a small request's tail is known after
-  // 100 of them, a part is hedged after 4): before it, a straggler can only be cut at the 500 ms floor
-  const warmFrom = (op) => (op === 'UploadPart' ? 4 : 100);
+  // 100 of them, a part is hedged after 4): before it, a straggler can only be cut at the 500 ms floor.
+  // In start order (`startMs`), and every request, hedged or not: a late answer nobody hedged is a straggler too.
+  const warmFrom = (op) => (op === 'UploadPart' ? 4 : 100) + CONC;
+  const byStart = [...reqs].sort((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
   const seen = {};
-  const warm = reqs.filter((r) => (seen[r.op] = (seen[r.op] ?? 0) + 1) > warmFrom(r.op) && (r.attempts > 1 || r.hedged > 0)).map((r) => r.totalMs / calm(r.op));
+  const warm = byStart.filter((r) => (seen[r.op] = (seen[r.op] ?? 0) + 1) > warmFrom(r.op)).map((r) => r.totalMs / calm(r.op));
+  const over3 = warm.filter((x) => x > 3).length;
   return {
-    maxStragglerWarm: warm.length ? Math.max(...warm) : 0,
+    maxStragglerWarm: warm.length ? Math.max(...warm) : 0, over3,
     hedgedPct: (100 * summary.hedged) / summary.requests, wonPct: (100 * summary.hedgeWon) / summary.requests,
     retriedPct: (100 * summary.retries) / summary.requests, maxStraggler: ratios.length ? Math.max(...ratios) : 0,
   };
@@ -409,7 +412,7 @@ for (const sc of chosen) {
       else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB, ...(t.json && { hedge: hedgeFigures(jsonOut) }) });
       const h = ok && t.json ? runs[t.name].at(-1).hedge : undefined;
       const stalls = (spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '') +
-        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up)` : '');
+        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up, ${h.over3} over 3×)` : '');
       console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${stalls}${ok ? '' : ' (FAILED)'}`);
       // untimed: an upload's objects go once counted, so a long run does not fill a small test cluster
       if (spec.op !== 'sync' && spec.size * spec.files >= 64 * 1024 * 1024) {
@@ -429,7 +432,7 @@ for (const sc of chosen) {
       rssMiB: median(r.map((x) => x.rssKiB ?? 0)) / 1024,
       ...(r[0].hedge && {
         hedgedPct: median(r.map((x) => x.hedge.hedgedPct)), wonPct: median(r.map((x) => x.hedge.wonPct)),
-        retriedPct: median(r.map((x) => x.hedge.retriedPct)), maxStraggler: Math.max(...r.map((x) => x.hedge.maxStraggler)), maxStragglerWarm: Math.max(...r.map((x) => x.hedge.maxStragglerWarm)),
+        retriedPct: median(r.map((x) => x.hedge.retriedPct)), maxStraggler: Math.max(...r.map((x) => x.hedge.maxStraggler)), maxStragglerWarm: Math.max(...r.map((x) => x.hedge.maxStragglerWarm)), over3: Math.max(...r.map((x) => x.hedge.over3)),
       }),
     });
   }
@@ -481,7 +484,7 @@ for (const sc of chosen) {
     const base = rows.find((r) => r.tool === 's3x, no faults');
     for (const r of rows.filter((x) => !x.tool.endsWith('@base'))) {
       if (r !== base) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
-      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (100 small requests, 4 parts) (medians; worst over reps) | | | | | | |`);
+      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep (medians; worst over reps) | | | | | | |`);
     }
     continue;
   }

@@ -42,6 +42,8 @@ export interface RequestReport {
   error?: string;
   /** the deadline each attempt had, ms, in order */
   deadlinesMs: number[];
+  /** when the request started, ms after the engine was made (the run's start): orders a --json timeline */
+  startMs: number;
   /** hedges sent for this request (over its attempts) */
   hedged: number;
   /** a hedge answered first (`endpoint` is then the hedge's) */
@@ -150,6 +152,8 @@ function underLimit(ep: Endpoint, spec: RequestSpec<unknown>): boolean {
 }
 
 export class RequestEngine {
+  /** performance.now() when made: reports' `startMs` count from it */
+  private readonly createdAt = performance.now();
   /** the controllers of the attempts in flight: one listener on the run signal aborts them all */
   private readonly attempts = new Set<AbortController>();
   /** hedges sent, hedges that answered first, payload bytes of the hedges sent (sent twice) */
@@ -358,6 +362,7 @@ export class RequestEngine {
       mbps: ok ? mbps(spec.bytes, successMs) : 0, mbpsEst: ep.estimator.mbpsFor(spec.bytes), ok,
       ...(error !== undefined && { error }),
       deadlinesMs: [...tries.deadlinesMs], hedged: tries.hedged, hedgeWon: tries.hedgeWon,
+      startMs: Math.round(performance.now() - totalMs - this.createdAt),
     };
   }
 

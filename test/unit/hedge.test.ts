@@ -183,6 +183,19 @@ describe('RequestEngine: hedged requests', () => {
     expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(1);
   });
 
+  it('a report\'s startMs is when its request started, after the engine was made (a --json timeline)', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    store.script({ op: 'putObject', afterMs: 120 });
+    const slow = engine.run(put('first'));
+    await new Promise((r) => setTimeout(r, 50));
+    await Promise.all([slow, engine.run(put('second'))]);
+    const [second, first] = reports; // the second finished first
+    expect([first!.key, second!.key]).toEqual(['first', 'second']);
+    expect(first!.startMs).toBeLessThan(second!.startMs);
+    expect(second!.startMs - first!.startMs).toBeGreaterThanOrEqual(40);
+  });
+
   it('--no-hedge (enabled: false) sends none', async () => {
     const store = new FakeStore('ep1');
     const { engine } = setup([store], { enabled: false });
@@ -329,7 +342,7 @@ describe('--hedge-after and the table', () => {
 
   it('the request table shows each attempt\'s deadline and whether the request was hedged', async () => {
     const { renderRequestTable } = await import('../../src/cli/render.js');
-    const row = { op: 'PutObject' as const, endpoint: 'ep1', bytes: 4096, successMs: 20, totalMs: 250, mbps: 0.2, mbpsEst: 0.16, ok: true };
+    const row = { op: 'PutObject' as const, endpoint: 'ep1', bytes: 4096, successMs: 20, totalMs: 250, mbps: 0.2, mbpsEst: 0.16, ok: true, startMs: 0 };
     const text = await renderRequestTable([
       { ...row, key: 'a', attempts: 2, deadlinesMs: [210, 420], hedged: 0, hedgeWon: false },
       { ...row, key: 'b', attempts: 1, deadlinesMs: [210], hedged: 1, hedgeWon: true },
