@@ -58,8 +58,10 @@ describe('multipart parts hashed off the main thread', () => {
     const puts = ndjson<{ type: string; op?: string; attempts?: number; hedged?: number }>(r.stdout)
       .filter((x) => x.type === 'request' && (x.op === 'UploadPart' || x.op === 'PutObject'));
     const retries = puts.reduce((n, x) => n + x.attempts! - 1, 0);
-    expect(retries).toBeGreaterThanOrEqual(proxy.stats().corrupted);
-    expect(partPuts.length + objectPuts.length).toBe(9 + retries + puts.reduce((n, x) => n + x.hedged!, 0));
+    const hedges = puts.reduce((n, x) => n + x.hedged!, 0);
+    // a corrupted attempt is followed by a retry, unless it was a hedge or a hedge of it answered
+    expect(retries + hedges).toBeGreaterThanOrEqual(proxy.stats().corrupted);
+    expect(partPuts.length + objectPuts.length).toBe(9 + retries + hedges);
     expect(objectPuts.length).toBeGreaterThanOrEqual(1);
     for (const m of objectPuts) expect(m, 'd.bin').toBe(md5(files['d.bin']!, 'base64'));
     for (const p of partPuts) {
