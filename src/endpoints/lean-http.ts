@@ -22,12 +22,10 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { parseHead } from './raw-get.js';
+import { MAX_ERROR_BODY, parseHead, prematureClose } from './raw-get.js';
 
 /** Socket reads land in a buffer of this size per socket; a head must fit in it. */
 const READ_BUFFER_BYTES = 64 * 1024;
-/** Error bodies are read up to this many bytes. */
-const MAX_ERROR_BODY = 64 * 1024;
 /** A chunk-size or trailer line longer than this is refused. */
 const MAX_LINE_BYTES = 4096;
 
@@ -55,7 +53,6 @@ export class LeanUnsupported extends Error {
 }
 
 const hangUp = (): Error => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-const prematureClose = (): Error => Object.assign(new Error('aborted: the connection closed before the end of the body'), { code: 'ECONNRESET' });
 
 /** node:http's checks of what goes into a request head (no CR/LF smuggled into it). */
 const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;

@@ -22,8 +22,8 @@ const BUFFER_BYTES = 1024 * 1024;
 const READ_MIN_BYTES = 64 * 1024;
 /** A response head larger than this is refused. */
 const MAX_HEAD_BYTES = 64 * 1024;
-/** Error bodies are read up to this many bytes. */
-const MAX_ERROR_BODY = 64 * 1024;
+/** Error bodies are read up to this many bytes (./lean-http.ts too). */
+export const MAX_ERROR_BODY = 64 * 1024;
 
 export interface RawGetRequest {
   hostname: string;
@@ -79,7 +79,8 @@ function requestText(r: RawGetRequest): string {
   return `${out}connection: close\r\n\r\n`;
 }
 
-const prematureClose = (): Error => Object.assign(new Error('aborted: the connection closed before the end of the body'), { code: 'ECONNRESET' });
+/** The connection closed before the end of a body (./lean-http.ts too): retried as a dropped connection. */
+export const prematureClose = (): Error => Object.assign(new Error('aborted: the connection closed before the end of the body'), { code: 'ECONNRESET' });
 
 /**
  * Sends the GET; resolves at the response head with the body as a Readable of slices of the read

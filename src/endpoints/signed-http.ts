@@ -77,6 +77,11 @@ export interface PutResult {
 /** A 2xx answer, from node:http or ./lean-http.ts; `body` only when the caller keeps it. */
 interface Answer { status: number; headers: http.IncomingHttpHeaders; body: Readable | undefined }
 
+/** A node:http 2xx answer as an Answer; its body kept only when the caller reads it. */
+function nodeAnswer(res: http.IncomingMessage, keepBody: boolean): Answer {
+  return { status: res.statusCode!, headers: res.headers, body: keepBody ? res : undefined };
+}
+
 /** PutResult of a 2xx answer. */
 function putResult(res: Answer): PutResult {
   const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
@@ -370,8 +375,7 @@ export class SignedHttpClient {
   ): Promise<Answer> {
     const keepBody = method === 'GET';
     if ((body !== undefined && !Buffer.isBuffer(body)) || !this.leanOk) {
-      const res = await this.exchange(method, bucket, key, query, queryString, headers, body, contentLength, signal, keepBody, onBodySent);
-      return { status: res.statusCode!, headers: res.headers, body: keepBody ? res : undefined };
+      return nodeAnswer(await this.exchange(method, bucket, key, query, queryString, headers, body, contentLength, signal, keepBody, onBodySent), keepBody);
     }
     if (signal.aborted) throw signal.reason;
     checkLength(body, contentLength);
@@ -380,8 +384,7 @@ export class SignedHttpClient {
     const head = requestHead(method, path + queryString, signedHeaders);
     const sent = this.leanPool().request(hostname, head, body, keepBody ? 'stream' : 'drain', false, signal, toS3Error, onBodySent);
     if (sent === undefined) { // every pooled socket busy
-      const res = await this.sendNode(method, hostname, path + queryString, signedHeaders, body, contentLength, signal, keepBody, onBodySent);
-      return { status: res.statusCode!, headers: res.headers, body: keepBody ? res : undefined };
+      return nodeAnswer(await this.sendNode(method, hostname, path + queryString, signedHeaders, body, contentLength, signal, keepBody, onBodySent), keepBody);
     }
     try {
       return await sent;

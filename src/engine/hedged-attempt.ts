@@ -38,9 +38,8 @@ export class HedgedAttempt<T> {
   private firstError: { err: unknown } | undefined;
   /** one per hedge sent, made then: aborting a controller nobody listens to costs an Error per request */
   private readonly hedges: AbortController[] = [];
-  /** hedges not settled yet, and of those the ones actually sent */
-  private running = 0;
-  private sentRunning = 0;
+  /** hedges sent and not settled yet (one the budget or the pool refused is never tracked) */
+  private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private recheck: NodeJS.Timeout | undefined;
   private readonly startedAt = performance.now();
@@ -57,12 +56,12 @@ export class HedgedAttempt<T> {
       this.reject = reject;
       first.then(
         (answer) => this.finish(() => {
-          if (this.sentRunning > 0) this.hooks.hedgesLost();
+          if (this.inFlight > 0) this.hooks.hedgesLost();
           resolve(answer);
         }),
         (err: unknown) => {
           this.firstError = { err };
-          if (this.running === 0) this.finish(() => reject(err));
+          if (this.inFlight === 0) this.finish(() => reject(err));
         },
       );
       this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
@@ -76,7 +75,7 @@ export class HedgedAttempt<T> {
    * asked again every AFTER_BODY_RECHECK_MS until it is.
    */
   bodySent(sentAt: number): void {
-    if (this.done || this.hedges.length > 0 || this.running > 0) return;
+    if (this.done || this.hedges.length > 0) return;
     const waitMs = this.hooks.afterBodyWaitMs();
     if (waitMs === undefined) {
       this.recheck = setTimeout(() => this.bodySent(sentAt), AFTER_BODY_RECHECK_MS);
@@ -91,19 +90,16 @@ export class HedgedAttempt<T> {
   private fire(): void {
     if (this.done || !this.hooks.mayHedge()) return;
     const ac = new AbortController();
-    this.running++;
     const { sent, answer } = this.hooks.sendHedge(ac);
-    if (sent) {
-      this.hedges.push(ac);
-      this.sentRunning++;
-      // a hedge as slow as its first copy is a straggler too: one more after as long again
-      if (this.hedges.length < this.maxHedges) this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
-    }
+    if (!sent) return;
+    this.hedges.push(ac);
+    this.inFlight++;
+    // a hedge as slow as its first copy is a straggler too: one more after as long again
+    if (this.hedges.length < this.maxHedges) this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
     void answer.then((a) => {
-      this.running--;
-      if (sent) this.sentRunning--;
+      this.inFlight--;
       if (a) this.finish(() => this.resolve(a), ac);
-      else if (this.firstError && this.running === 0) this.finish(() => this.reject(this.firstError!.err));
+      else if (this.firstError && this.inFlight === 0) this.finish(() => this.reject(this.firstError!.err));
     });
   }
 

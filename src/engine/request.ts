@@ -209,7 +209,7 @@ export class RequestEngine {
         if (this.runSignal.aborted) throw new Interrupted();
         // every endpoint stayed down past the bounded wait: nothing in this run can progress
         const facts = errorFacts(err);
-        const report = this.report(spec, this.pool.primary, tries, 0, performance.now() - start, false, facts.code);
+        const report = this.report(spec, this.pool.primary, tries, 0, start, false, facts.code);
         if (!spec.unreported) this.onReport(report);
         throw new RequestFailed(facts, 'fatal', report, this.pool.primary);
       }
@@ -249,7 +249,7 @@ export class RequestEngine {
           winner.stats.hedgeWon++;
         }
         winner.stats.bytes += spec.bytes;
-        if (!spec.unreported) this.onReport(this.report(spec, winner, tries, answer.ms, performance.now() - start, true));
+        if (!spec.unreported) this.onReport(this.report(spec, winner, tries, answer.ms, start, true));
         return answer.result;
       } catch (raw) {
         // An abort surfaces as the SDK's AbortError; the real cause is the signal's reason.
@@ -264,7 +264,7 @@ export class RequestEngine {
         outcome = next.outcome;
         reason = facts.code;
         if (next.waitMs === undefined) {
-          const report = this.report(spec, ep, tries, performance.now() - t0, performance.now() - start, false, facts.code);
+          const report = this.report(spec, ep, tries, performance.now() - t0, start, false, facts.code);
           if (!spec.unreported) this.onReport(report);
           throw new RequestFailed(facts, next.decision, report, ep);
         }
@@ -354,7 +354,9 @@ export class RequestEngine {
     }
   }
 
-  private report(spec: RequestSpec<unknown>, ep: Endpoint, tries: Tries, successMs: number, totalMs: number, ok: boolean, error?: string): RequestReport {
+  /** `startedAt`: performance.now() when the request started (its total time runs from there). */
+  private report(spec: RequestSpec<unknown>, ep: Endpoint, tries: Tries, successMs: number, startedAt: number, ok: boolean, error?: string): RequestReport {
+    const totalMs = performance.now() - startedAt;
     return {
       op: spec.op, key: spec.key, ...(spec.part !== undefined && { part: spec.part }),
       endpoint: ep.name, bytes: spec.bytes, attempts: tries.sent,
@@ -362,7 +364,7 @@ export class RequestEngine {
       mbps: ok ? mbps(spec.bytes, successMs) : 0, mbpsEst: ep.estimator.mbpsFor(spec.bytes), ok,
       ...(error !== undefined && { error }),
       deadlinesMs: [...tries.deadlinesMs], hedged: tries.hedged, hedgeWon: tries.hedgeWon,
-      startMs: Math.round(performance.now() - totalMs - this.createdAt),
+      startMs: Math.round(startedAt - this.createdAt),
     };
   }
 
