@@ -46,6 +46,11 @@ export interface RequestReport {
   startMs: number;
   /** hedges sent for this request (over its attempts) */
   hedged: number;
+  /**
+   * ms from the request's start to its first cut as a straggler: its first hedge sent or its
+   * first deadline run out, whichever came first (absent when neither did)
+   */
+  cutMs?: number;
   /** a hedge answered first (`endpoint` is then the hedge's) */
   hedgeWon: boolean;
 }
@@ -70,6 +75,8 @@ interface Tries {
   /** hedges sent */
   hedged: number;
   hedgeWon: boolean;
+  /** performance.now() of the first hedge sent or deadline run out */
+  cutAt?: number;
 }
 
 /** What an attempt's `send` tells the engine while it runs. */
@@ -307,6 +314,7 @@ export class RequestEngine {
           return;
         }
       }
+      tries.cutAt ??= now;
       ac.abort(new DeadlineExceeded(currentMs));
     }, clampTimerMs(a.deadlineMs)) };
     return timer;
@@ -365,6 +373,7 @@ export class RequestEngine {
       ...(error !== undefined && { error }),
       deadlinesMs: [...tries.deadlinesMs], hedged: tries.hedged, hedgeWon: tries.hedgeWon,
       startMs: Math.round(startedAt - this.createdAt),
+      ...(tries.cutAt !== undefined && { cutMs: Math.round(tries.cutAt - startedAt) }),
     };
   }
 
@@ -428,6 +437,7 @@ export class RequestEngine {
     this.hedged++;
     this.hedgeBytes += spec.bytes;
     tries.hedged++;
+    tries.cutAt ??= performance.now();
     hep.stats.requests++;
     hep.stats.hedged++;
     const concurrency = hep.stats.inFlight;

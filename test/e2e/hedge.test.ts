@@ -75,7 +75,11 @@ describe('hedged requests', () => {
     expect(p.stats().stalled).toBe(1);
     const won = recs.filter((x) => x.type === 'request' && x.hedgeWon === true);
     expect(won.length).toBeGreaterThanOrEqual(1);
-    for (const x of won) expect(x).toMatchObject({ attempts: 1, hedged: 1 });
+    // a small request's hedge as slow as its first copy gets one of its own: 1 or 2 hedges
+    for (const x of won) {
+      expect(x).toMatchObject({ attempts: 1 });
+      expect([1, 2]).toContain(x.hedged);
+    }
     expect(summary.retries).toBe(0);
     expect(summary.hedged).toBeLessThanOrEqual(Math.floor(0.05 * summary.requests!) + 10);
     // the client closed the stalled connection itself (aborted), not the proxy at its end
@@ -96,7 +100,10 @@ describe('hedged requests', () => {
     expect(p.stats().stalled).toBe(1);
     const won = recs.filter((x) => x.type === 'request' && x.op === 'GetObject' && x.hedgeWon === true);
     expect(won.length).toBeGreaterThanOrEqual(1);
-    for (const x of won) expect(x).toMatchObject({ attempts: 1, hedged: 1 });
+    for (const x of won) {
+      expect(x).toMatchObject({ attempts: 1 });
+      expect([1, 2]).toContain(x.hedged);
+    }
     expect(await eventually(() => p.stats().stalledClosedByClient === 1)).toBe(true);
     expect(fs.readdirSync(out).sort()).toEqual(Object.keys(files).sort());
     for (const [rel, content] of Object.entries(files)) expect(fs.readFileSync(path.join(out, rel)).equals(content), rel).toBe(true);

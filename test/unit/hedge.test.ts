@@ -196,6 +196,31 @@ describe('RequestEngine: hedged requests', () => {
     expect(second!.startMs - first!.startMs).toBeGreaterThanOrEqual(40);
   });
 
+  it('a report\'s cutMs is when its first hedge went or its first deadline ran out; a request never cut has none', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    await warm(engine);
+    expect(reports.every((r) => r.cutMs === undefined)).toBe(true);
+    store.script({ op: 'putObject', hang: 'reason' });
+    await engine.run(put('hedged'));
+    const hedged = reports.at(-1)!;
+    expect(hedged).toMatchObject({ key: 'hedged', hedged: 1, hedgeWon: true });
+    // the hedge answered at once: the request ended when it was cut
+    expect(hedged.cutMs).toBeGreaterThanOrEqual(0);
+    expect(hedged.totalMs - hedged.cutMs!).toBeLessThanOrEqual(20);
+
+    const off = setup([new FakeStore('ep2')], { enabled: false });
+    await warm(off.engine);
+    const offStore = off.endpoints[0]!.store as FakeStore;
+    offStore.script({ op: 'putObject', hang: 'reason' });
+    await off.engine.run(put('cut'));
+    const cut = off.reports.at(-1)!;
+    expect(cut).toMatchObject({ key: 'cut', attempts: 2, hedged: 0 });
+    // cut at its first deadline (the retry's start), not at the end
+    expect(Math.abs(cut.cutMs! - cut.deadlinesMs[0]!)).toBeLessThanOrEqual(30);
+    expect(cut.totalMs).toBeGreaterThan(cut.cutMs!);
+  });
+
   it('--no-hedge (enabled: false) sends none', async () => {
     const store = new FakeStore('ep1');
     const { engine } = setup([store], { enabled: false });
