@@ -42,7 +42,6 @@ export class HedgedAttempt<T> {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private recheck: NodeJS.Timeout | undefined;
-  private readonly startedAt = performance.now();
   private resolve!: (a: Answer<T>) => void;
   private reject!: (err: unknown) => void;
 
@@ -71,8 +70,10 @@ export class HedgedAttempt<T> {
   /**
    * The first copy's body is all handed to the socket (at `sentAt`, performance.now()): with no
    * answer past its endpoint's usual wait after a body, hedge then (a stall mid-body upstream
-   * shows as silence after the last byte; bench H4). Early in a run that wait is not known yet:
-   * asked again every AFTER_BODY_RECHECK_MS until it is.
+   * shows as silence after the last byte; bench H4), sooner or later than its time: a body that
+   * went slowly and then waits as usual is no straggler, and a copy would only send it again
+   * (healthy 64 MiB uploads hedged parts at their time, none won). Early in a run that wait is
+   * not known yet: asked again every AFTER_BODY_RECHECK_MS until it is.
    */
   bodySent(sentAt: number): void {
     if (this.done || this.hedges.length > 0) return;
@@ -82,7 +83,6 @@ export class HedgedAttempt<T> {
       return;
     }
     const hedgeAt = sentAt + waitMs;
-    if (hedgeAt >= this.startedAt + this.afterMs) return;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.fire(), clampTimerMs(hedgeAt - performance.now()));
   }

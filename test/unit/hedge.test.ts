@@ -311,6 +311,20 @@ describe('RequestEngine: large requests', () => {
     expect(reports.find((r) => r.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
   });
 
+  it('a part whose body went slowly and whose wait after it is the endpoint\'s usual is not hedged at its time: a copy would send the body again for nothing', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    // parts take 400 ms: 100 ms to send the body, then a usual 300 ms wait for the answer
+    for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 100 });
+    for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
+    // this one's body takes 700 ms (its time to be hedged is ~1.9 × 400 ms here), then the usual 300 ms
+    store.script({ op: 'uploadPart', afterMs: 1000, bodySentAfterMs: 700 });
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 100 });
+    await Promise.all([engine.run(part('slowbody', 1)), ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 1)))]);
+    expect(store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'slowbody')).toHaveLength(1);
+    expect(reports.find((r) => r.key === 'slowbody')).toMatchObject({ ok: true, attempts: 1, hedged: 0 });
+  });
+
   it('a large request\'s deadline grows with the requests that came to share its endpoint after it started', async () => {
     const store = new FakeStore('ep1');
     // 4 MiB at 40 MB/s alone: ~100 ms expected, a 300 ms deadline for a request that starts alone
