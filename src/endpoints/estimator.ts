@@ -121,9 +121,14 @@ export class DeadlineEstimator {
     return Math.min(this.config.maxMs, Math.max(tailFloorMs, this.smallMs.quantile(0.99)! * tailMargin));
   }
 
+  /** A large request (at least `bandwidthSampleBytes`): timed by bandwidth; a small one by its latency. */
+  isLarge(bytes: number): boolean {
+    return bytes >= this.config.bandwidthSampleBytes;
+  }
+
   /** Would a request of `bytes` get its deadline from the tail (small, enough samples)? No quantile computed. */
   tailKnown(bytes: number): boolean {
-    return bytes < this.config.bandwidthSampleBytes && this.smallMs.samples >= (this.config.tailMinSamples ?? DEFAULT_TAIL.tailMinSamples);
+    return !this.isLarge(bytes) && this.smallMs.samples >= (this.config.tailMinSamples ?? DEFAULT_TAIL.tailMinSamples);
   }
 
   /**
@@ -133,7 +138,7 @@ export class DeadlineEstimator {
    * while too few samples say it.
    */
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
-    if (bytes < this.config.bandwidthSampleBytes) {
+    if (!this.isLarge(bytes)) {
       return this.tailKnown(bytes) ? this.smallMs.quantile(q)! * this.hedgeStretch : undefined;
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
@@ -148,7 +153,7 @@ export class DeadlineEstimator {
    * requests and while too few samples say it.
    */
   hedgeAfterBodyMs(bytes: number, q: number): number | undefined {
-    if (bytes < this.config.bandwidthSampleBytes || this.afterBodyMs.samples < AFTER_BODY_MIN_SAMPLES) return undefined;
+    if (!this.isLarge(bytes) || this.afterBodyMs.samples < AFTER_BODY_MIN_SAMPLES) return undefined;
     return Math.max(AFTER_BODY_FLOOR_MS, this.afterBodyMs.quantile(q)! * AFTER_BODY_MARGIN * this.hedgeStretch);
   }
 
@@ -164,12 +169,13 @@ export class DeadlineEstimator {
    * `afterBodyMs`: of those, the wait from the last body byte sent to the answer (large writes).
    */
   record(bytes: number, elapsedMs: number, concurrency = 1, censored = false, afterBodyMs?: number): void {
-    const { alpha, bandwidthSampleBytes } = this.config;
+    const { alpha } = this.config;
+    const large = this.isLarge(bytes);
     if (!(elapsedMs >= 0) || !(bytes >= 0)) return;
     const c = Math.max(1, concurrency);
     if (!censored) this.recordTail(bytes, elapsedMs, c);
-    if (!censored && afterBodyMs !== undefined && afterBodyMs >= 0 && bytes >= bandwidthSampleBytes) this.afterBodyMs.record(afterBodyMs);
-    if (bytes >= bandwidthSampleBytes) {
+    if (!censored && afterBodyMs !== undefined && afterBodyMs >= 0 && large) this.afterBodyMs.record(afterBodyMs);
+    if (large) {
       this.bandwidthSamples++;
       const w = Math.max(alpha, 1 / this.bandwidthSamples);
       const transferMs = Math.max(elapsedMs - this.latencyMsEst, elapsedMs / 2);
@@ -184,7 +190,7 @@ export class DeadlineEstimator {
   }
 
   private recordTail(bytes: number, elapsedMs: number, c: number): void {
-    if (bytes >= this.config.bandwidthSampleBytes) {
+    if (this.isLarge(bytes)) {
       this.largeMsPerMB.record(elapsedMs / (bytes / 1e6) / c);
       return;
     }
@@ -197,7 +203,7 @@ export class DeadlineEstimator {
 
   /** MB/s to show beside a request of `bytes`: its own class's estimate (small: their own rate). */
   mbpsFor(bytes: number): number {
-    return bytes < this.config.bandwidthSampleBytes ? this.smallMbpsEst : this.mbps;
+    return this.isLarge(bytes) ? this.mbps : this.smallMbpsEst;
   }
 
   /** The q-quantile of the small requests' times, ms (undefined before any). */

@@ -192,7 +192,7 @@ export class EndpointPool {
       case 'bucket-map': {
         const measured = this.endpoints.filter((e) => e.estimator.samples.bandwidth > 0);
         const worstSpb = measured.length > 0 ? Math.max(...measured.map((e) => e.estimator.secondsPerByte)) : undefined;
-        const big = req.bytes >= (this.endpoints[0]!.estimator.config.bandwidthSampleBytes);
+        const big = this.endpoints[0]!.estimator.isLarge(req.bytes);
         // an endpoint not yet heard from is assumed as quick as the quickest one heard from:
         // a first answer faster than the prior must not keep every later request on its endpoint
         const timed = this.endpoints.filter((e) => e.estimator.samples.latency > 0);

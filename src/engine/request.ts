@@ -300,7 +300,7 @@ export class RequestEngine {
    */
   private armDeadline(spec: RequestSpec<unknown>, ep: Endpoint, ac: AbortController, tries: Tries, a: { deadlineMs: number; attempt: number; startConcurrency: number; kind: 'read' | 'write' }): { current: NodeJS.Timeout } {
     const t0 = performance.now();
-    const regrow = spec.deadlineMs === undefined && spec.bytes >= ep.estimator.config.bandwidthSampleBytes;
+    const regrow = spec.deadlineMs === undefined && ep.estimator.isLarge(spec.bytes);
     let currentMs = a.deadlineMs;
     const timer = { current: setTimeout(function expire(): void {
       const now = performance.now();
@@ -388,7 +388,7 @@ export class RequestEngine {
     let bodySentAt: number | undefined;
     let race: HedgedAttempt<T> | undefined;
     // large bodies only: a small one is all sent at once, and a listener per request costs CPU
-    const progress: AttemptProgress = spec.bytes < ep.estimator.config.bandwidthSampleBytes ? NO_PROGRESS
+    const progress: AttemptProgress = !ep.estimator.isLarge(spec.bytes) ? NO_PROGRESS
       : { bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); } };
     const first = spec.send(ep, signal, progress).then((result): Answer<T> => {
       const now = performance.now();
@@ -410,7 +410,7 @@ export class RequestEngine {
       },
       afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
-    }, afterMs, spec.bytes < ep.estimator.config.bandwidthSampleBytes ? SMALL_MAX_HEDGES : 1);
+    }, afterMs, ep.estimator.isLarge(spec.bytes) ? 1 : SMALL_MAX_HEDGES);
     return race.race(first);
   }
 
