@@ -282,7 +282,13 @@ function hedgeFigures(jsonPath) {
   const cutRatio = (r) => (r.cutMs ?? r.totalMs) / calm(r.op);
   const cutLate = strag.filter((r) => cutRatio(r) > 3).length;
   const bytes = reqs.reduce((sum, r) => sum + r.bytes, 0);
+  // the shape of the run's own times: where 3× the median falls (a hedge at p95 cuts later than 3×
+  // the median when p95 is past it)
+  const mainOp = reqs.some((r) => r.op === 'UploadPart') ? 'UploadPart' : 'PutObject';
+  const times = warmReqs.filter((r) => r.op === mainOp).map((r) => r.totalMs).sort((a, b) => a - b);
+  const q = (p) => times.length ? times[Math.min(times.length - 1, Math.floor(p * times.length))] / calm(mainOp) : 0;
   return {
+    p95x: q(0.95), p99x: q(0.99),
     maxStragglerWarm: warm.length ? Math.max(...warm) : 0, over3,
     stragglers: strag.length, cutLate, worstCut: strag.length ? Math.max(...strag.map(cutRatio)) : 0,
     hedgeBytesPct: bytes ? (100 * (summary.hedgeBytes ?? 0)) / bytes : 0,
@@ -426,7 +432,7 @@ for (const sc of chosen) {
       else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB, ...(t.json && { hedge: hedgeFigures(jsonOut) }) });
       const h = ok && t.json ? runs[t.name].at(-1).hedge : undefined;
       const stalls = (spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '') +
-        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up, ${h.over3} over 3×; ${h.stragglers} stragglers, ${h.cutLate} cut after 3×, worst first cut ${h.worstCut.toFixed(1)}×; ${h.hedgeBytesPct.toFixed(1)}% bytes twice)` : '');
+        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up, ${h.over3} over 3×; ${h.stragglers} stragglers, ${h.cutLate} cut after 3×, worst first cut ${h.worstCut.toFixed(1)}×; ${h.hedgeBytesPct.toFixed(1)}% bytes twice; p95 ${h.p95x.toFixed(1)}×, p99 ${h.p99x.toFixed(1)}× the median)` : '');
       console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${stalls}${ok ? '' : ' (FAILED)'}`);
       // untimed: an upload's objects go once counted, so a long run does not fill a small test cluster
       if (spec.op !== 'sync' && spec.size * spec.files >= 64 * 1024 * 1024) {
@@ -448,7 +454,7 @@ for (const sc of chosen) {
         hedgedPct: median(r.map((x) => x.hedge.hedgedPct)), wonPct: median(r.map((x) => x.hedge.wonPct)),
         retriedPct: median(r.map((x) => x.hedge.retriedPct)), maxStraggler: Math.max(...r.map((x) => x.hedge.maxStraggler)), maxStragglerWarm: Math.max(...r.map((x) => x.hedge.maxStragglerWarm)), over3: Math.max(...r.map((x) => x.hedge.over3)),
         stragglers: r.map((x) => x.hedge.stragglers), cutLate: r.map((x) => x.hedge.cutLate), worstCut: Math.max(...r.map((x) => x.hedge.worstCut)),
-        hedgeBytesPct: median(r.map((x) => x.hedge.hedgeBytesPct)),
+        hedgeBytesPct: median(r.map((x) => x.hedge.hedgeBytesPct)), p95x: median(r.map((x) => x.hedge.p95x)), p99x: median(r.map((x) => x.hedge.p99x)),
       }),
     });
   }
@@ -500,7 +506,7 @@ for (const sc of chosen) {
     const base = rows.find((r) => r.tool === 's3x, no faults');
     for (const r of rows.filter((x) => !x.tool.endsWith('@base'))) {
       if (r !== base) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
-      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); bytes sent twice ${r.hedgeBytesPct.toFixed(1)}% (medians; worst over reps) | | | | | | |`);
+      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); bytes sent twice ${r.hedgeBytesPct.toFixed(1)}%; whole times at p95 ${r.p95x.toFixed(1)}×, p99 ${r.p99x.toFixed(1)}× the median (medians; worst over reps) | | | | | | |`);
     }
     continue;
   }

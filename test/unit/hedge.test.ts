@@ -109,6 +109,23 @@ describe('RequestEngine: hedged requests', () => {
     expect(reports.at(-1)).toMatchObject({ key: 'stuck', ok: true, attempts: 2, hedged: 2 });
   });
 
+  it('a hedge refused for want of a place is asked again while its first copy runs, and goes once a place frees', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, endpoints, reports } = setup([store]);
+    await warm(engine);
+    expect(endpoints[0]!.hedgeExtra).toBe(2);
+    // three first copies hang; the first two hedges take both hedge places for 50 ms and win
+    store.script({ op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' },
+      { op: 'putObject', afterMs: 50 }, { op: 'putObject', afterMs: 50 });
+    const runs = ['a', 'b', 'c'].map((k) => engine.run(put(k)));
+    await Promise.all(runs);
+    const c = reports.find((r) => r.key === 'c')!;
+    // c's hedge went when a place freed (~50 ms), not at its deadline (100 ms): one attempt, its hedge won
+    expect(c).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    expect(c.cutMs!).toBeGreaterThanOrEqual(40);
+    expect(c.cutMs!).toBeLessThan(c.deadlinesMs[0]!);
+  });
+
   it('the hedge goes to another endpoint when the pool has one', async () => {
     const a = new FakeStore('a');
     const b = new FakeStore('b');
