@@ -22,7 +22,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { MAX_ERROR_BODY, parseHead, prematureClose } from './raw-get.js';
+import { MAX_ERROR_BODY, parseHead, prematureClose } from './http-wire.js';
 
 /** Socket reads land in a buffer of this size per socket; a head must fit in it. */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -53,24 +53,6 @@ export class LeanUnsupported extends Error {
 }
 
 const hangUp = (): Error => Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
-
-/** node:http's checks of what goes into a request head (no CR/LF smuggled into it). */
-const TOKEN = /^[\^_`a-zA-Z\-0-9!#$%&'*+.|~]+$/;
-const BAD_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
-const BAD_PATH = /[^\u0021-\u00ff]/;
-
-/** The request head as written on the socket; throws as node:http does on a character it refuses. */
-export function requestHead(method: string, path: string, headers: Record<string, string>): string {
-  if (BAD_PATH.test(path)) throw Object.assign(new TypeError('Request path contains unescaped characters'), { code: 'ERR_UNESCAPED_CHARACTERS' });
-  let out = `${method} ${path} HTTP/1.1\r\n`;
-  for (const name of Object.keys(headers)) {
-    const value = headers[name]!;
-    if (!TOKEN.test(name)) throw Object.assign(new TypeError(`Header name must be a valid HTTP token ["${name}"]`), { code: 'ERR_INVALID_HTTP_TOKEN' });
-    if (BAD_VALUE.test(value)) throw Object.assign(new TypeError(`Invalid character in header content ["${name}"]`), { code: 'ERR_INVALID_CHAR' });
-    out += `${name}: ${value}\r\n`;
-  }
-  return `${out}\r\n`;
-}
 
 /** One pooled socket and the exchange using it (undefined while idle). */
 interface Conn {

@@ -16,14 +16,13 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
+import { MAX_ERROR_BODY, parseHead, prematureClose, requestHead, type ResponseHead } from './http-wire.js';
 
 /** Socket reads land in buffers of this size; a new one once less than READ_MIN_BYTES is free. */
 const BUFFER_BYTES = 1024 * 1024;
 const READ_MIN_BYTES = 64 * 1024;
 /** A response head larger than this is refused. */
 const MAX_HEAD_BYTES = 64 * 1024;
-/** Error bodies are read up to this many bytes (./lean-http.ts too). */
-export const MAX_ERROR_BODY = 64 * 1024;
 
 export interface RawGetRequest {
   hostname: string;
@@ -49,39 +48,6 @@ export class RawGetUnsupported extends Error {
   }
 }
 
-/** A parsed response head: status and lowercase headers (repeated ones joined with ", " as node:http does). */
-export interface ResponseHead {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-}
-
-/** Parses the head in `buf[0, end)` (without the blank line); undefined when it is not HTTP/1.x. Pure. */
-export function parseHead(text: string): ResponseHead | undefined {
-  const lines = text.split('\r\n');
-  const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0] ?? '');
-  if (!m) return undefined;
-  const headers: Record<string, string> = {};
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon <= 0) return undefined;
-    const name = line.slice(0, colon).trim().toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
-  }
-  return { status: Number(m[1]), headers };
-}
-
-/** The request as written on the socket. */
-function requestText(r: RawGetRequest): string {
-  let out = `GET ${r.path} HTTP/1.1\r\n`;
-  for (const name of Object.keys(r.headers)) out += `${name}: ${r.headers[name]}\r\n`;
-  return `${out}connection: close\r\n\r\n`;
-}
-
-/** The connection closed before the end of a body (./lean-http.ts too): retried as a dropped connection. */
-export const prematureClose = (): Error => Object.assign(new Error('aborted: the connection closed before the end of the body'), { code: 'ECONNRESET' });
-
 /**
  * Sends the GET; resolves at the response head with the body as a Readable of slices of the read
  * buffers, or rejects (non-2xx: `toError(status, headers, body)`).
@@ -89,6 +55,13 @@ export const prematureClose = (): Error => Object.assign(new Error('aborted: the
 export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status: number, headers: http.IncomingHttpHeaders, body: string) => Error): Promise<RawGetAnswer> {
   return new Promise<RawGetAnswer>((resolve, reject) => {
     if (signal.aborted) { reject(signal.reason); return; }
+    let requestText: string;
+    try {
+      requestText = requestHead('GET', req.path, { ...req.headers, connection: 'close' });
+    } catch (err) {
+      reject(err);
+      return;
+    }
     let buf = Buffer.allocUnsafe(BUFFER_BYTES);
     let filled = 0;
     let head: ResponseHead | undefined;
@@ -169,7 +142,7 @@ export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status
     const socket = net.connect({
       host: req.hostname, port: req.port,
       onread: { buffer: () => buf.subarray(filled), callback: onRead },
-    }, () => socket.write(requestText(req)));
+    }, () => socket.write(requestText));
     socket.setNoDelay(true);
     socket.on('error', fail);
     socket.on('close', () => {

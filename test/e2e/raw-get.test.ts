@@ -10,6 +10,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { rawGet } from '../../src/endpoints/raw-get.js';
 import { SignedHttpClient } from '../../src/endpoints/signed-http.js';
 import { client, makeBucket, type S3TestEnv } from '../support/s3.js';
 
@@ -144,5 +145,16 @@ describe('raw GET of a large body', () => {
     const reading = readAll(r.body);
     setTimeout(() => late.abort(new Error('deadline mid-body')), 50);
     await expect(reading).rejects.toThrow('deadline mid-body');
+  });
+
+  it('a header value with CR/LF is refused before any connection (the checks node:http makes)', async () => {
+    const srv = await local((_req, res) => res.end());
+    const port = Number(new URL(srv.url).port);
+    const toError = (status: number): Error => new Error(`status ${status}`);
+    await expect(rawGet({ hostname: '127.0.0.1', port, path: '/b/k', headers: { host: `127.0.0.1:${port}`, 'x-amz-meta-a': 'v\r\nx-injected: 1' } }, new AbortController().signal, toError))
+      .rejects.toMatchObject({ code: 'ERR_INVALID_CHAR' });
+    const ok = await rawGet({ hostname: '127.0.0.1', port, path: '/b/k', headers: { host: `127.0.0.1:${port}` } }, new AbortController().signal, toError);
+    ok.body.resume();
+    expect(srv.connections()).toBe(1);
   });
 });
