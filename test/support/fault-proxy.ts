@@ -32,6 +32,7 @@
  * - Upstream failures: 502 with a short text body, or the client socket is destroyed if headers were already
  *   sent.
  */
+import { setMaxListeners } from 'node:events';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
@@ -477,6 +478,8 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   const loggedMd5: Array<string | undefined> = [];
   const sockets = new Set<Socket>();
   const lifetime = new AbortController();
+  // every delayed answer and paced chunk waits on it at once (bench H3: 1 answer in 20 held 1 s)
+  setMaxListeners(0, lifetime.signal);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64 });
 
   const pacersFor = (socket: Socket): Pacer[] => {
