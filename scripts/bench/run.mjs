@@ -263,7 +263,8 @@ function hedgeFigures(jsonPath) {
   const summary = recs.at(-1);
   const reqs = recs.filter((r) => r.type === 'request' && (r.op === 'PutObject' || r.op === 'UploadPart'));
   // a straggler: a request retried or hedged; its expected time: the median of the undisturbed ones of its op
-  const calm = (op) => median(reqs.filter((r) => r.op === op && r.attempts === 1 && !r.hedged).map((r) => r.successMs));
+  const calmMs = {};
+  const calm = (op) => (calmMs[op] ??= median(reqs.filter((r) => r.op === op && r.attempts === 1 && !r.hedged).map((r) => r.successMs)));
   const ratios = reqs.filter((r) => r.attempts > 1 || r.hedged > 0).map((r) => r.totalMs / calm(r.op));
   // after the estimator's warm-up (src/endpoints/estimator.ts: a small request's tail is known after
   // 100 of them, a part is hedged after 4): before it, a straggler can only be cut at the 500 ms floor.
@@ -271,13 +272,12 @@ function hedgeFigures(jsonPath) {
   const warmFrom = (op) => (op === 'UploadPart' ? 4 : 100) + CONC;
   const byStart = [...reqs].sort((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
   const seen = {};
-  const warm = byStart.filter((r) => (seen[r.op] = (seen[r.op] ?? 0) + 1) > warmFrom(r.op)).map((r) => r.totalMs / calm(r.op));
+  const warmReqs = byStart.filter((r) => (seen[r.op] = (seen[r.op] ?? 0) + 1) > warmFrom(r.op));
+  const warm = warmReqs.map((r) => r.totalMs / calm(r.op));
   const over3 = warm.filter((x) => x > 3).length;
   // the issue's "every straggler cut within 3× its expected time": a straggler (after warm-up) is a
   // request cut (hedged or out of deadline, `cutMs`) or over 3× the median; cut in time when its
   // first cut came by 3× the median (the copy that then answers has its own time, gateway's tail included)
-  const n = {};
-  const warmReqs = byStart.filter((r) => (n[r.op] = (n[r.op] ?? 0) + 1) > warmFrom(r.op));
   const strag = warmReqs.filter((r) => r.cutMs !== undefined || r.totalMs > 3 * calm(r.op));
   const cutRatio = (r) => (r.cutMs ?? r.totalMs) / calm(r.op);
   const cutLate = strag.filter((r) => cutRatio(r) > 3).length;
