@@ -114,6 +114,10 @@ describe('RequestEngine: hedged requests', () => {
     const { engine, endpoints, reports } = setup([store]);
     await warm(engine);
     expect(endpoints[0]!.hedgeExtra).toBe(2);
+    // a quarter of an endpoint's places, at least 2
+    const wide = new Endpoint({ ...endpoints[0]!.config, maxConcurrent: 16 }, { maxConcurrent: 8, estimator: DEFAULT_ESTIMATOR }, silentLogger, store);
+    expect(wide.hedgeExtra).toBe(4);
+    wide.destroy();
     // three first copies hang; the first two hedges take both hedge places for 50 ms and win
     store.script({ op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' },
       { op: 'putObject', afterMs: 50 }, { op: 'putObject', afterMs: 50 });
