@@ -378,14 +378,11 @@ export class SignedHttpClient {
     if ((body !== undefined && !Buffer.isBuffer(body)) || !this.leanOk) {
       return nodeAnswer(await this.exchange(method, bucket, key, query, queryString, headers, body, contentLength, signal, keepBody, onBodySent), keepBody);
     }
-    if (signal.aborted) throw signal.reason;
-    checkLength(body, contentLength);
-    const { hostname, path, signedHeaders } = await this.signed(method, bucket, key, query, headers);
-    if (signal.aborted) throw signal.reason; // fired while credentials were resolving
-    const head = requestHead(method, path + queryString, signedHeaders);
+    const { hostname, path, signedHeaders } = await this.prepare(method, bucket, key, query, queryString, headers, body, contentLength, signal);
+    const head = requestHead(method, path, signedHeaders);
     const sent = this.leanPool().request(hostname, head, body, keepBody ? 'stream' : 'drain', false, signal, toS3Error, onBodySent);
     if (sent === undefined) { // every pooled socket busy
-      return nodeAnswer(await this.sendNode(method, hostname, path + queryString, signedHeaders, body, contentLength, signal, keepBody, onBodySent), keepBody);
+      return nodeAnswer(await this.sendNode(method, hostname, path, signedHeaders, body, contentLength, signal, keepBody, onBodySent), keepBody);
     }
     try {
       return await sent;
@@ -438,11 +435,24 @@ export class SignedHttpClient {
     headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal, keepBody: boolean,
     onBodySent?: () => void,
   ): Promise<http.IncomingMessage> {
+    const { hostname, path, signedHeaders } = await this.prepare(method, bucket, key, query, queryString, headers, body, contentLength, signal);
+    return this.sendNode(method, hostname, path, signedHeaders, body, contentLength, signal, keepBody, onBodySent);
+  }
+
+  /**
+   * What every data request does before it is sent, whichever client sends it: refuses an
+   * aborted signal and a Buffer body of the wrong length, signs, and checks the signal again
+   * (it may fire while credentials resolve). `path` includes the query string.
+   */
+  private async prepare(
+    method: string, bucket: string, key: string, query: QueryParameterBag, queryString: string,
+    headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal,
+  ): Promise<{ hostname: string; path: string; signedHeaders: HeaderBag }> {
     if (signal.aborted) throw signal.reason;
     checkLength(body, contentLength);
     const { hostname, path, signedHeaders } = await this.signed(method, bucket, key, query, headers);
     if (signal.aborted) throw signal.reason; // fired while credentials were resolving
-    return this.sendNode(method, hostname, path + queryString, signedHeaders, body, contentLength, signal, keepBody, onBodySent);
+    return { hostname, path: path + queryString, signedHeaders };
   }
 
   /** Sends a signed request over node:http; resolves and rejects as `exchange`. */
