@@ -220,8 +220,13 @@ class Exchange {
 
   private unlisten(): void { this.signal.removeEventListener('abort', this.onAbort); }
 
-  fail(err: unknown): void {
+  /** Destroys the socket unless this exchange is already done with it. */
+  private dropSocket(): void {
     if (!this.done) { this.done = true; this.pool.destroy(this.conn); }
+  }
+
+  fail(err: unknown): void {
+    this.dropSocket();
     this.unlisten();
     if (!this.settled) { this.settled = true; this.reject(err); } else if (this.body && !this.body.destroyed) this.body.destroy(err as Error);
   }
@@ -284,7 +289,7 @@ class Exchange {
         read: () => { if (this.conn.paused && !this.done) { this.conn.paused = false; this.conn.socket.resume(); } },
         destroy: (err, cb) => {
           this.unlisten();
-          if (!this.done) { this.done = true; this.pool.destroy(this.conn); } // read in part: the rest is unread
+          this.dropSocket(); // read in part: the rest is unread
           cb(err);
         },
       });
