@@ -55,13 +55,8 @@ export class RawGetUnsupported extends Error {
 export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status: number, headers: http.IncomingHttpHeaders, body: string) => Error): Promise<RawGetAnswer> {
   return new Promise<RawGetAnswer>((resolve, reject) => {
     if (signal.aborted) { reject(signal.reason); return; }
-    let requestText: string;
-    try {
-      requestText = requestHead('GET', req.path, { ...req.headers, connection: 'close' });
-    } catch (err) {
-      reject(err);
-      return;
-    }
+    // a character node:http would refuse throws here, before any socket: the promise rejects with it
+    const requestText = requestHead('GET', req.path, { ...req.headers, connection: 'close' });
     let buf = Buffer.allocUnsafe(BUFFER_BYTES);
     let filled = 0;
     let head: ResponseHead | undefined;
