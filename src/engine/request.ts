@@ -302,12 +302,14 @@ export class RequestEngine {
     const t0 = performance.now();
     const regrow = spec.deadlineMs === undefined && ep.estimator.isLarge(spec.bytes);
     let currentMs = a.deadlineMs;
+    // requests sharing the endpoint that the current deadline was sized for
+    let sizedFor = a.startConcurrency;
     const timer = { current: setTimeout(function expire(): void {
       const now = performance.now();
-      if (regrow && ep.stats.inFlight > a.startConcurrency) {
+      if (regrow && ep.stats.inFlight > sizedFor) {
         const grownMs = ep.estimator.deadlineMs(spec.bytes, a.attempt, ep.stats.inFlight, ep.limitedTransferMs(spec.bytes, a.kind));
         if (grownMs > now - t0 + 1) {
-          a.startConcurrency = ep.stats.inFlight;
+          sizedFor = ep.stats.inFlight;
           currentMs = grownMs;
           tries.deadlinesMs[tries.deadlinesMs.length - 1] = Math.round(grownMs);
           timer.current = setTimeout(expire, clampTimerMs(grownMs - (now - t0)));
