@@ -64,6 +64,14 @@ export class Endpoint {
   readonly hedgeExtra: number;
   /** hedges in flight here now */
   hedgesInFlight = 0;
+  /**
+   * performance.now() when the latest first copy here started (a request's own hedges are not
+   * later requests), and when the latest request that answered here started (engine/request.ts):
+   * a request that later ones overtook is a straggler of its own; when none did, the endpoint is
+   * slow as a whole (engine/hedge-policy.ts `overtaken`)
+   */
+  latestStartMs = -Infinity;
+  latestAnsweredStartMs = -Infinity;
   /** error code of the last health failure, for messages */
   lastError: string | undefined;
   private readonly agent: http.Agent;

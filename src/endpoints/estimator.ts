@@ -66,6 +66,13 @@ const AFTER_BODY_FLOOR_MS = 100;
  * that wins proves stragglers are there and puts it back. On a healthy endpoint every hedge loses.
  */
 const HEDGE_LOSS_STRETCH = 1.1;
+/**
+ * A small request's hedge time is at most HEDGE_MEDIAN_CAP × its endpoint's median (then
+ * stretched): a run's first 100 answers (new connections, a cold gateway) put its p95 at 3.5× the
+ * median, and 1 answer in 20 held 1 s keeps it near 2× (bench H3 probes), so every straggler is
+ * hedged within 3× its expected time while the p95 says later.
+ */
+const HEDGE_MEDIAN_CAP = 2;
 const HEDGE_MAX_STRETCH = 4;
 
 export class DeadlineEstimator {
@@ -133,13 +140,14 @@ export class DeadlineEstimator {
 
   /**
    * When a request of `bytes` among `concurrency` has run past quantile `q` of its kind on this
-   * endpoint, ms: the small requests' q-quantile time, or latency + bytes × c × the q-quantile
+   * endpoint, ms: the small requests' q-quantile time (at most HEDGE_MEDIAN_CAP × their median), or latency + bytes × c × the q-quantile
    * ms per MB of the large ones (before 20 of them, 1.5 × the EWMA's expected time). Undefined
    * while too few samples say it.
    */
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (!this.isLarge(bytes)) {
-      return this.tailKnown(bytes) ? this.smallMs.quantile(q)! * this.hedgeStretch : undefined;
+      if (!this.tailKnown(bytes)) return undefined;
+      return Math.min(this.smallMs.quantile(q)!, HEDGE_MEDIAN_CAP * this.smallMs.quantile(0.5)!) * this.hedgeStretch;
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
       return this.bandwidthSamples >= LARGE_COLD_SAMPLES ? this.expectedMs(bytes, concurrency) * LARGE_COLD_FACTOR * this.hedgeStretch : undefined;

@@ -34,6 +34,8 @@ export interface AcquireRequest {
   pinned?: Endpoint;
   /** prefer any other endpoint (the previous attempt failed here) */
   avoid?: Endpoint;
+  /** with `avoid`: only another endpoint (a hedge of a request its endpoint is slow for as a whole) */
+  othersOnly?: boolean;
   /** fallback-mode reads: the n-th endpoint in order */
   fallbackIndex?: number;
 }
@@ -120,7 +122,7 @@ export class EndpointPool {
     const others = ready.filter((e) => e !== req.avoid);
     const ep = others.length > 0
       ? this.lowest(others, (e) => e.estimator.latencyMs * (1 + e.stats.inFlight / e.maxConcurrent) / e.weight)
-      : ready[0];
+      : req.othersOnly ? undefined : ready[0];
     if (!ep || !ep.breaker.tryAcquire(now)) return undefined;
     ep.hedgesInFlight++;
     ep.stats.inFlight++;

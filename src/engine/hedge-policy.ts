@@ -37,6 +37,18 @@ export function hedgeKind(op: Operation): 'read' | 'write' | false {
 }
 
 /**
+ * Is a request that started at `startedAtMs` on `ep` slow on its own? Yes when a request that
+ * started after it has answered there, or when none started after it (nothing to compare). No
+ * while every later one is still waiting too: the endpoint is slow as a whole, and a copy sent to
+ * it again would wait with them. Bench H3 probes: the fault-free gateway's answers past 3× the
+ * median came in bursts of ~15 that nothing overtook, and hedging them spent the budget that the
+ * late answers needed (each late one was overtaken by 8-40 others before 3× the median).
+ */
+export function overtaken(startedAtMs: number, ep: { latestStartMs: number; latestAnsweredStartMs: number }): boolean {
+  return ep.latestStartMs <= startedAtMs || ep.latestAnsweredStartMs > startedAtMs;
+}
+
+/**
  * A token bucket (as gRPC's retry throttling and Finagle's RetryBudget): every request adds
  * `fraction` of a token, up to `burst`; a hedge takes a whole one. Over any stretch of a run
  * hedges ≤ fraction × requests + burst, however slow every request gets: an overloaded endpoint

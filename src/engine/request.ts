@@ -15,7 +15,7 @@ import {
   backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
 } from './retry-policy.js';
 import { HedgedAttempt, HedgeLost, type Answer } from './hedged-attempt.js';
-import { HedgeBudget, hedgeKind, type Operation } from './hedge-policy.js';
+import { HedgeBudget, hedgeKind, overtaken, type Operation } from './hedge-policy.js';
 
 export type { Operation };
 
@@ -387,6 +387,7 @@ export class RequestEngine {
    */
   private send<T>(spec: RequestSpec<T>, ep: Endpoint, signal: AbortSignal, concurrency: number, tries: Tries): Promise<Answer<T>> {
     const t0 = performance.now();
+    ep.latestStartMs = t0;
     let bodySentAt: number | undefined;
     let race: HedgedAttempt<T> | undefined;
     // large bodies only: a small one is all sent at once, and a listener per request costs CPU
@@ -394,6 +395,7 @@ export class RequestEngine {
       : { bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); } };
     const first = spec.send(ep, signal, progress).then((result): Answer<T> => {
       const now = performance.now();
+      if (t0 > ep.latestAnsweredStartMs) ep.latestAnsweredStartMs = t0;
       return { result, ep, ms: now - t0, hedge: false, ...(bodySentAt !== undefined && { afterBodyMs: now - bodySentAt }) };
     });
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
@@ -406,7 +408,7 @@ export class RequestEngine {
       mayHedge: () => kind !== 'write' || this.writeHedgeAllowed(spec.bucket, ep) === true,
       sendHedge: (ac) => {
         const before = tries.hedged;
-        const answer = this.hedgeCopy(spec, ep, ac, tries);
+        const answer = this.hedgeCopy(spec, ep, ac, tries, t0);
         // hedgeCopy counts a hedge it sends before its first await
         return { sent: tries.hedged > before, answer };
       },
@@ -422,10 +424,13 @@ export class RequestEngine {
    * slot covers the request): each endpoint takes at most `hedgeExtra` hedges beyond its limit.
    * Undefined when not sent, cut, or failed.
    */
-  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AbortController, tries: Tries): Promise<Answer<T> | undefined> {
+  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AbortController, tries: Tries, startedAtMs: number): Promise<Answer<T> | undefined> {
     if (!this.budget.tryTake()) return undefined;
     const hep = this.pool.tryAcquireHedge({
       bytes: spec.bytes, kind: spec.kind ?? 'write', avoid: ep,
+      // a small request's copy goes to the same endpoint only when later ones overtook it there;
+      // a large one is timed by its own bytes (parts that start together end together)
+      othersOnly: !ep.estimator.isLarge(spec.bytes) && !overtaken(startedAtMs, ep),
       ...(spec.bucket !== undefined && { bucket: spec.bucket }), ...(spec.endpoint && { pinned: spec.endpoint }),
     });
     if (!hep) { this.budget.refund(); return undefined; }
@@ -454,6 +459,7 @@ export class RequestEngine {
     try {
       const result = await spec.send(hep, ac.signal, NO_PROGRESS);
       const ms = performance.now() - t0;
+      if (t0 > hep.latestAnsweredStartMs) hep.latestAnsweredStartMs = t0;
       outcome = 'success';
       hep.estimator.record(spec.bytes, ms, (concurrency + hep.stats.inFlight) / 2);
       return { result, ep: hep, ms, hedge: true };

@@ -167,6 +167,8 @@ export interface FaultProxy {
   requestLog(): string[];
   /** The Content-MD5 header of each request in requestLog() (undefined: none), in the same order. */
   contentMd5Log(): Array<string | undefined>;
+  /** `${method} ${url}` of every request stalled or whose answer `responseDelayMs` held, with which (the first MAX_LOGGED_REQUESTS). */
+  faultLog(): Array<{ request: string; fault: 'stalled' | 'responseDelayed' }>;
   /** Replace the faults at runtime; the "every N" counters and the PRNG restart. Throws on an invalid spec. */
   setFaults(spec: FaultSpec): void;
   /** Close the listener and destroy every socket (stalled ones included); idempotent. */
@@ -476,6 +478,10 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
   const stats = emptyStats();
   const logged: string[] = [];
   const loggedMd5: Array<string | undefined> = [];
+  const faults: Array<{ request: string; fault: 'stalled' | 'responseDelayed' }> = [];
+  const logFault = (req: IncomingMessage, fault: 'stalled' | 'responseDelayed'): void => {
+    if (faults.length < MAX_LOGGED_REQUESTS) faults.push({ request: `${req.method ?? ''} ${req.url ?? ''}`, fault });
+  };
   const sockets = new Set<Socket>();
   const lifetime = new AbortController();
   // every delayed answer and paced chunk waits on it at once (bench H3: 1 answer in 20 held 1 s)
@@ -609,6 +615,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
       }
       if (matched && spec.responseDelayMs && delayResponse) {
         stats.responsesDelayed++;
+        logFault(req, 'responseDelayed');
         await sleep(spec.responseDelayMs, signal).catch(() => undefined);
       }
       if (res.destroyed || signal.aborted) {
@@ -692,11 +699,13 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
         return;
       case 'stall':
         stats.stalled++;
+        logFault(req, 'stalled');
         noteClientClose(socket);
         req.resume(); // read the whole request, never answer; close() destroys the socket
         return;
       case 'stallBody':
         stats.stalled++;
+        logFault(req, 'stalled');
         noteClientClose(socket);
         await forward(req, res, socket, action, matched, delayResponse);
         return;
@@ -762,6 +771,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     stats: () => ({ ...stats }),
     requestLog: () => [...logged],
     contentMd5Log: () => [...loggedMd5],
+    faultLog: () => faults.map((f) => ({ ...f })),
     setFaults: (next: FaultSpec) => {
       spec = checkSpec(next);
       matchCount = 0;

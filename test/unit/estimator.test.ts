@@ -111,6 +111,20 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     expect(e.hedgeAfterMs(small, 0.5)!).toBeGreaterThan(19);
   });
 
+  it('a small request is hedged at its q-quantile, but never past 2 × the median (a heavy or cold tail would cut stragglers late)', () => {
+    const e = new DeadlineEstimator(cfg({ tailMinSamples: 100 }));
+    for (let i = 0; i < 100; i++) e.record(small, 20 + (i % 5));
+    // p95 ~24 ms, under 2 × the median (~22 ms): the quantile decides
+    expect(e.hedgeAfterMs(small, 0.95)!).toBeGreaterThan(24 * 0.97);
+    expect(e.hedgeAfterMs(small, 0.95)!).toBeLessThan(24 * 1.03);
+    // 10% at 300 ms (a cold start, or 1 answer in 10 held): p95 300 ms, the median still ~22 ms
+    for (let i = 0; i < 12; i++) e.record(small, 300);
+    expect(e.smallQuantileMs(0.95)!).toBeGreaterThan(290);
+    const median = e.smallQuantileMs(0.5)!;
+    expect(e.hedgeAfterMs(small, 0.95)!).toBeCloseTo(2 * median, 6);
+    expect(e.hedgeAfterMs(small, 0.5)!).toBeCloseTo(median, 6);
+  });
+
   it('cut requests (censored) teach the EWMA but not the tail: stalls do not inflate the p99', () => {
     const e = new DeadlineEstimator(cfg({ tailMinSamples: 100 }));
     for (let i = 0; i < 200; i++) e.record(small, 25);

@@ -581,6 +581,11 @@ describe('fault-proxy: slow-not-stalled and mid-body stalls (hedging, issue 14)'
     expect(cut).toEqual([3, 6]);
     expect(p.stats()).toMatchObject({ responsesDelayed: 2, forwarded: 7, stalled: 0 });
     expect(up.seen).toHaveLength(7); // every request reached the upstream: slow, not stalled
+    // the bench tells the requests the proxy made slow from the gateway's own stragglers by this log
+    expect(p.faultLog()).toEqual([{ request: 'PUT /bkt/d3', fault: 'responseDelayed' }, { request: 'PUT /bkt/d6', fault: 'responseDelayed' }]);
+    p.setFaults({ stallEvery: 2 });
+    expect(await stalledIndexes(p, 2, 500, 's')).toEqual([2]);
+    expect(p.faultLog().at(-1)).toEqual({ request: 'PUT /bkt/s2', fault: 'stalled' });
   });
 
   it('responseDelayFraction is seeded: the same requests are delayed on two proxies', async () => {

@@ -8,7 +8,7 @@ import { DEFAULT_ESTIMATOR, DEFAULT_HEDGE, type EstimatorConfig, type HedgeConfi
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { makeLimits, type Limits } from '../../src/endpoints/limits.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
-import { HedgeBudget, hedgeKind } from '../../src/engine/hedge-policy.js';
+import { HedgeBudget, hedgeKind, overtaken } from '../../src/engine/hedge-policy.js';
 import { RequestEngine, type RequestReport, type RequestSpec } from '../../src/engine/request.js';
 import type { PutOutput } from '../../src/endpoints/store.js';
 import { silentLogger } from '../../src/logger.js';
@@ -61,6 +61,14 @@ describe('hedge policy', () => {
     let burst = 0;
     while (idle.tryTake()) burst++;
     expect(burst).toBe(3);
+  });
+
+  it('a request is a straggler of its own when a later one answered, or none started after it; not while every later one waits too', () => {
+    const ep = (latestStartMs: number, latestAnsweredStartMs: number) => ({ latestStartMs, latestAnsweredStartMs });
+    expect(overtaken(100, ep(100, 50))).toBe(true); // nothing started after it: nothing to compare
+    expect(overtaken(100, ep(180, 150))).toBe(true); // one that started at 150 answered
+    expect(overtaken(100, ep(180, 100))).toBe(false); // only it and earlier ones answered; 180 still waits
+    expect(overtaken(100, ep(180, -Infinity))).toBe(false);
   });
 
   it('an initial reserve (at most the burst) may be spent before any request earned it', () => {
@@ -118,16 +126,33 @@ describe('RequestEngine: hedged requests', () => {
     const wide = new Endpoint({ ...endpoints[0]!.config, maxConcurrent: 16 }, { maxConcurrent: 8, estimator: DEFAULT_ESTIMATOR }, silentLogger, store);
     expect(wide.hedgeExtra).toBe(4);
     wide.destroy();
-    // three first copies hang; the first two hedges take both hedge places for 50 ms and win
+    // three first copies hang, a later request answers at once (they are stragglers, not an
+    // endpoint slow as a whole); the first two hedges take both hedge places for 50 ms and win
     store.script({ op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' },
-      { op: 'putObject', afterMs: 50 }, { op: 'putObject', afterMs: 50 });
-    const runs = ['a', 'b', 'c'].map((k) => engine.run(put(k)));
+      { op: 'putObject' }, { op: 'putObject', afterMs: 50 }, { op: 'putObject', afterMs: 50 });
+    const runs = ['a', 'b', 'c', 'd'].map((k) => engine.run(put(k)));
     await Promise.all(runs);
     const c = reports.find((r) => r.key === 'c')!;
     // c's hedge went when a place freed (~50 ms), not at its deadline (100 ms): one attempt, its hedge won
     expect(c).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
     expect(c.cutMs!).toBeGreaterThanOrEqual(40);
     expect(c.cutMs!).toBeLessThan(c.deadlinesMs[0]!);
+  });
+
+  it('a small request that no later one overtook is not hedged on its own endpoint (slow as a whole) until one answers', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    await warm(engine);
+    // the first hangs; the second, started after it, answers after 60 ms, and so do its own two
+    // hedges (nothing started after it: it may be hedged). Until then the endpoint is slow for
+    // both, and a copy of the first would wait with them
+    const slow: Step = { op: 'putObject', afterMs: 60 };
+    store.script({ op: 'putObject', hang: 'reason' }, slow, slow, slow);
+    await Promise.all([engine.run(put('stuck')), engine.run(put('later'))]);
+    const stuck = reports.find((r) => r.key === 'stuck')!;
+    expect(stuck).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    expect(stuck.cutMs!).toBeGreaterThanOrEqual(50);
+    expect(stuck.cutMs!).toBeLessThan(stuck.deadlinesMs[0]!);
   });
 
   it('the hedge goes to another endpoint when the pool has one', async () => {
