@@ -250,15 +250,30 @@ const hedgeTools = {
     hedgeTool('s3x, 2% stalled, --no-hedge', stalledPuts(0.02), ['--no-hedge']), hedgeTool('s3x, 5% stalled, --no-hedge', stalledPuts(0.05), ['--no-hedge'])],
   H2: [noFaults, hedgeTool('s3x, 5% stalled', stalledPuts(0.05)), hedgeTool('s3x, 5% stalled, --no-hedge', stalledPuts(0.05), ['--no-hedge'])],
   H3: [noFaults, hedgeTool('s3x, every 20th 1 s late', late20),
-    hedgeTool('s3x, every 20th 1 s late, --hedge-after p90 --hedge-budget 12%', late20, ['--hedge-after', 'p90', '--hedge-budget', '12%']),
+    hedgeTool('s3x, every 20th 1 s late, --hedge-budget 10%', late20, ['--hedge-budget', '10%']),
     hedgeTool('s3x, every 20th 1 s late, --no-hedge', late20, ['--no-hedge'])],
   H4: [noFaults, hedgeTool('s3x, 1 part in 20 stalled mid-body', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 })),
     hedgeTool('s3x, 1 part in 20 stalled mid-body, --no-hedge', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 }), ['--no-hedge'])],
   H5: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge'])],
   H5l: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge'])],
 };
-/** What one H run's --json says: hedges and retries per request, and the worst straggler's ratio. */
-function hedgeFigures(jsonPath) {
+/**
+ * `${key}#${part}` of each request the proxy stalled or held in this run (`faultLog` entries, each
+ * `${method} /${bucket}/${key}[?partNumber=n&…]`): the stragglers the bench made, told apart from the
+ * gateway's own.
+ */
+function faultedKeys(entries, bucketName) {
+  return new Set(entries.map(({ request }) => {
+    const url = new URL(request.slice(request.indexOf(' ') + 1), 'http://x');
+    const key = decodeURIComponent(url.pathname).slice(bucketName.length + 2);
+    return `${key}#${url.searchParams.get('partNumber') ?? ''}`;
+  }));
+}
+/**
+ * What one H run's --json says: hedges and retries per request, and the worst straggler's ratio.
+ * `faulted`: faultedKeys() of the run (a request stalled or held by the proxy, any of its copies).
+ */
+function hedgeFigures(jsonPath, faulted = new Set()) {
   const recs = fs.readFileSync(jsonPath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const summary = recs.at(-1);
   const reqs = recs.filter((r) => r.type === 'request' && (r.op === 'PutObject' || r.op === 'UploadPart'));
@@ -281,6 +296,12 @@ function hedgeFigures(jsonPath) {
   const strag = warmReqs.filter((r) => r.cutMs !== undefined || r.totalMs > 3 * calm(r.op));
   const cutRatio = (r) => (r.cutMs ?? r.totalMs) / calm(r.op);
   const cutLate = strag.filter((r) => cutRatio(r) > 3).length;
+  // the issue's stragglers are the ones the proxy made; the gateway's own (nothing injected) are
+  // counted apart, with those no later request overtook (the gateway paused for all in flight)
+  const made = (r) => faulted.has(`${r.key}#${r.part ?? ''}`);
+  const madeStrag = strag.filter(made);
+  const ownStrag = strag.filter((r) => !made(r));
+  const overtakenBy = (r) => warmReqs.filter((o) => o.op === r.op && o.startMs > r.startMs && o.startMs + o.totalMs < r.startMs + r.totalMs).length;
   const bytes = reqs.reduce((sum, r) => sum + r.bytes, 0);
   // the shape of the run's own times: where 3× the median falls (a hedge at p95 cuts later than 3×
   // the median when p95 is past it)
@@ -291,6 +312,8 @@ function hedgeFigures(jsonPath) {
     p95x: q(0.95), p99x: q(0.99),
     maxStragglerWarm: warm.length ? Math.max(...warm) : 0, over3,
     stragglers: strag.length, cutLate, worstCut: strag.length ? Math.max(...strag.map(cutRatio)) : 0,
+    made: madeStrag.length, madeLate: madeStrag.filter((r) => cutRatio(r) > 3).length, madeWorst: madeStrag.length ? Math.max(...madeStrag.map(cutRatio)) : 0,
+    own: ownStrag.length, ownLate: ownStrag.filter((r) => cutRatio(r) > 3).length, ownPaused: ownStrag.filter((r) => overtakenBy(r) === 0).length,
     hedgeBytesPct: bytes ? (100 * (summary.hedgeBytes ?? 0)) / bytes : 0,
     hedgedPct: (100 * summary.hedged) / summary.requests, wonPct: (100 * summary.hedgeWon) / summary.requests,
     retriedPct: (100 * summary.retries) / summary.requests, maxStraggler: ratios.length ? Math.max(...ratios) : 0,
@@ -421,6 +444,7 @@ for (const sc of chosen) {
       }
       const cpu0 = serverCpuSec();
       const stalled0 = proxy?.stats().stalled ?? 0;
+      const faults0 = proxy?.faultLog().length ?? 0;
       const into = spec.op === 'sync' ? `${sc}/synced` : prefix; // sync: the stored tree, nothing to send
       const jsonOut = `${out}.json`;
       await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, into, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint, jsonOut)], { env: { ...cleanEnv(home), ...t.env } });
@@ -429,10 +453,10 @@ for (const sc of chosen) {
       const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${into}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
       const ok = rc === 0 && count === spec.files && bytes === spec.files * spec.size;
       if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${count}/${spec.files} objects, ${bytes} bytes — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
-      else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB, ...(t.json && { hedge: hedgeFigures(jsonOut) }) });
+      else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB, ...(t.json && { hedge: hedgeFigures(jsonOut, faultedKeys(proxy.faultLog().slice(faults0), bucket)) }) });
       const h = ok && t.json ? runs[t.name].at(-1).hedge : undefined;
       const stalls = (spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '') +
-        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up, ${h.over3} over 3×; ${h.stragglers} stragglers, ${h.cutLate} cut after 3×, worst first cut ${h.worstCut.toFixed(1)}×; ${h.hedgeBytesPct.toFixed(1)}% bytes twice; p95 ${h.p95x.toFixed(1)}×, p99 ${h.p99x.toFixed(1)}× the median)` : '');
+        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up, ${h.over3} over 3×; ${h.stragglers} stragglers, ${h.cutLate} cut after 3×, worst first cut ${h.worstCut.toFixed(1)}×; made by the proxy ${h.made}, cut late ${h.madeLate} (worst ${h.madeWorst.toFixed(1)}×); the gateway's own ${h.own}, late ${h.ownLate}, overtaken by none ${h.ownPaused}; ${h.hedgeBytesPct.toFixed(1)}% bytes twice; p95 ${h.p95x.toFixed(1)}×, p99 ${h.p99x.toFixed(1)}× the median)` : '');
       console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${stalls}${ok ? '' : ' (FAILED)'}`);
       // untimed: an upload's objects go once counted, so a long run does not fill a small test cluster
       if (spec.op !== 'sync' && spec.size * spec.files >= 64 * 1024 * 1024) {
@@ -454,6 +478,8 @@ for (const sc of chosen) {
         hedgedPct: median(r.map((x) => x.hedge.hedgedPct)), wonPct: median(r.map((x) => x.hedge.wonPct)),
         retriedPct: median(r.map((x) => x.hedge.retriedPct)), maxStraggler: Math.max(...r.map((x) => x.hedge.maxStraggler)), maxStragglerWarm: Math.max(...r.map((x) => x.hedge.maxStragglerWarm)), over3: Math.max(...r.map((x) => x.hedge.over3)),
         stragglers: r.map((x) => x.hedge.stragglers), cutLate: r.map((x) => x.hedge.cutLate), worstCut: Math.max(...r.map((x) => x.hedge.worstCut)),
+        made: r.map((x) => `${x.hedge.made}/${x.hedge.madeLate}`), madeWorst: Math.max(...r.map((x) => x.hedge.madeWorst)),
+        own: r.map((x) => `${x.hedge.own}/${x.hedge.ownLate}/${x.hedge.ownPaused}`),
         hedgeBytesPct: median(r.map((x) => x.hedge.hedgeBytesPct)), p95x: median(r.map((x) => x.hedge.p95x)), p99x: median(r.map((x) => x.hedge.p99x)),
       }),
     });
@@ -506,7 +532,7 @@ for (const sc of chosen) {
     const base = rows.find((r) => r.tool === 's3x, no faults');
     for (const r of rows.filter((x) => !x.tool.endsWith('@base'))) {
       if (r !== base) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
-      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); bytes sent twice ${r.hedgeBytesPct.toFixed(1)}%; whole times at p95 ${r.p95x.toFixed(1)}×, p99 ${r.p99x.toFixed(1)}× the median (medians; worst over reps) | | | | | | |`);
+      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); of them made by the proxy / cut late, per rep ${r.made.join(', ')} (worst ${r.madeWorst.toFixed(1)}×); the gateway's own / late / overtaken by no later request ${r.own.join(', ')}; bytes sent twice ${r.hedgeBytesPct.toFixed(1)}%; whole times at p95 ${r.p95x.toFixed(1)}×, p99 ${r.p99x.toFixed(1)}× the median (medians; worst over reps) | | | | | | |`);
     }
     continue;
   }
