@@ -66,6 +66,7 @@ const AFTER_BODY_FLOOR_MS = 100;
  * that wins proves stragglers are there and puts it back. On a healthy endpoint every hedge loses.
  */
 const HEDGE_LOSS_STRETCH = 1.1;
+const HEDGE_MAX_STRETCH = 4;
 /**
  * A small request's hedge time is at most HEDGE_MEDIAN_CAP × its endpoint's median (then
  * stretched): a run's first 100 answers (new connections, a cold gateway) put its p95 at 3.5× the
@@ -73,7 +74,6 @@ const HEDGE_LOSS_STRETCH = 1.1;
  * hedged within 3× its expected time while the p95 says later.
  */
 const HEDGE_MEDIAN_CAP = 2;
-const HEDGE_MAX_STRETCH = 4;
 
 export class DeadlineEstimator {
   private latencyMsEst: number;
@@ -140,9 +140,9 @@ export class DeadlineEstimator {
 
   /**
    * When a request of `bytes` among `concurrency` has run past quantile `q` of its kind on this
-   * endpoint, ms: the small requests' q-quantile time (at most HEDGE_MEDIAN_CAP × their median), or latency + bytes × c × the q-quantile
-   * ms per MB of the large ones (before 20 of them, 1.5 × the EWMA's expected time). Undefined
-   * while too few samples say it.
+   * endpoint, ms: the small requests' q-quantile time (at most HEDGE_MEDIAN_CAP × their median),
+   * or latency + bytes × c × the q-quantile ms per MB of the large ones (before 20 of them, 1.5 ×
+   * the EWMA's expected time). Undefined while too few samples say it.
    */
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (!this.isLarge(bytes)) {

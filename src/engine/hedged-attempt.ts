@@ -21,7 +21,8 @@ export class HedgeLost extends Error {
 /** How often a large write whose body is all sent asks again for its endpoint's usual wait after a body, ms. */
 const AFTER_BODY_RECHECK_MS = 100;
 /**
- * A hedge the budget or the pool refused is asked for again after this share of the hedge time
+ * A hedge the budget or the pool refused (or held back while no later request had answered on
+ * its endpoint) is asked for again after this share of the hedge time
  * (at least ASK_AGAIN_MIN_MS) while its first copy runs: a late answer waited for its deadline,
  * 20× the median, when the endpoint's hedge places were taken at the moment its hedge was due
  * (bench H3: 1 answer in 20 late, 2 hedge places at 16 in flight).
@@ -33,7 +34,7 @@ const ASK_AGAIN_MIN_MS = 10;
 export interface HedgeHooks<T> {
   /** may a hedge go now (a write: only once its bucket's versioning is known to be off) */
   mayHedge(): boolean;
-  /** sends a hedge aborted by `ac`: whether it went (budget, room) and its answer (undefined: cut or failed) */
+  /** sends a hedge aborted by `ac`: whether it went (budget, room, its endpoint not slow as a whole) and its answer (undefined: cut or failed) */
   sendHedge(ac: AbortController): { sent: boolean; answer: Promise<Answer<T> | undefined> };
   /** a large write's allowed wait after its body, ms (undefined while its endpoint has too few samples) */
   afterBodyWaitMs(): number | undefined;
