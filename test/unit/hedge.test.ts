@@ -284,8 +284,9 @@ describe('RequestEngine: hedged requests', () => {
     const { engine, endpoints } = setup([store], { budgetBurst: 50 });
     await warm(engine, 60);
     const ep = endpoints[0]!;
-    // the delay ÷ the p95 itself: the slow answer below also enters the histogram, moving the p95
-    const stretch = (): number => ep.estimator.hedgeAfterMs(3, 0.95)! / ep.estimator.smallQuantileMs(0.95)!;
+    // the delay ÷ the unstretched one, min(p95, 2 × median): the slow answer below also enters the histogram
+    const unstretched = (): number => Math.min(ep.estimator.smallQuantileMs(0.95)!, 2 * ep.estimator.smallQuantileMs(0.5)!);
+    const stretch = (): number => ep.estimator.hedgeAfterMs(3, 0.95)! / unstretched();
     expect(stretch()).toBeCloseTo(1, 6);
     // the first copy answers well past its p95, both hedges (the second after twice the time) hang: they lose
     store.script({ op: 'putObject', afterMs: Math.max(30, Math.ceil(ep.estimator.hedgeAfterMs(3, 0.95)! * 3)) }, { op: 'putObject', hang: 'reason' }, { op: 'putObject', hang: 'reason' });
