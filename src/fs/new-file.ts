@@ -1,21 +1,24 @@
 /**
- * A new file written in one go, synchronously: open (O_EXCL), write, mtime, close, all on the
- * calling thread. For a small object (ops/download.ts buffers those ≤ 256 KiB) every step is a
- * syscall of a few µs to a few hundred (creating an inode on ext4 spends CPU scanning recently
- * deleted inodes, __ext4_new_inode -> recently_deleted, the same CPU whichever thread pays it).
- * Through libuv's thread pool each step also costs a hand-off: a futex wake, a worker switch, an
- * eventfd write and an epoll wake-up; on 2 busy cores the main thread was seen blocked in the
- * pool's mutex for ~0.4 ms per fs.open (the `open` frame of a --cpu-prof of a 2,000-file download).
+ * A new file written in one go: open (O_EXCL), write, mtime, close. For a small object
+ * (ops/download.ts buffers those ≤ 256 KiB) every step is a syscall of a few µs to a few hundred
+ * (creating an inode on ext4 spends CPU scanning recently deleted inodes, __ext4_new_inode ->
+ * recently_deleted), done through libuv's thread pool so that the main thread goes on reading
+ * sockets meanwhile. Measured both ways (bench S6s, 2,000 × 4 KiB, 2 cores shared with the
+ * gateway): on one machine the synchronous calls were faster (the main thread was seen blocked
+ * ~0.4 ms per fs.open in the pool's mutex); on a later one each synchronous open held the main
+ * thread ~0.77 ms (a --cpu-prof: 1.53 s of `open` in a 4.6 s run), and this version's wall was
+ * 0.91× the synchronous one's in the same run, for 7% more client CPU (docs/benchmarks.md, third
+ * session of 2026-12-02). A user's gateway is seldom on the same 2 cores.
  */
 import fs from 'node:fs';
 
 /** Creates `file` (it must not exist) holding `data`, its mtime set to `mtime` when given. */
-export function writeNewFileSync(file: string, data: Buffer, mtime?: Date): void {
-  const fd = fs.openSync(file, 'wx', 0o666);
+export async function writeNewFile(file: string, data: Buffer, mtime?: Date): Promise<void> {
+  const fh = await fs.promises.open(file, 'wx', 0o666);
   try {
-    for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off, off);
-    if (mtime) fs.futimesSync(fd, mtime, mtime);
+    for (let off = 0; off < data.length;) off += (await fh.write(data, off, data.length - off, off)).bytesWritten;
+    if (mtime) await fh.utimes(mtime, mtime);
   } finally {
-    fs.closeSync(fd);
+    await fh.close();
   }
 }

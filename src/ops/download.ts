@@ -31,7 +31,7 @@ import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
-import { writeNewFileSync } from '../fs/new-file.js';
+import { writeNewFile } from '../fs/new-file.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
 import { BUFFERED_MAX_BYTES, fetchMode, verifiedThreshold } from './fetch-mode.js';
@@ -323,9 +323,9 @@ export class Downloader {
       hedge: true,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
-    // synchronous: a thread-pool hand-off per syscall costs more than these syscalls (fs/new-file.ts)
+    // through the thread pool: the main thread reads sockets while the file is made (fs/new-file.ts)
     this.dirs.recheck(path.dirname(tmp));
-    writeNewFileSync(tmp, got.data, got.lastModified ?? o.lastModified);
+    await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified);
     this.progress.bytesDone += got.data.length;
     this.filesBytes += got.data.length;
     return undefined;
