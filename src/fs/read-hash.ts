@@ -82,7 +82,8 @@ class HashThread {
   }
 
   private start(): Worker {
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    // execArgv: none of the parent's (with --input-type=module this CommonJS source was parsed as a module)
+    const w = new Worker(WORKER_SOURCE, { eval: true, execArgv: [] });
     w.on('message', (m: Reply) => this.settle(w, m));
     w.on('error', (err) => this.fail(w, err));
     w.on('exit', (code) => this.fail(w, new Error(`the MD5 worker thread stopped (exit code ${code})`)));
