@@ -115,6 +115,11 @@ export class Endpoint {
     return bytes > 0 ? limitedTransferMs(bytes, kind === 'read' ? this.limits.down : this.limits.up) : 0;
   }
 
+  /** A request (first copy or hedge) that started at `startedAtMs` answered here. */
+  answered(startedAtMs: number): void {
+    if (startedAtMs > this.latestAnsweredStartMs) this.latestAnsweredStartMs = startedAtMs;
+  }
+
   /** The SDK client (AWS itself, no region, credentials from a profile or SSO), made and loaded on first use. */
   sdkClient(): Promise<S3Client> {
     return this.sdk ??= import('./sdk-client.js').then(({ makeS3Client }) => {

@@ -395,7 +395,7 @@ export class RequestEngine {
       : { bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); } };
     const first = spec.send(ep, signal, progress).then((result): Answer<T> => {
       const now = performance.now();
-      if (t0 > ep.latestAnsweredStartMs) ep.latestAnsweredStartMs = t0;
+      ep.answered(t0);
       return { result, ep, ms: now - t0, hedge: false, ...(bodySentAt !== undefined && { afterBodyMs: now - bodySentAt }) };
     });
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
@@ -459,7 +459,7 @@ export class RequestEngine {
     try {
       const result = await spec.send(hep, ac.signal, NO_PROGRESS);
       const ms = performance.now() - t0;
-      if (t0 > hep.latestAnsweredStartMs) hep.latestAnsweredStartMs = t0;
+      hep.answered(t0);
       outcome = 'success';
       hep.estimator.record(spec.bytes, ms, (concurrency + hep.stats.inFlight) / 2);
       return { result, ep: hep, ms, hedge: true };
