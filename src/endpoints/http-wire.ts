@@ -35,7 +35,7 @@ export interface ResponseHead {
   headers: http.IncomingHttpHeaders;
 }
 
-/** Parses the head in `buf[0, end)` (without the blank line); undefined when it is not HTTP/1.x. Pure. */
+/** Parses a response head's text (without the blank line after it); undefined when it is not HTTP/1.x. Pure. */
 export function parseHead(text: string): ResponseHead | undefined {
   const lines = text.split('\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})(?: |$)/.exec(lines[0] ?? '');
