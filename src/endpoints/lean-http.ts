@@ -22,6 +22,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
+import { FileRange, RangePump } from '../fs/file-range.js';
 import { MAX_ERROR_BODY, parseHead, prematureClose } from './http-wire.js';
 
 /** Socket reads land in a buffer of this size per socket; a head must fit in it. */
@@ -81,7 +82,7 @@ export class LeanHttp {
    * 2xx: resolves (at the head for 'stream', at the end of the body otherwise); else rejects
    * with `toError`, Node's network error, LeanUnsupported, or the signal's reason.
    */
-  request(host: string, head: string, body: Buffer | undefined, mode: LeanBodyMode, isHead: boolean, signal: AbortSignal, toError: ToError, onBodySent?: () => void): Promise<LeanAnswer> | undefined {
+  request(host: string, head: string, body: Buffer | FileRange | undefined, mode: LeanBodyMode, isHead: boolean, signal: AbortSignal, toError: ToError, onBodySent?: () => void): Promise<LeanAnswer> | undefined {
     const conn = this.take(host);
     if (conn === undefined) return undefined;
     return new Promise<LeanAnswer>((resolve, reject) => {
@@ -183,6 +184,8 @@ class Exchange {
   /** the socket is back in the pool or destroyed: this exchange no longer touches it */
   private done = false;
   private body: Readable | undefined;
+  /** a FileRange body being written */
+  private pump: RangePump | undefined;
   private chunks: Buffer[] = [];
   private size = 0;
 
@@ -193,10 +196,15 @@ class Exchange {
   ) {}
 
   /** `onBodySent`: called once the last byte is handed to the kernel (not on error or after the end). */
-  send(head: string, body: Buffer | undefined, onBodySent?: () => void): void {
+  send(head: string, body: Buffer | FileRange | undefined, onBodySent?: () => void): void {
     const s = this.conn.socket;
     const written = onBodySent && ((err?: Error | null): void => { if (!err && !this.done) onBodySent(); });
     if (body === undefined) s.write(head, 'latin1', written);
+    else if (body instanceof FileRange) {
+      s.write(head, 'latin1');
+      const pump = (this.pump = new RangePump(body, (chunk, done) => s.write(chunk, done)));
+      pump.run().then(() => { if (pump.finished) written?.(); }, (err: unknown) => this.fail(err));
+    }
     else if (body.length <= READ_BUFFER_BYTES) {
       // one write, one syscall: the head is latin1 (requestHead refused anything else), a byte a char
       const b = Buffer.allocUnsafe(head.length + body.length);
@@ -222,6 +230,7 @@ class Exchange {
 
   /** Destroys the socket unless this exchange is already done with it. */
   private dropSocket(): void {
+    this.pump?.stop();
     if (!this.done) { this.done = true; this.pool.destroy(this.conn); }
   }
 
@@ -376,7 +385,10 @@ class Exchange {
     const h = this.head!;
     this.done = true;
     const idleMs = idleMsOf(h.headers);
-    const reusable = !extra && this.keepAlive && this.framing !== 'close' && this.conn.socket.writableLength === 0 && idleMs !== 0;
+    // an answer before the whole body was written (an error): the rest must not reach the next request
+    const bodyWritten = this.pump === undefined || this.pump.finished;
+    this.pump?.stop();
+    const reusable = !extra && bodyWritten && this.keepAlive && this.framing !== 'close' && this.conn.socket.writableLength === 0 && idleMs !== 0;
     if (reusable) this.pool.release(this.conn, idleMs);
     else this.pool.destroy(this.conn);
     if (h.status >= 300) { this.fail(this.errorOf()); return; }

@@ -28,6 +28,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { SseCustomerKey } from '../config/object-headers.js';
+import { FileRange } from '../fs/file-range.js';
 import { addSseCHeaders, addStoredHeaders, type StoredHeaders } from './object-header-wire.js';
 import { requestHead } from './http-wire.js';
 import { LeanHttp, LeanUnsupported } from './lean-http.js';
@@ -95,10 +96,11 @@ function putResult(res: Answer): PutResult {
 }
 
 /**
- * A request body: bytes, or a factory called once per request for a fresh stream. Either must
- * hold exactly `contentLength` bytes; a stream that does not rejects with BodyLengthMismatch.
+ * A request body: bytes, a range of a file read afresh per request, or a factory called once per
+ * request for a fresh stream. Each must hold exactly `contentLength` bytes; a stream or file that
+ * does not rejects with BodyLengthMismatch.
  */
-export type SignedBody = Buffer | (() => NodeJS.ReadableStream);
+export type SignedBody = Buffer | FileRange | (() => NodeJS.ReadableStream);
 
 /** PutObject parameters. */
 export interface PutObjectParams {
@@ -256,9 +258,8 @@ function lengthMismatch(contentLength: number, what: 'more' | 'fewer'): Error {
 
 /** A Buffer body must be exactly contentLength bytes. */
 function checkLength(body: SignedBody | undefined, contentLength: number): void {
-  if (Buffer.isBuffer(body) && body.length !== contentLength) {
-    throw new RangeError(`signed-http: body is ${body.length} bytes, contentLength says ${contentLength}`);
-  }
+  const bytes = Buffer.isBuffer(body) ? body.length : body instanceof FileRange ? body.len : contentLength;
+  if (bytes !== contentLength) throw new RangeError(`signed-http: body is ${bytes} bytes, contentLength says ${contentLength}`);
 }
 
 /** Sends S3 data requests (PutObject, UploadPart, GetObject) signed with SigV4 over node:http(s). */
@@ -366,7 +367,7 @@ export class SignedHttpClient {
   }
 
   /**
-   * A data request with a Buffer body or none: over ./lean-http.ts where it can go, else node:http.
+   * A data request with a Buffer or FileRange body, or none: over ./lean-http.ts where it can go, else node:http.
    * A PUT resolves once its answer is read (body: undefined); a GET at the head, with its body.
    * `onBodySent`: called once the request's last byte is handed to the socket.
    */
@@ -375,7 +376,7 @@ export class SignedHttpClient {
     headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal, onBodySent?: () => void,
   ): Promise<Answer> {
     const keepBody = method === 'GET';
-    if ((body !== undefined && !Buffer.isBuffer(body)) || !this.leanOk) {
+    if (typeof body === 'function' || !this.leanOk) {
       return nodeAnswer(await this.exchange(method, bucket, key, query, queryString, headers, body, contentLength, signal, keepBody, onBodySent), keepBody);
     }
     const { hostname, path, signedHeaders } = await this.prepare(method, bucket, key, query, queryString, headers, body, contentLength, signal);
@@ -531,7 +532,7 @@ export class SignedHttpClient {
         else {
           // pipe() by hand, counting: a stream longer than content-length would leave stray
           // bytes on a keep-alive socket (read as the next request); a shorter one would hang
-          const s = (stream = body() as BodyStream);
+          const s = (stream = (body instanceof FileRange ? body.stream() : body()) as BodyStream);
           let sent = 0;
           const resume = (): void => { s.resume(); };
           s.on('error', finish);

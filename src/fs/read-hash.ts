@@ -1,43 +1,40 @@
 /**
- * A byte range of a file read once and hashed (MD5) on a worker thread; the bytes come back
- * transferred, not copied, with their digest. Hashing a 16 MiB part takes ~30 ms of CPU: done
- * on the main thread for 16 parts in a row, no socket was written for ~0.45 s of a 1.2 s upload
- * of 4 × 64 MiB (issue 12, bench S2). Off the main thread, the sends keep flowing meanwhile.
+ * The MD5 of a byte range of a file, read and hashed on a worker thread through one reused
+ * buffer. Hashing a 16 MiB part takes ~30 ms of CPU: done on the main thread for 16 parts in a
+ * row, no socket was written for ~0.45 s of a 1.2 s upload of 4 × 64 MiB (issue 12, bench S2).
+ * Off the main thread, the sends keep flowing meanwhile. The bytes are sent by a second read
+ * (./file-range.ts), not kept: see there why.
  */
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { ShortRead } from './file-range.js';
 
-/** The range read and its MD5 (Content-MD5 of the part, kept for the composite ETag). */
-export interface HashedRange {
-  body: Buffer;
-  md5: Buffer;
-}
+export { ShortRead };
 
-/** The file ended before the range did: it shrank since it was walked. */
-export class ShortRead extends Error {
-  constructor(readonly path: string) { super(`${path}: shorter than the range asked for`); }
-}
+/** Bytes the worker reads per call, into the one buffer it keeps. */
+const WORKER_READ_BYTES = 1024 * 1024;
 
 /**
  * The worker, as source (eval'd: no file to locate next to the CLI bundle). One job at a time,
- * blocking reads (only this thread waits); the buffer is its own ArrayBuffer, so it transfers.
+ * blocking reads (only this thread waits) into one buffer made at start.
  */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const fs = require('node:fs');
 const crypto = require('node:crypto');
+const buf = Buffer.allocUnsafeSlow(${WORKER_READ_BYTES});
 parentPort.on('message', ({ id, path, start, len }) => {
   let fd;
   try {
-    const buf = Buffer.allocUnsafeSlow(len);
     fd = fs.openSync(path, 'r');
+    const hash = crypto.createHash('md5');
     for (let got = 0; got < len;) {
-      const n = fs.readSync(fd, buf, got, len - got, start + got);
+      const n = fs.readSync(fd, buf, 0, Math.min(buf.length, len - got), start + got);
       if (n === 0) { parentPort.postMessage({ id, short: true }); return; }
+      hash.update(n === buf.length ? buf : buf.subarray(0, n));
       got += n;
     }
-    const md5 = crypto.createHash('md5').update(buf).digest('hex');
-    parentPort.postMessage({ id, body: buf.buffer, md5 }, [buf.buffer]);
+    parentPort.postMessage({ id, md5: hash.digest('hex') });
   } catch (err) {
     parentPort.postMessage({ id, error: { message: err.message, code: err.code, errno: err.errno, syscall: err.syscall, path: err.path } });
   } finally {
@@ -49,11 +46,10 @@ parentPort.on('message', ({ id, path, start, len }) => {
 interface Reply {
   id: number;
   short?: true;
-  body?: ArrayBuffer;
   md5?: string;
   error?: { message: string; code?: string; errno?: number; syscall?: string; path?: string };
 }
-interface Job { path: string; resolve: (r: HashedRange) => void; reject: (e: Error) => void }
+interface Job { path: string; resolve: (md5: Buffer) => void; reject: (e: Error) => void }
 
 /** The error a worker reported, with the fields errorFacts and callers look at (code, errno…). */
 function rebuiltError(e: NonNullable<Reply['error']>): Error {
@@ -71,10 +67,10 @@ class HashThread {
   /** Starts the thread now (it boots in ~30 ms): its first job need not wait for that. */
   warm(): void { this.worker ??= this.start(); }
 
-  run(path: string, start: number, len: number): Promise<HashedRange> {
+  run(path: string, start: number, len: number): Promise<Buffer> {
     const w = (this.worker ??= this.start());
     const id = this.nextId++;
-    return new Promise<HashedRange>((resolve, reject) => {
+    return new Promise<Buffer>((resolve, reject) => {
       if (this.pending.size === 0) w.ref();
       this.pending.set(id, { path, resolve, reject });
       w.postMessage({ id, path, start, len });
@@ -97,8 +93,8 @@ class HashThread {
     this.pending.delete(m.id);
     if (this.pending.size === 0) w.unref();
     if (m.error) job.reject(rebuiltError(m.error));
-    else if (m.short || !m.body || m.md5 === undefined) job.reject(new ShortRead(job.path));
-    else job.resolve({ body: Buffer.from(m.body), md5: Buffer.from(m.md5, 'hex') });
+    else if (m.short || m.md5 === undefined) job.reject(new ShortRead(job.path));
+    else job.resolve(Buffer.from(m.md5, 'hex'));
   }
 
   /** A worker that died fails its pending jobs; the next job starts a fresh one. */
@@ -115,7 +111,7 @@ class HashThread {
 }
 
 /**
- * Worker threads that read and hash ranges, started on first use; a job goes to the least
+ * Worker threads that hash ranges, started on first use; a job goes to the least
  * loaded. One core is left to the main thread (sockets) and, on a shared machine, the server.
  */
 export class ReadHashPool {
@@ -130,8 +126,8 @@ export class ReadHashPool {
     for (const t of this.threads) t.warm();
   }
 
-  /** `len` bytes of `path` from `start`, read once, and their MD5; ShortRead if the file ends first. */
-  readAndHash(path: string, start: number, len: number): Promise<HashedRange> {
+  /** The MD5 of `len` bytes of `path` from `start`; ShortRead if the file ends first. */
+  hashRange(path: string, start: number, len: number): Promise<Buffer> {
     const t = this.threads.reduce((a, b) => (b.load < a.load ? b : a));
     return t.run(path, start, len);
   }

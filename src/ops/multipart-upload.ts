@@ -6,6 +6,7 @@
  * Complete is removed (./stored-object.ts). Every request goes through the RequestEngine and
  * the endpoint's store (src/endpoints/store.ts), each in a slot of the run's Limiter.
  */
+import { FileRange } from '../fs/file-range.js';
 import { bareEtag, md5, md5OfFile, multipartEtag } from '../fs/md5.js';
 import { readHashPool } from '../fs/read-hash.js';
 import type { FileEntry } from '../fs/walk.js';
@@ -18,7 +19,7 @@ import type { Logger } from '../logger.js';
 import { findResumable, type KeptPart, type PassedUpload } from './resume.js';
 import {
   checkEtag, checkUnchanged, discard, encryption, etagMismatch, fileChanged, isEncrypted, metadataFor, MTIME_METADATA,
-  objectFields, readRangeHashed, verifyObject, type Encryption, type ObjectFields, type SendContext, type Stored,
+  hashRange, objectFields, sendingRange, verifyObject, type Encryption, type ObjectFields, type SendContext, type Stored,
 } from './stored-object.js';
 
 /**
@@ -270,17 +271,17 @@ export class MultipartUpload {
   }
 
   /**
-   * Part i, read once into a buffer inside its slot (so at most --concurrency parts are held):
-   * its MD5 (Content-MD5, and kept for the composite ETag) is of the bytes sent, the same buffer
-   * on every attempt; its ETag checked. The buffer is released when the part settles. Read and
-   * hashed on a worker thread (../fs/read-hash.ts), so other parts' sends go on meanwhile.
+   * Part i, hashed on a worker thread inside its slot (../fs/read-hash.ts: other parts' sends go
+   * on meanwhile), then read afresh for every copy sent (../fs/file-range.ts: no part is held in
+   * memory). Its MD5 is the Content-MD5, so the server refuses bytes that differ from those
+   * hashed, and is kept for the composite ETag; its ETag checked.
    */
   private async sendPart(i: number, uploadId: string, pinned: Endpoint | undefined, enc: Encryption): Promise<UploadedPart> {
     const { f, key, plan } = this;
     const { bucket } = this.ctx;
     const range = partRange(plan, f.size, i);
     const len = range.end - range.start + 1;
-    const { body, md5: digest } = await readRangeHashed(f, range.start, len);
+    const digest = await hashRange(f, range.start, len);
     this.partMd5s[i] = digest;
     const kept = this.kept?.get(i + 1);
     // --resume: a part already stored with these very bytes is not sent again
@@ -293,7 +294,8 @@ export class MultipartUpload {
     const out = await this.ctx.engine.run({
       op: 'UploadPart', key, part: i + 1, bytes: len, bucket, ...(pinned && { endpoint: pinned }), hedge: true,
       send: async (ep, signal, progress): Promise<{ etag: string | undefined; enc: Encryption }> => {
-        const r = await ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body, ...(sseC && { sseC }), onBodySent: progress.bodySent }, signal);
+        const body = new FileRange(f.path, range.start, len);
+        const r = await sendingRange(f, () => ep.store.uploadPart({ bucket, key, uploadId, partNumber: i + 1, contentLength: len, contentMd5, body, ...(sseC && { sseC }), onBodySent: progress.bodySent }, signal));
         return { etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
       },
     });

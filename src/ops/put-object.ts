@@ -3,12 +3,12 @@
  * what was stored (./stored-object.ts): its ETag, the file unchanged, --verify. An object that
  * fails them is removed.
  */
-import fs from 'node:fs';
-import { md5, md5OfFile } from '../fs/md5.js';
+import { FileRange } from '../fs/file-range.js';
+import { md5 } from '../fs/md5.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import {
-  checkEtag, checkUnchanged, discard, encryption, objectFields, readRange, readRangeHashed, readSmallSync, STREAM_CHUNK_BYTES, verifyObject,
+  checkEtag, checkUnchanged, discard, encryption, hashRange, objectFields, readRange, readSmallSync, sendingRange, verifyObject,
   type SendContext, type Stored,
 } from './stored-object.js';
 
@@ -19,28 +19,28 @@ import {
  */
 const SYNC_READ_MAX_BYTES = 64 * 1024;
 /**
- * Buffered files from this size are read and hashed on a worker thread (../fs/read-hash.ts): an
- * MD5 inline blocks every other send for ~2 ms per MiB; below it, the round trip costs more.
+ * Files from this size are hashed on a worker thread (../fs/read-hash.ts) and sent by reading
+ * them again (../fs/file-range.ts): an MD5 inline blocks every other send for ~2 ms per MiB;
+ * below it, the round trip costs more, and the file is read once into a buffer.
  */
 const OFF_THREAD_MIN_BYTES = 1024 * 1024;
 
 /**
  * Sends `f` as one PutObject to `target` (or where the pool routes it). Call it inside a slot.
- * A file up to `bufferMaxBytes` (the part size: the memory a part takes) is read once into a
- * buffer that is hashed and sent, the same bytes on every attempt; a larger one is hashed in a
- * first pass and streamed afresh per attempt. Either is then checked unchanged since the walk.
+ * A file under 1 MiB is read once into a buffer that is hashed and sent, the same bytes on every
+ * attempt; a larger one is hashed first and read afresh for every copy sent. Either is then
+ * checked unchanged since the walk.
  */
-export async function putFile(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | undefined, bufferMaxBytes: number): Promise<void> {
+export async function putFile(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | undefined): Promise<void> {
   const readAtOnce = f.size <= SYNC_READ_MAX_BYTES;
-  const offThread = !readAtOnce && f.size >= OFF_THREAD_MIN_BYTES && f.size <= bufferMaxBytes ? await readRangeHashed(f, 0, f.size) : undefined;
-  const buffered = offThread?.body ?? (readAtOnce ? readSmallSync(f) : f.size <= bufferMaxBytes ? await readRange(f, 0, f.size) : undefined);
+  const buffered = readAtOnce ? readSmallSync(f) : f.size < OFF_THREAD_MIN_BYTES ? await readRange(f, 0, f.size) : undefined;
   // Content-MD5 on every PUT: the server refuses a body that does not match it
-  const digest = offThread?.md5 ?? (buffered ? md5(buffered) : await md5OfFile(f.path));
+  const digest = buffered ? md5(buffered) : await hashRange(f, 0, f.size);
   const stored = await send(ctx, f, key, target, digest, buffered);
   try {
     checkEtag(key, stored.etag, digest.toString('hex'), stored.enc);
-    // a streamed file may have changed between its MD5 pass and the send, a large buffered one
-    // while it was read (a small one is read in one blocking call, as before: not stat'ed again)
+    // a file read again may have changed between its hash and the send, a buffered one while it
+    // was read (a small one is read in one blocking call, as before: not stat'ed again)
     if (!readAtOnce) await checkUnchanged(f);
     // the caller already holds a slot: verify in it (asking for a second one can deadlock)
     if (ctx.verify) await verifyObject(ctx, f, key, digest.toString('hex'), stored.ep, false);
@@ -49,20 +49,20 @@ export async function putFile(ctx: SendContext, f: FileEntry, key: string, targe
   }
 }
 
-/** The PutObject itself: the buffer, or a fresh stream of the file per attempt. */
+/** The PutObject itself: the buffer, or the file read afresh per attempt. */
 function send(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | undefined, digest: Buffer, buffered: Buffer | undefined): Promise<Stored> {
   const { bucket } = ctx;
   const contentMd5 = digest.toString('base64');
   const { contentType, metadata, headers } = objectFields(ctx, f);
   return ctx.engine.run({
     op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
-    // the same buffer, or a fresh stream of the file, per copy: two copies at once store one object
+    // the same buffer, or the file read afresh, per copy: two copies at once store one object
     hedge: true,
     send: async (ep, signal, progress): Promise<Stored> => {
-      const r = await ep.store.putObject({
-        bucket, key, contentLength: f.size, contentType, contentMd5, metadata, ...(headers && { headers }), onBodySent: progress.bodySent,
-        body: buffered ?? (() => fs.createReadStream(f.path, { highWaterMark: STREAM_CHUNK_BYTES })),
+      const put = (body: Buffer | FileRange) => ep.store.putObject({
+        bucket, key, contentLength: f.size, contentType, contentMd5, metadata, ...(headers && { headers }), onBodySent: progress.bodySent, body,
       }, signal);
+      const r = await (buffered ? put(buffered) : sendingRange(f, () => put(new FileRange(f.path, 0, f.size))));
       return { ep, etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
     },
   });

@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { etagIsNotMd5, md5FromEtag, md5OfFile } from '../fs/md5.js';
-import { readHashPool, ShortRead, type HashedRange } from '../fs/read-hash.js';
+import { readHashPool, ShortRead } from '../fs/read-hash.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { Interrupted, RequestFailed, type RequestEngine } from '../engine/request.js';
@@ -21,9 +21,6 @@ import { contentTypeFor } from './content-type.js';
 
 /** User metadata key holding the file's mtime (ms since the epoch) at upload. */
 export const MTIME_METADATA = 's3x-mtime';
-/** Read size of file streams: fewer, larger socket writes than the 64 KiB default. */
-export const STREAM_CHUNK_BYTES = 1024 * 1024;
-
 /**
  * `len` bytes of the file from `start`, read once into one buffer: what is hashed for
  * Content-MD5 is what is sent, on every attempt. A file shorter than the walk said has changed.
@@ -44,14 +41,30 @@ export async function readRange(f: FileEntry, start: number, len: number): Promi
 }
 
 /**
- * `len` bytes of `f` from `start` and their MD5, read once and hashed on a worker thread
- * (../fs/read-hash.ts): the main thread sends meanwhile. A file that shrank is fileChanged.
+ * The MD5 of `len` bytes of `f` from `start`, hashed on a worker thread (../fs/read-hash.ts):
+ * the main thread sends meanwhile. A file that shrank is fileChanged.
  */
-export async function readRangeHashed(f: FileEntry, start: number, len: number): Promise<HashedRange> {
+export async function hashRange(f: FileEntry, start: number, len: number): Promise<Buffer> {
   try {
-    return await readHashPool.readAndHash(f.path, start, len);
+    return await readHashPool.hashRange(f.path, start, len);
   } catch (err) {
     throw err instanceof ShortRead ? fileChanged(f) : err;
+  }
+}
+
+/**
+ * One attempt of a request whose body is a FileRange (read again to be sent): a file that
+ * ended early, or bytes the server found not to match the hash (BadDigest) in a file changed
+ * since the walk, fail as fileChanged, not retried.
+ */
+export async function sendingRange<T>(f: FileEntry, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (err) {
+    const { code } = errorFacts(err);
+    if (code === 'BodyLengthMismatch') throw fileChanged(f);
+    if (code === 'BadDigest') await checkUnchanged(f);
+    throw err;
   }
 }
 

@@ -5,11 +5,11 @@
  * retry, report). With `compare`, the walk is sorted in key order and merged with the listing
  * (./key-join.ts): only new or changed files are sent (./compare.ts).
  *
- * Memory: at most `concurrency` requests in flight; a file up to the part size, and every part
- * of a larger one, is read once into a buffer inside its slot, hashed, and that buffer is the
- * body of every attempt (Content-MD5 is of the bytes sent; no second read). Files between the
- * part size and the multipart threshold are hashed, then streamed afresh per attempt. So memory
- * is bounded by slots × part size plus socket buffers, whatever the number and size of files.
+ * Memory: at most `concurrency` requests in flight; a file under 1 MiB is read once into a
+ * buffer inside its slot, hashed, and that buffer is the body of every attempt. A larger file,
+ * and every part, is hashed first, then read afresh per attempt through recycled chunks
+ * (../fs/file-range.ts; Content-MD5 makes the server refuse bytes that changed in between). So
+ * memory is bounded by slots × (1 MiB + two chunks) plus socket buffers, whatever the files.
  */
 import fs from 'node:fs';
 import { resolveConnection, resolveMultipart, type ConnectionOptions } from '../config/options.js';
@@ -407,7 +407,7 @@ class UploadRun {
     const { ctx, s } = this;
     try {
       if (f.size >= s.thresholdBytes) await new MultipartUpload(ctx, f, key, target, s.partSizeBytes).run();
-      else await ctx.slots.run(() => putFile(ctx, f, key, target, s.partSizeBytes));
+      else await ctx.slots.run(() => putFile(ctx, f, key, target));
       if (target) this.copies.get(target)!.ok++;
       return 'ok';
     } catch (err) {

@@ -1,11 +1,17 @@
 /**
  * endpoints/lean-http.ts against a tiny scripted HTTP server on 127.0.0.1: framing (Content-Length,
- * chunked, until close), socket reuse only after an exact end, aborts, and what turns it off.
+ * chunked, until close), socket reuse only after an exact end, aborts, what turns it off, and
+ * FileRange bodies (read from the file as they are written; a socket answered early is not reused).
  */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
+import { FileRange, RANGE_CHUNK_BYTES } from '../../src/fs/file-range.js';
 import { requestHead } from '../../src/endpoints/http-wire.js';
 import { LeanHttp, LeanUnsupported, type LeanAnswer } from '../../src/endpoints/lean-http.js';
 import { SignedHttpClient, toS3Error } from '../../src/endpoints/signed-http.js';
@@ -14,6 +20,14 @@ interface Req { head: string; body: Buffer; socket: net.Socket; n: number }
 interface Server { port: number; requests: Req[]; connections: number; close(): Promise<void> }
 
 const servers: Server[] = [];
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-lean-http-'));
+afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+/** A file of `bytes` random bytes and its content. */
+function tmpFile(name: string, bytes: number): { path: string; data: Buffer } {
+  const data = crypto.randomBytes(bytes);
+  fs.writeFileSync(path.join(tmp, name), data);
+  return { path: path.join(tmp, name), data };
+}
 afterEach(async () => { vi.restoreAllMocks(); for (const s of servers.splice(0)) await s.close(); });
 
 /** A server that parses requests (Content-Length bodies) and lets `respond` answer each one. */
@@ -327,7 +341,9 @@ describe('SignedHttpClient over LeanHttp', { timeout: 10_000 }, () => {
     try {
       const c = client(s.port, agent);
       const body = Buffer.alloc(2 * 1024 * 1024, 1);
-      for (const b of [body, () => Readable.from([body])]) { // a Buffer goes over lean-http, a stream over node:http
+      fs.writeFileSync(path.join(tmp, 'sent.bin'), body);
+      // a Buffer and a FileRange go over lean-http, a stream over node:http
+      for (const b of [body, new FileRange(path.join(tmp, 'sent.bin'), 0, body.length), () => Readable.from([body])]) {
         const events: string[] = [];
         const put = c.putObject({ bucket: 'b', key: 'k', body: b, contentLength: body.length, onBodySent: () => events.push('sent') }, live())
           .then(() => events.push('answered'));
@@ -338,7 +354,7 @@ describe('SignedHttpClient over LeanHttp', { timeout: 10_000 }, () => {
         await put;
         expect(events).toEqual(['sent', 'answered']);
       }
-      expect(s.requests.map((r) => r.body.length)).toEqual([body.length, body.length]);
+      expect(s.requests.map((r) => r.body.length)).toEqual([body.length, body.length, body.length]);
       c.close();
     } finally {
       agent.destroy();
@@ -352,6 +368,79 @@ describe('SignedHttpClient over LeanHttp', { timeout: 10_000 }, () => {
       const c = client(s.port, agent);
       await c.putObject({ bucket: 'b', key: 'k', body: () => Readable.from([Buffer.from('v')]), contentLength: 1 }, live());
       expect(/\r\nconnection: keep-alive/i.test(s.requests[0]!.head)).toBe(true);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('sends a FileRange over lean-http: exactly the range, then the socket is reused', async () => {
+    const f = tmpFile('range.bin', 3 * RANGE_CHUNK_BYTES + 99);
+    const s = await serve((r) => r.socket.write(ok('')));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    try {
+      const c = client(s.port, agent);
+      for (const [start, len] of [[0, f.data.length], [17, 2 * RANGE_CHUNK_BYTES + 1]] as const) {
+        await c.putObject({ bucket: 'b', key: 'k', body: new FileRange(f.path, start, len), contentLength: len }, live());
+      }
+      expect(s.requests.map((r) => r.body.equals(f.data.subarray(0, f.data.length)) || r.body.equals(f.data.subarray(17, 17 + 2 * RANGE_CHUNK_BYTES + 1)))).toEqual([true, true]);
+      expect(s.requests[1]!.body.length).toBe(2 * RANGE_CHUNK_BYTES + 1);
+      expect(s.requests.some((r) => /\r\nconnection: keep-alive/i.test(r.head))).toBe(false); // not node:http
+      expect(s.connections).toBe(1);
+      c.close();
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('an error answered before the FileRange was all sent: the error, and the socket is not reused for the next request', async () => {
+    const f = tmpFile('early.bin', 8 * RANGE_CHUNK_BYTES);
+    let connections = 0;
+    const heads: string[] = [];
+    const server = net.createServer((socket) => {
+      connections++;
+      socket.on('error', () => undefined);
+      let seen = '';
+      let answered = false;
+      socket.on('data', (d: Buffer) => {
+        if (answered) return;
+        seen += d.toString('latin1');
+        if (!seen.includes('\r\n\r\n')) return;
+        answered = true;
+        heads.push(seen.slice(0, seen.indexOf('\r\n\r\n')));
+        // the first request is refused at its head; the next (a new socket) gets a clean 200
+        if (heads.length === 1) socket.write('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+        else socket.write(ok(''));
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as net.AddressInfo).port;
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    try {
+      const c = client(port, agent);
+      const err = await rejection(c.putObject({ bucket: 'b', key: 'k', body: new FileRange(f.path, 0, f.data.length), contentLength: f.data.length }, live()));
+      expect(err).toMatchObject({ name: 'HTTP403' });
+      await c.putObject({ bucket: 'b', key: 'k2', body: Buffer.from('v'), contentLength: 1 }, live());
+      expect(connections).toBe(2);
+      expect(heads[1]).toMatch(/^PUT \/b\/k2 HTTP\/1\.1/);
+      c.close();
+    } finally {
+      agent.destroy();
+      server.close();
+    }
+  });
+
+  it('a FileRange whose file ends early fails the request (BodyLengthMismatch) and drops the socket', async () => {
+    const f = tmpFile('short.bin', RANGE_CHUNK_BYTES + 10);
+    const s = await serve((r) => r.socket.write(ok('')));
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+    try {
+      const c = client(s.port, agent);
+      const err = await rejection(c.putObject({ bucket: 'b', key: 'k', body: new FileRange(f.path, 0, f.data.length + 100), contentLength: f.data.length + 100 }, live()));
+      expect(err).toMatchObject({ code: 'BodyLengthMismatch' });
+      await c.putObject({ bucket: 'b', key: 'k', body: Buffer.from('v'), contentLength: 1 }, live());
+      expect(s.connections).toBe(2);
+      expect(s.requests.map((r) => r.body.toString())).toEqual(['v']);
+      c.close();
     } finally {
       agent.destroy();
     }

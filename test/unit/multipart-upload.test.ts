@@ -15,28 +15,24 @@ import { DEFAULT_ESTIMATOR, type RetryConfig } from '../../src/config/defaults.j
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
 import type {
-  CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, HeadObjectOutput, PutOutput, StoreBody, UploadPartInput,
+  CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, HeadObjectOutput, PutOutput, UploadPartInput,
 } from '../../src/endpoints/store.js';
 import { headersPlan } from '../../src/config/header-rules.js';
 import { SseCustomerKey } from '../../src/config/object-headers.js';
 import { Limiter } from '../../src/engine/limiter.js';
 import { RequestEngine, RequestFailed } from '../../src/engine/request.js';
-import { readHashPool, type HashedRange } from '../../src/fs/read-hash.js';
+import { FileRange } from '../../src/fs/file-range.js';
+import { readHashPool } from '../../src/fs/read-hash.js';
 import type { FileEntry } from '../../src/fs/walk.js';
 import { silentLogger } from '../../src/logger.js';
 import { MultipartUpload, OpenUploads, type MultipartContext } from '../../src/ops/multipart-upload.js';
+import { bodyBytes } from '../support/body-bytes.js';
 import { FakeStore, s3Error, type Call } from '../support/fake-store.js';
 
 const md5 = (b: Buffer): Buffer => crypto.createHash('md5').update(b).digest();
 const hex = (b: Buffer): string => b.toString('hex');
+const hashOf = async (p: string, start: number, len: number): Promise<Buffer> => md5((await fs.promises.readFile(p)).subarray(start, start + len));
 const composite = (parts: Buffer[]): string => `${hex(md5(Buffer.concat(parts.map(md5))))}-${parts.length}`;
-
-async function bytesOf(body: StoreBody): Promise<Buffer> {
-  if (Buffer.isBuffer(body)) return body;
-  const chunks: Buffer[] = [];
-  for await (const c of body()) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks);
-}
 
 /** A FakeStore that also keeps objects: the scripted step (delay, error, hang) runs first, as in FakeStore. */
 class KeepingStore extends FakeStore {
@@ -47,7 +43,9 @@ class KeepingStore extends FakeStore {
 
   override async uploadPart(p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
     await super.uploadPart(p, signal);
-    const body = await bytesOf(p.body);
+    const body = await bodyBytes(p.body);
+    // as a store does: bytes that do not match the Content-MD5 are refused
+    if (p.contentMd5 !== undefined && p.contentMd5 !== md5(body).toString('base64')) throw s3Error('BadDigest', 400);
     this.partBytes.set(`${p.uploadId}/${p.partNumber}`, body.length);
     return { etag: `"${hex(md5(body))}"` };
   }
@@ -206,23 +204,42 @@ describe('MultipartUpload', () => {
     // completed, so nothing to abort
     expect(ops(store)).not.toContain('abortMultipartUpload');
   });
-  it('each part is read once, and hashed, off the main thread (src/fs/read-hash.ts): the buffer it returns is the body sent, its MD5 the Content-MD5', async () => {
-    const read = vi.spyOn(readHashPool, 'readAndHash');
-    cleanups.push(() => read.mockRestore());
+  it('each part is hashed once off the main thread (src/fs/read-hash.ts) and sent as its range of the file, with that MD5 as Content-MD5', async () => {
+    const hash = vi.spyOn(readHashPool, 'hashRange');
+    cleanups.push(() => hash.mockRestore());
     const store = new KeepingStore();
     const { ctx } = setup(store);
     const { f, parts } = file('off-thread.bin', 3);
     await new MultipartUpload(ctx, f, 'k/off-thread.bin', undefined, PART).run();
 
-    expect(read.mock.calls.map(([, start, len]) => [start, len]).sort((a, b) => a[0]! - b[0]!)).toEqual(parts.map((b, i) => [i * PART, b.length]));
-    const returned = await Promise.all(read.mock.results.map((r) => r.value as Promise<HashedRange>));
-    for (const c of of(store, 'uploadPart')) {
-      const input = c.input as UploadPartInput;
-      const mine = returned.find((r) => r.body === input.body);
-      expect(mine, `part ${input.partNumber}: the very buffer read`).toBeDefined();
-      expect(input.contentMd5).toBe(mine!.md5.toString('base64'));
-      expect((input.body as Buffer).equals(parts[input.partNumber - 1]!)).toBe(true);
+    expect(hash.mock.calls.map(([, start, len]) => [start, len]).sort((a, b) => a[0]! - b[0]!)).toEqual(parts.map((b, i) => [i * PART, b.length]));
+    const sent = of(store, 'uploadPart').map((c) => c.input as UploadPartInput);
+    expect(sent).toHaveLength(3);
+    for (const input of sent) {
+      const i = input.partNumber - 1;
+      expect(input.body).toEqual(new FileRange(f.path, i * PART, parts[i]!.length));
+      expect(input.contentMd5).toBe(md5(parts[i]!).toString('base64'));
+      expect((await bodyBytes(input.body)).equals(parts[i]!)).toBe(true);
     }
+  });
+
+  it('a part whose bytes change after they were hashed (the server answers BadDigest): FileChanged at once, not retried, the upload aborted', async () => {
+    const store = new KeepingStore();
+    const { ctx } = setup(store);
+    const { f } = file('rewritten.bin', 3);
+    const hash = vi.spyOn(readHashPool, 'hashRange').mockImplementation(async (p, start, len) => {
+      const digest = await hashOf(p, start, len);
+      if (start === PART) fs.writeFileSync(p, crypto.randomBytes(f.size)); // same size, new bytes, new ctime
+      return digest;
+    });
+    cleanups.push(() => hash.mockRestore());
+    const err = await new MultipartUpload(ctx, f, 'k/rewritten.bin', undefined, PART).run().catch((e: unknown) => e);
+    expect(err).toMatchObject({ facts: { code: 'FileChanged' } });
+    expect(ops(store)).not.toContain('completeMultipartUpload');
+    expect(of(store, 'abortMultipartUpload')).toHaveLength(1);
+    // no part was sent twice: a changed file is not retried
+    const numbers = of(store, 'uploadPart').map((c) => (c.input as UploadPartInput).partNumber);
+    expect(new Set(numbers).size).toBe(numbers.length);
   });
 
   it('a file shorter than walked when its part is read: FileChanged, no Complete, the upload aborted', async () => {

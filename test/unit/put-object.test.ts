@@ -1,8 +1,9 @@
 /**
- * One PutObject (src/ops/put-object.ts putFile) against a fake store that answers the body's MD5
- * as its ETag: a buffered file from 1 MiB is read and hashed once off the main thread
- * (src/fs/read-hash.ts) and that very buffer is the body, its MD5 the Content-MD5; a smaller one
- * is read here; a file shorter than walked is FileChanged and nothing is sent.
+ * One PutObject (src/ops/put-object.ts putFile) against a fake store that refuses a body not
+ * matching its Content-MD5 (BadDigest) and answers the body's MD5 as its ETag: a file from 1 MiB
+ * is hashed off the main thread (src/fs/read-hash.ts) and sent as a FileRange read afresh, its
+ * MD5 the Content-MD5; a smaller one is read here into the buffer sent; a file shorter than
+ * walked, or changed between its hash and the send, is FileChanged and not sent again.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -15,23 +16,26 @@ import { EndpointPool } from '../../src/endpoints/pool.js';
 import type { PutObjectInput, PutOutput } from '../../src/endpoints/store.js';
 import { Limiter } from '../../src/engine/limiter.js';
 import { RequestEngine } from '../../src/engine/request.js';
-import { readHashPool, type HashedRange } from '../../src/fs/read-hash.js';
+import { FileRange } from '../../src/fs/file-range.js';
+import { readHashPool } from '../../src/fs/read-hash.js';
 import type { FileEntry } from '../../src/fs/walk.js';
 import { silentLogger } from '../../src/logger.js';
 import { putFile } from '../../src/ops/put-object.js';
 import type { SendContext } from '../../src/ops/stored-object.js';
-import { FakeStore } from '../support/fake-store.js';
+import { bodyBytes } from '../support/body-bytes.js';
+import { FakeStore, s3Error } from '../support/fake-store.js';
 
 const MIB = 1024 * 1024;
 const md5 = (b: Buffer): Buffer => crypto.createHash('md5').update(b).digest();
 
-/** Answers PutObject with the MD5 of the body it got, as a store does. */
+/** Checks the body against its Content-MD5 and answers its MD5 as the ETag, as a store does. */
 class Md5Store extends FakeStore {
   override async putObject(p: unknown, signal: AbortSignal): Promise<PutOutput> {
     await super.putObject(p, signal);
-    const { body } = p as PutObjectInput;
-    if (!Buffer.isBuffer(body)) throw new Error('expected a buffered body');
-    return { etag: `"${md5(body).toString('hex')}"` };
+    const { body, contentMd5 } = p as PutObjectInput;
+    const bytes = await bodyBytes(body);
+    if (contentMd5 !== md5(bytes).toString('base64')) throw s3Error('BadDigest', 400);
+    return { etag: `"${md5(bytes).toString('hex')}"` };
   }
 }
 
@@ -66,38 +70,58 @@ function setup(store: FakeStore): SendContext {
 const puts = (store: FakeStore): PutObjectInput[] => store.calls.filter((c) => c.op === 'putObject').map((c) => c.input as PutObjectInput);
 
 describe('putFile', () => {
-  it('a buffered file of 1 MiB or more is read and hashed once off the main thread: that buffer is the body, its MD5 the Content-MD5', async () => {
-    const read = vi.spyOn(readHashPool, 'readAndHash');
-    cleanups.push(() => read.mockRestore());
+  it('a file of 1 MiB or more is hashed off the main thread and sent as its FileRange, that MD5 the Content-MD5', async () => {
+    const hash = vi.spyOn(readHashPool, 'hashRange');
+    cleanups.push(() => hash.mockRestore());
     const bytes = crypto.randomBytes(2 * MIB + 5);
     const f = file('two-mib.bin', bytes);
     const store = new Md5Store();
-    await putFile(setup(store), f, 'k/two-mib.bin', undefined, 16 * MIB);
+    await putFile(setup(store), f, 'k/two-mib.bin', undefined);
 
-    expect(read.mock.calls).toEqual([[f.path, 0, f.size]]);
-    const returned = await (read.mock.results[0]!.value as Promise<HashedRange>);
+    expect(hash.mock.calls).toEqual([[f.path, 0, f.size]]);
     const [sent] = puts(store);
-    expect(sent!.body).toBe(returned.body);
-    expect((sent!.body as Buffer).equals(bytes)).toBe(true);
+    expect(sent!.body).toEqual(new FileRange(f.path, 0, f.size));
+    expect((await bodyBytes(sent!.body)).equals(bytes)).toBe(true);
     expect(sent!.contentMd5).toBe(md5(bytes).toString('base64'));
   });
 
-  it('a smaller buffered file is read here, with its Content-MD5', async () => {
-    const read = vi.spyOn(readHashPool, 'readAndHash');
-    cleanups.push(() => read.mockRestore());
+  it('a smaller file is read here into the buffer sent, with its Content-MD5', async () => {
+    const hash = vi.spyOn(readHashPool, 'hashRange');
+    cleanups.push(() => hash.mockRestore());
     const bytes = crypto.randomBytes(300 * 1024);
     const store = new Md5Store();
-    await putFile(setup(store), file('small.bin', bytes), 'k/small.bin', undefined, 16 * MIB);
-    expect(read).not.toHaveBeenCalled();
+    await putFile(setup(store), file('small.bin', bytes), 'k/small.bin', undefined);
+    expect(hash).not.toHaveBeenCalled();
     const [sent] = puts(store);
-    expect((sent!.body as Buffer).equals(bytes)).toBe(true);
+    expect(Buffer.isBuffer(sent!.body) && sent!.body.equals(bytes)).toBe(true);
     expect(sent!.contentMd5).toBe(md5(bytes).toString('base64'));
   });
 
-  it('a file shorter than walked when read off the main thread: FileChanged, nothing sent', async () => {
+  for (const [what, change] of [
+    ['rewritten (same size: BadDigest)', (p: string, n: number) => fs.writeFileSync(p, crypto.randomBytes(n))],
+    ['cut short (the read ends early)', (p: string, n: number) => fs.truncateSync(p, n - 100)],
+  ] as const) {
+    it(`a file ${what} between its hash and the send: FileChanged, sent once, not retried`, async () => {
+      const f = file(`changed-${what.length}.bin`, crypto.randomBytes(2 * MIB));
+      const real = readHashPool.hashRange.bind(readHashPool);
+      const hash = vi.spyOn(readHashPool, 'hashRange').mockImplementation(async (p, start, len) => {
+        const digest = await real(p, start, len);
+        change(p, f.size);
+        return digest;
+      });
+      cleanups.push(() => hash.mockRestore());
+      const store = new Md5Store();
+      const err = await putFile(setup(store), f, 'k/changed.bin', undefined).catch((e: unknown) => e);
+      expect(err).toMatchObject({ facts: { code: 'FileChanged' } });
+      expect((err as Error).message).toContain('changed while it was being uploaded');
+      expect(puts(store)).toHaveLength(1);
+    });
+  }
+
+  it('a file shorter than walked when hashed: FileChanged, nothing sent', async () => {
     const f = file('shrank.bin', crypto.randomBytes(2 * MIB));
     const store = new Md5Store();
-    const err = await putFile(setup(store), { ...f, size: f.size + 10 }, 'k/shrank.bin', undefined, 16 * MIB).catch((e: unknown) => e);
+    const err = await putFile(setup(store), { ...f, size: f.size + 10 }, 'k/shrank.bin', undefined).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'FileChanged' });
     expect(puts(store)).toHaveLength(0);
   });

@@ -16,7 +16,7 @@ import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
 import type {
   CompleteMultipartUploadInput, CompleteMultipartUploadOutput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput,
-  ListPartsInput, ListPartsOutput, PutOutput, StoreBody, UploadPartInput,
+  ListPartsInput, ListPartsOutput, PutOutput, UploadPartInput,
 } from '../../src/endpoints/store.js';
 import { Limiter } from '../../src/engine/limiter.js';
 import { RequestEngine } from '../../src/engine/request.js';
@@ -24,17 +24,11 @@ import type { FileEntry } from '../../src/fs/walk.js';
 import { silentLogger } from '../../src/logger.js';
 import { MultipartUpload, OpenUploads, type MultipartContext } from '../../src/ops/multipart-upload.js';
 import { fitParts } from '../../src/ops/resume.js';
+import { bodyBytes } from '../support/body-bytes.js';
 import { FakeStore, s3Error, type Call } from '../support/fake-store.js';
 
 const md5 = (b: Buffer): Buffer => crypto.createHash('md5').update(b).digest();
 const hex = (b: Buffer): string => md5(b).toString('hex');
-
-async function bytesOf(body: StoreBody): Promise<Buffer> {
-  if (Buffer.isBuffer(body)) return body;
-  const chunks: Buffer[] = [];
-  for await (const c of body()) chunks.push(Buffer.from(c as Buffer));
-  return Buffer.concat(chunks);
-}
 
 interface Open { key: string; uploadId: string; initiated: Date; parts: Map<number, { etag: string; size: number }> }
 
@@ -61,7 +55,7 @@ class UploadsStore extends FakeStore {
 
   override async uploadPart(p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
     await super.uploadPart(p, signal);
-    const body = await bytesOf(p.body);
+    const body = await bodyBytes(p.body);
     const u = this.open.get(p.uploadId);
     if (!u) throw s3Error('NoSuchUpload', 404);
     u.parts.set(p.partNumber, { etag: `"${hex(body)}"`, size: body.length });
