@@ -5,7 +5,9 @@
  * Buffer that then travels through two streams; for a 64 MiB object that is ~1,000 socket reads
  * and copies, most of the client CPU of a download (docs/benchmarks.md, S6l profile). Here the
  * socket reads straight into 1 MiB buffers (`onread`), up to a buffer's free space per syscall,
- * and the body is handed out as slices of them: no parser copy, no per-read allocation.
+ * and the body is handed out as slices of them: no parser copy, no per-read allocation. The
+ * buffers are reused (../fs/chunk-pool.ts): a consumer that releases each slice once done with
+ * it (ops/drain-to.ts) gets them back into the pool; one that does not leaves them to the collector.
  *
  * Scope, so node:http's guarantees are not lost: plain http only, no proxy (./signed-http.ts
  * decides), one request per connection (`Connection: close`), a 2xx answer with a Content-Length
@@ -16,6 +18,7 @@
 import type http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
+import { ChunkPool, LentChunk, retainSlice } from '../fs/chunk-pool.js';
 import { MAX_ERROR_BODY, parseHead, prematureClose, requestHead, type ResponseHead } from './http-wire.js';
 
 /** Socket reads land in buffers of this size; a new one once less than READ_MIN_BYTES is free. */
@@ -23,6 +26,8 @@ const BUFFER_BYTES = 1024 * 1024;
 const READ_MIN_BYTES = 64 * 1024;
 /** A response head larger than this is refused. */
 const MAX_HEAD_BYTES = 64 * 1024;
+/** Read buffers kept for reuse: 32 MiB, two per GET in flight at the default concurrency. */
+const readBuffers = new ChunkPool(BUFFER_BYTES, 32);
 
 export interface RawGetRequest {
   hostname: string;
@@ -57,7 +62,8 @@ export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status
     if (signal.aborted) { reject(signal.reason); return; }
     // a character node:http would refuse throws here, before any socket: the promise rejects with it
     const requestText = requestHead('GET', req.path, { ...req.headers, connection: 'close' });
-    let buf = Buffer.allocUnsafe(BUFFER_BYTES);
+    let lending = new LentChunk(readBuffers);
+    let buf = lending.buf;
     let filled = 0;
     let head: ResponseHead | undefined;
     let left = 0;
@@ -68,6 +74,7 @@ export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status
     const fail = (err: unknown): void => {
       signal.removeEventListener('abort', onAbort);
       socket.destroy();
+      lending.retire(); // no read lands in it after the socket is destroyed
       if (!settled) { settled = true; reject(err); } else if (body && !body.destroyed) body.destroy(err as Error);
     };
     const onAbort = (): void => fail(signal.reason);
@@ -76,6 +83,7 @@ export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status
     const done = (): void => {
       signal.removeEventListener('abort', onAbort);
       socket.destroy();
+      lending.retire();
     };
     const onHead = (h: ResponseHead): void => {
       head = h;
@@ -107,6 +115,7 @@ export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status
       left -= n;
       const slice = buf.subarray(start, start + n);
       if (body) {
+        retainSlice(slice); // the consumer's to release
         if (!body.push(slice)) socket.pause();
         if (left === 0) { body.push(null); done(); }
         return;
@@ -129,8 +138,13 @@ export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status
         if (settled && !body) return true;
         onBytes(at + 4, filled);
       } else onBytes(start, filled);
-      // the bytes handed out stay as they are: a fresh buffer once this one is nearly full
-      if (BUFFER_BYTES - filled < READ_MIN_BYTES) { buf = Buffer.allocUnsafe(BUFFER_BYTES); filled = 0; }
+      // the bytes handed out stay as they are: another buffer once this one is nearly full
+      if (BUFFER_BYTES - filled < READ_MIN_BYTES && !socket.destroyed) {
+        lending.retire();
+        lending = new LentChunk(readBuffers);
+        buf = lending.buf;
+        filled = 0;
+      }
       return true;
     };
 
@@ -141,6 +155,7 @@ export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status
     socket.setNoDelay(true);
     socket.on('error', fail);
     socket.on('close', () => {
+      lending.retire();
       if (left > 0 || head === undefined) fail(head !== undefined && !body ? toError(head.status, head.headers, Buffer.concat(errorChunks).toString('utf8')) : prematureClose());
       else signal.removeEventListener('abort', onAbort);
     });

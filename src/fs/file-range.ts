@@ -10,13 +10,14 @@
  * refuses bytes that changed in between (BadDigest) and the caller checks the file unchanged.
  */
 import fs from 'node:fs';
+import { ChunkPool } from './chunk-pool.js';
 
 /** Read size, and what one write hands the socket: large enough for few syscalls, small enough to recycle. */
 export const RANGE_CHUNK_BYTES = 512 * 1024;
 /** Chunks read ahead of the socket per request: one is written while the next is read. */
 const CHUNKS_AHEAD = 2;
 /** Free chunks kept for the next requests (8 MiB); more are left to the collector. */
-const FREE_CHUNKS_MAX = 16;
+const chunks = new ChunkPool(RANGE_CHUNK_BYTES, 16);
 
 /** `len` bytes of the file at `path` from `start`. */
 export class FileRange {
@@ -34,10 +35,9 @@ export class ShortRead extends Error {
   constructor(readonly path: string) { super(`${path}: shorter than the range asked for`); }
 }
 
-const freeChunks: Buffer[] = [];
-const takeChunk = (): Buffer => freeChunks.pop() ?? Buffer.allocUnsafeSlow(RANGE_CHUNK_BYTES);
+const takeChunk = (): Buffer => chunks.take();
 /** Only a chunk whose write called back comes here: no socket reads it any more. */
-const giveChunk = (b: Buffer): void => { if (freeChunks.length < FREE_CHUNKS_MAX) freeChunks.push(b); };
+const giveChunk = (b: Buffer): void => chunks.give(b);
 
 /** A sink that calls back once it no longer needs the chunk (net.Socket#write does, with or without an error). */
 export type ChunkWrite = (chunk: Buffer, done: (err?: Error | null) => void) => void;

@@ -7,6 +7,7 @@
  * the file at the end (`digest`). With the budget large enough, nothing is read twice.
  */
 import crypto from 'node:crypto';
+import { releaseSlice, retainSlice } from './chunk-pool.js';
 
 /** Bytes that may be held across every OrderedMd5 of a run. */
 export interface HoldBudget {
@@ -82,6 +83,7 @@ export class OrderedMd5 {
       return;
     }
     this.budget.bytes -= b.length;
+    retainSlice(b); // a socket buffer (./chunk-pool.ts) is not reused while held here
     p.held.push(b);
     p.heldBytes += b.length;
   }
@@ -148,6 +150,7 @@ export class OrderedMd5 {
 
   private release(p: Part): void {
     this.budget.bytes += p.heldBytes;
+    for (const b of p.held) releaseSlice(b);
     p.held = [];
     p.heldBytes = 0;
   }

@@ -8,6 +8,7 @@
  */
 import type fs from 'node:fs';
 import { Readable } from 'node:stream';
+import { releaseSlice } from '../fs/chunk-pool.js';
 import type { ObjectBody } from '../endpoints/object-store.js';
 
 /** Streamed bodies are written in batches of about this many bytes (one writev each). */
@@ -96,9 +97,14 @@ class Batch {
     this.bytes += b.length;
   }
 
-  /** Writes what is waiting (all of it, whatever writev returns). */
+  /**
+   * Writes what is waiting (all of it, whatever writev returns); then each chunk is released
+   * (../fs/chunk-pool.ts: its socket buffer may be reused). Not on a failed write: a chunk
+   * never released only stays out of the pool.
+   */
   async flush(): Promise<void> {
-    let bufs = this.bufs;
+    const added = this.bufs;
+    let bufs = added;
     let left = this.bytes;
     this.bufs = [];
     this.bytes = 0;
@@ -109,6 +115,7 @@ class Batch {
       this.t.onBytes(bytesWritten);
       if (left > 0) bufs = [Buffer.concat(bufs).subarray(bufs.reduce((s, b) => s + b.length, 0) - left)];
     }
+    for (const b of added) releaseSlice(b);
   }
 }
 

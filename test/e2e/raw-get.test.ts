@@ -3,14 +3,18 @@
  * on 127.0.0.1 (answers no gateway gives on demand) and a real gateway: a large body byte-exact
  * over a socket of its own (one request per connection); S3 error answers shaped as node:http's
  * path shapes them; a chunked answer turns the raw path off for that client; a body cut mid-way
- * or aborted fails the body, an abort before the head rejects.
+ * or aborted fails the body, an abort before the head rejects; read buffers reused only once
+ * every slice of them is released (a slice held meanwhile is never overwritten).
  */
 import crypto from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type fs from 'node:fs';
 import { rawGet } from '../../src/endpoints/raw-get.js';
+import { retainSlice, releaseSlice } from '../../src/fs/chunk-pool.js';
+import { drainTo } from '../../src/ops/drain-to.js';
 import { SignedHttpClient } from '../../src/endpoints/signed-http.js';
 import { client, makeBucket, type S3TestEnv } from '../support/s3.js';
 
@@ -80,6 +84,26 @@ describe('raw GET of a large body', () => {
     await expect(c.getObject({ bucket, key: 'a/missing', bulk: true }, new AbortController().signal))
       .rejects.toMatchObject({ name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } });
   });
+
+  it('read buffers come back to the pool only when released: 40 GETs of 9 MiB drained through reused buffers, byte-exact, and slices held meanwhile are never overwritten', async () => {
+    const c = signedClient(env.endpoints[0]!);
+    const held: Array<{ slice: Buffer; copy: Buffer }> = [];
+    for (let round = 0; round < 10; round++) { // 360 MiB through a pool that keeps 32 MiB
+      await Promise.all(Array.from({ length: 4 }, async (_, i) => {
+        const res = await c.getObject({ bucket, key: 'a/big.bin', bulk: true }, new AbortController().signal);
+        const file = Buffer.alloc(big.length);
+        const fh = { writev: async (bufs: Buffer[], pos: number) => { let at = pos; for (const b of bufs) { b.copy(file, at); at += b.length; } return { bytesWritten: at - pos }; } };
+        // one chunk per GET held past its write, as OrderedMd5 holds one ahead of its frontier
+        let holdOne = (round + i) % 2 === 0;
+        const onChunk = (b: Buffer): void => { if (holdOne) { holdOne = false; retainSlice(b); held.push({ slice: b, copy: Buffer.from(b) }); } };
+        const n = await drainTo(res.body, { fh: fh as unknown as fs.promises.FileHandle, position: 0, maxBytes: big.length, onChunk, onBytes: () => {}, tooLong: () => new Error('long') });
+        expect(n).toBe(big.length);
+        expect(file.equals(big)).toBe(true);
+      }));
+      if (round % 3 === 2) for (const h of held.splice(0, 3)) { expect(h.slice.equals(h.copy)).toBe(true); releaseSlice(h.slice); }
+    }
+    for (const h of held) expect(h.slice.equals(h.copy)).toBe(true);
+  }, 120_000);
 
   it('one connection per GET; an S3 error answer is shaped as on node:http (code, status, Retry-After header)', async () => {
     const srv = await local((req, res) => {
