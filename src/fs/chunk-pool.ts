@@ -4,7 +4,8 @@
  * Why: a fresh buffer is pages the kernel faults in and zeroes on first touch. Uploading 4 × 64
  * MiB from a fresh 16 MiB buffer per part took 1.3 s of system CPU (72,000 minor faults), and a
  * download of the same set ~25,000 faults from a fresh 1 MiB socket buffer per MiB; on a machine
- * whose cores the gateway shares, that CPU is the gateway's (docs/benchmarks.md, run 19).
+ * whose cores the gateway shares, that CPU is the gateway's (docs/benchmarks.md, fourth session
+ * of 2026-12-02).
  *
  * A buffer goes back to its pool only when no one can read or write it any more. For a buffer
  * handed out as slices (a socket's reads: src/endpoints/raw-get.ts), that is once its owner

@@ -5,8 +5,8 @@
  * Why not read a part once into a buffer and send that: a fresh 16 MiB buffer per part is 4,096
  * pages the kernel faults in and zeroes. Uploading 4 × 64 MiB that way took 1.3 s of system CPU
  * (72,000 minor faults) against s5cmd's 0.26 s (2,400), which streams from the file; the second
- * read of a range just hashed comes from the page cache (docs/benchmarks.md, run 19).
- * What is sent is still what was hashed: the request carries the hash's Content-MD5, so a server
+ * read of a range just hashed comes from the page cache (docs/benchmarks.md, fourth session of
+ * 2026-12-02). What is sent is still what was hashed: the request carries the hash's Content-MD5, so a server
  * refuses bytes that changed in between (BadDigest) and the caller checks the file unchanged.
  */
 import fs from 'node:fs';
