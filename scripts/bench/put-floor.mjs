@@ -11,37 +11,21 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { encodePath, haveCredentials, sign } from './floor-sign.mjs';
 
 const [dir, endpoint, bucket, prefix] = process.argv.slice(2);
-const { AWS_ACCESS_KEY_ID: akid, AWS_SECRET_ACCESS_KEY: secret, AWS_REGION: region = 'us-east-1' } = process.env;
-if (!dir || !endpoint || !bucket || !prefix || !akid || !secret) {
+if (!dir || !endpoint || !bucket || !prefix || !haveCredentials) {
   console.error('usage: node scripts/bench/put-floor.mjs DIR ENDPOINT BUCKET PREFIX (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY set)');
   process.exit(2);
 }
 const t0 = performance.now();
 const url = new URL(endpoint);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-const hmac = (key, s) => crypto.createHmac('sha256', key).update(s).digest();
-const sha256 = (s) => crypto.createHash('sha256').update(s).digest('hex');
-let keyDay = '';
-let signingKey;
-const encode = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`).replace(/%2F/g, '/');
 
 function put(key, body) {
-  const amzDate = new Date().toISOString().replace(/[-:]|\.\d{3}/g, '');
-  const day = amzDate.slice(0, 8);
-  if (day !== keyDay) {
-    signingKey = hmac(hmac(hmac(hmac(`AWS4${secret}`, day), region), 's3'), 'aws4_request');
-    keyDay = day;
-  }
   const md5 = crypto.createHash('md5').update(body).digest('base64');
-  const pathName = `/${bucket}/${encode(key)}`;
-  const headers = { 'content-length': String(body.length), 'content-md5': md5, host: url.host, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-date': amzDate };
-  const names = Object.keys(headers).sort();
-  const canonical = ['PUT', pathName, '', ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), 'UNSIGNED-PAYLOAD'].join('\n');
-  const scope = `${day}/${region}/s3/aws4_request`;
-  const signature = hmac(signingKey, ['AWS4-HMAC-SHA256', amzDate, scope, sha256(canonical)].join('\n')).toString('hex');
-  headers.authorization = `AWS4-HMAC-SHA256 Credential=${akid}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}`;
+  const pathName = `/${bucket}/${encodePath(key)}`;
+  const headers = sign('PUT', pathName, '', { 'content-length': String(body.length), 'content-md5': md5, host: url.host });
   return new Promise((resolve, reject) => {
     const req = http.request({ host: url.hostname, port: url.port, method: 'PUT', path: pathName, headers, agent }, (res) => {
       res.resume();

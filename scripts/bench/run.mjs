@@ -18,7 +18,9 @@
  * bare signed PUTs over http.request, no s3x code; not a peer). S5 (delete): aws-cli `s3 rm --recursive`,
  * rclone `delete`, s3cmd `del --recursive`; the 10,000 objects are seeded again (by s3x upload, untimed)
  * before every run. S6 (download): aws-cli `s3 cp --recursive`, rclone `copy`, s3cmd `get --recursive`
- * from a set uploaded once; every run is compared byte for byte with the source tree.
+ * from a set uploaded once, and for S6s Node's floor (small-get-floor.mjs: bare signed GETs over
+ * http.get, written with fs.promises.writeFile; not a peer); every run is compared byte for byte
+ * with the source tree.
  * S9 (S9u, S9d, S9t): s3x alone under --bwlimit 20MiB/s (upload, download) and --tpslimit 50, ~10 s
  * each; the rate the run reports about itself ÷ the limit (target within 5%).
  * H1–H5, H5l (hedged requests, issue 14; not in the default set: `--scenarios H`): s3x alone
@@ -159,6 +161,9 @@ if (have('rclone')) {
 
 // S1 only: Node's floor, 2,000 bare signed PUTs with no s3x code (put-floor.mjs); not a peer
 const nodeFloor = { name: 'node floor (bare http PUTs)', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/put-floor.mjs'), d, endpoint, b, p] };
+// S6s only: Node's floor for small GETs written to files, with no s3x code (small-get-floor.mjs); not a peer
+const getFloor = { name: 'node floor (bare http GETs)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/small-get-floor.mjs'), endpoint, b, p, o] };
+const floors = [nodeFloor.name, getFloor.name];
 
 // S5 / S6: delete-prefix and download. cmd(bucket, prefix, outDir) → argv.
 const s3xBin = [process.execPath, path.join(ROOT, 'bin/s3x.js')];
@@ -385,7 +390,7 @@ for (const sc of chosen) {
   }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = withBase(spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
-    : spec.op === 'download' ? downloadTools : spec.op === 'ls' ? lsTools
+    : spec.op === 'download' ? (sc === 'S6s' ? [...downloadTools, getFloor] : downloadTools) : spec.op === 'ls' ? lsTools
       : spec.hedge ? hedgeTools[spec.hedge] : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
         : sc === 'S1' ? [...tools, nodeFloor] : tools);
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
@@ -541,8 +546,10 @@ for (const sc of chosen) {
     for (const r of rows.filter((x) => x !== base && !x.tool.endsWith('@base'))) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
     continue;
   }
-  const peers = rows.filter((r) => !r.tool.startsWith('s3x') && r.tool !== 'sdk-plain' && r.tool !== nodeFloor.name).sort((a, b) => a.wall - b.wall);
+  const peers = rows.filter((r) => !r.tool.startsWith('s3x') && r.tool !== 'sdk-plain' && !floors.includes(r.tool)).sort((a, b) => a.wall - b.wall);
   ratioRow(sc, `s3x ÷ fastest peer (${peers[0]?.tool})`, s3x, peers[0]);
+  const floor = rows.find((r) => floors.includes(r.tool));
+  if (floor) ratioRow(sc, `s3x ÷ ${floor.tool} (no s3x code; does less)`, s3x, floor);
   if (sc === 'S6l') {
     ratioRow(sc, 's3x ÷ rclone (both verify MD5)', s3x, peers.find((r) => r.tool.startsWith('rclone')));
     ratioRow(sc, 's3x --no-verify ÷ s5cmd (neither verifies)', rows.find((r) => r.tool === 's3x --no-verify'), peers.find((r) => r.tool.startsWith('s5cmd')));
