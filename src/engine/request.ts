@@ -182,11 +182,9 @@ export class RequestEngine {
     hedgeConfig: HedgeConfig | undefined = NO_HEDGE,
   ) {
     this.hedge = hedgeConfig ?? NO_HEDGE;
-    // the bucket starts full: a run of few large parts earns a hedge only every 20 requests (its
-    // first stalled part would wait for the deadline: test/e2e/hedge.test.ts "early in a run"),
-    // and with 5% of answers late (bench H3) the late ones queued for tokens: starting with 2
-    // left 21-53 of ~95 per run cut after 3x the median, starting full 9-13 (docs/benchmarks.md)
-    this.budget = new HedgeBudget(this.hedge.budgetFraction, this.hedge.budgetBurst, this.hedge.budgetBurst);
+    // two hedges in reserve: a run of few large parts earns one only every 20 requests, and its
+    // first stalled part would wait for the deadline (test/e2e/hedge.test.ts "early in a run")
+    this.budget = new HedgeBudget(this.hedge.budgetFraction, this.hedge.budgetBurst, 2);
     // retries sleeping at once each listen (sleep); attempts share the one listener below
     setMaxListeners(0, runSignal);
     runSignal.addEventListener('abort', () => {

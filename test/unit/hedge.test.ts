@@ -313,16 +313,6 @@ describe('RequestEngine: hedged requests', () => {
     }
   });
 
-  it('the budget starts full: a run\'s first stragglers are hedged before it earned the tokens (bench H3)', async () => {
-    const store = new FakeStore('ep1');
-    const { engine, reports } = setup([store], { budgetFraction: 0.05, budgetBurst: 10 }, undefined, { tailFloorMs: 100 });
-    await warm(engine, 20); // 20 requests earn one hedge
-    store.script(...Array.from({ length: 4 }, (): Step => ({ op: 'putObject', hang: 'reason' })));
-    await Promise.all(Array.from({ length: 4 }, (_, i) => engine.run(put(`early${i}`))));
-    expect(engine.hedged).toBe(4);
-    expect(reports.filter((r) => r.key.startsWith('early')).map((r) => r.attempts)).toEqual([1, 1, 1, 1]);
-  });
-
   it('when every request turns slow at once, hedges stay within the budget (fraction × requests + burst)', async () => {
     const store = new FakeStore('ep1');
     const { engine, reports } = setup([store], { budgetFraction: 0.05, budgetBurst: 1 });
@@ -418,11 +408,10 @@ describe('--hedge-after and the table', () => {
     for (const bad of ['5', '0%', '0', '51%', '-5%', 'p95', '', '5 %', '1e-2']) expect(() => parseHedgeBudget(bad), bad).toThrow(/^--hedge-budget: .* must be a share of requests above 0 and at most 50%/);
   });
 
-  it('the budget follows --hedge-budget: with every first copy stalled, 20% sends several times the hedges 5% does (9 vs 3)', async () => {
+  it('the budget follows --hedge-budget: with every first copy stalled, 20% sends about four times the hedges 5% does', async () => {
     const hedgesWith = async (budgetFraction: number): Promise<number> => {
       const store = new FakeStore('ep1');
-      // a burst of 2 (the bucket starts full): the fraction, not the reserve, decides here
-      const { engine } = setup([store], { budgetFraction, budgetBurst: 2 }, undefined, { tailFloorMs: 100 });
+      const { engine } = setup([store], { budgetFraction }, undefined, { tailFloorMs: 100 });
       await warm(engine, 20);
       for (let batch = 0; batch < 10; batch++) {
         // each batch's first copies take the stalls; hedges and retries answer at once
@@ -432,12 +421,10 @@ describe('--hedge-after and the table', () => {
       return engine.hedged;
     };
     const [low, high] = [await hedgesWith(0.05), await hedgesWith(0.2)];
-    // 60 requests earn 3 (5%) or 12 (20%) hedges, + the 2 the bucket starts with; the 40 stalled
-    // ones alone earn 8 at 20% (the warm-up's earnings above the burst are not kept)
+    // 60 requests earn 3 (5%) or 12 (20%) hedges, + 2 in reserve
     expect(low).toBeLessThanOrEqual(0.05 * 60 + 2);
-    expect(high).toBeGreaterThanOrEqual(0.2 * 40);
+    expect(high).toBeGreaterThanOrEqual(0.2 * 60);
     expect(high).toBeLessThanOrEqual(0.2 * 60 + 2);
-    expect(high).toBeGreaterThanOrEqual(2 * low);
   });
 
   it('the request table shows each attempt\'s deadline and whether the request was hedged', async () => {
