@@ -11,12 +11,12 @@
  * `--tpslimit` counts them in the engine (engine/request.ts).
  */
 import { Readable } from 'node:stream';
-import { FileRange } from '../fs/file-range.js';
 import type {
   CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, GetObjectInput,
   GetObjectOutput, HeadObjectInput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
   ListPartsInput, ListPartsOutput, ObjectBody, ObjectStore, PutObjectInput, PutOutput, StoreBody, UploadPartInput,
 } from './object-store.js';
+import { bodyStream } from './signed-http.js';
 import { chunkBytesFor, type BodyLimit } from './limits.js';
 import type { TokenBucket } from './token-bucket.js';
 
@@ -61,7 +61,7 @@ export function limitedBody(body: StoreBody, contentLength: number, buckets: rea
   return () => {
     const closed = new AbortController();
     const pacer = new Pacer(buckets, AbortSignal.any([signal, closed.signal]), contentLength);
-    const source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> = Buffer.isBuffer(body) ? [body] : ((body instanceof FileRange ? body.stream() : body()) as AsyncIterable<Uint8Array | string>);
+    const source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> = Buffer.isBuffer(body) ? [body] : (bodyStream(body) as AsyncIterable<Uint8Array | string>);
     let wake: (() => void) | undefined;
     const out = new Readable({
       read() { const w = wake; wake = undefined; w?.(); },

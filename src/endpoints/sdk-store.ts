@@ -14,7 +14,7 @@ import type {
   GetObjectOutput, HeadObjectInput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
   ListPartsInput, ListPartsOutput, ObjectBody, PutObjectInput, PutOutput, StoreBody, UploadPartInput,
 } from './object-store.js';
-import { FileRange } from '../fs/file-range.js';
+import { bodyStream } from './signed-http.js';
 import { sdkSseC, sdkStoredHeaders } from './object-header-wire.js';
 
 /** `{ name: value }` for the defined values only. */
@@ -25,7 +25,7 @@ function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Ex
 }
 
 export async function putObject(client: S3Client, p: PutObjectInput, signal: AbortSignal): Promise<PutOutput> {
-  const body = p.body instanceof FileRange ? p.body.stream() : typeof p.body === 'function' ? p.body() : p.body;
+  const body = Buffer.isBuffer(p.body) ? p.body : bodyStream(p.body);
   const out = await client.send(new PutObjectCommand({
     Bucket: p.bucket, Key: p.key, Body: body as PutObjectCommandInput['Body'], ContentLength: p.contentLength, ContentType: p.contentType, ContentMD5: p.contentMd5, Metadata: p.metadata,
     ...sdkStoredHeaders(p.headers),
@@ -34,7 +34,7 @@ export async function putObject(client: S3Client, p: PutObjectInput, signal: Abo
 }
 
 export async function uploadPart(client: S3Client, p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
-  const body = p.body instanceof FileRange ? p.body.stream() : typeof p.body === 'function' ? p.body() : p.body;
+  const body = Buffer.isBuffer(p.body) ? p.body : bodyStream(p.body);
   const out = await client.send(new UploadPartCommand({
     Bucket: p.bucket, Key: p.key, UploadId: p.uploadId, PartNumber: p.partNumber, Body: body as PutObjectCommandInput['Body'], ContentLength: p.contentLength, ContentMD5: p.contentMd5,
     ...sdkSseC(p.sseC),

@@ -102,6 +102,11 @@ function putResult(res: Answer): PutResult {
  */
 export type SignedBody = Buffer | FileRange | (() => NodeJS.ReadableStream);
 
+/** A body that is not bytes, as a fresh stream (for senders that take one: node:http, the SDK, a bandwidth limit). */
+export function bodyStream(body: Exclude<SignedBody, Buffer>): NodeJS.ReadableStream {
+  return body instanceof FileRange ? body.stream() : body();
+}
+
 /** PutObject parameters. */
 export interface PutObjectParams {
   bucket: string;
@@ -532,7 +537,7 @@ export class SignedHttpClient {
         else {
           // pipe() by hand, counting: a stream longer than content-length would leave stray
           // bytes on a keep-alive socket (read as the next request); a shorter one would hang
-          const s = (stream = (body instanceof FileRange ? body.stream() : body()) as BodyStream);
+          const s = (stream = bodyStream(body) as BodyStream);
           let sent = 0;
           const resume = (): void => { s.resume(); };
           s.on('error', finish);

@@ -6,8 +6,9 @@
  * pages the kernel faults in and zeroes. Uploading 4 × 64 MiB that way took 1.3 s of system CPU
  * (72,000 minor faults) against s5cmd's 0.26 s (2,400), which streams from the file; the second
  * read of a range just hashed comes from the page cache (docs/benchmarks.md, fourth session of
- * 2026-12-02). What is sent is still what was hashed: the request carries the hash's Content-MD5, so a server
- * refuses bytes that changed in between (BadDigest) and the caller checks the file unchanged.
+ * 2026-12-02). What is sent is still what was hashed: the request carries the hash's
+ * Content-MD5, so a server refuses bytes that changed in between (BadDigest) and the caller
+ * checks the file unchanged.
  */
 import fs from 'node:fs';
 import { ChunkPool } from './chunk-pool.js';
@@ -16,7 +17,10 @@ import { ChunkPool } from './chunk-pool.js';
 export const RANGE_CHUNK_BYTES = 512 * 1024;
 /** Chunks read ahead of the socket per request: one is written while the next is read. */
 const CHUNKS_AHEAD = 2;
-/** Free chunks kept for the next requests (8 MiB); more are left to the collector. */
+/**
+ * Free chunks kept for the next requests (8 MiB; more are left to the collector). A chunk goes
+ * back only once its write called back: no socket reads it any more.
+ */
 const chunks = new ChunkPool(RANGE_CHUNK_BYTES, 16);
 
 /** `len` bytes of the file at `path` from `start`. */
@@ -34,10 +38,6 @@ export class ShortRead extends Error {
   readonly code = 'BodyLengthMismatch'; // not retried: the next attempt would read as few bytes
   constructor(readonly path: string) { super(`${path}: shorter than the range asked for`); }
 }
-
-const takeChunk = (): Buffer => chunks.take();
-/** Only a chunk whose write called back comes here: no socket reads it any more. */
-const giveChunk = (b: Buffer): void => chunks.give(b);
 
 /** A sink that calls back once it no longer needs the chunk (net.Socket#write does, with or without an error). */
 export type ChunkWrite = (chunk: Buffer, done: (err?: Error | null) => void) => void;
@@ -66,26 +66,31 @@ export class RangePump {
     const fh = await fs.promises.open(path, 'r');
     try {
       for (let pos = 0; pos < len && !this.stopped;) {
-        while (this.inFlight >= CHUNKS_AHEAD && !this.stopped) await new Promise<void>((res) => { this.wake = res; });
+        await this.writesBelow(CHUNKS_AHEAD);
         if (this.stopped) return;
         const n = Math.min(RANGE_CHUNK_BYTES, len - pos);
-        const chunk = takeChunk();
-        if (!(await this.fill(fh, chunk, n, start + pos))) { giveChunk(chunk); return; }
+        const chunk = chunks.take();
+        if (!(await this.fill(fh, chunk, n, start + pos))) { chunks.give(chunk); return; }
         this.send(chunk, n);
         pos += n;
       }
-      while (this.inFlight > 0 && !this.stopped) await new Promise<void>((res) => { this.wake = res; });
+      await this.writesBelow(1);
       this.finished = !this.stopped;
     } finally {
       await fh.close();
     }
   }
 
+  /** Until fewer than `n` writes await their callback, or it stopped. */
+  private async writesBelow(n: number): Promise<void> {
+    while (this.inFlight >= n && !this.stopped) await new Promise<void>((res) => { this.wake = res; });
+  }
+
   /** Reads n bytes at `at` into the chunk; false if stopped meanwhile; ShortRead if the file ends first. */
   private async fill(fh: fs.promises.FileHandle, chunk: Buffer, n: number, at: number): Promise<boolean> {
     for (let got = 0; got < n;) {
       const { bytesRead } = await fh.read(chunk, got, n - got, at + got);
-      if (bytesRead === 0) { giveChunk(chunk); throw new ShortRead(this.range.path); }
+      if (bytesRead === 0) { chunks.give(chunk); throw new ShortRead(this.range.path); }
       got += bytesRead;
     }
     return !this.stopped;
@@ -95,7 +100,7 @@ export class RangePump {
     this.inFlight++;
     this.write(n === chunk.length ? chunk : chunk.subarray(0, n), (err) => {
       this.inFlight--;
-      giveChunk(chunk);
+      chunks.give(chunk);
       if (err) this.stopped = true;
       this.wake?.();
     });

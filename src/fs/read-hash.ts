@@ -9,8 +9,6 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { ShortRead } from './file-range.js';
 
-export { ShortRead };
-
 /** Bytes the worker reads per call, into the one buffer it keeps. */
 const WORKER_READ_BYTES = 1024 * 1024;
 

@@ -7,7 +7,8 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { etagIsNotMd5, md5FromEtag, md5OfFile } from '../fs/md5.js';
-import { readHashPool, ShortRead } from '../fs/read-hash.js';
+import { ShortRead } from '../fs/file-range.js';
+import { readHashPool } from '../fs/read-hash.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import { Interrupted, RequestFailed, type RequestEngine } from '../engine/request.js';

@@ -9,7 +9,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { ReadHashPool, ShortRead } from '../../src/fs/read-hash.js';
+import { ShortRead } from '../../src/fs/file-range.js';
+import { ReadHashPool } from '../../src/fs/read-hash.js';
 
 let dir: string;
 let file: string;
