@@ -74,6 +74,13 @@ const HEDGE_MAX_STRETCH = 4;
  * hedged within 3× its expected time while the p95 says later.
  */
 const HEDGE_MEDIAN_CAP = 2;
+/**
+ * A small straggler whose hedge was refused is cut and sent again once it has run CUT_MEDIANS ×
+ * its endpoint's median (then stretched as the hedge time): past the healthy gateway's p95
+ * (1.7-2.0× the median, bench H5), and the cut time does not follow the p95 down as cut requests
+ * leave the tail uncounted.
+ */
+const CUT_MEDIANS = 2;
 
 export class DeadlineEstimator {
   private latencyMsEst: number;
@@ -153,6 +160,12 @@ export class DeadlineEstimator {
       return this.bandwidthSamples >= LARGE_COLD_SAMPLES ? this.expectedMs(bytes, concurrency) * LARGE_COLD_FACTOR * this.hedgeStretch : undefined;
     }
     return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)! * this.hedgeStretch;
+  }
+
+  /** When a small request whose hedge was refused is cut and sent again, ms (engine/request.ts resendRefused); undefined for large ones and while too few samples say it. */
+  cutAfterMs(bytes: number): number | undefined {
+    if (!this.tailKnown(bytes)) return undefined;
+    return CUT_MEDIANS * this.smallMs.quantile(0.5)! * this.hedgeStretch;
   }
 
   /**

@@ -40,6 +40,8 @@ export interface HedgeHooks<T> {
   afterBodyWaitMs(): number | undefined;
   /** the first copy answered while hedges of it were in flight: they were sent too early */
   hedgesLost(): void;
+  /** a hedge was refused and none is in flight: cut the first copy to be sent again instead (the engine decides whether); true when it did */
+  cutInstead(): boolean;
 }
 
 export class HedgedAttempt<T> {
@@ -101,6 +103,8 @@ export class HedgedAttempt<T> {
     const ac = new AbortController();
     const { sent, answer } = this.hooks.sendHedge(ac);
     if (!sent) {
+      // cut: the first copy rejects, and the race with it
+      if (this.inFlight === 0 && this.hooks.cutInstead()) return;
       this.timer = setTimeout(() => this.fire(), clampTimerMs(Math.max(ASK_AGAIN_MIN_MS, this.afterMs * ASK_AGAIN_SHARE)));
       return;
     }

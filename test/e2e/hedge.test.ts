@@ -42,7 +42,7 @@ afterAll(async () => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true });
 });
 
-type Rec = { type: string; op?: string; key?: string; attempts?: number; hedged?: number; hedgeWon?: boolean | number; hedgeBytes?: number; requests?: number; retries?: number; deadlinesMs?: number[] };
+type Rec = { type: string; op?: string; key?: string; attempts?: number; hedged?: number; hedgeWon?: boolean | number; hedgeBytes?: number; requests?: number; retries?: number; deadlinesMs?: number[]; cutMs?: number };
 
 async function proxy(faults: FaultSpec): Promise<FaultProxy> {
   const p = await startFaultProxy({ target: env.endpoints[0]!, faults });
@@ -140,6 +140,32 @@ describe('hedged requests', () => {
     expect(p.stats().stalled).toBeGreaterThan(0);
     expect(summary.hedged).toBeGreaterThan(0);
     expect(summary.hedged).toBeLessThanOrEqual(Math.floor(0.05 * summary.requests!) + 10);
+  });
+
+  it('a straggler beyond the budget is cut and sent again at once, not left to its deadline: one more copy, byte-exact', async () => {
+    const late: Record<string, Buffer> = {};
+    for (let i = 0; i < WARM; i++) late[`a${String(i).padStart(3, '0')}.bin`] = crypto.randomBytes(600);
+    for (let i = 0; i < 5; i++) late[`z${i}.bin`] = crypto.randomBytes(700 + i);
+    const t = makeTree(late);
+    dirs.push(t);
+    // one request at a time: each z file's first copy (arrivals 1, 3, 5, ...) stalls and its next copy answers
+    const p = await proxy({ match: /^PUT \/[^/]+\/cutresend\/z/, stallNth: [1, 3, 5, 7, 9] });
+    const r = await runCli(env, ['upload', t, bucket, 'cutresend', '--endpoint-url', p.url, '--json', '-c', '1', '--hedge-budget', '0.1%']);
+    expect(r.code).toBe(0);
+    const z = records(r.stdout).filter((x) => x.type === 'request' && /\/z\d\.bin$/.test(x.key ?? ''));
+    expect(z).toHaveLength(5);
+    // the budget (its reserve) hedged the first ones; the rest were cut and sent again instead
+    const resent = z.filter((x) => x.hedged === 0);
+    expect(resent.length).toBeGreaterThanOrEqual(1);
+    // cut before its first deadline ran out (a deadline's cut and retry would send two copies too)
+    for (const x of resent) {
+      expect(x.attempts).toBe(2);
+      expect(x.cutMs!).toBeLessThan(x.deadlinesMs![0]!);
+    }
+    // two copies of each z file, never a third: no cut waited for a deadline and a retry
+    expect(p.stats().stalled).toBe(5);
+    expect(p.stats().matched).toBe(10);
+    await expectExact(bucket, 'cutresend/', late);
   });
 
   it('--hedge-budget: a bad value is refused with one line and exit 2 before anything is sent', async () => {

@@ -313,6 +313,51 @@ describe('RequestEngine: hedged requests', () => {
     }
   });
 
+  it('a straggler whose hedge the budget refused is cut at its cut time once a later request answered, and sent again at once: no hedge, no retry spent', async () => {
+    const store = new FakeStore('ep1');
+    // a burst below one hedge: the budget refuses every hedge
+    const { engine, endpoints, reports } = setup([store], { budgetBurst: 0.5 });
+    await warm(engine);
+    store.script({ op: 'putObject', hang: 'reason' });
+    await Promise.all([engine.run(put('stuck')), engine.run(put('later'))]);
+    const stuck = store.calls.filter((c) => (c.input as { key?: string })?.key === 'stuck');
+    expect(stuck.map((c) => c.outcome)).toEqual(['error', 'ok']);
+    expect((stuck[0]!.abortReason as Error).name).toBe('CutAndResent');
+    const r = reports.find((x) => x.key === 'stuck')!;
+    expect(r).toMatchObject({ ok: true, attempts: 2, hedged: 0 });
+    // cut at its cut time (2 × the median, stretched), well before the first deadline; resent at once
+    expect(r.cutMs!).toBeGreaterThanOrEqual(Math.floor(endpoints[0]!.estimator.cutAfterMs(3)!));
+    expect(r.cutMs!).toBeLessThan(r.deadlinesMs[0]!);
+    expect(r.totalMs - r.cutMs!).toBeLessThanOrEqual(20);
+    expect(engine.hedged).toBe(0);
+
+    // once per request, and under --retries 0 never: the deadline cuts it, as without hedging
+    store.script({ op: 'putObject', hang: 'reason' }, { op: 'putObject' }, { op: 'putObject', hang: 'reason' });
+    // --retries 1: the deadline's retry is its one (the cut spent none)
+    await Promise.all([engine.run(put('twice', { retries: 1 })), engine.run(put('later2'))]);
+    const twice = store.calls.filter((c) => (c.input as { key?: string })?.key === 'twice');
+    expect(twice.map((c) => (c.abortReason as Error | undefined)?.name)).toEqual(['CutAndResent', 'DeadlineExceeded', undefined]);
+    store.script({ op: 'putObject', hang: 'reason' });
+    const noRetry = await Promise.allSettled([engine.run(put('none', { retries: 0 })), engine.run(put('later3'))]);
+    expect(noRetry[0].status).toBe('rejected');
+    const none = store.calls.filter((c) => (c.input as { key?: string })?.key === 'none');
+    expect(none.map((c) => (c.abortReason as Error).name)).toEqual(['DeadlineExceeded']);
+  });
+
+  it('with the budget spent, requests slow all at once are not cut: only one with nothing started after it, and its copy finds the endpoint slow too', async () => {
+    const store = new FakeStore('ep1');
+    const { engine } = setup([store], { budgetBurst: 0.5 });
+    await warm(engine);
+    // 4 first copies and the one copy sent again all hang: nothing answers, so nothing is overtaken
+    store.script(...Array.from({ length: 5 }, (): Step => ({ op: 'putObject', hang: 'reason' })));
+    await Promise.all(Array.from({ length: 4 }, (_, i) => engine.run(put(`s${i}`))));
+    const cuts = store.calls.filter((c) => (c.input as { key?: string })?.key?.startsWith('s') && c.abortReason !== undefined)
+      .map((c) => (c.abortReason as Error).name);
+    expect(cuts.filter((n) => n === 'CutAndResent')).toHaveLength(1);
+    expect(cuts.filter((n) => n === 'DeadlineExceeded')).toHaveLength(4);
+    expect(engine.hedged).toBe(0);
+  });
+
   it('when every request turns slow at once, hedges stay within the budget (fraction × requests + burst)', async () => {
     const store = new FakeStore('ep1');
     const { engine, reports } = setup([store], { budgetFraction: 0.05, budgetBurst: 1 });
