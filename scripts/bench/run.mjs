@@ -412,7 +412,9 @@ for (const sc of chosen) {
   }
   const runs = Object.fromEntries(scTools.map((t) => [t.name, []]));
   for (let rep = 0; rep < (spec.reps ?? REPS); rep++) {
-    for (const t of scTools) {
+    // every other rep in reverse order: a tool always run first (or right after a given other)
+    // would carry whatever the gateway still does from the run before into its ratio
+    for (const t of rep % 2 === 0 ? scTools : [...scTools].reverse()) {
       if (spec.faults) proxy.setFaults(t.faults ? t.faults(rep) : t.stall ? { match: /^PUT /, stallFraction: t.stall, seed: rep + 1 } : {});
       const home = fs.mkdtempSync(path.join(work, 'home-'));
       t.setup?.(home);

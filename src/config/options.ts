@@ -160,5 +160,6 @@ export function parseHedgeAfter(text: string): number {
   const m = /^p?(\d{2}(?:\.\d+)?)$/i.exec(text.trim());
   const pct = m ? Number(m[1]) : Number.NaN;
   if (!(pct >= 50 && pct <= 99.9)) throw new UsageError(`--hedge-after: '${text}' must be a percentile from p50 to p99.9, e.g. p95`);
-  return pct / 100;
+  // two integers divided, so p99.9 is 0.999 (99.9 / 100 is 0.9990000000000001, past the run's check)
+  return Math.round(pct * 1e6) / 1e8;
 }

@@ -437,8 +437,12 @@ describe('RequestEngine: large requests', () => {
 
 describe('--hedge-after and the table', () => {
   it('--hedge-after takes p50–p99.9 (with or without the p); anything else is a usage error', async () => {
-    const { parseHedgeAfter } = await import('../../src/config/options.js');
+    const { parseHedgeAfter, resolveConnection } = await import('../../src/config/options.js');
     expect(parseHedgeAfter('p95')).toBeCloseTo(0.95, 9);
+    // the whole range passes the run's own check too (99.9 / 100 is 0.9990000000000001)
+    for (const ok of ['p50', 'p99.9', '99.9', 'p97.5']) {
+      expect(() => resolveConnection({ hedge: { afterQuantile: parseHedgeAfter(ok) } }, {}), ok).not.toThrow();
+    }
     expect(parseHedgeAfter('P99.9')).toBeCloseTo(0.999, 9);
     expect(parseHedgeAfter('90')).toBeCloseTo(0.9, 9);
     for (const bad of ['p100', 'p5', 'x95', '', 'p95%', '0.95']) expect(() => parseHedgeAfter(bad), bad).toThrow(/--hedge-after: .* must be a percentile from p50 to p99\.9/);
