@@ -269,10 +269,11 @@ export class Downloader {
     try {
       const got = await this.fetchTo(o, tmp, target);
       written = got.path;
-      if (got.mtime) await fs.promises.utimes(written, got.mtime, got.mtime);
-      // one syscall, kept inline (40–60 µs a file in S6s profiles); what the thread pool's
-      // hand-off cost on two machines is in fs/new-file.ts
-      fs.renameSync(written, target);
+      if (!got.renamed) {
+        if (got.mtime) await fs.promises.utimes(written, got.mtime, got.mtime);
+        // one syscall, kept inline (40–60 µs a file in S6s profiles)
+        fs.renameSync(written, target);
+      }
       renamed = true;
       this.progress.filesDone++;
     } finally {
@@ -288,11 +289,15 @@ export class Downloader {
   /**
    * Fetches the object the way its size calls for, into `tmp` (a streamed GET: into a file of
    * its own beside `target`); returns that file and the mtime still to set (the GET's
-   * Last-Modified, else the listing's), undefined when there is none or it is set already.
+   * Last-Modified, else the listing's), undefined when there is none or it is set already;
+   * `renamed`: the file is at `target` already (a small object: written and renamed in one job).
    */
-  private async fetchTo(o: ListedObject, tmp: string, target: string): Promise<{ path: string; mtime: Date | undefined }> {
+  private async fetchTo(o: ListedObject, tmp: string, target: string): Promise<{ path: string; mtime: Date | undefined; renamed?: true }> {
     const mode = fetchMode(o.bytes, o.etag, { ...this.plan, sseC: this.opts.sseC !== undefined });
-    if (mode === 'buffered') return { path: tmp, mtime: await this.fetchBuffered(o, tmp) };
+    if (mode === 'buffered') {
+      await this.fetchBuffered(o, tmp, target);
+      return { path: tmp, mtime: undefined, renamed: true };
+    }
     if (mode === 'ranged') return { path: tmp, mtime: await this.getRangedChecked(o, tmp) ?? o.lastModified };
     const got = await this.fetchStreamed(o, target);
     return { path: got.path, mtime: got.lastModified ?? o.lastModified };
@@ -316,20 +321,19 @@ export class Downloader {
     }
   }
 
-  /** A small object: read into memory in its slot, then written in one go, its mtime with it. */
-  private async fetchBuffered(o: ListedObject, tmp: string): Promise<undefined> {
+  /** A small object: read into memory in its slot, then written to `tmp` in one go, its mtime with it, and renamed to `target`. */
+  private async fetchBuffered(o: ListedObject, tmp: string, target: string): Promise<void> {
     const got = await this.run.slots.run(() => this.run.engine.run({
       op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
       // into memory, written once by the caller: a hedge's copy never reaches the file
       hedge: true,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
-    // through the thread pool: the main thread reads sockets while the file is made (fs/new-file.ts)
+    // on a worker thread: the main thread reads sockets while the file is made (fs/new-file.ts)
     this.dirs.recheck(path.dirname(tmp));
-    await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified);
+    await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified, target);
     this.progress.bytesDone += got.data.length;
     this.filesBytes += got.data.length;
-    return undefined;
   }
 
   /**

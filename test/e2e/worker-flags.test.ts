@@ -1,5 +1,6 @@
 /**
- * The library's worker thread (src/fs/read-hash.ts: large files' parts hashed) in a
+ * The library's worker threads (src/fs/read-hash.ts: large files' parts hashed; src/fs/new-file.ts:
+ * small downloads written) in a
  * process started with flags of its own. A worker inherits its parent's execArgv, and with
  * `--input-type=module` (a library user's `node -e`) the worker's CommonJS source was parsed as a
  * module: "require is not defined", every large upload failed. Runs the built dist/ (`npm test`
@@ -27,5 +28,15 @@ const got = await new ReadHashPool(1).hashRange(${JSON.stringify(file)}, 10, 500
 console.log(got.toString('hex'));`;
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     expect(out.trim()).toBe(`${crypto.createHash('md5').update(bytes.subarray(10, 50_010)).digest('hex')}`);
+  });
+
+  it('a small file is written and renamed in a process started with --input-type=module', () => {
+    const target = path.join(dir, 'small.bin');
+    const mod = pathToFileURL(path.resolve('dist/fs/new-file.js')).href;
+    const script = `import { writeNewFile } from ${JSON.stringify(mod)};
+await writeNewFile(${JSON.stringify(path.join(dir, '.small.tmp'))}, Buffer.from('written'), new Date(0), ${JSON.stringify(target)});`;
+    execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(fs.readFileSync(target, 'utf8')).toBe('written');
+    expect(fs.statSync(target).mtimeMs).toBe(0);
   });
 });

@@ -1,8 +1,11 @@
-/** writeNewFile: one new file with its bytes and mtime; an existing name is refused and left alone. */
+/**
+ * writeNewFile: one new file with its bytes and mtime, renamed into place when asked, on a worker
+ * thread; an existing name is refused and left alone; a failed rename leaves the target as it was.
+ */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { writeNewFile } from '../../src/fs/new-file.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-newfile-'));
@@ -33,5 +36,41 @@ describe('writeNewFile', () => {
     fs.symlinkSync(path.join(dir, 'elsewhere'), path.join(dir, 'link'));
     await expect(writeNewFile(path.join(dir, 'link'), Buffer.from('x'))).rejects.toThrow(expect.objectContaining({ code: 'EEXIST' }));
     expect(fs.existsSync(path.join(dir, 'elsewhere'))).toBe(false);
+  });
+
+  it('renamed into place when asked: the target holds the bytes and the mtime, the temporary name is gone', async () => {
+    const tmp = path.join(dir, '.r.tmp');
+    const target = path.join(dir, 'r.bin');
+    fs.writeFileSync(target, 'an older copy');
+    const mtime = new Date('2023-01-02T03:04:05Z');
+    // a view into a larger buffer: only its own bytes are written
+    const pool = Buffer.from('xxxxpayloadyyyy');
+    await writeNewFile(tmp, pool.subarray(4, 11), mtime, target);
+    expect(fs.readFileSync(target, 'utf8')).toBe('payload');
+    expect(fs.statSync(target).mtime.getTime()).toBe(mtime.getTime());
+    expect(fs.existsSync(tmp)).toBe(false);
+    // the caller's buffer is still whole (a copy went to the worker)
+    expect(pool.toString()).toBe('xxxxpayloadyyyy');
+  });
+
+  it('a rename that fails rejects with its code and syscall; the target is left as it was', async () => {
+    const tmp = path.join(dir, '.d.tmp');
+    const target = path.join(dir, 'a-dir');
+    fs.mkdirSync(path.join(target, 'inside'), { recursive: true });
+    await expect(writeNewFile(tmp, Buffer.from('x'), undefined, target)).rejects.toMatchObject({ syscall: 'rename' });
+    expect(fs.readdirSync(target)).toEqual(['inside']);
+    // the temporary file is the caller's to remove
+    expect(fs.readFileSync(tmp, 'utf8')).toBe('x');
+  });
+
+  it('the syscalls run off the main thread: none of its fs calls is made for the file', async () => {
+    const spies = [vi.spyOn(fs.promises, 'open'), vi.spyOn(fs, 'openSync'), vi.spyOn(fs, 'renameSync')];
+    try {
+      await writeNewFile(path.join(dir, '.w.tmp'), Buffer.from('w'), new Date(), path.join(dir, 'w.bin'));
+      for (const s of spies) expect(s).not.toHaveBeenCalled();
+      expect(fs.readFileSync(path.join(dir, 'w.bin'), 'utf8')).toBe('w');
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
   });
 });
