@@ -2,27 +2,38 @@
 /**
  * Node's own floor for the large-download scenario (S6l): the client CPU of bare `http.get`
  * ranged GETs written to files, with no s3x code at all, to compare with `s3x download`'s.
- * Usage: node scripts/bench/get-floor.mjs [--raw] DIR PART_MIB URL... (URLs from `s3x presign`,
+ * Usage: node scripts/bench/get-floor.mjs [--raw [--md5]] DIR PART_MIB URL... (URLs from `s3x presign`,
  * one per object; each object is fetched as PART_MIB ranged parts, 16 in flight, ~1 MiB writev
  * batches like src/ops/download.ts). Prints the process's user+sys CPU seconds; writes DIR/0, …
+ * Or: ... DIR PART_MIB --s3 ENDPOINT BUCKET PREFIX: the objects under PREFIX/ (listed, signed by
+ * ./floor-sign.mjs; credentials from the environment), each written to DIR/<key after PREFIX/>,
+ * as `npm run bench` runs it for S6l (so it checks the tree like any download).
  * `--raw` (plain http only): no http module; a net.Socket's `onread` fills pooled 1 MiB buffers
  * that are written as they fill, so no body byte is copied or allocated per chunk in JS: the
  * floor of a body path that bypasses Node's HTTP parser (which copies every body chunk).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { encodePath, sign } from './floor-sign.mjs';
 
 const raw = process.argv[2] === '--raw';
-const [dir, partMiB, ...urls] = process.argv.slice(raw ? 3 : 2);
-if (!dir || !(Number(partMiB) > 0) || urls.length === 0) {
+// --md5 (after --raw): every body byte also goes through MD5 on this thread, part by part (the
+// CPU s3x's verification spends; the digests are not checked)
+const md5 = raw && process.argv[3] === '--md5';
+const [dir, partMiB, ...urls] = process.argv.slice(raw ? (md5 ? 4 : 3) : 2);
+const s3 = urls[0] === '--s3' ? { endpoint: new URL(urls[1] ?? ''), bucket: urls[2], prefix: urls[3] } : undefined;
+if (!dir || !(Number(partMiB) > 0) || urls.length === 0 || (s3 && !s3.prefix)) {
   console.error('usage: node scripts/bench/get-floor.mjs [--raw] DIR PART_MIB URL...');
   process.exit(2);
 }
 const partBytes = Number(partMiB) * 1024 * 1024;
+/** The headers of a GET of `url`: presigned, or signed here (--s3). */
+const headersFor = (url) => (s3 ? sign('GET', new URL(url).pathname, '', { host: new URL(url).host }) : {});
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-const get = (url, headers) => new Promise((resolve, reject) => http.get(url, { agent, headers }, resolve).on('error', reject));
+const get = (url, headers) => new Promise((resolve, reject) => http.get(url, { agent, headers: { ...headersFor(url), ...headers } }, resolve).on('error', reject));
 
 async function part(fh, url, start, end) {
   const res = await get(url, { range: `bytes=${start}-${end}` });
@@ -78,7 +89,9 @@ function rawPart(fh, url, start, end) {
         pump();
       });
     };
+    const hash = md5 ? crypto.createHash('md5') : undefined;
     const ship = () => {
+      hash?.update(cur.subarray(0, fill));
       queue.push({ buf: cur, len: fill, pos });
       pos += fill;
       cur = take();
@@ -106,17 +119,22 @@ function rawPart(fh, url, start, end) {
       return undefined;
     };
     const socket = net.connect({ host: u.hostname, port: Number(u.port || 80), onread: { buffer: () => cur.subarray(fill), callback: onread } },
-      () => socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\nRange: bytes=${start}-${end}\r\n\r\n`));
+      () => {
+        const signed = Object.entries(headersFor(url)).filter(([k]) => k !== 'host').map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        socket.write(`GET ${u.pathname}${u.search} HTTP/1.1\r\nHost: ${u.host}\r\n${signed}Range: bytes=${start}-${end}\r\n\r\n`);
+      });
     socket.on('error', reject);
   });
 }
 
-async function object(url, i) {
+async function object(url, i, name = String(i)) {
   const head = await get(url, { range: 'bytes=0-0' });
   head.resume();
   const size = Number(/\/(\d+)$/.exec(head.headers['content-range'] ?? '')?.[1]);
   if (!(size > 0)) throw new Error(`${url}: no size in Content-Range`);
-  const fh = await fs.promises.open(path.join(dir, String(i)), 'w');
+  const file = path.join(dir, name);
+  await fs.promises.mkdir(path.dirname(file), { recursive: true });
+  const fh = await fs.promises.open(file, 'w');
   try {
     await fh.truncate(size);
     const jobs = [];
@@ -128,8 +146,29 @@ async function object(url, i) {
   }
 }
 
+/** --s3: every key under PREFIX/ (ListObjectsV2 pages), as [url, name]. */
+async function listed() {
+  const q = (x) => encodeURIComponent(x).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const base = `${s3.endpoint.origin}/${s3.bucket}`;
+  const out = [];
+  for (let token; ;) {
+    const query = [...(token ? [`continuation-token=${q(token)}`] : []), 'list-type=2', `prefix=${q(`${s3.prefix}/`)}`].join('&');
+    const res = await new Promise((resolve, reject) => http.get(`${base}?${query}`, { agent, headers: sign('GET', `/${s3.bucket}`, query, { host: s3.endpoint.host }) }, resolve).on('error', reject));
+    let xml = '';
+    for await (const c of res) xml += c;
+    if (res.statusCode !== 200) throw new Error(`list: HTTP ${res.statusCode}`);
+    for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) {
+      const key = m[1].replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'");
+      out.push([`${base}/${encodePath(key)}`, key.slice(s3.prefix.length + 1)]);
+    }
+    token = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? /<NextContinuationToken>([^<]*)</.exec(xml)?.[1] : undefined;
+    if (!token) return out;
+  }
+}
+
 fs.mkdirSync(dir, { recursive: true });
-await Promise.all(urls.map(object));
+if (s3) await Promise.all((await listed()).map(([url, name], i) => object(url, i, name)));
+else await Promise.all(urls.map((url, i) => object(url, i)));
 agent.destroy();
 const cpu = process.cpuUsage();
 console.log(`user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`);

@@ -19,7 +19,8 @@
  * rclone `delete`, s3cmd `del --recursive`; the 10,000 objects are seeded again (by s3x upload, untimed)
  * before every run. S6 (download): aws-cli `s3 cp --recursive`, rclone `copy`, s3cmd `get --recursive`
  * from a set uploaded once, and for S6s Node's floor (small-get-floor.mjs: bare signed GETs over
- * http.get, written with fs.promises.writeFile; not a peer); every run is compared byte for byte
+ * http.get, written with fs.promises.writeFile; not a peer) and for S6l (get-floor.mjs --raw: 16 MiB
+ * ranged GETs read by bare sockets into pooled buffers, no MD5; compared with s3x --no-verify); every run is compared byte for byte
  * with the source tree.
  * S9 (S9u, S9d, S9t): s3x alone under --bwlimit 20MiB/s (upload, download) and --tpslimit 50, ~10 s
  * each; the rate the run reports about itself ÷ the limit (target within 5%).
@@ -163,7 +164,11 @@ if (have('rclone')) {
 const nodeFloor = { name: 'node floor (bare http PUTs)', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/put-floor.mjs'), d, endpoint, b, p] };
 // S6s only: Node's floor for small GETs written to files, with no s3x code (small-get-floor.mjs); not a peer
 const getFloor = { name: 'node floor (bare http GETs)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/small-get-floor.mjs'), endpoint, b, p, o] };
-const floors = [nodeFloor.name, getFloor.name];
+// S6l only: Node's floor for ranged GETs of 16 MiB (s3x's part size) read into pooled buffers by a
+// bare socket and written as they fill, no MD5, no s3x code (get-floor.mjs --raw); not a peer
+const rangedFloor = { name: 'node floor (raw ranged GETs, no MD5)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/get-floor.mjs'), '--raw', o, '16', '--s3', endpoint, b, p] };
+const rangedMd5Floor = { name: 'node floor (raw ranged GETs, MD5 of every byte)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/get-floor.mjs'), '--raw', '--md5', o, '16', '--s3', endpoint, b, p] };
+const floors = [nodeFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name];
 
 // S5 / S6: delete-prefix and download. cmd(bucket, prefix, outDir) → argv.
 const s3xBin = [process.execPath, path.join(ROOT, 'bin/s3x.js')];
@@ -390,7 +395,7 @@ for (const sc of chosen) {
   }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = withBase(spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
-    : spec.op === 'download' ? (sc === 'S6s' ? [...downloadTools, getFloor] : downloadTools) : spec.op === 'ls' ? lsTools
+    : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor] : [])] : spec.op === 'ls' ? lsTools
       : spec.hedge ? hedgeTools[spec.hedge] : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
         : sc === 'S1' ? [...tools, nodeFloor] : tools);
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
@@ -550,8 +555,11 @@ for (const sc of chosen) {
   }
   const peers = rows.filter((r) => !r.tool.startsWith('s3x') && r.tool !== 'sdk-plain' && !floors.includes(r.tool)).sort((a, b) => a.wall - b.wall);
   ratioRow(sc, `s3x ÷ fastest peer (${peers[0]?.tool})`, s3x, peers[0]);
-  const floor = rows.find((r) => floors.includes(r.tool));
-  if (floor) ratioRow(sc, `s3x ÷ ${floor.tool} (no s3x code; does less)`, s3x, floor);
+  // each floor against the s3x run doing the same (the ranged floor without MD5: s3x --no-verify)
+  for (const floor of rows.filter((r) => floors.includes(r.tool))) {
+    const mine = floor.tool === rangedFloor.name ? rows.find((r) => r.tool === 's3x --no-verify') : s3x;
+    ratioRow(sc, `${mine?.tool} ÷ ${floor.tool} (no s3x code; does less)`, mine, floor);
+  }
   if (sc === 'S6l') {
     ratioRow(sc, 's3x ÷ rclone (both verify MD5)', s3x, peers.find((r) => r.tool.startsWith('rclone')));
     ratioRow(sc, 's3x --no-verify ÷ s5cmd (neither verifies)', rows.find((r) => r.tool === 's3x --no-verify'), peers.find((r) => r.tool.startsWith('s5cmd')));
