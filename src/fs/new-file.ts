@@ -1,6 +1,6 @@
 /**
- * A new file written in one go on a worker thread: open (O_EXCL), write, mtime, close, and the
- * rename into place, as one job (./fs-thread.ts). For a small object (ops/download.ts buffers
+ * A new file written in one go on a worker thread: its directory checked again, open (O_EXCL),
+ * write, mtime, close, and the rename into place, as one job (./fs-thread.ts). For a small object (ops/download.ts buffers
  * those ≤ 256 KiB) every step is a syscall of a few µs to a few hundred (creating an inode on
  * ext4 spends CPU scanning recently deleted inodes). Made from the main thread they were either
  * blocking calls (measured slower: ~0.4–0.77 ms held per open on two machines) or four round trips
@@ -11,8 +11,16 @@
 import os from 'node:os';
 import { FsThreadPool, workerSource } from './fs-thread.js';
 
-/** The job: the file made (O_EXCL), written, its mtime set, closed, then renamed when asked. */
-const WRITE_SOURCE = workerSource('', `({ file, data, mtimeMs, renameTo }) => {
+/**
+ * The job: the directory checked (still at the real path it had when made safe), then the file
+ * made (O_EXCL), written, its mtime set, closed, and renamed when asked.
+ */
+const WRITE_SOURCE = workerSource(`const path = require('node:path');`, `({ file, data, mtimeMs, renameTo, dirReal }) => {
+  if (dirReal !== undefined) {
+    let now;
+    try { now = fs.realpathSync.native(path.dirname(file)); } catch {}
+    if (now !== dirReal) return { swapped: true, now };
+  }
   const fd = fs.openSync(file, 'wx', 0o666);
   try {
     for (let off = 0; off < data.length;) off += fs.writeSync(fd, data, off, data.length - off, off);
@@ -26,13 +34,26 @@ const WRITE_SOURCE = workerSource('', `({ file, data, mtimeMs, renameTo }) => {
 
 const writers = new FsThreadPool(WRITE_SOURCE, 'file writer', Math.min(4, Math.max(1, os.availableParallelism() - 1)));
 
+export interface NewFileOptions {
+  /** the file's mtime */
+  mtime?: Date | undefined;
+  /** renamed to this once written */
+  renameTo?: string | undefined;
+  /**
+   * The directory of `file` must still be at `real` (./safe-dirs.ts checkedReal), checked on the
+   * worker right before the open; else nothing is made and `refuse(now)` is thrown.
+   */
+  dir?: { real: string; refuse: (now: string | undefined) => Error } | undefined;
+}
+
 /**
- * Creates `file` (it must not exist) holding `data`, its mtime set to `mtime` when given, then
- * renames it to `renameTo` when given. On an error `file` may be left behind (the caller removes
- * its temporary file); `renameTo` is only ever replaced whole.
+ * Creates `file` (it must not exist) holding `data`, then sets its mtime and renames it as asked.
+ * On an error `file` may be left behind (the caller removes its temporary file); `renameTo` is
+ * only ever replaced whole.
  */
-export async function writeNewFile(file: string, data: Buffer, mtime?: Date, renameTo?: string): Promise<void> {
+export async function writeNewFile(file: string, data: Buffer, opts: NewFileOptions = {}): Promise<void> {
   // a copy of exactly these bytes, moved to the worker (a Buffer may view a larger shared pool)
   const bytes = new Uint8Array(data);
-  await writers.run({ file, data: bytes, mtimeMs: mtime?.getTime(), renameTo }, [bytes.buffer]);
+  const r = await writers.run({ file, data: bytes, mtimeMs: opts.mtime?.getTime(), renameTo: opts.renameTo, dirReal: opts.dir?.real }, [bytes.buffer]);
+  if (r.swapped === true) throw opts.dir!.refuse(typeof r.now === 'string' ? r.now : undefined);
 }

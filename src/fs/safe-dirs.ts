@@ -48,15 +48,26 @@ export class SafeDirs {
    * libuv's thread pool, which on a loaded machine costs a context switch per call.
    */
   recheck(dir: string): void {
-    const was = this.checked.get(dir);
-    if (was === undefined) throw new Error(`SafeDirs: ${dir} was never ensured`);
+    const was = this.checkedReal(dir);
     let now: string | undefined;
     try {
       now = fs.realpathSync.native(dir);
     } catch {
       now = undefined;
     }
-    if (now !== was) throw this.linked(dir, now === undefined ? 'is gone' : 'was replaced by a symbolic link');
+    if (now !== was) throw this.swapped(dir, now);
+  }
+
+  /** The real path `dir` had when `ensure` checked it: to compare with where a file is made (./new-file.ts). */
+  checkedReal(dir: string): string {
+    const was = this.checked.get(dir);
+    if (was === undefined) throw new Error(`SafeDirs: ${dir} was never ensured`);
+    return was;
+  }
+
+  /** The refusal for `dir` found away from its checked real path (`now`: its real path now; undefined: gone). */
+  swapped(dir: string, now: string | undefined): Error {
+    return this.linked(dir, now === undefined ? 'is gone' : 'was replaced by a symbolic link');
   }
 
   private real(dir: string): Promise<string> {

@@ -329,9 +329,12 @@ export class Downloader {
       hedge: true,
       send: (ep, signal) => this.getBuffered(ep, signal, o),
     }));
-    // on a worker thread: the main thread reads sockets while the file is made (fs/new-file.ts)
-    this.dirs.recheck(path.dirname(tmp));
-    await writeNewFile(tmp, got.data, got.lastModified ?? o.lastModified, target);
+    // on a worker thread, which checks the directory again right before the open (fs/new-file.ts)
+    const dir = path.dirname(tmp);
+    await writeNewFile(tmp, got.data, {
+      mtime: got.lastModified ?? o.lastModified, renameTo: target,
+      dir: { real: this.dirs.checkedReal(dir), refuse: (now) => this.dirs.swapped(dir, now) },
+    });
     this.progress.bytesDone += got.data.length;
     this.filesBytes += got.data.length;
   }

@@ -34,7 +34,7 @@ console.log(got.toString('hex'));`;
     const target = path.join(dir, 'small.bin');
     const mod = pathToFileURL(path.resolve('dist/fs/new-file.js')).href;
     const script = `import { writeNewFile } from ${JSON.stringify(mod)};
-await writeNewFile(${JSON.stringify(path.join(dir, '.small.tmp'))}, Buffer.from('written'), new Date(0), ${JSON.stringify(target)});`;
+await writeNewFile(${JSON.stringify(path.join(dir, '.small.tmp'))}, Buffer.from('written'), { mtime: new Date(0), renameTo: ${JSON.stringify(target)} });`;
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     expect(fs.readFileSync(target, 'utf8')).toBe('written');
     expect(fs.statSync(target).mtimeMs).toBe(0);

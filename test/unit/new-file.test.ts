@@ -16,7 +16,7 @@ describe('writeNewFile', () => {
     const f = path.join(dir, 'a.bin');
     const data = Buffer.from('hello, small object');
     const mtime = new Date('2024-05-06T07:08:09Z');
-    await writeNewFile(f, data, mtime);
+    await writeNewFile(f, data, { mtime });
     expect(fs.readFileSync(f)).toEqual(data);
     expect(fs.statSync(f).mtime.getTime()).toBe(mtime.getTime());
   });
@@ -45,7 +45,7 @@ describe('writeNewFile', () => {
     const mtime = new Date('2023-01-02T03:04:05Z');
     // a view into a larger buffer: only its own bytes are written
     const pool = Buffer.from('xxxxpayloadyyyy');
-    await writeNewFile(tmp, pool.subarray(4, 11), mtime, target);
+    await writeNewFile(tmp, pool.subarray(4, 11), { mtime, renameTo: target });
     expect(fs.readFileSync(target, 'utf8')).toBe('payload');
     expect(fs.statSync(target).mtime.getTime()).toBe(mtime.getTime());
     expect(fs.existsSync(tmp)).toBe(false);
@@ -57,7 +57,7 @@ describe('writeNewFile', () => {
     const tmp = path.join(dir, '.d.tmp');
     const target = path.join(dir, 'a-dir');
     fs.mkdirSync(path.join(target, 'inside'), { recursive: true });
-    await expect(writeNewFile(tmp, Buffer.from('x'), undefined, target)).rejects.toMatchObject({ syscall: 'rename' });
+    await expect(writeNewFile(tmp, Buffer.from('x'), { renameTo: target })).rejects.toMatchObject({ syscall: 'rename' });
     expect(fs.readdirSync(target)).toEqual(['inside']);
     // the temporary file is the caller's to remove
     expect(fs.readFileSync(tmp, 'utf8')).toBe('x');
@@ -66,11 +66,30 @@ describe('writeNewFile', () => {
   it('the syscalls run off the main thread: none of its fs calls is made for the file', async () => {
     const spies = [vi.spyOn(fs.promises, 'open'), vi.spyOn(fs, 'openSync'), vi.spyOn(fs, 'renameSync')];
     try {
-      await writeNewFile(path.join(dir, '.w.tmp'), Buffer.from('w'), new Date(), path.join(dir, 'w.bin'));
+      await writeNewFile(path.join(dir, '.w.tmp'), Buffer.from('w'), { mtime: new Date(), renameTo: path.join(dir, 'w.bin') });
       for (const s of spies) expect(s).not.toHaveBeenCalled();
       expect(fs.readFileSync(path.join(dir, 'w.bin'), 'utf8')).toBe('w');
     } finally {
       for (const s of spies) s.mockRestore();
     }
+  });
+
+  it('the directory is checked on the worker right before the open: one no longer at its real path gets nothing, and the caller\'s refusal', async () => {
+    const elsewhere = fs.mkdtempSync(path.join(dir, 'elsewhere-'));
+    const sub = path.join(dir, 'sub');
+    fs.mkdirSync(sub);
+    const checked = fs.realpathSync(sub);
+    const refuse = (now: string | undefined): Error => Object.assign(new Error(`swapped, now ${now}`), { code: 'Refused' });
+    await writeNewFile(path.join(sub, 'ok.bin'), Buffer.from('ok'), { dir: { real: checked, refuse } });
+    expect(fs.readFileSync(path.join(sub, 'ok.bin'), 'utf8')).toBe('ok');
+    // the checked directory replaced by a link to another one
+    fs.rmSync(sub, { recursive: true });
+    fs.symlinkSync(elsewhere, sub);
+    await expect(writeNewFile(path.join(sub, 'no.bin'), Buffer.from('no'), { renameTo: path.join(sub, 'no2.bin'), dir: { real: checked, refuse } }))
+      .rejects.toMatchObject({ code: 'Refused', message: `swapped, now ${fs.realpathSync(elsewhere)}` });
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+    // gone: refused with no real path (not the open's ENOENT)
+    fs.rmSync(sub);
+    await expect(writeNewFile(path.join(sub, 'gone.bin'), Buffer.from('x'), { dir: { real: checked, refuse } })).rejects.toMatchObject({ message: 'swapped, now undefined' });
   });
 });
