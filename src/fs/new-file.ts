@@ -1,12 +1,12 @@
 /**
  * A new file written in one go on a worker thread: its directory checked again, open (O_EXCL),
- * write, mtime, close, and the rename into place, as one job (./fs-thread.ts). For a small object (ops/download.ts buffers
- * those ≤ 256 KiB) every step is a syscall of a few µs to a few hundred (creating an inode on
- * ext4 spends CPU scanning recently deleted inodes). Made from the main thread they were either
- * blocking calls (measured slower: ~0.4–0.77 ms held per open on two machines) or four round trips
- * through libuv's thread pool, each waking a pool thread and then the main thread on 2 cores
- * shared with the gateway; one job is one round trip (bench S6s by hand, 5 interleaved pairs:
- * 1.63 s vs 1.72 s wall, client CPU −4%; docs/benchmarks.md, fifth session of 2026-12-02).
+ * write, mtime, close, and the rename into place, as one job (./fs-thread.ts). For a small
+ * object (ops/download.ts buffers those ≤ 256 KiB) every step is a syscall of a few µs to a few
+ * hundred (creating an inode on ext4 spends CPU scanning recently deleted inodes). Made from the
+ * main thread they were either blocking calls (measured slower: ~0.4–0.77 ms held per open on two
+ * machines) or four round trips through libuv's thread pool, each waking a pool thread and then
+ * the main thread on 2 cores shared with the gateway; one job is one round trip (bench S6s: 0.91×
+ * the four round trips, client CPU −10%; docs/benchmarks.md, run 28).
  */
 import os from 'node:os';
 import { FsThreadPool, workerSource } from './fs-thread.js';
