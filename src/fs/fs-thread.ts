@@ -46,6 +46,8 @@ class FsThread {
   private readonly pending = new Map<number, Pending>();
   private worker: Worker | undefined;
   private nextId = 0;
+  /** the current worker runs (its 'online' came); false while none is started or it boots */
+  online = false;
 
   constructor(private readonly source: string, private readonly what: string) {}
 
@@ -67,6 +69,7 @@ class FsThread {
   private start(): Worker {
     // execArgv: none of the parent's (with --input-type=module this CommonJS source was parsed as a module)
     const w = new Worker(this.source, { eval: true, execArgv: [] });
+    w.once('online', () => { if (this.worker === w) this.online = true; });
     w.on('message', (m: FsReply) => this.settle(w, m));
     w.on('error', (err) => this.fail(w, err));
     w.on('exit', (code) => this.fail(w, new Error(`the ${this.what} worker thread stopped (exit code ${code})`)));
@@ -87,6 +90,7 @@ class FsThread {
   private fail(w: Worker, err: Error): void {
     if (this.worker !== w) return;
     this.worker = undefined;
+    this.online = false;
     const jobs = [...this.pending.values()];
     this.pending.clear();
     for (const j of jobs) j.reject(err);
@@ -107,6 +111,11 @@ export class FsThreadPool {
   /** Starts the threads ahead of their first job. */
   warm(): void {
     for (const t of this.threads) t.warm();
+  }
+
+  /** Every thread is up and running (booting takes ~20 ms): a job sent now waits for no boot. */
+  ready(): boolean {
+    return this.threads.every((t) => t.online);
   }
 
   /** Runs `job` on the least loaded thread: its reply, or its error rebuilt. `transfer`: buffers moved, not copied. */

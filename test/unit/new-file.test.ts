@@ -1,17 +1,41 @@
 /**
  * writeNewFile: one new file with its bytes and mtime, renamed into place when asked, on a worker
- * thread; an existing name is refused and left alone; a failed rename leaves the target as it was.
+ * thread (on the main thread while that thread boots: both ways pass the same tests); an existing
+ * name is refused and left alone; a failed rename leaves the target as it was.
  */
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { writeNewFile } from '../../src/fs/new-file.js';
+import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { writeNewFile, writeNewFileHere, writersOnline, type NewFileOptions } from '../../src/fs/new-file.js';
 
-const dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-newfile-'));
-afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-newfile-'));
+afterAll(() => fs.rmSync(root, { recursive: true, force: true }));
+/** a directory of its own per test (the same names in both describe.each rounds) */
+let dir = root;
+beforeEach(() => { dir = fs.mkdtempSync(path.join(root, 't-')); });
 
-describe('writeNewFile', () => {
+describe('writeNewFile while its thread boots', () => {
+  // first in this file: the writer thread is not started yet
+  it('the first file is written on the main thread; once the thread runs, on the thread', async () => {
+    const open = vi.spyOn(fs.promises, 'open');
+    try {
+      await writeNewFile(path.join(dir, 'first.bin'), Buffer.from('first'));
+      expect(open).toHaveBeenCalledTimes(1);
+      await writersOnline();
+      await writeNewFile(path.join(dir, 'second.bin'), Buffer.from('second'));
+      expect(open).toHaveBeenCalledTimes(1);
+      expect(fs.readFileSync(path.join(dir, 'first.bin'), 'utf8') + fs.readFileSync(path.join(dir, 'second.bin'), 'utf8')).toBe('firstsecond');
+    } finally {
+      open.mockRestore();
+    }
+  });
+});
+
+type Write = (file: string, data: Buffer, opts?: NewFileOptions) => Promise<void>;
+const onThread: Write = async (file, data, opts) => { await writersOnline(); return writeNewFile(file, data, opts); };
+
+describe.each([['on the writer thread', onThread], ['on the main thread', writeNewFileHere as Write]])('writeNewFile %s', (_, writeNewFile) => {
   it('writes the bytes and sets the mtime', async () => {
     const f = path.join(dir, 'a.bin');
     const data = Buffer.from('hello, small object');
@@ -63,18 +87,7 @@ describe('writeNewFile', () => {
     expect(fs.readFileSync(tmp, 'utf8')).toBe('x');
   });
 
-  it('the syscalls run off the main thread: none of its fs calls is made for the file', async () => {
-    const spies = [vi.spyOn(fs.promises, 'open'), vi.spyOn(fs, 'openSync'), vi.spyOn(fs, 'renameSync')];
-    try {
-      await writeNewFile(path.join(dir, '.w.tmp'), Buffer.from('w'), { mtime: new Date(), renameTo: path.join(dir, 'w.bin') });
-      for (const s of spies) expect(s).not.toHaveBeenCalled();
-      expect(fs.readFileSync(path.join(dir, 'w.bin'), 'utf8')).toBe('w');
-    } finally {
-      for (const s of spies) s.mockRestore();
-    }
-  });
-
-  it('the directory is checked on the worker right before the open: one no longer at its real path gets nothing, and the caller\'s refusal', async () => {
+  it('the directory is checked right before the open: one no longer at its real path gets nothing, and the caller\'s refusal', async () => {
     const elsewhere = fs.mkdtempSync(path.join(dir, 'elsewhere-'));
     const sub = path.join(dir, 'sub');
     fs.mkdirSync(sub);
@@ -91,5 +104,18 @@ describe('writeNewFile', () => {
     // gone: refused with no real path (not the open's ENOENT)
     fs.rmSync(sub);
     await expect(writeNewFile(path.join(sub, 'gone.bin'), Buffer.from('x'), { dir: { real: checked, refuse } })).rejects.toMatchObject({ message: 'swapped, now undefined' });
+  });
+});
+
+describe('writeNewFile on its thread', () => {
+  it('the syscalls run off the main thread: none of its fs calls is made for the file', async () => {
+    const spies = [vi.spyOn(fs.promises, 'open'), vi.spyOn(fs, 'openSync'), vi.spyOn(fs, 'renameSync')];
+    try {
+      await onThread(path.join(dir, '.w.tmp'), Buffer.from('w'), { mtime: new Date(), renameTo: path.join(dir, 'w.bin') });
+      for (const s of spies) expect(s).not.toHaveBeenCalled();
+      expect(fs.readFileSync(path.join(dir, 'w.bin'), 'utf8')).toBe('w');
+    } finally {
+      for (const s of spies) s.mockRestore();
+    }
   });
 });
