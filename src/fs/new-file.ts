@@ -44,10 +44,13 @@ const writers = new FsThreadPool(WRITE_SOURCE, 'file writer', Math.min(4, Math.m
 const WRITES_BEFORE_THREADS = 4;
 let writtenHere = 0;
 
-/** Tests: resolves once the writer threads run (writeNewFile then hands its job over). */
+/** Tests: resolves once the writer threads run (writeNewFile then hands its job over); rejects when they do not within 5 s. */
 export async function writersOnline(): Promise<void> {
-  writers.warm();
-  for (let i = 0; i < 500 && !writers.ready(); i++) await new Promise((r) => setTimeout(r, 10));
+  for (let i = 0; i < 500 && !writers.ready(); i++) {
+    writers.warm();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  if (!writers.ready()) throw new Error('the file writer threads did not start');
 }
 
 export interface NewFileOptions {

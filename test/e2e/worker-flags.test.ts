@@ -33,7 +33,9 @@ console.log(got.toString('hex'));`;
   it('a small file is written and renamed in a process started with --input-type=module', () => {
     const target = path.join(dir, 'small.bin');
     const mod = pathToFileURL(path.resolve('dist/fs/new-file.js')).href;
-    const script = `import { writeNewFile } from ${JSON.stringify(mod)};
+    // on the thread: writersOnline rejects when it cannot start (the first files are written here)
+    const script = `import { writeNewFile, writersOnline } from ${JSON.stringify(mod)};
+await writersOnline();
 await writeNewFile(${JSON.stringify(path.join(dir, '.small.tmp'))}, Buffer.from('written'), { mtime: new Date(0), renameTo: ${JSON.stringify(target)} });`;
     execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 30_000 });
     expect(fs.readFileSync(target, 'utf8')).toBe('written');
