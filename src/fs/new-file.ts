@@ -1,6 +1,7 @@
 /**
- * A new file written in one go on a worker thread: its directory checked again, open (O_EXCL),
- * write, mtime, close, and the rename into place, as one job (./fs-thread.ts). For a small
+ * A new file written in one go on a worker thread (the first few on the main thread: see
+ * WRITES_BEFORE_THREADS): its directory checked again, open (O_EXCL), write, mtime, close, and
+ * the rename into place, as one job (./fs-thread.ts). For a small
  * object (ops/download.ts buffers those ≤ 256 KiB) every step is a syscall of a few µs to a few
  * hundred (creating an inode on ext4 spends CPU scanning recently deleted inodes). Made from the
  * main thread they were either blocking calls (measured slower: ~0.4–0.77 ms held per open on two
@@ -59,8 +60,8 @@ export interface NewFileOptions {
   /** renamed to this once written */
   renameTo?: string | undefined;
   /**
-   * The directory of `file` must still be at `real` (./safe-dirs.ts checkedReal), checked on the
-   * worker right before the open; else nothing is made and `refuse(now)` is thrown.
+   * The directory of `file` must still be at `real` (./safe-dirs.ts checkedReal), checked right
+   * before the open, on the thread that writes; else nothing is made and `refuse(now)` is thrown.
    */
   dir?: { real: string; refuse: (now: string | undefined) => Error } | undefined;
 }
