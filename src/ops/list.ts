@@ -91,6 +91,17 @@ export function listingFailure(err: unknown, bucket: string, prefix: string): st
 }
 
 /**
+ * What a listing's failed first page says where a preflight would have run before it: the
+ * preflight's own line (a missing bucket, rejected credentials, an endpoint out of reach), except
+ * AccessDenied, which the preflight lets pass (a user may write without listing) and the listing
+ * then reports as its own failure.
+ */
+export function firstPageFailure(err: unknown, bucket: string, prefix: string): string | undefined {
+  if (err instanceof RequestFailed && err.facts.code !== 'AccessDenied') return describeFatal(err, bucket, err.endpoint.label);
+  return listingFailure(err, bucket, prefix);
+}
+
+/**
  * A listing that fails mid-run stops the run (what was listed is still finished); an interrupt
  * is the caller's; any other error is rethrown.
  */
@@ -291,6 +302,9 @@ export interface ListSummary {
 /**
  * Lists bucket/prefix page by page, calling `onEntry` for each object and common prefix in key
  * order. Throws UsageError / FatalRunError (bucket missing, credentials, listing refused).
+ * No preflight: the first page is the same check one round trip sooner (`s3x ls` was a
+ * preflight, then the page: ~25 ms of a 0.24 s run on the bench's gateway), and its failure reads
+ * as the preflight's would (firstPageFailure).
  */
 export async function list(opts: ListOptions): Promise<ListSummary> {
   if (!opts.bucket) throw new UsageError('a bucket name is required');
@@ -306,7 +320,6 @@ export async function list(opts: ListOptions): Promise<ListSummary> {
   let prefixes = 0;
   let pageCount = 0;
   try {
-    await run.preflight();
     const pager = listThrough(run.engine, opts.bucket, sel.prefix, {
       ...(!recursive && { delimiter: '/' }),
       ...(pageSizeKeys !== undefined && { pageSizeKeys }),
@@ -327,7 +340,7 @@ export async function list(opts: ListOptions): Promise<ListSummary> {
     }
   } catch (err) {
     if (!(err instanceof Interrupted)) {
-      const why = listingFailure(err, opts.bucket, sel.prefix);
+      const why = pageCount === 0 ? firstPageFailure(err, opts.bucket, sel.prefix) : listingFailure(err, opts.bucket, sel.prefix);
       throw why !== undefined ? new FatalRunError(why) : err;
     }
   } finally {

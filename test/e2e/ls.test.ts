@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { generateTree } from '../../src/fs/generate.js';
+import { startFaultProxy } from '../support/fault-proxy.js';
 import { putObjects } from '../support/seed.js';
 import { listAll, makeBucket, runCli, type S3TestEnv } from '../support/s3.js';
 
@@ -103,5 +104,21 @@ describe('s3x ls', () => {
     const r = await runCli(env, ['ls', 'no-such-bucket-s3x', ...endpointFlags]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/^s3x: error: bucket 'no-such-bucket-s3x' does not exist at http:\/\/127\.0\.0\.1:\d+\n$/);
+  });
+
+  it('sends one request for one page (no preflight before it); a first page out of reach is the preflight\'s line', async () => {
+    const proxy = await startFaultProxy({ target: env.endpoints[0]! });
+    try {
+      const r = await runCli(env, ['ls', bucket, 'tree/d0/e0/', '--endpoint-url', proxy.url]);
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/tree\/d0\/e0\/f000000\.bin\n/);
+      expect(proxy.requestLog()).toEqual([expect.stringMatching(/^GET \/[^?]+\?(?=.*list-type=2)(?=.*prefix=tree%2Fd0%2Fe0%2F)/)]);
+      proxy.setFaults({ resetEvery: 1 });
+      const down = await runCli(env, ['ls', bucket, 'tree/d0/e0/', '--endpoint-url', proxy.url, '--retries', '1']);
+      expect(down.code).toBe(2);
+      expect(down.stderr).toMatch(/^s3x: error: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNRESET[^\n]*\n$/);
+    } finally {
+      await proxy.close();
+    }
   });
 });
