@@ -30,18 +30,21 @@ const AFTER_BODY_RECHECK_MS = 100;
 const ASK_AGAIN_SHARE = 0.25;
 const ASK_AGAIN_MIN_MS = 10;
 
+/** Why a hedge did not go: the budget had none, no endpoint had a hedge place, or --tpslimit/--bwlimit holds its endpoint. */
+export type HedgeRefusal = 'budget' | 'place' | 'limit';
+
 /** What the race needs from the engine. */
 export interface HedgeHooks<T> {
   /** may a hedge go now (a write: only once its bucket's versioning is known to be off) */
   mayHedge(): boolean;
-  /** sends a hedge aborted by `ac`: whether it went (budget, room, its endpoint not slow as a whole) and its answer (undefined: cut or failed) */
-  sendHedge(ac: AbortController): { sent: boolean; answer: Promise<Answer<T> | undefined> };
+  /** sends a hedge aborted by `ac`: its answer (undefined: cut or failed), or why it did not go */
+  sendHedge(ac: AbortController): { sent: true; answer: Promise<Answer<T> | undefined> } | { sent: false; refused: HedgeRefusal };
   /** a large write's allowed wait after its body, ms (undefined while its endpoint has too few samples) */
   afterBodyWaitMs(): number | undefined;
   /** the first copy answered while hedges of it were in flight: they were sent too early */
   hedgesLost(): void;
-  /** a hedge was refused and none is in flight: cut the first copy to be sent again instead (the engine decides whether); true when it did */
-  cutInstead(): boolean;
+  /** a hedge was refused (`refused`) and none is in flight: cut the first copy to be sent again instead (the engine decides whether); true when it did */
+  cutInstead(refused: HedgeRefusal): boolean;
 }
 
 export class HedgedAttempt<T> {
@@ -101,10 +104,10 @@ export class HedgedAttempt<T> {
   private fire(): void {
     if (this.done || !this.hooks.mayHedge()) return;
     const ac = new AbortController();
-    const { sent, answer } = this.hooks.sendHedge(ac);
-    if (!sent) {
+    const hedge = this.hooks.sendHedge(ac);
+    if (!hedge.sent) {
       // cut: the first copy rejects, and the race with it
-      if (this.inFlight === 0 && this.hooks.cutInstead()) return;
+      if (this.inFlight === 0 && this.hooks.cutInstead(hedge.refused)) return;
       this.timer = setTimeout(() => this.fire(), clampTimerMs(Math.max(ASK_AGAIN_MIN_MS, this.afterMs * ASK_AGAIN_SHARE)));
       return;
     }
@@ -112,7 +115,7 @@ export class HedgedAttempt<T> {
     this.inFlight++;
     // a hedge as slow as its first copy is a straggler too: one more after as long again
     if (this.hedges.length < this.maxHedges) this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
-    void answer.then((a) => {
+    void hedge.answer.then((a) => {
       this.inFlight--;
       if (a) this.finish(() => this.resolve(a), ac);
       else if (this.firstError && this.inFlight === 0) this.finish(() => this.reject(this.firstError!.err));

@@ -14,7 +14,7 @@ import type { Logger } from '../logger.js';
 import {
   backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
 } from './retry-policy.js';
-import { HedgedAttempt, HedgeLost, type Answer } from './hedged-attempt.js';
+import { HedgedAttempt, HedgeLost, type Answer, type HedgeRefusal } from './hedged-attempt.js';
 import { HedgeBudget, hedgeKind, overtaken, type Operation } from './hedge-policy.js';
 
 export type { Operation };
@@ -78,8 +78,6 @@ interface Tries {
   hedgeWon: boolean;
   /** performance.now() of the first hedge sent or deadline run out */
   cutAt?: number;
-  /** why the last hedge asked for did not go (a refused place is asked again: ./hedged-attempt.ts) */
-  hedgeRefused?: 'budget' | 'place' | 'limit';
   /** a first copy was cut and sent again in place of a refused hedge (once per request) */
   resent: boolean;
 }
@@ -421,28 +419,24 @@ export class RequestEngine {
     race = new HedgedAttempt<T>({
       mayHedge: () => kind !== 'write' || this.writeHedgeAllowed(spec.bucket, ep) === true,
       sendHedge: (ac) => {
-        const before = tries.hedged;
-        const answer = this.hedgeCopy(spec, ep, ac, tries, t0);
-        // hedgeCopy counts a hedge it sends before its first await
-        return { sent: tries.hedged > before, answer };
+        const hep = this.takeHedgePlace(spec, ep, t0);
+        return typeof hep === 'string' ? { sent: false, refused: hep } : { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries) };
       },
       afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
-      cutInstead: () => this.resendRefused(spec, ep, ac, tries, t0),
+      cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
     }, afterMs, ep.estimator.isLarge(spec.bytes) ? 1 : SMALL_MAX_HEDGES);
     return race.race(first);
   }
 
   /**
-   * The hedge of a slow attempt on `ep`: on another healthy endpoint with a hedge place, else
-   * on `ep` again (another connection), within the budget. Takes no request slot (the caller's
-   * slot covers the request): each endpoint takes at most `hedgeExtra` hedges beyond its limit.
-   * Undefined when not sent, cut, or failed.
+   * Where the hedge of a slow attempt on `ep` may go: another healthy endpoint with a hedge
+   * place, else `ep` again (another connection), within the budget; or why it may not. Takes no
+   * request slot (the caller's slot covers the request): each endpoint takes at most
+   * `hedgeExtra` hedges beyond its limit. The place taken is given back by hedgeCopy.
    */
-  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AbortController, tries: Tries, startedAtMs: number): Promise<Answer<T> | undefined> {
-    tries.hedgeRefused = 'budget';
-    if (!this.budget.tryTake()) return undefined;
-    tries.hedgeRefused = 'place';
+  private takeHedgePlace(spec: RequestSpec<unknown>, ep: Endpoint, startedAtMs: number): Endpoint | HedgeRefusal {
+    if (!this.budget.tryTake()) return 'budget';
     const hep = this.pool.tryAcquireHedge({
       bytes: spec.bytes, kind: spec.kind ?? 'write', avoid: ep,
       // a small request's copy goes to the same endpoint only when later ones overtook it there;
@@ -450,16 +444,19 @@ export class RequestEngine {
       othersOnly: !ep.estimator.isLarge(spec.bytes) && !overtaken(startedAtMs, ep),
       ...(spec.bucket !== undefined && { bucket: spec.bucket }), ...(spec.endpoint && { pinned: spec.endpoint }),
     });
-    if (!hep) { this.budget.refund(); return undefined; }
+    if (!hep) { this.budget.refund(); return 'place'; }
     if (underLimit(hep, spec)) {
       // --tpslimit/--bwlimit on the hedge's endpoint: a copy would take tokens meant for others
       hep.hedgesInFlight--;
       this.pool.release(hep, spec.bytes, 'neutral');
       this.budget.refund();
-      tries.hedgeRefused = 'limit';
-      return undefined;
+      return 'limit';
     }
-    tries.hedgeRefused = undefined;
+    return hep;
+  }
+
+  /** The hedge of a slow attempt on `ep`, sent to `hep` (takeHedgePlace). Undefined when cut or failed. */
+  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, hep: Endpoint, ac: AbortController, tries: Tries): Promise<Answer<T> | undefined> {
     this.hedged++;
     this.hedgeBytes += spec.bytes;
     tries.hedged++;
@@ -508,8 +505,8 @@ export class RequestEngine {
    * --retries 0. Without it, stragglers beyond the budget (bench H3: 1 answer in 20 held 1 s,
    * hedges counted, is 5.3% of requests against a 5% budget) waited for their deadline, 9× the median.
    */
-  private resendRefused(spec: RequestSpec<unknown>, ep: Endpoint, ac: AbortController, tries: Tries, startedAtMs: number): boolean {
-    if (tries.resent || tries.hedgeRefused !== 'budget') return false;
+  private resendRefused(spec: RequestSpec<unknown>, ep: Endpoint, ac: AbortController, tries: Tries, startedAtMs: number, refused: HedgeRefusal): boolean {
+    if (tries.resent || refused !== 'budget') return false;
     const cutAfterMs = ep.estimator.cutAfterMs(spec.bytes);
     const elapsedMs = performance.now() - startedAtMs;
     if (cutAfterMs === undefined || elapsedMs < cutAfterMs || !overtaken(startedAtMs, ep)) return false;
