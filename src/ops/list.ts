@@ -303,8 +303,8 @@ export interface ListSummary {
  * Lists bucket/prefix page by page, calling `onEntry` for each object and common prefix in key
  * order. Throws UsageError / FatalRunError (bucket missing, credentials, listing refused).
  * No preflight: the first page is the same check one round trip sooner (`s3x ls` was a
- * preflight, then the page: ~25 ms of a 0.24 s run on the bench's gateway), and its failure reads
- * as the preflight's would (firstPageFailure).
+ * preflight, then the page: 25-30 ms of a 0.24-0.33 s run on a bucket of ~20,000 keys,
+ * docs/benchmarks.md), and its failure reads as the preflight's would (firstPageFailure).
  */
 export async function list(opts: ListOptions): Promise<ListSummary> {
   if (!opts.bucket) throw new UsageError('a bucket name is required');
