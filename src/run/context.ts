@@ -33,7 +33,8 @@ function isCertificateError(code: string): boolean {
 
 /** Turns an error that stops the whole run into its one-line message. */
 export function describeFatal(err: unknown, bucket: string, endpointLabel: string): string {
-  const f = errorFacts(err instanceof RequestFailed ? err.facts : err);
+  // a RequestFailed already holds the facts: read again as an error they would lose the HTTP status
+  const f = err instanceof RequestFailed ? err.facts : errorFacts(err);
   switch (f.code) {
     case 'NoSuchBucket': return `bucket '${bucket}' does not exist at ${endpointLabel}`;
     case 'InvalidAccessKeyId': return `credentials rejected by ${endpointLabel}: the access key id is unknown (InvalidAccessKeyId)`;

@@ -117,6 +117,16 @@ describe('s3x ls', () => {
       const down = await runCli(env, ['ls', bucket, 'tree/d0/e0/', '--endpoint-url', proxy.url, '--retries', '1']);
       expect(down.code).toBe(2);
       expect(down.stderr).toMatch(/^s3x: error: cannot reach http:\/\/127\.0\.0\.1:\d+: ECONNRESET[^\n]*\n$/);
+      // rejected credentials read as the preflight's line; AccessDenied (which the preflight let
+      // pass) as the listing's own failure
+      proxy.setFaults({ failAfter: 0, failStatus: 403, failCode: 'InvalidAccessKeyId' });
+      const badKey = await runCli(env, ['ls', bucket, 'tree/d0/e0/', '--endpoint-url', proxy.url]);
+      expect(badKey.code).toBe(2);
+      expect(badKey.stderr).toMatch(/^s3x: error: credentials rejected by http:\/\/127\.0\.0\.1:\d+: the access key id is unknown \(InvalidAccessKeyId\)\n$/);
+      proxy.setFaults({ failAfter: 0, failStatus: 403, failCode: 'AccessDenied' });
+      const denied = await runCli(env, ['ls', bucket, 'tree/d0/e0/', '--endpoint-url', proxy.url]);
+      expect(denied.code).toBe(2);
+      expect(denied.stderr).toMatch(/^s3x: error: listing s3:\/\/[^/]+\/tree\/d0\/e0\/ failed: http:\/\/127\.0\.0\.1:\d+ refused the request: AccessDenied \(HTTP 403\)\n$/);
     } finally {
       await proxy.close();
     }

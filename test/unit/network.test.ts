@@ -7,6 +7,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { bypassesProxy, parseProxyUrl, profileCaBundle, proxyFor, resolveNetwork } from '../../src/config/network.js';
 import { UsageError } from '../../src/errors.js';
 import { decide, errorFacts } from '../../src/engine/retry-policy.js';
+import { RequestFailed, type RequestReport } from '../../src/engine/request.js';
+import type { Endpoint } from '../../src/endpoints/endpoint.js';
 import { describeFatal } from '../../src/run/context.js';
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-network-'));
@@ -147,5 +149,14 @@ describe('describeFatal: certificate and proxy failures in one line', () => {
   ])('%s', (err, expected) => {
     expect(describeFatal(err, 'b', 'https://h:1')).toMatch(expected);
     expect(decide(errorFacts(err))).toBe('fatal');
+  });
+
+  it('says the same of the error as the engine hands it over (RequestFailed keeps the HTTP status)', () => {
+    const failed = (err: Error): RequestFailed => new RequestFailed(errorFacts(err), 'fatal', { op: 'ListObjectsV2', key: 'b' } as RequestReport, {} as Endpoint);
+    const s3 = (code: string, status: number): Error => Object.assign(new Error(code), { name: code, $metadata: { httpStatusCode: status } });
+    expect(describeFatal(failed(s3('AccessDenied', 403)), 'b', 'https://h:1')).toBe('https://h:1 refused the request: AccessDenied (HTTP 403)');
+    expect(describeFatal(failed(s3('HTTP407', 407)), 'b', 'https://h:1')).toMatch(/^the proxy refused the request to https:\/\/h:1: HTTP 407/);
+    expect(describeFatal(failed(s3('NoSuchBucket', 404)), 'b', 'https://h:1')).toBe("bucket 'b' does not exist at https://h:1");
+    expect(describeFatal(failed(node('ECONNREFUSED', 'connect ECONNREFUSED')), 'b', 'https://h:1')).toBe('cannot reach https://h:1: ECONNREFUSED (connect ECONNREFUSED)');
   });
 });
