@@ -27,9 +27,14 @@ describe('AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL', () => {
   });
 
   it('a pool (config file or S3X_ENDPOINT_<i>_URL) wins', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 's3x-envep-')), 'pool.json');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-envep-'));
+    const file = path.join(dir, 'pool.json');
     fs.writeFileSync(file, JSON.stringify({ endpoints: [{ url: 'http://127.0.0.1:1' }] }));
-    expect(urls({ configFile: file }, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:7480' })).toEqual(['http://127.0.0.1:1']);
+    try {
+      expect(urls({ configFile: file }, { AWS_ENDPOINT_URL_S3: 'http://127.0.0.1:7480' })).toEqual(['http://127.0.0.1:1']);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
     expect(urls({}, { S3X_ENDPOINT_1_URL: 'http://127.0.0.1:2', AWS_ENDPOINT_URL: 'http://127.0.0.1:7480' })).toEqual(['http://127.0.0.1:2']);
   });
 

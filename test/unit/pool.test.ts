@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { resolvePoolSpec, type PoolSpec } from '../../src/config/pool-config.js';
 import { DEFAULT_ESTIMATOR } from '../../src/config/defaults.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
@@ -148,8 +148,12 @@ describe('pool config', () => {
   const fs = require('node:fs') as typeof import('node:fs');
   const os = require('node:os') as typeof import('node:os');
   const path = require('node:path') as typeof import('node:path');
+  const dirs: string[] = [];
+  afterAll(() => { for (const d of dirs) fs.rmSync(d, { recursive: true, force: true }); });
   const write = (obj: unknown): string => {
-    const f = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 's3x-cfg-')), 'c.json');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-cfg-'));
+    dirs.push(dir);
+    const f = path.join(dir, 'c.json');
     fs.writeFileSync(f, typeof obj === 'string' ? obj : JSON.stringify(obj));
     return f;
   };
