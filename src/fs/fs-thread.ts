@@ -120,7 +120,17 @@ export class FsThreadPool {
 
   /** Runs `job` on the least loaded thread: its reply, or its error rebuilt. `transfer`: buffers moved, not copied. */
   run(job: object, transfer?: ArrayBuffer[]): Promise<FsReply> {
-    return this.threads.reduce((a, b) => (b.load < a.load ? b : a)).run(job, transfer);
+    return this.leastLoaded().run(job, transfer);
+  }
+
+  /** The least loaded thread now, for jobs that must run on one thread in the order sent. */
+  pin(): (job: object) => Promise<FsReply> {
+    const t = this.leastLoaded();
+    return (job) => t.run(job);
+  }
+
+  private leastLoaded(): FsThread {
+    return this.threads.reduce((a, b) => (b.load < a.load ? b : a));
   }
 
   /** Tests: stop every thread (pending jobs fail; the next job starts a fresh thread). */

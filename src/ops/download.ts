@@ -32,6 +32,7 @@ import type { Endpoint } from '../endpoints/endpoint.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
 import { writeNewFile } from '../fs/new-file.js';
+import { FollowMd5 } from '../fs/follow-md5.js';
 import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
 import { BUFFERED_MAX_BYTES, fetchMode, verifiedThreshold } from './fetch-mode.js';
@@ -394,24 +395,27 @@ export class Downloader {
     const file = await copies.open();
     let written = 0;
     let res: GetAnswer | undefined;
+    let hash: FollowMd5 | undefined;
     try {
       res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC, bulk: o.bytes >= BULK_MIN_BYTES }, signal);
       // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
       const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
-      const hash = want !== undefined ? crypto.createHash('md5') : undefined;
+      // hashed from the file by a worker as it is written (fs/follow-md5.ts)
+      hash = want !== undefined ? new FollowMd5(file.path) : undefined;
       const maxBytes = res.contentLength ?? Number.MAX_SAFE_INTEGER;
       const n = await drainTo(res.body, {
-        fh: file.fh, position: 0, maxBytes, onChunk: hash && ((b) => hash.update(b)), tooLong: () => tooLong(o.key, maxBytes),
-        onBytes: (d) => { written += d; this.progress.bytesDone += d; },
+        fh: file.fh, position: 0, maxBytes, tooLong: () => tooLong(o.key, maxBytes),
+        onBytes: (d) => { written += d; this.progress.bytesDone += d; hash?.wrote(d); },
       });
       checkLength(o.key, n, res.contentLength);
-      if (hash) checkMd5(o.key, want, hash.digest('hex'));
+      if (hash) checkMd5(o.key, want, await hash.digest());
       await file.fh.close();
       // another copy's file kept instead: its bytes were counted twice
       copies.finished(file.path, () => { this.progress.bytesDone -= written; });
       return { path: file.path, lastModified: res.lastModified };
     } catch (err) {
       this.progress.bytesDone -= written;
+      hash?.abandon();
       await file.fh.close().catch(() => {});
       await copies.remove(file.path);
       throw err;
