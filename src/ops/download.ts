@@ -13,10 +13,11 @@
  * (fs/safe-dirs.ts: a directory replaced by a link during the run is refused).
  *
  * Verification: an ETag of 32 hex digits (a single-part upload, no SSE-KMS/SSE-C) is the MD5 of
- * the object; the bytes are hashed as they arrive (ranged parts in file order, fs/ordered-md5.ts)
- * and compared, a mismatch is retried (BadDigest) and named if it persists. Multipart ETags
- * ("…-N") are not an MD5 of the content: those objects are checked by length (and every part's
- * ETag must match the listing, so a mix of two versions is refused).
+ * the object; the bytes are hashed from the file as they are written, on a worker thread (ranged
+ * parts in file order: fs/follow-md5.ts), and compared; a mismatch is retried (BadDigest) and
+ * named if it persists. Multipart ETags ("…-N") are not an MD5 of the content: those objects are
+ * checked by length (and every part's ETag must match the listing, so a mix of two versions is
+ * refused).
  *
  * Memory: objects ≤ 256 KiB are buffered inside their slot, larger ones are streamed to disk in
  * ≤ 1 MiB writes, so memory is ~ slots × 1 MiB whatever the number and size of the objects.
@@ -32,8 +33,7 @@ import type { Endpoint } from '../endpoints/endpoint.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
 import { writeNewFile } from '../fs/new-file.js';
-import { FollowMd5 } from '../fs/follow-md5.js';
-import { OrderedMd5, type HoldBudget } from '../fs/ordered-md5.js';
+import { FollowMd5, PartsMd5 } from '../fs/follow-md5.js';
 import { CopyFiles } from '../fs/copy-files.js';
 import { BUFFERED_MAX_BYTES, fetchMode, verifiedThreshold } from './fetch-mode.js';
 import { drainTo, readWhole, toBuffer } from './drain-to.js';
@@ -48,11 +48,6 @@ import { Run } from '../run/run.js';
 import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
 import type { RunTotals } from '../run/summary.js';
 
-/**
- * Ranged parts that arrive ahead of the MD5's frontier are held up to this many bytes per run
- * (fs/ordered-md5.ts); past it, those bytes are read back from the file once the parts are in.
- */
-const MD5_HOLD_BUDGET_BYTES = 16 * 1024 * 1024;
 /**
  * Ranged parts up to this size are hedged: a hedge of a part reads it into memory (only the
  * winner's bytes may reach the file), and hedges are few (engine/hedge-policy.ts's budget).
@@ -171,8 +166,6 @@ export class Downloader {
   private directories = 0;
   private filesBytes = 0;
   private readonly dirs: SafeDirs;
-  /** bytes of ranged parts held for the in-order MD5, shared by every object of the run */
-  private readonly holdBudget: HoldBudget = { bytes: MD5_HOLD_BUDGET_BYTES };
   /** temporary files not yet renamed or removed */
   private readonly temps = new Set<string>();
   /** objects started and not finished: at most 2 × concurrency, so the listing waits */
@@ -426,7 +419,8 @@ export class Downloader {
 
   /**
    * Parallel ranged GETs into a preallocated temporary file; every part in its own slot. An MD5
-   * ETag is checked against the bytes hashed in file order while the parts arrive (fs/ordered-md5.ts).
+   * ETag is checked against the file's bytes, hashed in file order by a worker as the parts are
+   * written (fs/follow-md5.ts).
    */
   private async getRanged(o: ListedObject, tmp: string): Promise<Date | undefined> {
     const { run } = this;
@@ -434,10 +428,10 @@ export class Downloader {
     const ranges = Array.from({ length: parts.count }, (_, i) => partRange(parts, o.bytes, i));
     const wantMd5 = this.plan.verify ? md5FromEtag(o.etag) : undefined;
     this.dirs.recheck(path.dirname(tmp));
-    const fh = await fs.promises.open(tmp, 'wx+'); // read back only for bytes the MD5 could not hold
+    const fh = await fs.promises.open(tmp, 'wx');
     const file: RangedFile = {
       fh, key: o.key, bytes: o.bytes, wantEtag: bareEtag(o.etag), firstEtag: undefined, lastModified: undefined,
-      md5: wantMd5 !== undefined ? new OrderedMd5(ranges, this.holdBudget) : undefined, encrypted: false,
+      md5: wantMd5 !== undefined ? new PartsMd5(tmp, ranges) : undefined, encrypted: false,
       direct: [], partDone: [],
     };
     let bytesBefore = 0;
@@ -457,8 +451,7 @@ export class Downloader {
         this.tick();
       }, 'high')));
       if (file.md5 && !file.encrypted) {
-        const buf = Buffer.allocUnsafe(4 * 1024 * 1024); // one buffer for every read-back of this object
-        checkMd5(o.key, wantMd5, await file.md5.digest((at, len) => readAt(fh, at, len, buf)));
+        checkMd5(o.key, wantMd5, await file.md5.digest());
       }
     } catch (err) {
       this.progress.bytesDone -= bytesBefore;
@@ -493,8 +486,7 @@ export class Downloader {
     if (file.partDone[i]) return;
     file.md5?.attempt(i);
     await writeAt(file.fh, data, start);
-    file.md5?.write(i, data);
-    file.md5?.complete(i);
+    file.md5?.wrote(i, data.length);
     file.partDone[i] = true;
     this.progress.bytesDone += data.length;
   }
@@ -542,14 +534,12 @@ export class Downloader {
     let written = 0;
     try {
       this.checkPartAnswer(file, res, start, end);
-      const md5 = file.md5;
-      md5?.attempt(i);
+      file.md5?.attempt(i);
       const n = await drainTo(res.body, {
-        fh: file.fh, position: start, maxBytes: len, onChunk: md5 && ((b) => md5.write(i, b)), tooLong: () => tooLong(file.key, len),
-        onBytes: (d) => { written += d; this.progress.bytesDone += d; },
+        fh: file.fh, position: start, maxBytes: len, tooLong: () => tooLong(file.key, len),
+        onBytes: (d) => { written += d; this.progress.bytesDone += d; file.md5?.wrote(i, d); },
       });
       checkLength(file.key, n, len);
-      md5?.complete(i);
     } catch (err) {
       this.progress.bytesDone -= written;
       throw err;
@@ -579,7 +569,7 @@ interface RangedFile {
   firstEtag: string | undefined;
   lastModified: Date | undefined;
   /** the MD5 in file order, when the listed ETag is one */
-  md5: OrderedMd5 | undefined;
+  md5: PartsMd5 | undefined;
   /** a part's GET said SSE-KMS / SSE-C: no MD5 to compare */
   encrypted: boolean;
   /** per part: settles when the copy writing straight into the file stops (undefined: none running) */
@@ -635,18 +625,6 @@ async function writeAt(fh: fs.promises.FileHandle, data: Buffer, position: numbe
     const { bytesWritten } = await fh.write(data, done, data.length - done, position + done);
     done += bytesWritten;
   }
-}
-
-/** `length` bytes of an open file at `position` (fewer only at its end), into `buf` when it is large enough. */
-async function readAt(fh: fs.promises.FileHandle, position: number, length: number, into?: Buffer): Promise<Buffer> {
-  const buf = into && into.length >= length ? into : Buffer.allocUnsafe(length);
-  let got = 0;
-  while (got < length) {
-    const { bytesRead } = await fh.read(buf, got, length - got, position + got);
-    if (bytesRead === 0) break;
-    got += bytesRead;
-  }
-  return buf.subarray(0, got);
 }
 
 /** Random per process, then a counter: unique names without a random draw per file (opened with O_EXCL anyway). */

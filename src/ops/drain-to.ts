@@ -1,6 +1,5 @@
 /**
- * A GET's body into an open file at its offset, in ~1 MiB writev batches, each chunk handed to
- * `onChunk` (the MD5) as it comes. A Node Readable (what endpoints/signed-http.ts answers) is read
+ * A GET's body into an open file at its offset, in ~1 MiB writev batches. A Node Readable (what endpoints/signed-http.ts answers) is read
  * in flowing mode and paused only while a batch is written: `for await` paused and resumed the
  * socket stream around every 64 KiB chunk (S6l profile, docs/benchmarks.md). Other bodies (a
  * limited or SDK body) are iterated. Either way it settles only once no write is in flight, so a
@@ -20,7 +19,6 @@ export interface DrainTarget {
   position: number;
   /** more than this many bytes is an error (`tooLong`) */
   maxBytes: number;
-  onChunk?: ((b: Buffer) => void) | undefined;
   /** bytes written, after each write */
   onBytes: (n: number) => void;
   /** the error for a body longer than maxBytes */
@@ -92,7 +90,6 @@ class Batch {
 
   add(b: Buffer): void {
     if (this.written + this.bytes + b.length > this.t.maxBytes) throw this.t.tooLong();
-    this.t.onChunk?.(b);
     this.bufs.push(b);
     this.bytes += b.length;
   }

@@ -3,9 +3,10 @@
  * parallel ranged GETs. Pure: the listing's size and ETag and the run's plan decide.
  *
  * An object whose MD5 is checked (a plain-MD5 ETag, verification on, no SSE-C) is hashed while it
- * is written. One stream arrives in file order, so it is hashed as it comes; ranged parts arrive
- * out of order, and what the run's hold budget cannot keep is read back from the file to hash,
- * a second pass (docs/benchmarks.md, "Correction"). So such objects use their own threshold,
+ * is written (fs/follow-md5.ts: the file's written prefix). One stream arrives in file order, so
+ * it is hashed as it comes; ranged parts arrive side by side, so the written prefix grows slowly
+ * and most bytes are hashed only once the last part is in, a pass after the download
+ * (docs/benchmarks.md, "Correction"). So such objects use their own threshold,
  * by default 256 MiB: rclone's --multi-thread-cutoff, below which it also streams and hashes.
  */
 import { md5FromEtag } from '../fs/md5.js';

@@ -2,16 +2,14 @@
  * src/fs/chunk-pool.ts: a lent buffer returns to its pool only once its owner retired it and every
  * retained slice was released (a property over any order of retains, releases and retires, over
  * two slice objects); a release without its retain, or a stale retire, does nothing, not even to
- * a later lending of the same buffer; other buffers are left alone. And its users: drainTo releases a chunk only after its write, OrderedMd5 retains
- * the chunks it holds until it hashed them.
+ * a later lending of the same buffer; other buffers are left alone. And its user: drainTo releases
+ * a chunk only after its write.
  */
-import crypto from 'node:crypto';
 import type fs from 'node:fs';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ChunkPool, LentChunk, releaseSlice, retainSlice } from '../../src/fs/chunk-pool.js';
-import { OrderedMd5 } from '../../src/fs/ordered-md5.js';
 import { drainTo } from '../../src/ops/drain-to.js';
 
 describe('ChunkPool and lent buffers', () => {
@@ -59,15 +57,15 @@ describe('ChunkPool and lent buffers', () => {
     expect(pool.freeCount).toBe(1);
   });
 
-  it('drainTo releases each chunk once, only once its write is done (a chunk onChunk holds stays out)', async () => {
+  it('drainTo releases each chunk once, only once its write is done (a chunk another holder retained stays out)', async () => {
     const pool = new ChunkPool(256 * 1024, 8);
     const lendings = [new LentChunk(pool), new LentChunk(pool), new LentChunk(pool)];
     const bufs = lendings.map((l) => l.buf);
     for (const l of lendings) { l.buf.fill(7); retainSlice(l.buf); l.retire(); } // as raw-get: pushed, then retired
     let writeDone: (() => void) | undefined;
     const fh = { writev: (w: Buffer[]) => new Promise<{ bytesWritten: number }>((r) => { writeDone = () => r({ bytesWritten: w.reduce((n, b) => n + b.length, 0) }); }) };
-    const hold = (b: Buffer): void => { if (b.buffer === bufs[0]!.buffer) retainSlice(b); }; // as OrderedMd5 holds a chunk
-    const drained = drainTo(Readable.from(bufs), { fh: fh as unknown as fs.promises.FileHandle, position: 0, maxBytes: 1 << 30, onChunk: hold, onBytes: () => {}, tooLong: () => new Error('long') });
+    retainSlice(bufs[0]!); // a second holder of the first chunk
+    const drained = drainTo(Readable.from(bufs), { fh: fh as unknown as fs.promises.FileHandle, position: 0, maxBytes: 1 << 30, onBytes: () => {}, tooLong: () => new Error('long') });
     for (let i = 0; i < 50 && !writeDone; i++) await new Promise((r) => setImmediate(r));
     expect(pool.freeCount).toBe(0); // the write holds them
     writeDone!();
@@ -75,21 +73,5 @@ describe('ChunkPool and lent buffers', () => {
     expect(pool.freeCount).toBe(2);
     releaseSlice(bufs[0]!);
     expect(pool.freeCount).toBe(3);
-  });
-
-  it('OrderedMd5 keeps the chunks it holds out of the pool until it hashed them', async () => {
-    const pool = new ChunkPool(1000, 8);
-    const data = crypto.randomBytes(2000);
-    const h = new OrderedMd5([{ start: 0, end: 999 }, { start: 1000, end: 1999 }], { bytes: 1 << 20 });
-    const lending = new LentChunk(pool);
-    const second = lending.buf;
-    data.copy(second, 0, 1000);
-    retainSlice(second); lending.retire(); // the socket's slice, as drainTo gets it
-    h.attempt(1); h.write(1, second); h.complete(1); // ahead of the frontier: held
-    releaseSlice(second); // drainTo wrote it
-    expect(pool.freeCount).toBe(0);
-    h.attempt(0); h.write(0, data.subarray(0, 1000)); h.complete(0); // the frontier reaches the held chunk
-    expect(pool.freeCount).toBe(1);
-    expect(await h.digest(async () => Buffer.alloc(0))).toBe(crypto.createHash('md5').update(data).digest('hex'));
   });
 });

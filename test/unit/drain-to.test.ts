@@ -39,14 +39,12 @@ const target = (fh: fs.promises.FileHandle, position = 0, maxBytes = Number.MAX_
 const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('drainTo', () => {
-  it('writes a Readable at its offset in ~1 MiB batches, every chunk to onChunk in order', async () => {
+  it('writes a Readable at its offset in ~1 MiB batches, in order', async () => {
     const f = fakeFile();
     const body = chunks(40, 64 * KIB);
-    const seen: Buffer[] = [];
-    const n = await drainTo(Readable.from(body), { ...target(f.fh, 100), onChunk: (b) => seen.push(b) });
+    const n = await drainTo(Readable.from(body), target(f.fh, 100));
     expect(n).toBe(40 * 64 * KIB);
     expect(f.file.subarray(100, 100 + n).equals(Buffer.concat(body))).toBe(true);
-    expect(Buffer.concat(seen).equals(Buffer.concat(body))).toBe(true);
     expect(f.writes.map((w) => w.bytes)).toEqual([WRITE_BATCH_BYTES, WRITE_BATCH_BYTES, 8 * 64 * KIB]);
   });
 

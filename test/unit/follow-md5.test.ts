@@ -3,6 +3,8 @@
  * the file as each write lands, is the MD5 of exactly the bytes written, whatever the sizes of
  * the writes (property); it is computed off the main thread; a file shorter than the writes
  * claimed fails with ShortRead; a worker that dies fails the digest instead of answering.
+ * PartsMd5: parts written in any interleaving, some tried again (with other bytes), give the MD5
+ * of what the file finally holds (property).
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -11,7 +13,7 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { ShortRead } from '../../src/fs/file-range.js';
-import { FollowMd5 } from '../../src/fs/follow-md5.js';
+import { FollowMd5, PartsMd5 } from '../../src/fs/follow-md5.js';
 import { ReadHashPool } from '../../src/fs/read-hash.js';
 
 let dir: string;
@@ -119,5 +121,103 @@ describe('FollowMd5', () => {
     } finally {
       await pool.terminate();
     }
+  });
+});
+
+/** Parts of `size` bytes in `partBytes` ranges. */
+function ranges(size: number, partBytes: number): Array<{ start: number; end: number }> {
+  const out = [];
+  for (let s = 0; s < size; s += partBytes) out.push({ start: s, end: Math.min(size, s + partBytes) - 1 });
+  return out;
+}
+
+/**
+ * Writes `data` to a new file as parts of `partBytes` in chunks of `chunkBytes`, the parts
+ * interleaved by `order` (a part index per step); `failAt[i]` = chunks after which part i's first
+ * attempt fails, having written junk in place of its bytes (the retry writes the right ones).
+ */
+async function writeParts(data: Buffer, partBytes: number, chunkBytes: number, order: number[], failAt: Record<number, number>, pool: ReadHashPool): Promise<string> {
+  const rs = ranges(data.length, partBytes);
+  const file = path.join(dir, `p${n++}.bin`);
+  const fh = await fs.promises.open(file, 'wx');
+  const h = new PartsMd5(file, rs, pool, STEP);
+  try {
+    await fh.truncate(data.length);
+    const pos = rs.map((r) => r.start);
+    const chunksSent = rs.map(() => 0);
+    const failed = new Set<number>();
+    rs.forEach((_, i) => h.attempt(i));
+    for (let step = 0; rs.some((r, i) => pos[i]! <= r.end); step++) {
+      let i = order.length > 0 ? order[step % order.length]! % rs.length : step % rs.length;
+      while (pos[i]! > rs[i]!.end) i = (i + 1) % rs.length;
+      const r = rs[i]!;
+      // a first attempt fails only if it has fewer chunks than its part
+      const first = failAt[i] !== undefined && !failed.has(i) && failAt[i]! < Math.ceil((r.end + 1 - r.start) / chunkBytes);
+      if (first && chunksSent[i] === failAt[i]) {
+        failed.add(i);
+        h.attempt(i);
+        pos[i] = r.start;
+        continue;
+      }
+      const len = Math.min(chunkBytes, r.end + 1 - pos[i]!);
+      const bytes = first ? crypto.randomBytes(len) : data.subarray(pos[i], pos[i]! + len);
+      await fh.write(bytes, 0, len, pos[i]);
+      h.wrote(i, len);
+      pos[i]! += len;
+      chunksSent[i]!++;
+    }
+  } finally {
+    await fh.close();
+  }
+  return h.digest();
+}
+
+describe('PartsMd5', () => {
+  it('property: any interleaving, part and chunk size, and parts tried again give the MD5 of what the file holds', async () => {
+    const pool = new ReadHashPool(1);
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 * STEP }), fc.integer({ min: 1, max: 2 * STEP }), fc.integer({ min: 100, max: STEP }),
+        fc.array(fc.nat(20), { maxLength: 30 }), fc.dictionary(fc.constantFrom('0', '1', '2', '3'), fc.nat(4)),
+        async (size, partBytes, chunkBytes, order, fails) => {
+          const data = crypto.randomBytes(size);
+          const failAt = Object.fromEntries(Object.entries(fails).map(([k, v]) => [Number(k), v]));
+          expect(await writeParts(data, partBytes, chunkBytes, order, failAt, pool)).toBe(md5(data));
+        },
+      ), { numRuns: 60 });
+    } finally {
+      await pool.terminate();
+    }
+  });
+
+  it('a part tried again after its first bytes were hashed: the whole file is hashed again, so corrupted first bytes cannot pass', async () => {
+    const pool = new ReadHashPool(1);
+    const file = path.join(dir, `p${n++}.bin`);
+    const fh = await fs.promises.open(file, 'wx');
+    try {
+      const data = crypto.randomBytes(3 * STEP);
+      const h = new PartsMd5(file, ranges(data.length, 2 * STEP), pool, STEP);
+      h.attempt(0);
+      h.attempt(1);
+      await fh.write(crypto.randomBytes(STEP), 0, STEP, 0); // part 0's first attempt: junk, a whole stretch
+      h.wrote(0, STEP);
+      await pool.hashRange(file, 0, 1); // the one thread has read the junk by now (jobs run in order)
+      h.attempt(0); // the retry writes the right bytes
+      await fh.write(data, 0, 2 * STEP, 0);
+      h.wrote(0, 2 * STEP);
+      await fh.write(data, 2 * STEP, STEP, 2 * STEP);
+      h.wrote(1, STEP);
+      expect(await h.digest()).toBe(md5(data));
+    } finally {
+      await fh.close();
+      await pool.terminate();
+    }
+  });
+
+  it('digest before every part is in is refused', async () => {
+    const h = new PartsMd5(path.join(dir, 'never.bin'), ranges(2000, 1000));
+    h.wrote(1, 1000);
+    await expect(h.digest()).rejects.toThrow(/before every part is complete/);
+    h.abandon();
   });
 });
