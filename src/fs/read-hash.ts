@@ -66,6 +66,8 @@ function end(hid) {
  */
 export class ReadHashPool {
   private readonly threads: FsThreadPool;
+  /** files hashed on the main thread while no thread ran (./follow-md5.ts) */
+  hashedHere = 0;
 
   constructor(threads = Math.min(4, Math.max(1, os.availableParallelism() - 1))) {
     this.threads = new FsThreadPool(HASH_SOURCE, 'MD5', threads);
@@ -81,6 +83,11 @@ export class ReadHashPool {
     const r = await this.threads.run({ path, start, len });
     if (r.short === true || typeof r.md5 !== 'string') throw new ShortRead(path);
     return Buffer.from(r.md5, 'hex');
+  }
+
+  /** Every thread is running (a job sent now waits for no boot). */
+  ready(): boolean {
+    return this.threads.ready();
   }
 
   /** A thread for jobs that must run on the same one (a running hash), the least loaded now. */

@@ -394,7 +394,7 @@ export class Downloader {
       // hashed only when the ETag is an MD5 to compare with (not multipart, SSE-KMS, SSE-C)
       const want = this.plan.verify ? md5FromEtag(res.etag, res.sse, res.sseCustomerAlgorithm) : undefined;
       // hashed from the file by a worker as it is written (fs/follow-md5.ts)
-      hash = want !== undefined ? new FollowMd5(file.path) : undefined;
+      hash = want !== undefined ? new FollowMd5(file.path, { expectedBytes: res.contentLength ?? o.bytes }) : undefined;
       const maxBytes = res.contentLength ?? Number.MAX_SAFE_INTEGER;
       const n = await drainTo(res.body, {
         fh: file.fh, position: 0, maxBytes, tooLong: () => tooLong(o.key, maxBytes),

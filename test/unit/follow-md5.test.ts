@@ -26,10 +26,10 @@ beforeAll(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-follow-md5-')
 afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
 /** Writes `bytes` to a new file in pieces of `sizes` (cycled), telling `follow` after each write. */
-async function writeFollowed(bytes: Buffer, sizes: number[], pool: ReadHashPool): Promise<{ file: string; hash: FollowMd5 }> {
+async function writeFollowed(bytes: Buffer, sizes: number[], pool: ReadHashPool, expectedBytes?: number): Promise<{ file: string; hash: FollowMd5 }> {
   const file = path.join(dir, `f${n++}.bin`);
   const fh = await fs.promises.open(file, 'wx');
-  const hash = new FollowMd5(file, pool, STEP);
+  const hash = new FollowMd5(file, { pool, stepBytes: STEP, expectedBytes });
   try {
     for (let at = 0, i = 0; at < bytes.length; i++) {
       const len = Math.min(sizes[i % sizes.length]!, bytes.length - at);
@@ -97,7 +97,7 @@ describe('FollowMd5', () => {
       const { file, hash } = await writeFollowed(crypto.randomBytes(1000), [1000], pool);
       fs.truncateSync(file, 10);
       await expect(hash.digest()).rejects.toBeInstanceOf(ShortRead);
-      const missing = new FollowMd5(path.join(dir, 'missing.bin'), pool);
+      const missing = new FollowMd5(path.join(dir, 'missing.bin'), { pool });
       missing.wrote(10);
       await expect(missing.digest()).rejects.toMatchObject({ code: 'ENOENT' });
       // the thread is still there for the next file
@@ -171,6 +171,50 @@ async function writeParts(data: Buffer, partBytes: number, chunkBytes: number, o
   }
   return h.digest();
 }
+
+describe('FollowMd5 while the MD5 thread is not running', () => {
+  it('a small file is hashed here without starting the thread; the fifth starts it; a large one always goes to the thread', async () => {
+    const pool = new ReadHashPool(1);
+    const spy = vi.spyOn(crypto, 'createHash');
+    try {
+      for (let i = 0; i < 4; i++) {
+        const bytes = crypto.randomBytes(3 * STEP + i);
+        const want = md5(bytes);
+        spy.mockClear();
+        expect(await (await writeFollowed(bytes, [STEP], pool, bytes.length)).hash.digest()).toBe(want);
+        expect(spy).toHaveBeenCalledTimes(1); // here
+      }
+      expect(pool.ready()).toBe(false);
+      const fifth = crypto.randomBytes(100);
+      expect(await (await writeFollowed(fifth, [7], pool, 100)).hash.digest()).toBe(md5(fifth));
+      for (let i = 0; i < 500 && !pool.ready(); i++) await new Promise((r) => setTimeout(r, 10));
+      expect(pool.ready()).toBe(true);
+      const later = crypto.randomBytes(2 * STEP);
+      const want = md5(later);
+      spy.mockClear();
+      expect(await (await writeFollowed(later, [STEP], pool, later.length)).hash.digest()).toBe(want);
+      expect(spy).not.toHaveBeenCalled(); // the thread runs now: there
+    } finally {
+      spy.mockRestore();
+      await pool.terminate();
+    }
+  });
+
+  it('here too: a file shorter than the writes is ShortRead, a missing one ENOENT', async () => {
+    const pool = new ReadHashPool(1);
+    try {
+      const { file, hash } = await writeFollowed(crypto.randomBytes(1000), [1000], pool, 1000);
+      fs.truncateSync(file, 10);
+      await expect(hash.digest()).rejects.toBeInstanceOf(ShortRead);
+      const missing = new FollowMd5(path.join(dir, 'missing-here.bin'), { pool, expectedBytes: 10 });
+      missing.wrote(10);
+      await expect(missing.digest()).rejects.toMatchObject({ code: 'ENOENT' });
+      expect(pool.ready()).toBe(false);
+    } finally {
+      await pool.terminate();
+    }
+  });
+});
 
 describe('PartsMd5', () => {
   it('property: any interleaving, part and chunk size, and parts tried again give the MD5 of what the file holds', async () => {
