@@ -91,18 +91,19 @@ describe('FollowMd5', () => {
     }
   });
 
-  it('a file shorter than the writes it was told of is ShortRead; a missing one keeps its ENOENT', async () => {
+  // expectedBytes small while the thread is not running: hashed here (the second describe)
+  it.each([['on the thread', undefined], ['here', 1000]] as const)('%s: a file shorter than the writes it was told of is ShortRead; a missing one keeps its ENOENT', async (_where, expectedBytes) => {
     const pool = new ReadHashPool(1);
     try {
-      const { file, hash } = await writeFollowed(crypto.randomBytes(1000), [1000], pool);
+      const { file, hash } = await writeFollowed(crypto.randomBytes(1000), [1000], pool, expectedBytes);
       fs.truncateSync(file, 10);
       await expect(hash.digest()).rejects.toBeInstanceOf(ShortRead);
-      const missing = new FollowMd5(path.join(dir, 'missing.bin'), { pool });
+      const missing = new FollowMd5(path.join(dir, `missing-${n++}.bin`), { pool, expectedBytes });
       missing.wrote(10);
       await expect(missing.digest()).rejects.toMatchObject({ code: 'ENOENT' });
-      // the thread is still there for the next file
+      // the next file is still hashed (on the thread: it is still there)
       const bytes = crypto.randomBytes(100);
-      expect(await (await writeFollowed(bytes, [7], pool)).hash.digest()).toBe(md5(bytes));
+      expect(await (await writeFollowed(bytes, [7], pool, expectedBytes)).hash.digest()).toBe(md5(bytes));
     } finally {
       await pool.terminate();
     }
@@ -196,21 +197,6 @@ describe('FollowMd5 while the MD5 thread is not running', () => {
       expect(spy).not.toHaveBeenCalled(); // the thread runs now: there
     } finally {
       spy.mockRestore();
-      await pool.terminate();
-    }
-  });
-
-  it('here too: a file shorter than the writes is ShortRead, a missing one ENOENT', async () => {
-    const pool = new ReadHashPool(1);
-    try {
-      const { file, hash } = await writeFollowed(crypto.randomBytes(1000), [1000], pool, 1000);
-      fs.truncateSync(file, 10);
-      await expect(hash.digest()).rejects.toBeInstanceOf(ShortRead);
-      const missing = new FollowMd5(path.join(dir, 'missing-here.bin'), { pool, expectedBytes: 10 });
-      missing.wrote(10);
-      await expect(missing.digest()).rejects.toMatchObject({ code: 'ENOENT' });
-      expect(pool.ready()).toBe(false);
-    } finally {
       await pool.terminate();
     }
   });
