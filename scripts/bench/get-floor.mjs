@@ -2,7 +2,7 @@
 /**
  * Node's own floor for the large-download scenario (S6l): the client CPU of bare `http.get`
  * ranged GETs written to files, with no s3x code at all, to compare with `s3x download`'s.
- * Usage: node scripts/bench/get-floor.mjs [--raw [--md5]] DIR PART_MIB URL... (URLs from `s3x presign`,
+ * Usage: node scripts/bench/get-floor.mjs [--raw [--md5 | --md5-worker]] DIR PART_MIB URL... (URLs from `s3x presign`,
  * one per object; each object is fetched as PART_MIB ranged parts, 16 in flight, ~1 MiB writev
  * batches like src/ops/download.ts). Prints the process's user+sys CPU seconds; writes DIR/0, …
  * Or: ... DIR PART_MIB --s3 ENDPOINT BUCKET PREFIX: the objects under PREFIX/ (listed, signed by
@@ -17,12 +17,15 @@ import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { encodePath, sign } from './floor-sign.mjs';
 
 const raw = process.argv[2] === '--raw';
 // --md5 (after --raw): every body byte also goes through MD5 on this thread, part by part (the
-// CPU s3x's verification spends; the digests are not checked)
-const md5 = raw && process.argv[3] === '--md5';
+// CPU s3x's verification spends; the digests are not checked). --md5-worker: the same MD5 on one
+// worker thread, each 1 MiB buffer moved to it (not copied) once written and moved back after
+const md5Worker = raw && process.argv[3] === '--md5-worker';
+const md5 = raw && (process.argv[3] === '--md5' || md5Worker);
 const [dir, partMiB, ...urls] = process.argv.slice(raw ? (md5 ? 4 : 3) : 2);
 const s3 = urls[0] === '--s3' ? { endpoint: new URL(urls[1] ?? ''), bucket: urls[2], prefix: urls[3] } : undefined;
 if (!dir || !(Number(partMiB) > 0) || urls.length === 0 || (s3 && !s3.prefix)) {
@@ -61,6 +64,20 @@ const BUFFER_BYTES = 1024 * 1024;
 const pool = [];
 const take = () => pool.pop() ?? Buffer.allocUnsafe(BUFFER_BYTES);
 
+/** --md5-worker: hashes per part id on another thread; answers a digest when a part ends. */
+const hasher = md5Worker ? new Worker(`
+  const { parentPort } = require('node:worker_threads');
+  const crypto = require('node:crypto');
+  const hashes = new Map();
+  parentPort.on('message', ({ id, buf, len }) => {
+    if (!hashes.has(id)) hashes.set(id, crypto.createHash('md5'));
+    if (buf) { hashes.get(id).update(new Uint8Array(buf, 0, len)); parentPort.postMessage({ buf }, [buf]); }
+    else { parentPort.postMessage({ id, digest: hashes.get(id).digest('hex') }); hashes.delete(id); }
+  });`, { eval: true }) : undefined;
+const digestWaits = new Map();
+hasher?.on('message', ({ buf, id, digest }) => (buf ? pool.push(Buffer.from(buf)) : digestWaits.get(id)(digest)));
+let nextPartId = 0;
+
 /** One ranged GET on its own socket: the response head is parsed by hand, the body read in place. */
 function rawPart(fh, url, start, end) {
   const u = new URL(url);
@@ -77,19 +94,25 @@ function rawPart(fh, url, start, end) {
       if (writing) return;
       const job = queue.shift();
       if (!job) {
-        if (done) { socket.destroy(); resolve(); }
+        if (!done) return;
+        socket.destroy();
+        if (!hasher) return resolve();
+        digestWaits.set(partId, () => { digestWaits.delete(partId); resolve(); });
+        hasher.postMessage({ id: partId });
         return;
       }
       writing = true;
       fs.write(fh.fd, job.buf, 0, job.len, job.pos, (err, n) => {
         if (err || n !== job.len) return reject(err ?? new Error('short write'));
-        pool.push(job.buf);
+        if (hasher) hasher.postMessage({ id: partId, buf: job.buf.buffer, len: job.len }, [job.buf.buffer]);
+        else pool.push(job.buf);
         writing = false;
         if (queue.length < 2 && socket.isPaused()) socket.resume();
         pump();
       });
     };
-    const hash = md5 ? crypto.createHash('md5') : undefined;
+    const partId = nextPartId++;
+    const hash = md5 && !hasher ? crypto.createHash('md5') : undefined;
     const ship = () => {
       hash?.update(cur.subarray(0, fill));
       queue.push({ buf: cur, len: fill, pos });
@@ -170,5 +193,6 @@ fs.mkdirSync(dir, { recursive: true });
 if (s3) await Promise.all((await listed()).map(([url, name], i) => object(url, i, name)));
 else await Promise.all(urls.map((url, i) => object(url, i)));
 agent.destroy();
+await hasher?.terminate();
 const cpu = process.cpuUsage();
 console.log(`user ${(cpu.user / 1e6).toFixed(2)} s, sys ${(cpu.system / 1e6).toFixed(2)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(2)} s`);

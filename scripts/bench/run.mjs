@@ -168,7 +168,11 @@ const getFloor = { name: 'node floor (bare http GETs)', cmd: (b, p, o) => [proce
 // bare socket and written as they fill, no MD5, no s3x code (get-floor.mjs --raw); not a peer
 const rangedFloor = { name: 'node floor (raw ranged GETs, no MD5)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/get-floor.mjs'), '--raw', o, '16', '--s3', endpoint, b, p] };
 const rangedMd5Floor = { name: 'node floor (raw ranged GETs, MD5 of every byte)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/get-floor.mjs'), '--raw', '--md5', o, '16', '--s3', endpoint, b, p] };
-const floors = [nodeFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name];
+// the same, the MD5 on a worker thread that is handed each written buffer (no copy, no read-back)
+const rangedMd5WorkerFloor = { name: 'node floor (raw ranged GETs, MD5 on a worker)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/get-floor.mjs'), '--raw', '--md5-worker', o, '16', '--s3', endpoint, b, p] };
+// S0 only: Node starting and exiting, nothing loaded (`node -e 0`); not a peer
+const startFloor = { name: 'node floor (node -e 0)', cmd: () => [process.execPath, '-e', '0'] };
+const floors = [nodeFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name];
 
 // S5 / S6: delete-prefix and download. cmd(bucket, prefix, outDir) → argv.
 const s3xBin = [process.execPath, path.join(ROOT, 'bin/s3x.js')];
@@ -395,7 +399,7 @@ for (const sc of chosen) {
   }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = withBase(spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
-    : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor] : [])] : spec.op === 'ls' ? lsTools
+    : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor]
       : spec.hedge ? hedgeTools[spec.hedge] : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
         : sc === 'S1' ? [...tools, nodeFloor] : tools);
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
@@ -559,6 +563,10 @@ for (const sc of chosen) {
   for (const floor of rows.filter((r) => floors.includes(r.tool))) {
     const mine = floor.tool === rangedFloor.name ? rows.find((r) => r.tool === 's3x --no-verify') : s3x;
     ratioRow(sc, `${mine?.tool} ÷ ${floor.tool} (no s3x code; does less)`, mine, floor);
+    // where the floor itself stands: above the peer, what is left is Node's (S6l: like for like)
+    const md5Floor = floor.tool.includes('MD5 ');
+    const peer = sc !== 'S6l' ? peers[0] : peers.find((r) => r.tool.startsWith(md5Floor ? 'rclone' : 's5cmd'));
+    ratioRow(sc, `${floor.tool} ÷ ${peer?.tool}`, floor, peer);
   }
   if (sc === 'S6l') {
     ratioRow(sc, 's3x ÷ rclone (both verify MD5)', s3x, peers.find((r) => r.tool.startsWith('rclone')));
