@@ -22,6 +22,7 @@
  * http.get, written with fs.promises.writeFile; not a peer) and for S6l (get-floor.mjs --raw: 16 MiB
  * ranged GETs read by bare sockets into pooled buffers, no MD5; compared with s3x --no-verify); every run is compared byte for byte
  * with the source tree.
+ * S0 (ls): Node's floors `node -e 0` and ls-floor.mjs (one bare signed listing, printed; not peers).
  * S9 (S9u, S9d, S9t): s3x alone under --bwlimit 20MiB/s (upload, download) and --tpslimit 50, ~10 s
  * each; the rate the run reports about itself ÷ the limit (target within 5%).
  * H1–H5, H5l (hedged requests, issue 14; not in the default set: `--scenarios H`): s3x alone
@@ -172,7 +173,9 @@ const rangedMd5Floor = { name: 'node floor (raw ranged GETs, MD5 of every byte)'
 const rangedMd5WorkerFloor = { name: 'node floor (raw ranged GETs, MD5 on a worker)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/get-floor.mjs'), '--raw', '--md5-worker', o, '16', '--s3', endpoint, b, p] };
 // S0 only: Node starting and exiting, nothing loaded (`node -e 0`); not a peer
 const startFloor = { name: 'node floor (node -e 0)', cmd: () => [process.execPath, '-e', '0'] };
-const floors = [nodeFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name];
+// S0 only: an ES module doing the listing with bare signed GETs and printing it (ls-floor.mjs); not a peer
+const lsFloor = { name: 'node floor (bare ListObjectsV2)', cmd: (b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/ls-floor.mjs'), endpoint, b, `${p}/`] };
+const floors = [nodeFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name, lsFloor.name];
 
 // S5 / S6: delete-prefix and download. cmd(bucket, prefix, outDir) → argv.
 const s3xBin = [process.execPath, path.join(ROOT, 'bin/s3x.js')];
@@ -399,7 +402,7 @@ for (const sc of chosen) {
   }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = withBase(spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
-    : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor]
+    : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor, lsFloor]
       : spec.hedge ? hedgeTools[spec.hedge] : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
         : sc === 'S1' ? [...tools, nodeFloor] : tools);
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);

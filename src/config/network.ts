@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import tls from 'node:tls';
+import { nodeTls } from './tls-modules.js';
 import { UsageError } from '../errors.js';
 
 /** A forward proxy: http:// only (CONNECT for https endpoints, absolute-form for http ones). */
@@ -172,7 +172,7 @@ function trustedRoots(flags: NetworkFlags, env: NodeJS.ProcessEnv): string[] | u
       extra = []; // Node itself only warns about a bad NODE_EXTRA_CA_CERTS
     }
   }
-  return [...tls.rootCertificates, ...extra, ...bundle];
+  return [...nodeTls().rootCertificates, ...extra, ...bundle];
 }
 
 /** The network settings from flags and environment; UsageError on a bad proxy URL or CA bundle. */

@@ -8,11 +8,12 @@
  * so sockets still being tunnelled (which Node's pool does not count yet) stay within that bound.
  */
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import net from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import { bypassesProxy, proxyFor, type NetworkSpec, type ProxySpec } from '../config/network.js';
+import { nodeHttps, nodeTls } from '../config/tls-modules.js';
 
 export interface AgentSettings {
   keepAlive: boolean;
@@ -42,7 +43,7 @@ export function makeAgent(url: string | undefined, settings: AgentSettings, netw
     ...(network?.ca && { secureContext: secureContextOf(network, network.ca) }),
     ...(network?.verifyTls === false && { rejectUnauthorized: false }),
   };
-  return proxy ? new TunnelingAgent(tlsOptions, proxy, noProxy) : new https.Agent(tlsOptions);
+  return proxy ? new (tunnelingAgent())(tlsOptions, proxy, noProxy) : new (nodeHttps().Agent)(tlsOptions);
 }
 
 /**
@@ -54,7 +55,7 @@ const secureContexts = new WeakMap<NetworkSpec, tls.SecureContext>();
 function secureContextOf(network: NetworkSpec, ca: string[]): tls.SecureContext {
   let context = secureContexts.get(network);
   if (context === undefined) {
-    context = tls.createSecureContext({ ca });
+    context = nodeTls().createSecureContext({ ca });
     secureContexts.set(network, context);
   }
   return context;
@@ -114,8 +115,14 @@ export function openTunnel(proxy: ProxySpec, host: string, port: number, keepAli
   });
 }
 
-/** https endpoints through a proxy: each pooled socket is TLS inside its own CONNECT tunnel. */
-class TunnelingAgent extends https.Agent {
+/**
+ * https endpoints through a proxy: each pooled socket is TLS inside its own CONNECT tunnel. The
+ * class is made on first use, as it extends https.Agent (config/tls-modules.ts says why).
+ */
+let tunnelingAgentClass: ReturnType<typeof makeTunnelingAgent> | undefined;
+const tunnelingAgent = (): ReturnType<typeof makeTunnelingAgent> => (tunnelingAgentClass ??= makeTunnelingAgent());
+
+const makeTunnelingAgent = () => class TunnelingAgent extends nodeHttps().Agent {
   private readonly keepAliveMs: number;
   constructor(options: https.AgentOptions, private readonly proxy: ProxySpec, private readonly noProxy: string) {
     super(options);
@@ -140,7 +147,7 @@ class TunnelingAgent extends https.Agent {
     }, (err: Error) => callback?.(err, undefined as unknown as Duplex));
     return undefined;
   }
-}
+};
 
 /** http endpoints through a proxy: the request line names the endpoint, the socket goes to the proxy. */
 class ForwardingAgent extends http.Agent {

@@ -24,10 +24,11 @@
  * aborted request rejects with the signal's `reason`.
  */
 import http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import type { Readable } from 'node:stream';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import type { SseCustomerKey } from '../config/object-headers.js';
+import { nodeHttps } from '../config/tls-modules.js';
 import { FileRange } from '../fs/file-range.js';
 import { addSseCHeaders, addStoredHeaders, type StoredHeaders } from './object-header-wire.js';
 import { requestHead } from './http-wire.js';
@@ -286,7 +287,7 @@ export class SignedHttpClient {
   constructor(cfg: SignedHttpConfig) {
     const u = new URL(cfg.url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new TypeError(`signed-http: unsupported URL ${cfg.url}`);
-    this.send = u.protocol === 'https:' ? https.request : http.request;
+    this.send = u.protocol === 'https:' ? nodeHttps().request : http.request;
     this.hostname = u.hostname.startsWith('[') ? u.hostname.slice(1, -1) : u.hostname;
     this.port = u.port ? Number(u.port) : undefined;
     this.hostHeader = u.host;
