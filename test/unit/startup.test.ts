@@ -1,0 +1,77 @@
+/**
+ * The built CLI (bin/s3x.js → the bundle, scripts/bundle-cli.mjs) starts without what only some
+ * runs need: node:tls and node:https (https endpoints, src/config/tls-modules.ts) and the glob
+ * packages (walks and patterns: the bundle's side file). Each cost every start several ms of CPU
+ * (docs/benchmarks.md, ninth session); this keeps them out structurally, without timing anything.
+ * Needs `npm run build` (as `npm test` does first).
+ */
+import { spawn } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = path.resolve(import.meta.dirname, '../..');
+let dir: string;
+let probe: string;
+let server: http.Server;
+let endpoint: string;
+
+/** Just enough S3 for one ls and one single-PUT upload: empty listings, PUTs answered with their MD5. */
+function fakeS3(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const hash = crypto.createHash('md5');
+  req.on('data', (c: Buffer) => hash.update(c));
+  req.on('end', () => {
+    if (req.method === 'PUT') res.writeHead(200, { etag: `"${hash.digest('hex')}"` }).end();
+    else res.writeHead(200, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>');
+  });
+}
+
+beforeAll(async () => {
+  server = http.createServer(fakeS3);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-startup-'));
+  probe = path.join(dir, 'probe.cjs');
+  // at exit: which of them this process loaded
+  fs.writeFileSync(probe, `process.on('exit', () => require('node:fs').writeFileSync(process.env.S3X_PROBE_OUT, JSON.stringify({
+    tls: process.moduleLoadList.includes('NativeModule tls'),
+    https: process.moduleLoadList.includes('NativeModule https'),
+    globs: Object.keys(require.cache).some((f) => /lazy-packages\\.cjs$|[\\\\/]node_modules[\\\\/](fast-glob|micromatch)[\\\\/]/.test(f)),
+  })));`);
+});
+afterAll(async () => {
+  fs.rmSync(dir, { recursive: true, force: true });
+  await new Promise((r) => server.close(r));
+});
+
+/** Runs the built CLI with `args` under the probe; its exit code and what it loaded. */
+async function loaded(args: string[]): Promise<{ code: number | null; tls: boolean; https: boolean; globs: boolean }> {
+  const out = path.join(dir, `out-${args[0]}.json`);
+  // a clean environment, as the bench's: no CA bundle (which needs node:tls for its roots), no proxy
+  const env = { PATH: process.env.PATH, HOME: dir, S3X_PROBE_OUT: out, AWS_ACCESS_KEY_ID: 'AKIDSTARTUP', AWS_SECRET_ACCESS_KEY: 'startup-secret', AWS_REGION: 'us-east-1' };
+  const child = spawn(process.execPath, ['-r', probe, path.join(ROOT, 'bin/s3x.js'), ...args], { cwd: dir, env, stdio: 'ignore' });
+  const code = await new Promise<number | null>((r) => child.on('exit', r));
+  return { code, ...(JSON.parse(fs.readFileSync(out, 'utf8')) as { tls: boolean; https: boolean; globs: boolean }) };
+}
+
+describe('start-up of the built CLI', () => {
+  it('the bundle is built', () => {
+    expect(fs.existsSync(path.join(ROOT, 'dist/s3x/main.mjs')), 'run npm run build first').toBe(true);
+  });
+
+  it('--version and an ls of an http endpoint load neither tls, https nor the glob packages', async () => {
+    expect(await loaded(['--version'])).toEqual({ code: 0, tls: false, https: false, globs: false });
+    expect(await loaded(['ls', 's3://startup-bucket/p/', '--endpoint-url', endpoint])).toEqual({ code: 0, tls: false, https: false, globs: false });
+  });
+
+  it('the probe sees what a run needs: a walk loads the glob packages, an https endpoint tls and https', async () => {
+    const src = fs.mkdtempSync(path.join(dir, 'src-'));
+    fs.writeFileSync(path.join(src, 'a.txt'), 'a');
+    expect(await loaded(['upload', src, 'startup-bucket', '--endpoint-url', endpoint, '--no-progress'])).toEqual({ code: 0, tls: false, https: false, globs: true });
+    expect(await loaded(['ls', 's3://startup-bucket/p/', '--endpoint-url', 'https://127.0.0.1:9', '--retries', '0'])).toMatchObject({ tls: true, https: true, globs: false });
+  });
+});
