@@ -127,19 +127,33 @@ export async function download(opts: DownloadOptions): Promise<DownloadSummary> 
   if (!opts.dir) throw new UsageError('a local directory is required');
   const { partSizeBytes, thresholdBytes } = resolveMultipart(opts.partSizeBytes, opts.multipartThresholdBytes);
   const sel = selectKeys(opts.prefix, opts.rawPrefix);
-  const root = await prepareDir(opts.dir);
+  const local = await plannedDir(opts.dir);
   const run = Run.open(opts, bucket, { onReport: opts.onReport });
   const verifiedThresholdBytes = verifiedThreshold(opts.multipartThresholdBytes);
-  const d = new Downloader(run, opts, { root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes, verifiedThresholdBytes });
+  const d = new Downloader(run, opts, { root: local.root, sel, verify: opts.verify ?? true, partSizeBytes, thresholdBytes, verifiedThresholdBytes });
   try {
-    // the first page is asked for during the preflight; no GET before it passed
-    await d.listAndStart(listAfterPreflight(run, bucket, sel.prefix));
+    // the first page is asked for during the preflight; no GET, and no directory made, before it passed
+    await d.listAndStart(madeAfterFirstPage(listAfterPreflight(run, bucket, sel.prefix), local));
     await d.drain();
   } finally {
     await d.settle();
     run.close();
   }
   return d.summary();
+}
+
+/** The pages, once the first has come (the preflight passed, the listing works) and `local` is made. */
+async function* madeAfterFirstPage(pages: AsyncGenerator<ListPage>, local: PlannedDir): AsyncGenerator<ListPage> {
+  const first = await pages.next();
+  try {
+    await local.make();
+  } catch (err) {
+    await pages.return(undefined);
+    throw new PreflightFailed(err); // thrown as it is, not as a listing failure
+  }
+  if (first.done === true) return;
+  yield first.value;
+  yield* pages;
 }
 
 /** What `download` resolved from its options before the run starts. */
@@ -641,14 +655,58 @@ function tempPathFor(target: string): string {
 }
 
 /** Creates `dir` if needed; returns its real path. */
-export async function prepareDir(dir: string): Promise<string> {
+async function prepareDir(dir: string): Promise<string> {
   try {
     await fs.promises.mkdir(dir, { recursive: true });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new UsageError(code === 'EEXIST' || code === 'ENOTDIR' ? `'${dir}' is not a directory` : `cannot create directory '${dir}': ${code}`);
+    throw dirError(dir, err);
   }
-  const real = await fs.promises.realpath(dir);
+  return writableDir(await fs.promises.realpath(dir), dir);
+}
+
+/** The local directory of a run: its real path now, and `make` to create it once the bucket has answered. */
+export interface PlannedDir {
+  root: string;
+  /** creates the missing levels; nothing when the directory exists */
+  make(): Promise<void>;
+}
+
+/**
+ * Checks `dir` without creating it, so that a run the bucket refuses leaves nothing behind (as
+ * aws-cli): an existing `dir` must be a writable directory; a missing one, a path under a writable
+ * directory, whose missing levels `make` creates.
+ */
+export async function plannedDir(dir: string): Promise<PlannedDir> {
+  const missing: string[] = [];
+  let at = path.resolve(dir);
+  while (!(await exists(at, dir))) {
+    missing.unshift(path.basename(at));
+    at = path.dirname(at);
+  }
+  if (missing.length === 0) return { root: await writableDir(await fs.promises.realpath(dir), dir), make: async () => {} };
+  const root = path.join(await writableDir(await fs.promises.realpath(at), dir), ...missing);
+  return {
+    root,
+    make: async () => {
+      const real = await prepareDir(dir);
+      if (real !== root) throw new UsageError(`'${dir}' changed while s3x ran: it now leads to '${real}'`);
+    },
+  };
+}
+
+/** Whether `p` exists (a missing path: false; any other failure to look: `dir`'s UsageError). */
+async function exists(p: string, dir: string): Promise<boolean> {
+  try {
+    await fs.promises.stat(p);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw dirError(dir, err);
+  }
+}
+
+/** `real` (the real path of `dir` or of the directory it will be made in) as a writable directory. */
+async function writableDir(real: string, dir: string): Promise<string> {
   const st = await fs.promises.stat(real);
   if (!st.isDirectory()) throw new UsageError(`'${dir}' is not a directory`);
   try {
@@ -657,4 +715,9 @@ export async function prepareDir(dir: string): Promise<string> {
     throw new UsageError(`cannot write to directory '${dir}': permission denied`);
   }
   return real;
+}
+
+function dirError(dir: string, err: unknown): UsageError {
+  const code = (err as NodeJS.ErrnoException).code;
+  return new UsageError(code === 'EEXIST' || code === 'ENOTDIR' ? `'${dir}' is not a directory` : `cannot create directory '${dir}': ${code}`);
 }

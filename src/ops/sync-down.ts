@@ -34,7 +34,7 @@ import { walkFiles, type FileEntry, type WalkProblem } from '../fs/walk.js';
 import { Run } from '../run/run.js';
 import { localEtag, openListing } from './compare.js';
 import { verifiedThreshold } from './fetch-mode.js';
-import { Downloader, prepareDir, TMP_MARK, type DownloadProgress, type DownloadSummary, type FailedObject } from './download.js';
+import { Downloader, plannedDir, TMP_MARK, type DownloadProgress, type DownloadSummary, type FailedObject } from './download.js';
 import { outerJoinByKey, sortedWalk, walkedFileLine, type Paired } from './key-join.js';
 import { stopOnListingFailure, type ListedObject } from './list.js';
 import { unreadSubtrees } from './remote-only.js';
@@ -101,11 +101,14 @@ export async function syncDown(opts: SyncDownOptions): Promise<SyncDownSummary> 
   }
   const sel = selectKeys(normalizePrefix(opts.prefix));
   // a dry run creates nothing: a missing directory is an empty one
-  const root = opts.dryRun ? await existingDir(opts.dir) : await prepareDir(opts.dir);
+  const local = opts.dryRun ? undefined : await plannedDir(opts.dir);
+  const root = local ? local.root : await existingDir(opts.dir);
   const run = Run.open(opts, opts.bucket, { onReport: opts.onReport });
   const s = new SyncDown(run, opts, sel, root, { partSizeBytes, thresholdBytes, verifiedThresholdBytes: verifiedThreshold(opts.multipartThresholdBytes) });
   try {
     await run.preflight();
+    // made once the bucket has answered: a refused run leaves nothing behind
+    await local?.make();
     await s.merge();
   } catch (err) {
     s.discard();

@@ -276,5 +276,26 @@ describe('s3x download', () => {
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).toMatch(message);
     }
+    // a run the bucket refused made no directory (aws-cli makes none either)
+    expect(fs.existsSync(path.join(work, 'nb'))).toBe(false);
+  });
+
+  it('a missing bucket leaves no directory behind, however deep the missing part; a run that starts makes them all', async () => {
+    const deep = path.join(work, 'deep-missing', 'a', 'b');
+    const r = await runCli(env, ['download', 'no-such-bucket-s3x', 'dl', deep, ...endpointFlags]);
+    expect(r.code).toBe(2);
+    expect(fs.existsSync(path.join(work, 'deep-missing'))).toBe(false);
+    const ok = await runCli(env, ['download', bucket, 'no-such-prefix-s3x', deep, ...endpointFlags]);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(fs.statSync(deep).isDirectory()).toBe(true);
+  });
+
+  it('a missing directory under a file: one line, exit 2, before any request (the bucket is not asked)', async () => {
+    const file = path.join(work, 'a-plain-file');
+    fs.writeFileSync(file, 'x');
+    const r = await runCli(env, ['download', 'no-such-bucket-s3x', 'dl', path.join(file, 'sub'), ...endpointFlags]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(/is not a directory/);
   });
 });

@@ -352,6 +352,14 @@ describe('s3x sync s3://… <dir>', () => {
     expect(readTree(dir)).toEqual({ 'stale.txt': 'kept' });
   });
 
+  it('a missing bucket: exit 2 and no directory made', async () => {
+    const dir = path.join(scratch(), 'not-made', 'deeper');
+    const r = await runCli(env, ['sync', 's3://no-such-bucket-s3x/a', dir, ...ep]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/bucket 'no-such-bucket-s3x' does not exist/);
+    expect(fs.existsSync(path.dirname(dir))).toBe(false);
+  });
+
   it('two s3:// URLs or two local paths: one line, exit 2', async () => {
     const both = await runCli(env, ['sync', `s3://${bucket}/a`, `s3://${bucket}/b`, ...ep]);
     expect(both.code).toBe(2);
