@@ -1,7 +1,7 @@
 /**
  * node:tls and node:https, loaded on first use: only https endpoints need them, and loading them
- * at start cost every command ~6 ms of CPU on a 2 GHz Xeon (`s3x ls` of a local http gateway:
- * 0.148 vs 0.155 s, 30 alternating runs). require() caches them, so later calls are a lookup.
+ * at start cost every command ~8 ms of CPU on a 2 GHz Xeon (`s3x ls` of a local http gateway:
+ * 0.128 vs 0.136 s, 30 alternating runs). require() caches them, so later calls are a lookup.
  */
 import { createRequire } from 'node:module';
 import type https from 'node:https';
