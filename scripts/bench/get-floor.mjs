@@ -18,7 +18,7 @@ import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { encodePath, sign } from './floor-sign.mjs';
+import { encodePath, listQuery, nextToken, sign, xmlText } from './floor-sign.mjs';
 
 const raw = process.argv[2] === '--raw';
 // --md5 (after --raw): every body byte also goes through MD5 on this thread, part by part (the
@@ -171,20 +171,19 @@ async function object(url, i, name = String(i)) {
 
 /** --s3: every key under PREFIX/ (ListObjectsV2 pages), as [url, name]. */
 async function listed() {
-  const q = (x) => encodeURIComponent(x).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   const base = `${s3.endpoint.origin}/${s3.bucket}`;
   const out = [];
   for (let token; ;) {
-    const query = [...(token ? [`continuation-token=${q(token)}`] : []), 'list-type=2', `prefix=${q(`${s3.prefix}/`)}`].join('&');
+    const query = listQuery(`${s3.prefix}/`, token);
     const res = await new Promise((resolve, reject) => http.get(`${base}?${query}`, { agent, headers: sign('GET', `/${s3.bucket}`, query, { host: s3.endpoint.host }) }, resolve).on('error', reject));
     let xml = '';
     for await (const c of res) xml += c;
     if (res.statusCode !== 200) throw new Error(`list: HTTP ${res.statusCode}`);
     for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) {
-      const key = m[1].replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'");
+      const key = xmlText(m[1]);
       out.push([`${base}/${encodePath(key)}`, key.slice(s3.prefix.length + 1)]);
     }
-    token = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? /<NextContinuationToken>([^<]*)</.exec(xml)?.[1] : undefined;
+    token = nextToken(xml);
     if (!token) return out;
   }
 }

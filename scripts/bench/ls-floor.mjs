@@ -7,7 +7,7 @@
  * AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_REGION).
  */
 import http from 'node:http';
-import { haveCredentials, sign } from './floor-sign.mjs';
+import { haveCredentials, listQuery, nextToken, sign, xmlText } from './floor-sign.mjs';
 
 const [endpoint, bucket, prefix] = process.argv.slice(2);
 if (!endpoint || !bucket || prefix === undefined || !haveCredentials) {
@@ -15,10 +15,9 @@ if (!endpoint || !bucket || prefix === undefined || !haveCredentials) {
   process.exit(2);
 }
 const url = new URL(endpoint);
-const q = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 for (let token; ;) {
-  const query = [...(token ? [`continuation-token=${q(token)}`] : []), 'list-type=2', `prefix=${q(prefix)}`].join('&');
+  const query = listQuery(prefix, token);
   const headers = sign('GET', `/${bucket}`, query, { host: url.host });
   const xml = await new Promise((resolve, reject) => {
     http.get({ host: url.hostname, port: url.port, path: `/${bucket}?${query}`, headers }, (res) => {
@@ -28,7 +27,7 @@ for (let token; ;) {
       res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`list: HTTP ${res.statusCode}`))));
     }).on('error', reject);
   });
-  for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>[\s\S]*?<Size>(\d+)<\/Size>/g)) console.log(`${m[2].padStart(12)} ${m[1]}`);
-  token = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? /<NextContinuationToken>([^<]*)</.exec(xml)?.[1] : undefined;
+  for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>[\s\S]*?<Size>(\d+)<\/Size>/g)) console.log(`${m[2].padStart(12)} ${xmlText(m[1])}`);
+  token = nextToken(xml);
   if (!token) break;
 }

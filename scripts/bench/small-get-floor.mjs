@@ -11,7 +11,7 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
-import { encodePath, haveCredentials, sign } from './floor-sign.mjs';
+import { encodePath, haveCredentials, listQuery, nextToken, sign, xmlText } from './floor-sign.mjs';
 
 const [endpoint, bucket, prefix, dir] = process.argv.slice(2);
 if (!endpoint || !bucket || !prefix || !dir || !haveCredentials) {
@@ -20,7 +20,6 @@ if (!endpoint || !bucket || !prefix || !dir || !haveCredentials) {
 }
 const url = new URL(endpoint);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-const q = (s) => encodeURIComponent(s).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 
 /** GET a path (with a canonical query string) and the whole body. */
 function get(pathName, query) {
@@ -37,10 +36,10 @@ function get(pathName, query) {
 
 const keys = [];
 for (let token; ;) {
-  const query = [...(token ? [`continuation-token=${q(token)}`] : []), 'list-type=2', `prefix=${q(`${prefix}/`)}`].join('&');
+  const query = listQuery(`${prefix}/`, token);
   const xml = (await get(`/${bucket}`, query)).toString('utf8');
-  for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(m[1].replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'"));
-  token = /<IsTruncated>true<\/IsTruncated>/.test(xml) ? /<NextContinuationToken>([^<]*)</.exec(xml)?.[1] : undefined;
+  for (const m of xml.matchAll(/<Key>([^<]*)<\/Key>/g)) keys.push(xmlText(m[1]));
+  token = nextToken(xml);
   if (!token) break;
 }
 const made = new Map();
