@@ -176,6 +176,8 @@ const startFloor = { name: 'node floor (node -e 0)', cmd: () => [process.execPat
 // S0 only: an ES module doing the listing with bare signed GETs and printing it (ls-floor.mjs); not a peer
 const lsFloor = { name: 'node floor (bare ListObjectsV2)', cmd: (b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/ls-floor.mjs'), endpoint, b, `${p}/`] };
 const floors = [nodeFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name, lsFloor.name];
+/** S6l's floors against the peer doing the same: rclone verifies MD5, s5cmd does not */
+const floorPeer = { [rangedFloor.name]: 's5cmd', [rangedMd5Floor.name]: 'rclone', [rangedMd5WorkerFloor.name]: 'rclone' };
 
 // S5 / S6: delete-prefix and download. cmd(bucket, prefix, outDir) → argv.
 const s3xBin = [process.execPath, path.join(ROOT, 'bin/s3x.js')];
@@ -567,8 +569,8 @@ for (const sc of chosen) {
     const mine = floor.tool === rangedFloor.name ? rows.find((r) => r.tool === 's3x --no-verify') : s3x;
     ratioRow(sc, `${mine?.tool} ÷ ${floor.tool} (no s3x code; does less)`, mine, floor);
     // where the floor itself stands: above the peer, what is left is Node's (S6l: like for like)
-    const md5Floor = floor.tool.includes('MD5 ');
-    const peer = sc !== 'S6l' ? peers[0] : peers.find((r) => r.tool.startsWith(md5Floor ? 'rclone' : 's5cmd'));
+    const likeFor = floorPeer[floor.tool];
+    const peer = likeFor ? peers.find((r) => r.tool.startsWith(likeFor)) : peers[0];
     ratioRow(sc, `${floor.tool} ÷ ${peer?.tool}`, floor, peer);
   }
   if (sc === 'S6l') {
