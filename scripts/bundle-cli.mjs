@@ -1,12 +1,18 @@
 #!/usr/bin/env node
-// Bundles the CLI (src/cli/main.ts and everything it imports) into dist/s3x/, one ESM entry
-// plus chunks for what is loaded on demand (the AWS SDK, ora, cli-table3): Node then reads and
-// compiles a few files instead of resolving hundreds of modules at start-up (issue 12: `s3x ls`
-// in ≤ 0.1 s). The library (dist/index.js) stays tsc's output. bin/s3x.js loads the bundle.
+// Bundles the CLI (src/cli/main.ts and everything it imports) into one CommonJS file,
+// dist/s3x/main.cjs, plus side files for what only some commands load (the AWS SDK, ora,
+// cli-table3, the glob packages), required on first use. Node then reads and compiles a few files
+// instead of resolving hundreds of modules at start-up (issue 12: `s3x ls` in ≤ 0.1 s). The
+// library (dist/index.js) stays tsc's output. bin/s3x.js loads the bundle.
+//
+// Why CommonJS: bin/s3x.js compiles it with vm.Script and the V8 code cache written below
+// (main.cjs.cache), which Node 20 offers for scripts but not for ES modules; that saved `s3x ls`
+// ~24 ms of its ~170 ms of CPU on a 2 GHz Xeon (docs/benchmarks.md, session of 2026-12-03).
 //
 // dist/s3x/ sits two levels below the package root, like dist/cli/, so the paths the CLI builds
 // from import.meta (../../package.json, ../../scripts/ceph-rgw.sh) point at the same files.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -17,47 +23,74 @@ fs.rmSync(outdir, { recursive: true, force: true });
 /** CommonJS packages kept out of the bundle: their own file, required on first use (lazyCommonJs) */
 const LAZY = ['fast-glob', 'micromatch'];
 const LAZY_FILE = 'lazy-packages.cjs';
-
-const { metafile } = await build({
-  entryPoints: { main: path.join(root, 'src/cli/main.ts') },
-  outdir,
+/**
+ * Packages src/ loads only on some paths (a dynamic import(), or a module that is): each is a side
+ * file of its own (sideFiles). Inside main.cjs they would cost every start: a code cache that held
+ * them was 718 KB against 247 KB, and `s3x ls` took 173 vs 149 ms of CPU.
+ */
+const SIDE = { '@aws-sdk/client-s3': 'aws-sdk-client-s3.cjs', ora: 'ora.cjs', 'cli-table3': 'cli-table3.cjs' };
+/** what the CLI's code reads from import.meta, in a CommonJS file (the banner defines __s3xUrl) */
+const IMPORT_META = { 'import.meta.url': '__s3xUrl', 'import.meta.dirname': '__dirname' };
+const COMMON = {
   bundle: true,
-  splitting: true, // dynamic import() stays lazy: its module becomes a chunk loaded on first use
-  format: 'esm',
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   // prefer packages' ESM builds (the SDK's dist-es): smaller, and tree-shaken
   mainFields: ['module', 'main'],
-  outExtension: { '.js': '.mjs' },
-  chunkNames: 'chunks/[name]-[hash]',
-  // CommonJS dependencies (pino, commander) call require() for Node's built-ins
-  banner: { js: "import { createRequire as __s3xCreateRequire } from 'node:module'; const require = __s3xCreateRequire(import.meta.url);" },
   legalComments: 'linked',
   // whitespace, comments and syntax only: V8 compiles the bundle at every start, and the 560 KB
   // of source took ~16 ms of it; identifiers are kept, so stack traces still read
   minifyWhitespace: true,
   minifySyntax: true,
   logLevel: 'warning',
-  plugins: [lazyCommonJs(LAZY)],
+};
+
+const { metafile } = await build({
+  ...COMMON,
+  entryPoints: { main: path.join(root, 'src/cli/main.ts') },
+  outdir,
+  outExtension: { '.js': '.cjs' },
+  define: IMPORT_META,
+  banner: { js: "const __s3xUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyCommonJs(LAZY), sideFiles(SIDE)],
   metafile: true,
 });
 
-// the side file goes beside each output file that requires it (main.mjs, or a chunk)
+for (const [name, file] of Object.entries(SIDE)) {
+  await build({ ...COMMON, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, loader: 'js' }, outfile: path.join(outdir, file) });
+}
+
+// the glob packages' side file goes beside each output file that requires it (main.cjs)
 const holders = Object.entries(metafile.outputs).filter(([, o]) => Object.keys(o.inputs).some((i) => i.startsWith('lazy:')));
 for (const dir of new Set(holders.map(([file]) => path.dirname(file)))) {
   await build({
+    ...COMMON,
     stdin: { contents: `module.exports = { ${LAZY.map((n) => `${JSON.stringify(n)}: require(${JSON.stringify(n)})`).join(', ')} };`, resolveDir: root, loader: 'js' },
     outfile: path.join(root, dir, LAZY_FILE),
-    bundle: true,
-    format: 'cjs',
-    platform: 'node',
-    target: 'node20',
-    mainFields: ['module', 'main'],
-    legalComments: 'linked',
-    minifyWhitespace: true,
-    minifySyntax: true,
-    logLevel: 'warning',
   });
+}
+
+// V8's code cache for main.cjs, made by running `s3x --version` through bin/s3x.js exactly as a
+// user's command compiles it (same Node, no NODE_OPTIONS: V8 rejects a cache made under other
+// flags); a Node that rejects it compiles from source
+execFileSync(process.execPath, [path.join(root, 'bin/s3x.js'), '--version'], { env: { ...process.env, NODE_OPTIONS: '', S3X_WRITE_CODE_CACHE: path.join(outdir, 'main.cjs.cache') }, stdio: 'ignore' });
+if (!fs.existsSync(path.join(outdir, 'main.cjs.cache'))) throw new Error('bundle-cli: bin/s3x.js wrote no code cache');
+
+/**
+ * src/'s imports of these packages become a require() of their side file, beside main.cjs (an
+ * import() of an external file would stay an import(), which a vm.Script cannot resolve)
+ */
+function sideFiles(map) {
+  const filter = new RegExp(`^(${Object.keys(map).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|')})$`);
+  return {
+    name: 'side-files',
+    setup(b) {
+      b.onResolve({ filter }, (args) => (args.importer.startsWith(path.join(root, 'src') + path.sep) ? { path: args.path, namespace: 'side' } : undefined));
+      b.onResolve({ filter: /^\.\/[^/]+\.cjs$/, namespace: 'side' }, (args) => ({ path: args.path, external: true }));
+      b.onLoad({ filter: /.*/, namespace: 'side' }, (args) => ({ contents: `module.exports = require(${JSON.stringify(`./${map[args.path]}`)});`, loader: 'js' }));
+    },
+  };
 }
 
 /**
