@@ -53,7 +53,7 @@ const { metafile } = await build({
   outExtension: { '.js': '.cjs' },
   define: IMPORT_META,
   banner: { js: "const __s3xUrl = require('node:url').pathToFileURL(__filename).href;" },
-  plugins: [lazyCommonJs(LAZY), sideFiles(SIDE)],
+  plugins: [lazyCommonJs(LAZY), sideFiles(SIDE), commanderSpawnOnUse()],
   metafile: true,
 });
 
@@ -76,6 +76,25 @@ for (const dir of new Set(holders.map(([file]) => path.dirname(file)))) {
 // flags); a Node that rejects it compiles from source
 execFileSync(process.execPath, [path.join(root, 'bin/s3x.js'), '--version'], { env: { ...process.env, NODE_OPTIONS: '', S3X_WRITE_CODE_CACHE: path.join(outdir, 'main.cjs.cache') }, stdio: 'ignore' });
 if (!fs.existsSync(path.join(outdir, 'main.cjs.cache'))) throw new Error('bundle-cli: bin/s3x.js wrote no code cache');
+
+/**
+ * commander requires node:child_process at load, for executable subcommands s3x does not have;
+ * with it come dgram and more (~2-4 ms of every start). Its one use, childProcess.spawn, now
+ * requires it on call. The build fails if commander's line changes, so an upgrade is looked at.
+ */
+function commanderSpawnOnUse() {
+  const line = "const childProcess = require('node:child_process');";
+  return {
+    name: 'commander-spawn-on-use',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/]commander[\\/]lib[\\/]command\.js$/ }, (args) => {
+        const src = fs.readFileSync(args.path, 'utf8');
+        if (!src.includes(line) || (src.match(/childProcess\.(\w+)/g) ?? []).some((m) => m !== 'childProcess.spawn')) throw new Error(`bundle-cli: ${args.path} no longer requires node:child_process as expected; look at commanderSpawnOnUse`);
+        return { contents: src.replace(line, "const childProcess = { spawn: (...a) => require('node:child_process').spawn(...a) };"), loader: 'js' };
+      });
+    },
+  };
+}
 
 /**
  * src/'s imports of these packages become a require() of their side file, beside main.cjs (an

@@ -3,8 +3,8 @@
  * reads back their URLs and credentials. It lives in the CLI because it spawns a server script;
  * the library only ever receives the credentials as options, and process.env is left alone.
  */
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { type ConnectionOptions, type Credentials, ensureBucket, UsageError } from '../index.js';
 
@@ -19,6 +19,8 @@ export function startLocalGateways(ports: number[] = [7480, 7481, 7482]): LocalG
   if (!fs.existsSync(script)) throw new UsageError(`--local needs ${script} (part of the s3x package)`);
   let out: string;
   try {
+    // node:child_process on use: every other command starts without it (start-up, issue 12)
+    const { execFileSync } = createRequire(import.meta.url)('node:child_process') as typeof import('node:child_process');
     out = execFileSync('bash', [script, 'up', ...ports.map(String)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], timeout: 300_000 });
   } catch {
     throw new UsageError('could not start local Ceph gateways (see the lines above); pass --endpoint-url or --config instead');

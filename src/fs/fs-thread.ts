@@ -4,7 +4,11 @@
  * small files). Each async fs call of the main thread is a round trip through libuv's thread pool
  * of its own; a job here is one round trip, however many syscalls it makes.
  */
-import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import type { Worker } from 'node:worker_threads';
+
+/** node:worker_threads on the first job: a command that starts no thread does not load it (start-up, issue 12) */
+const workerThreads = (): typeof import('node:worker_threads') => createRequire(import.meta.url)('node:worker_threads') as typeof import('node:worker_threads');
 
 /** An error as a worker reports it: the fields errorFacts and callers look at (code, errno…). */
 export interface WorkerError { message: string; code?: string; errno?: number; syscall?: string; path?: string }
@@ -68,7 +72,7 @@ class FsThread {
 
   private start(): Worker {
     // execArgv: none of the parent's (with --input-type=module this CommonJS source was parsed as a module)
-    const w = new Worker(this.source, { eval: true, execArgv: [] });
+    const w = new (workerThreads().Worker)(this.source, { eval: true, execArgv: [] });
     w.once('online', () => { if (this.worker === w) this.online = true; });
     w.on('message', (m: FsReply) => this.settle(w, m));
     w.on('error', (err) => this.fail(w, err));

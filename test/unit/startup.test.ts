@@ -46,6 +46,8 @@ vm.Script = class extends vm.Script {
 process.on('exit', () => require('node:fs').writeFileSync(process.env.S3X_PROBE_OUT, JSON.stringify({
     tls: process.moduleLoadList.includes('NativeModule tls'),
     https: process.moduleLoadList.includes('NativeModule https'),
+    spawn: process.moduleLoadList.includes('NativeModule child_process'),
+    threads: process.moduleLoadList.includes('NativeModule worker_threads'),
     globs: Object.keys(require.cache).some((f) => /lazy-packages\\.cjs$|[\\\\/]node_modules[\\\\/](fast-glob|micromatch)[\\\\/]/.test(f)),
     side: Object.keys(require.cache).filter((f) => /[\\\\/]dist[\\\\/]s3x[\\\\/](aws-sdk-client-s3|ora|cli-table3)\\.cjs$/.test(f)).map((f) => require('node:path').basename(f)),
     cache,
@@ -57,7 +59,7 @@ afterAll(async () => {
 });
 
 /** Runs the built CLI with `args` under the probe; its exit code and what it loaded. */
-type Loaded = { code: number | null; tls: boolean; https: boolean; globs: boolean; side: string[]; cache: string };
+type Loaded = { code: number | null; tls: boolean; https: boolean; spawn: boolean; threads: boolean; globs: boolean; side: string[]; cache: string };
 async function loaded(args: string[]): Promise<Loaded> {
   const out = path.join(dir, `out-${args[0]}.json`);
   // a clean environment, as the bench's: no CA bundle (which needs node:tls for its roots), no proxy
@@ -74,8 +76,8 @@ describe('start-up of the built CLI', () => {
     expect(fs.readFileSync(path.join(ROOT, 'dist/s3x/main.cjs'), 'utf8')).not.toMatch(/\bimport\(/);
   });
 
-  it('--version and an ls of an http endpoint load neither tls, https, the glob packages nor a side file, and V8 takes the code cache', async () => {
-    const lean = { code: 0, tls: false, https: false, globs: false, side: [], cache: 'used' };
+  it('--version and an ls of an http endpoint load neither tls, https, child_process, worker_threads, the glob packages nor a side file, and V8 takes the code cache', async () => {
+    const lean = { code: 0, tls: false, https: false, spawn: false, threads: false, globs: false, side: [], cache: 'used' };
     expect(await loaded(['--version'])).toEqual(lean);
     expect(await loaded(['ls', 's3://startup-bucket/p/', '--endpoint-url', endpoint])).toEqual(lean);
   });
@@ -83,7 +85,7 @@ describe('start-up of the built CLI', () => {
   it('the probe sees what a run needs: a walk loads the glob packages, an https endpoint tls and https', async () => {
     const src = fs.mkdtempSync(path.join(dir, 'src-'));
     fs.writeFileSync(path.join(src, 'a.txt'), 'a');
-    expect(await loaded(['upload', src, 'startup-bucket', '--endpoint-url', endpoint, '--no-progress'])).toEqual({ code: 0, tls: false, https: false, globs: true, side: [], cache: 'used' });
+    expect(await loaded(['upload', src, 'startup-bucket', '--endpoint-url', endpoint, '--no-progress'])).toEqual({ code: 0, tls: false, https: false, spawn: false, threads: false, globs: true, side: [], cache: 'used' });
     expect(await loaded(['ls', 's3://startup-bucket/p/', '--endpoint-url', 'https://127.0.0.1:9', '--retries', '0'])).toMatchObject({ tls: true, https: true, globs: false });
     expect(await loaded(['upload', src, 'startup-bucket', 'p2', '--endpoint-url', endpoint, '--no-progress', '--table'])).toMatchObject({ code: 0, side: ['cli-table3.cjs'] });
   });
