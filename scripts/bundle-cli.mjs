@@ -52,13 +52,16 @@ const { metafile } = await build({
   outdir,
   outExtension: { '.js': '.cjs' },
   define: IMPORT_META,
-  banner: { js: "const __s3xUrl = require('node:url').pathToFileURL(__filename).href;" },
+  // "use strict" first: the directive counts only at the top of the file (bin/s3x.js's wrapper
+  // function), and src/ is ES modules, strict throughout, as the ES-module bundle before was
+  banner: { js: "\"use strict\";const __s3xUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [lazyCommonJs(LAZY), sideFiles(SIDE), commanderSpawnOnUse()],
   metafile: true,
 });
 
 for (const [name, file] of Object.entries(SIDE)) {
-  await build({ ...COMMON, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, loader: 'js' }, outfile: path.join(outdir, file) });
+  // strict, as these ran in ES-module chunks before (esbuild's prologue here would follow its helpers)
+  await build({ ...COMMON, banner: { js: '"use strict";' }, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, loader: 'js' }, outfile: path.join(outdir, file) });
 }
 
 // the glob packages' side file goes beside each output file that requires it (main.cjs)

@@ -70,10 +70,13 @@ async function loaded(args: string[]): Promise<Loaded> {
 }
 
 describe('start-up of the built CLI', () => {
-  it('the bundle is built, with its code cache, and holds no import() (bin/s3x.js compiles it as a vm.Script, which cannot resolve one)', () => {
+  it('the bundle is built, with its code cache, in strict mode, and holds no import() (bin/s3x.js compiles it as a vm.Script, which cannot resolve one)', () => {
     expect(fs.existsSync(path.join(ROOT, 'dist/s3x/main.cjs')), 'run npm run build first').toBe(true);
     expect(fs.existsSync(path.join(ROOT, 'dist/s3x/main.cjs.cache'))).toBe(true);
-    expect(fs.readFileSync(path.join(ROOT, 'dist/s3x/main.cjs'), 'utf8')).not.toMatch(/\bimport\(/);
+    const bundle = fs.readFileSync(path.join(ROOT, 'dist/s3x/main.cjs'), 'utf8');
+    expect(bundle).not.toMatch(/\bimport\(/);
+    // strict mode, as src/'s ES modules are: the directive counts only as the file's first statement
+    expect(bundle.startsWith('"use strict";')).toBe(true);
   });
 
   it('--version and an ls of an http endpoint load neither tls, https, child_process, worker_threads, the glob packages nor a side file, and V8 takes the code cache', async () => {
