@@ -180,12 +180,12 @@ function lazyCommonJs(names) {
       // only src/'s own imports: the packages' require() of each other (fast-glob's of micromatch) stay as they are
       const ours = (args) => args.kind === 'import-statement' && args.importer.startsWith(path.join(root, 'src') + path.sep);
       b.onResolve({ filter }, (args) => (ours(args) ? { path: args.path, namespace: 'lazy' } : undefined));
+      b.onResolve({ filter: new RegExp(`^\\./${LAZY_FILE.replace('.', '\\.')}$`), namespace: 'lazy' }, (args) => ({ path: args.path, external: true }));
       b.onLoad({ filter: /.*/, namespace: 'lazy' }, (args) => ({
         resolveDir: root,
         loader: 'js',
-        // a require() of the output file that holds this code, which the side file sits beside
-        contents: `import { createRequire } from 'node:module';
-let m; const load = () => (m ??= createRequire(import.meta.url)(${JSON.stringify(`./${LAZY_FILE}`)})[${JSON.stringify(args.path)}]);
+        // the bundle's require() (bin/s3x.js compiles the side file with its code cache), on first use
+        contents: `let m; const load = () => (m ??= require(${JSON.stringify(`./${LAZY_FILE}`)})[${JSON.stringify(args.path)}]);
 export default new Proxy(function lazy() {}, { get: (_, key) => load()[key], has: (_, key) => key in load(), apply: (_, self, args) => load().apply(self, args) });`,
       }));
     },

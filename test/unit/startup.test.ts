@@ -39,18 +39,19 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-startup-'));
   probe = path.join(dir, 'probe.cjs');
   // at exit: which of them this process loaded, and whether V8 took the bundle's code cache
-  fs.writeFileSync(probe, `const vm = require('node:vm'); let cache = 'none';
+  fs.writeFileSync(probe, `const vm = require('node:vm'); const compiled = {};
 vm.Script = class extends vm.Script {
-  constructor(src, opts) { super(src, opts); if (/main\\.cjs$/.test(opts?.filename ?? '')) cache = !opts.cachedData ? 'missing' : this.cachedDataRejected ? 'rejected' : 'used'; }
+  constructor(src, opts) { super(src, opts); compiled[require('node:path').basename(opts?.filename ?? '')] = !opts?.cachedData ? 'missing' : this.cachedDataRejected ? 'rejected' : 'used'; }
 };
 process.on('exit', () => require('node:fs').writeFileSync(process.env.S3X_PROBE_OUT, JSON.stringify({
     tls: process.moduleLoadList.includes('NativeModule tls'),
     https: process.moduleLoadList.includes('NativeModule https'),
     spawn: process.moduleLoadList.includes('NativeModule child_process'),
     threads: process.moduleLoadList.includes('NativeModule worker_threads'),
-    globs: Object.keys(require.cache).some((f) => /lazy-packages\\.cjs$|[\\\\/]node_modules[\\\\/](fast-glob|micromatch)[\\\\/]/.test(f)),
+    globs: 'lazy-packages.cjs' in compiled || Object.keys(require.cache).some((f) => /lazy-packages\\.cjs$|[\\\\/]node_modules[\\\\/](fast-glob|micromatch)[\\\\/]/.test(f)),
     side: Object.keys(require.cache).filter((f) => /[\\\\/]dist[\\\\/]s3x[\\\\/](aws-sdk-client-s3|ora|cli-table3)\\.cjs$/.test(f)).map((f) => require('node:path').basename(f)),
-    cache,
+    cache: compiled['main.cjs'] ?? 'none',
+    globsCache: compiled['lazy-packages.cjs'] ?? 'none',
   })));`);
 });
 afterAll(async () => {
@@ -59,7 +60,7 @@ afterAll(async () => {
 });
 
 /** Runs the built CLI with `args` under the probe; its exit code and what it loaded. */
-type Loaded = { code: number | null; tls: boolean; https: boolean; spawn: boolean; threads: boolean; globs: boolean; side: string[]; cache: string };
+type Loaded = { code: number | null; tls: boolean; https: boolean; spawn: boolean; threads: boolean; globs: boolean; side: string[]; cache: string; globsCache: string };
 async function loaded(args: string[]): Promise<Loaded> {
   const out = path.join(dir, `out-${args[0]}.json`);
   // a clean environment, as the bench's: no CA bundle (which needs node:tls for its roots), no proxy
@@ -75,20 +76,21 @@ describe('start-up of the built CLI', () => {
     expect(fs.existsSync(path.join(ROOT, 'dist/s3x/main.cjs.cache'))).toBe(true);
     const bundle = fs.readFileSync(path.join(ROOT, 'dist/s3x/main.cjs'), 'utf8');
     expect(bundle).not.toMatch(/\bimport\(/);
+    expect(fs.readFileSync(path.join(ROOT, 'dist/s3x/lazy-packages.cjs'), 'utf8'), 'the glob side file is compiled as a vm.Script too').not.toMatch(/\bimport\(/);
     // strict mode, as src/'s ES modules are: the directive counts only as the file's first statement
     expect(bundle.startsWith('"use strict";')).toBe(true);
   });
 
   it('--version and an ls of an http endpoint load neither tls, https, child_process, worker_threads, the glob packages nor a side file, and V8 takes the code cache', async () => {
-    const lean = { code: 0, tls: false, https: false, spawn: false, threads: false, globs: false, side: [], cache: 'used' };
+    const lean = { code: 0, tls: false, https: false, spawn: false, threads: false, globs: false, side: [], cache: 'used', globsCache: 'none' };
     expect(await loaded(['--version'])).toEqual(lean);
     expect(await loaded(['ls', 's3://startup-bucket/p/', '--endpoint-url', endpoint])).toEqual(lean);
   });
 
-  it('the probe sees what a run needs: a walk loads the glob packages, an https endpoint tls and https', async () => {
+  it('the probe sees what a run needs: a walk loads the glob packages (from their code cache), an https endpoint tls and https', async () => {
     const src = fs.mkdtempSync(path.join(dir, 'src-'));
     fs.writeFileSync(path.join(src, 'a.txt'), 'a');
-    expect(await loaded(['upload', src, 'startup-bucket', '--endpoint-url', endpoint, '--no-progress'])).toEqual({ code: 0, tls: false, https: false, spawn: false, threads: false, globs: true, side: [], cache: 'used' });
+    expect(await loaded(['upload', src, 'startup-bucket', '--endpoint-url', endpoint, '--no-progress'])).toEqual({ code: 0, tls: false, https: false, spawn: false, threads: false, globs: true, side: [], cache: 'used', globsCache: 'used' });
     expect(await loaded(['ls', 's3://startup-bucket/p/', '--endpoint-url', 'https://127.0.0.1:9', '--retries', '0'])).toMatchObject({ tls: true, https: true, globs: false });
     expect(await loaded(['upload', src, 'startup-bucket', 'p2', '--endpoint-url', endpoint, '--no-progress', '--table'])).toMatchObject({ code: 0, side: ['cli-table3.cjs'] });
   });
