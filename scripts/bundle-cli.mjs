@@ -6,8 +6,9 @@
 // library (dist/index.js) stays tsc's output. bin/s3x.js loads the bundle.
 //
 // Why CommonJS: bin/s3x.js compiles it with vm.Script and the V8 code cache written below
-// (main.cjs.cache), which Node 20 offers for scripts but not for ES modules; that saved `s3x ls`
-// ~24 ms of its ~170 ms of CPU on a 2 GHz Xeon (docs/benchmarks.md, session of 2026-12-03).
+// (main.cjs.cache), which Node 20 offers for scripts but not for ES modules; with the CommonJS
+// shim that took `s3x ls` from 175 to 153 ms of CPU on a 2 GHz Xeon (docs/benchmarks.md, second
+// session of 2026-12-03).
 //
 // dist/s3x/ sits two levels below the package root, like dist/cli/, so the paths the CLI builds
 // from import.meta (../../package.json, ../../scripts/ceph-rgw.sh) point at the same files.
@@ -97,8 +98,10 @@ await writeCodeCache(path.join(outdir, 'main.cjs.cache'));
  * user's command compiles it (same Node, no NODE_OPTIONS: V8 rejects a cache made under other
  * flags). The command is an upload of one file to a stand-in S3 on 127.0.0.1, so the cache holds
  * what most commands run (configuration, pool, engine, signing, HTTP, the walk): by hand, against
- * a cache made by `--version`, an upload of one file took 141 vs 155 ms of CPU and `ls` 107 vs
- * 113. Should that run fail, the cache is made by `--version` (a warning says so).
+ * a cache made by `--version`, an upload of one file took 147 vs 159 ms of CPU, `ls` 115 vs 121
+ * and a download of one 133 vs 141 (30 alternating runs). bin/s3x.js also writes the glob
+ * packages' cache, which the upload loads. Should that run fail, the cache is made by
+ * `--version` (a warning says so).
  */
 async function writeCodeCache(cacheFile) {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-build-'));
