@@ -50,7 +50,7 @@ const COMMON = {
   logLevel: 'warning',
 };
 
-const { metafile } = await build({
+await build({
   ...COMMON,
   entryPoints: { main: path.join(root, 'src/cli/main.ts') },
   outdir,
@@ -60,7 +60,6 @@ const { metafile } = await build({
   // function), and src/ is ES modules, strict throughout, as the ES-module bundle before was
   banner: { js: "\"use strict\";const __s3xUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [lazyCommonJs(LAZY), sideFiles(SIDE), commanderSpawnOnUse()],
-  metafile: true,
 });
 
 for (const [name, file] of Object.entries(SIDE)) {
@@ -68,15 +67,12 @@ for (const [name, file] of Object.entries(SIDE)) {
   await build({ ...COMMON, banner: { js: '"use strict";' }, stdin: { contents: `module.exports = require(${JSON.stringify(name)});`, resolveDir: root, loader: 'js' }, outfile: path.join(outdir, file) });
 }
 
-// the glob packages' side file goes beside each output file that requires it (main.cjs)
-const holders = Object.entries(metafile.outputs).filter(([, o]) => Object.keys(o.inputs).some((i) => i.startsWith('lazy:')));
-for (const dir of new Set(holders.map(([file]) => path.dirname(file)))) {
-  await build({
-    ...COMMON,
-    stdin: { contents: `module.exports = { ${LAZY.map((n) => `${JSON.stringify(n)}: require(${JSON.stringify(n)})`).join(', ')} };`, resolveDir: root, loader: 'js' },
-    outfile: path.join(root, dir, LAZY_FILE),
-  });
-}
+// the glob packages' side file, beside main.cjs (its only output: one file, no chunks)
+await build({
+  ...COMMON,
+  stdin: { contents: `module.exports = { ${LAZY.map((n) => `${JSON.stringify(n)}: require(${JSON.stringify(n)})`).join(', ')} };`, resolveDir: root, loader: 'js' },
+  outfile: path.join(outdir, LAZY_FILE),
+});
 
 // One namespace object per Node built-in. esbuild's CommonJS output wraps every `import … from
 // 'node:fs'` site in __toESM(require('node:fs'), 1), which copies each export of the module into a
