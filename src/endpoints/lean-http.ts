@@ -24,6 +24,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { FileRange, RangePump } from '../fs/file-range.js';
 import { MAX_ERROR_BODY, parseHead, prematureClose } from './http-wire.js';
+import type { StopSignal } from './stop-signal.js';
 
 /** Socket reads land in a buffer of this size per socket; a head must fit in it. */
 const READ_BUFFER_BYTES = 64 * 1024;
@@ -82,7 +83,7 @@ export class LeanHttp {
    * 2xx: resolves (at the head for 'stream', at the end of the body otherwise); else rejects
    * with `toError`, Node's network error, LeanUnsupported, or the signal's reason.
    */
-  request(host: string, head: string, body: Buffer | FileRange | undefined, mode: LeanBodyMode, isHead: boolean, signal: AbortSignal, toError: ToError, onBodySent?: () => void): Promise<LeanAnswer> | undefined {
+  request(host: string, head: string, body: Buffer | FileRange | undefined, mode: LeanBodyMode, isHead: boolean, signal: StopSignal, toError: ToError, onBodySent?: () => void): Promise<LeanAnswer> | undefined {
     const conn = this.take(host);
     if (conn === undefined) return undefined;
     return new Promise<LeanAnswer>((resolve, reject) => {
@@ -191,7 +192,7 @@ class Exchange {
 
   constructor(
     private readonly pool: LeanHttp, private readonly conn: Conn, private readonly mode: LeanBodyMode, private readonly isHead: boolean,
-    private readonly signal: AbortSignal, private readonly toError: ToError,
+    private readonly signal: StopSignal, private readonly toError: ToError,
     private readonly resolve: (a: LeanAnswer) => void, private readonly reject: (err: unknown) => void,
   ) {}
 

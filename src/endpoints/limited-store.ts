@@ -19,6 +19,7 @@ import type {
 import { bodyStream } from './signed-http.js';
 import { chunkBytesFor, type BodyLimit } from './limits.js';
 import type { TokenBucket } from './token-bucket.js';
+import { abortSignalOf, type StopSignal } from './stop-signal.js';
 
 /** `chunk` cut into slices of at most `size` bytes (no copy). */
 function* slices(chunk: Uint8Array | string, size: number): Generator<Buffer> {
@@ -37,7 +38,7 @@ class Pacer {
   /** tokens taken and not yet spent */
   private credit = 0;
 
-  constructor(private readonly buckets: readonly TokenBucket[], private readonly signal: AbortSignal, private remaining: number) {
+  constructor(private readonly buckets: readonly TokenBucket[], private readonly signal: StopSignal, private remaining: number) {
     this.size = chunkBytesFor(buckets);
   }
 
@@ -57,10 +58,10 @@ class Pacer {
  * A fresh-stream factory yielding `body`'s `contentLength` bytes as tokens allow. The wait ends
  * at once when the request's signal aborts or the consumer destroys the stream (an error answer).
  */
-export function limitedBody(body: StoreBody, contentLength: number, buckets: readonly TokenBucket[], signal: AbortSignal): () => NodeJS.ReadableStream {
+export function limitedBody(body: StoreBody, contentLength: number, buckets: readonly TokenBucket[], signal: StopSignal): () => NodeJS.ReadableStream {
   return () => {
     const closed = new AbortController();
-    const pacer = new Pacer(buckets, AbortSignal.any([signal, closed.signal]), contentLength);
+    const pacer = new Pacer(buckets, AbortSignal.any([abortSignalOf(signal), closed.signal]), contentLength);
     const source: AsyncIterable<Uint8Array | string> | Iterable<Uint8Array> = Buffer.isBuffer(body) ? [body] : (bodyStream(body) as AsyncIterable<Uint8Array | string>);
     let wake: (() => void) | undefined;
     const out = new Readable({
@@ -90,9 +91,9 @@ export function limitedBody(body: StoreBody, contentLength: number, buckets: rea
 }
 
 /** A download body (`contentLength` bytes, when known) read only as tokens allow; the wait ends when `signal` aborts or the consumer destroys it. */
-export function limitedDownload(body: ObjectBody, contentLength: number | undefined, buckets: readonly TokenBucket[], signal: AbortSignal): ObjectBody {
+export function limitedDownload(body: ObjectBody, contentLength: number | undefined, buckets: readonly TokenBucket[], signal: StopSignal): ObjectBody {
   const closed = new AbortController();
-  const pacer = new Pacer(buckets, AbortSignal.any([signal, closed.signal]), contentLength ?? 0);
+  const pacer = new Pacer(buckets, AbortSignal.any([abortSignalOf(signal), closed.signal]), contentLength ?? 0);
   return {
     async *[Symbol.asyncIterator]() {
       for await (const chunk of body) {
@@ -116,28 +117,28 @@ export class LimitedStore implements ObjectStore {
     this.down = down.map((l) => l.bucket);
   }
 
-  putObject(p: PutObjectInput, signal: AbortSignal): Promise<PutOutput> {
+  putObject(p: PutObjectInput, signal: StopSignal): Promise<PutOutput> {
     return this.inner.putObject(this.up.length ? { ...p, body: limitedBody(p.body, p.contentLength, this.up, signal) } : p, signal);
   }
 
-  uploadPart(p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
+  uploadPart(p: UploadPartInput, signal: StopSignal): Promise<PutOutput> {
     return this.inner.uploadPart(this.up.length ? { ...p, body: limitedBody(p.body, p.contentLength, this.up, signal) } : p, signal);
   }
 
-  async getObject(p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput> {
+  async getObject(p: GetObjectInput, signal: StopSignal): Promise<GetObjectOutput> {
     const res = await this.inner.getObject(p, signal);
     return this.down.length ? { ...res, body: limitedDownload(res.body, res.contentLength, this.down, signal) } : res;
   }
 
-  headObject(p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput> { return this.inner.headObject(p, signal); }
-  listObjectsV2(p: ListObjectsInput, signal: AbortSignal): Promise<ListObjectsPage> { return this.inner.listObjectsV2(p, signal); }
-  deleteObjects(p: { bucket: string; keys: readonly string[] }, signal: AbortSignal): Promise<DeleteObjectsOutput> { return this.inner.deleteObjects(p, signal); }
-  deleteObject(p: { bucket: string; key: string }, signal: AbortSignal): Promise<void> { return this.inner.deleteObject(p, signal); }
-  createMultipartUpload(p: CreateMultipartUploadInput, signal: AbortSignal): Promise<{ uploadId: string | undefined }> { return this.inner.createMultipartUpload(p, signal); }
-  completeMultipartUpload(p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput> { return this.inner.completeMultipartUpload(p, signal); }
-  abortMultipartUpload(p: { bucket: string; key: string; uploadId: string }, signal: AbortSignal): Promise<void> { return this.inner.abortMultipartUpload(p, signal); }
-  listMultipartUploads(p: ListMultipartUploadsInput, signal: AbortSignal): Promise<ListMultipartUploadsOutput> { return this.inner.listMultipartUploads(p, signal); }
-  listParts(p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput> { return this.inner.listParts(p, signal); }
-  getBucketVersioning(p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> { return this.inner.getBucketVersioning(p, signal); }
-  listBuckets(signal: AbortSignal): Promise<void> { return this.inner.listBuckets(signal); }
+  headObject(p: HeadObjectInput, signal: StopSignal): Promise<HeadObjectOutput> { return this.inner.headObject(p, signal); }
+  listObjectsV2(p: ListObjectsInput, signal: StopSignal): Promise<ListObjectsPage> { return this.inner.listObjectsV2(p, signal); }
+  deleteObjects(p: { bucket: string; keys: readonly string[] }, signal: StopSignal): Promise<DeleteObjectsOutput> { return this.inner.deleteObjects(p, signal); }
+  deleteObject(p: { bucket: string; key: string }, signal: StopSignal): Promise<void> { return this.inner.deleteObject(p, signal); }
+  createMultipartUpload(p: CreateMultipartUploadInput, signal: StopSignal): Promise<{ uploadId: string | undefined }> { return this.inner.createMultipartUpload(p, signal); }
+  completeMultipartUpload(p: CompleteMultipartUploadInput, signal: StopSignal): Promise<CompleteMultipartUploadOutput> { return this.inner.completeMultipartUpload(p, signal); }
+  abortMultipartUpload(p: { bucket: string; key: string; uploadId: string }, signal: StopSignal): Promise<void> { return this.inner.abortMultipartUpload(p, signal); }
+  listMultipartUploads(p: ListMultipartUploadsInput, signal: StopSignal): Promise<ListMultipartUploadsOutput> { return this.inner.listMultipartUploads(p, signal); }
+  listParts(p: ListPartsInput, signal: StopSignal): Promise<ListPartsOutput> { return this.inner.listParts(p, signal); }
+  getBucketVersioning(p: { bucket: string }, signal: StopSignal): Promise<{ status: string | undefined }> { return this.inner.getBucketVersioning(p, signal); }
+  listBuckets(signal: StopSignal): Promise<void> { return this.inner.listBuckets(signal); }
 }

@@ -7,6 +7,7 @@
 import type { SseCustomerKey } from '../config/object-headers.js';
 import type { StoredHeaders } from './object-header-wire.js';
 import type { SignedBody } from './signed-http.js';
+import type { StopSignal } from './stop-signal.js';
 
 export type { StoredHeaders } from './object-header-wire.js';
 
@@ -178,24 +179,24 @@ export interface ListPartsOutput {
 
 /** One endpoint's S3 calls. Each honours `signal`: an aborted call rejects (a body in flight fails). */
 export interface ObjectStore {
-  putObject(p: PutObjectInput, signal: AbortSignal): Promise<PutOutput>;
-  uploadPart(p: UploadPartInput, signal: AbortSignal): Promise<PutOutput>;
-  getObject(p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput>;
-  headObject(p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput>;
+  putObject(p: PutObjectInput, signal: StopSignal): Promise<PutOutput>;
+  uploadPart(p: UploadPartInput, signal: StopSignal): Promise<PutOutput>;
+  getObject(p: GetObjectInput, signal: StopSignal): Promise<GetObjectOutput>;
+  headObject(p: HeadObjectInput, signal: StopSignal): Promise<HeadObjectOutput>;
   /** one page */
-  listObjectsV2(p: ListObjectsInput, signal: AbortSignal): Promise<ListObjectsPage>;
+  listObjectsV2(p: ListObjectsInput, signal: StopSignal): Promise<ListObjectsPage>;
   /** one Quiet batch (≤ 1,000 keys), sent with Content-MD5 */
-  deleteObjects(p: { bucket: string; keys: readonly string[] }, signal: AbortSignal): Promise<DeleteObjectsOutput>;
-  deleteObject(p: { bucket: string; key: string }, signal: AbortSignal): Promise<void>;
-  createMultipartUpload(p: CreateMultipartUploadInput, signal: AbortSignal): Promise<{ uploadId: string | undefined }>;
-  completeMultipartUpload(p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput>;
-  abortMultipartUpload(p: { bucket: string; key: string; uploadId: string }, signal: AbortSignal): Promise<void>;
+  deleteObjects(p: { bucket: string; keys: readonly string[] }, signal: StopSignal): Promise<DeleteObjectsOutput>;
+  deleteObject(p: { bucket: string; key: string }, signal: StopSignal): Promise<void>;
+  createMultipartUpload(p: CreateMultipartUploadInput, signal: StopSignal): Promise<{ uploadId: string | undefined }>;
+  completeMultipartUpload(p: CompleteMultipartUploadInput, signal: StopSignal): Promise<CompleteMultipartUploadOutput>;
+  abortMultipartUpload(p: { bucket: string; key: string; uploadId: string }, signal: StopSignal): Promise<void>;
   /** one page */
-  listMultipartUploads(p: ListMultipartUploadsInput, signal: AbortSignal): Promise<ListMultipartUploadsOutput>;
+  listMultipartUploads(p: ListMultipartUploadsInput, signal: StopSignal): Promise<ListMultipartUploadsOutput>;
   /** one page of an open upload's parts */
-  listParts(p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput>;
+  listParts(p: ListPartsInput, signal: StopSignal): Promise<ListPartsOutput>;
   /** `endpoints check`: are the credentials accepted */
-  listBuckets(signal: AbortSignal): Promise<void>;
+  listBuckets(signal: StopSignal): Promise<void>;
   /** the bucket's versioning Status (Enabled, Suspended; undefined: never enabled): hedged writes need it off */
-  getBucketVersioning(p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }>;
+  getBucketVersioning(p: { bucket: string }, signal: StopSignal): Promise<{ status: string | undefined }>;
 }

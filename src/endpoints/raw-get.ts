@@ -20,6 +20,7 @@ import net from 'node:net';
 import { Readable } from 'node:stream';
 import { ChunkPool, LentChunk, retainSlice } from '../fs/chunk-pool.js';
 import { MAX_ERROR_BODY, parseHead, prematureClose, requestHead, type ResponseHead } from './http-wire.js';
+import type { StopSignal } from './stop-signal.js';
 
 /** Socket reads land in buffers of this size; a new one once less than READ_MIN_BYTES is free. */
 const BUFFER_BYTES = 1024 * 1024;
@@ -57,7 +58,7 @@ export class RawGetUnsupported extends Error {
  * Sends the GET; resolves at the response head with the body as a Readable of slices of the read
  * buffers, or rejects (non-2xx: `toError(status, headers, body)`).
  */
-export function rawGet(req: RawGetRequest, signal: AbortSignal, toError: (status: number, headers: http.IncomingHttpHeaders, body: string) => Error): Promise<RawGetAnswer> {
+export function rawGet(req: RawGetRequest, signal: StopSignal, toError: (status: number, headers: http.IncomingHttpHeaders, body: string) => Error): Promise<RawGetAnswer> {
   return new Promise<RawGetAnswer>((resolve, reject) => {
     if (signal.aborted) { reject(signal.reason); return; }
     // a character node:http would refuse throws here, before any socket: the promise rejects with it

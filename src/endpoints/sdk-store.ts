@@ -16,6 +16,7 @@ import type {
 } from './object-store.js';
 import { bodyStream } from './signed-http.js';
 import { sdkSseC, sdkStoredHeaders } from './object-header-wire.js';
+import { abortSignalOf, type StopSignal } from './stop-signal.js';
 
 /** `{ name: value }` for the defined values only. */
 function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Exclude<T[K], undefined> } {
@@ -24,29 +25,29 @@ function defined<T extends Record<string, unknown>>(o: T): { [K in keyof T]?: Ex
   return out as { [K in keyof T]?: Exclude<T[K], undefined> };
 }
 
-export async function putObject(client: S3Client, p: PutObjectInput, signal: AbortSignal): Promise<PutOutput> {
+export async function putObject(client: S3Client, p: PutObjectInput, signal: StopSignal): Promise<PutOutput> {
   const body = Buffer.isBuffer(p.body) ? p.body : bodyStream(p.body);
   const out = await client.send(new PutObjectCommand({
     Bucket: p.bucket, Key: p.key, Body: body as PutObjectCommandInput['Body'], ContentLength: p.contentLength, ContentType: p.contentType, ContentMD5: p.contentMd5, Metadata: p.metadata,
     ...sdkStoredHeaders(p.headers),
-  }), { abortSignal: signal }).finally(() => destroyStream(body));
+  }), { abortSignal: abortSignalOf(signal) }).finally(() => destroyStream(body));
   return { etag: out.ETag, ...defined({ sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm }) };
 }
 
-export async function uploadPart(client: S3Client, p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
+export async function uploadPart(client: S3Client, p: UploadPartInput, signal: StopSignal): Promise<PutOutput> {
   const body = Buffer.isBuffer(p.body) ? p.body : bodyStream(p.body);
   const out = await client.send(new UploadPartCommand({
     Bucket: p.bucket, Key: p.key, UploadId: p.uploadId, PartNumber: p.partNumber, Body: body as PutObjectCommandInput['Body'], ContentLength: p.contentLength, ContentMD5: p.contentMd5,
     ...sdkSseC(p.sseC),
-  }), { abortSignal: signal }).finally(() => destroyStream(body));
+  }), { abortSignal: abortSignalOf(signal) }).finally(() => destroyStream(body));
   return { etag: out.ETag, ...defined({ sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm }) };
 }
 
-export async function getObject(client: S3Client, p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput> {
+export async function getObject(client: S3Client, p: GetObjectInput, signal: StopSignal): Promise<GetObjectOutput> {
   const { bucket, key, range } = p;
   const out = await client.send(new GetObjectCommand({
     Bucket: bucket, Key: key, ...(range && { Range: `bytes=${range.start}-${range.end}` }), ...sdkSseC(p.sseC),
-  }), { abortSignal: signal });
+  }), { abortSignal: abortSignalOf(signal) });
   const body = out.Body as unknown as ObjectBody | undefined;
   if (!body) throw new Error(`GetObject ${key}: no body`);
   return {
@@ -58,59 +59,59 @@ export async function getObject(client: S3Client, p: GetObjectInput, signal: Abo
   };
 }
 
-export async function headObject(client: S3Client, p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput> {
-  const out = await client.send(new HeadObjectCommand({ Bucket: p.bucket, Key: p.key, ...sdkSseC(p.sseC) }), { abortSignal: signal });
+export async function headObject(client: S3Client, p: HeadObjectInput, signal: StopSignal): Promise<HeadObjectOutput> {
+  const out = await client.send(new HeadObjectCommand({ Bucket: p.bucket, Key: p.key, ...sdkSseC(p.sseC) }), { abortSignal: abortSignalOf(signal) });
   return defined({
     etag: out.ETag, contentLength: out.ContentLength, metadata: out.Metadata,
     sse: out.ServerSideEncryption, sseCustomerAlgorithm: out.SSECustomerAlgorithm,
   });
 }
 
-export function listObjectsV2(client: S3Client, p: ListObjectsInput, signal: AbortSignal): Promise<ListObjectsPage> {
+export function listObjectsV2(client: S3Client, p: ListObjectsInput, signal: StopSignal): Promise<ListObjectsPage> {
   return client.send(new ListObjectsV2Command({
     Bucket: p.bucket,
     ...(p.prefix !== undefined && p.prefix !== '' && { Prefix: p.prefix }),
     ...(p.delimiter !== undefined && { Delimiter: p.delimiter }),
     ...(p.maxKeys !== undefined && { MaxKeys: p.maxKeys }),
     ...(p.continuationToken !== undefined && { ContinuationToken: p.continuationToken }),
-  }), { abortSignal: signal });
+  }), { abortSignal: abortSignalOf(signal) });
 }
 
-export async function deleteObjects(client: S3Client, p: { bucket: string; keys: readonly string[] }, signal: AbortSignal): Promise<DeleteObjectsOutput> {
+export async function deleteObjects(client: S3Client, p: { bucket: string; keys: readonly string[] }, signal: StopSignal): Promise<DeleteObjectsOutput> {
   const cmd = new DeleteObjectsCommand({ Bucket: p.bucket, Delete: { Objects: p.keys.map((Key) => ({ Key })), Quiet: true } });
   withContentMd5(cmd);
-  const out = await client.send(cmd, { abortSignal: signal });
+  const out = await client.send(cmd, { abortSignal: abortSignalOf(signal) });
   return { errors: (out.Errors ?? []).map((e) => defined({ key: e.Key, code: e.Code, message: e.Message })) };
 }
 
-export async function deleteObject(client: S3Client, p: { bucket: string; key: string }, signal: AbortSignal): Promise<void> {
-  await client.send(new DeleteObjectCommand({ Bucket: p.bucket, Key: p.key }), { abortSignal: signal });
+export async function deleteObject(client: S3Client, p: { bucket: string; key: string }, signal: StopSignal): Promise<void> {
+  await client.send(new DeleteObjectCommand({ Bucket: p.bucket, Key: p.key }), { abortSignal: abortSignalOf(signal) });
 }
 
-export async function createMultipartUpload(client: S3Client, p: CreateMultipartUploadInput, signal: AbortSignal): Promise<{ uploadId: string | undefined }> {
+export async function createMultipartUpload(client: S3Client, p: CreateMultipartUploadInput, signal: StopSignal): Promise<{ uploadId: string | undefined }> {
   const out = await client.send(new CreateMultipartUploadCommand({
     Bucket: p.bucket, Key: p.key, ContentType: p.contentType, Metadata: p.metadata, ...sdkStoredHeaders(p.headers),
-  }), { abortSignal: signal });
+  }), { abortSignal: abortSignalOf(signal) });
   return { uploadId: out.UploadId };
 }
 
-export async function completeMultipartUpload(client: S3Client, p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput> {
+export async function completeMultipartUpload(client: S3Client, p: CompleteMultipartUploadInput, signal: StopSignal): Promise<CompleteMultipartUploadOutput> {
   const out = await client.send(new CompleteMultipartUploadCommand({
     Bucket: p.bucket, Key: p.key, UploadId: p.uploadId,
     MultipartUpload: { Parts: p.parts.map((x) => ({ PartNumber: x.partNumber, ETag: x.etag })) }, ...sdkSseC(p.sseC),
-  }), { abortSignal: signal });
+  }), { abortSignal: abortSignalOf(signal) });
   return defined({ etag: out.ETag, sse: out.ServerSideEncryption });
 }
 
-export async function abortMultipartUpload(client: S3Client, p: { bucket: string; key: string; uploadId: string }, signal: AbortSignal): Promise<void> {
-  await client.send(new AbortMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: p.uploadId }), { abortSignal: signal });
+export async function abortMultipartUpload(client: S3Client, p: { bucket: string; key: string; uploadId: string }, signal: StopSignal): Promise<void> {
+  await client.send(new AbortMultipartUploadCommand({ Bucket: p.bucket, Key: p.key, UploadId: p.uploadId }), { abortSignal: abortSignalOf(signal) });
 }
 
-export async function listMultipartUploads(client: S3Client, p: ListMultipartUploadsInput, signal: AbortSignal): Promise<ListMultipartUploadsOutput> {
+export async function listMultipartUploads(client: S3Client, p: ListMultipartUploadsInput, signal: StopSignal): Promise<ListMultipartUploadsOutput> {
   const out = await client.send(new ListMultipartUploadsCommand({
     Bucket: p.bucket, ...(p.prefix && { Prefix: p.prefix }),
     ...(p.keyMarker !== undefined && { KeyMarker: p.keyMarker }), ...(p.uploadIdMarker !== undefined && { UploadIdMarker: p.uploadIdMarker }),
-  }), { abortSignal: signal });
+  }), { abortSignal: abortSignalOf(signal) });
   return {
     uploads: (out.Uploads ?? []).map((u) => defined({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated })),
     isTruncated: out.IsTruncated === true,
@@ -118,10 +119,10 @@ export async function listMultipartUploads(client: S3Client, p: ListMultipartUpl
   };
 }
 
-export async function listParts(client: S3Client, p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput> {
+export async function listParts(client: S3Client, p: ListPartsInput, signal: StopSignal): Promise<ListPartsOutput> {
   const out = await client.send(new ListPartsCommand({
     Bucket: p.bucket, Key: p.key, UploadId: p.uploadId, ...(p.partNumberMarker !== undefined && { PartNumberMarker: String(p.partNumberMarker) }),
-  }), { abortSignal: signal });
+  }), { abortSignal: abortSignalOf(signal) });
   const next = out.NextPartNumberMarker !== undefined ? Number(out.NextPartNumberMarker) : undefined;
   return {
     parts: (out.Parts ?? []).map((x) => defined({ partNumber: x.PartNumber, etag: x.ETag, size: x.Size })),
@@ -130,13 +131,13 @@ export async function listParts(client: S3Client, p: ListPartsInput, signal: Abo
   };
 }
 
-export async function getBucketVersioning(client: S3Client, p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> {
-  const out = await client.send(new GetBucketVersioningCommand({ Bucket: p.bucket }), { abortSignal: signal });
+export async function getBucketVersioning(client: S3Client, p: { bucket: string }, signal: StopSignal): Promise<{ status: string | undefined }> {
+  const out = await client.send(new GetBucketVersioningCommand({ Bucket: p.bucket }), { abortSignal: abortSignalOf(signal) });
   return { status: out.Status };
 }
 
-export async function listBuckets(client: S3Client, signal: AbortSignal): Promise<void> {
-  await client.send(new ListBucketsCommand({}), { abortSignal: signal });
+export async function listBuckets(client: S3Client, signal: StopSignal): Promise<void> {
+  await client.send(new ListBucketsCommand({}), { abortSignal: abortSignalOf(signal) });
 }
 
 /** A stream body the SDK was given is closed once the call ends (the file descriptor with it). */
@@ -145,7 +146,7 @@ function destroyStream(body: StoreBody | NodeJS.ReadableStream): void {
 }
 
 /** The SDK's signal guards the request only: the body must fail with the signal's reason too. */
-function failingOnAbort(body: ObjectBody, signal: AbortSignal): ObjectBody {
+function failingOnAbort(body: ObjectBody, signal: StopSignal): ObjectBody {
   const onAbort = (): void => { body.destroy(signal.reason as Error); };
   signal.addEventListener('abort', onAbort, { once: true });
   return {

@@ -19,6 +19,7 @@ import type {
   CompleteMultipartUploadInput, CompleteMultipartUploadOutput, CreateMultipartUploadInput, DeleteObjectsOutput, HeadObjectInput, HeadObjectOutput,
   ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage, ListPartsInput, ListPartsOutput,
 } from './object-store.js';
+import type { StopSignal } from './stop-signal.js';
 
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? v[0] : v;
@@ -63,7 +64,7 @@ function objectHeaders(contentType: string | undefined, metadata: Record<string,
   return headers;
 }
 
-export async function headObject(http: SignedHttpClient, p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput> {
+export async function headObject(http: SignedHttpClient, p: HeadObjectInput, signal: StopSignal): Promise<HeadObjectOutput> {
   const headers: Record<string, string> = {};
   addSseCHeaders(headers, p.sseC);
   const { headers: h } = await http.call({ method: 'HEAD', bucket: p.bucket, key: p.key, headers }, signal);
@@ -92,7 +93,7 @@ function listPageOf(root: XmlElement): ListObjectsPage {
   };
 }
 
-export async function listObjectsV2(http: SignedHttpClient, p: ListObjectsInput, signal: AbortSignal): Promise<ListObjectsPage> {
+export async function listObjectsV2(http: SignedHttpClient, p: ListObjectsInput, signal: StopSignal): Promise<ListObjectsPage> {
   const query: Record<string, string> = { 'list-type': '2' };
   if (p.continuationToken !== undefined) query['continuation-token'] = p.continuationToken;
   if (p.delimiter !== undefined) query.delimiter = p.delimiter;
@@ -119,7 +120,7 @@ function deleteErrorsOf(root: XmlElement): DeleteObjectsOutput['errors'] {
 }
 
 /** One Quiet batch; Content-MD5 always (S3 requires it or a checksum; see store.ts withContentMd5). */
-export async function deleteObjects(http: SignedHttpClient, p: { bucket: string; keys: readonly string[] }, signal: AbortSignal): Promise<DeleteObjectsOutput> {
+export async function deleteObjects(http: SignedHttpClient, p: { bucket: string; keys: readonly string[] }, signal: StopSignal): Promise<DeleteObjectsOutput> {
   const body = Buffer.from(deleteObjectsXml(p.keys), 'utf8');
   const headers = { 'content-type': 'application/xml', 'content-md5': crypto.createHash('md5').update(body).digest('base64') };
   const a = await http.call({ method: 'POST', bucket: p.bucket, key: '', query: { delete: '' }, headers, body }, signal);
@@ -128,11 +129,11 @@ export async function deleteObjects(http: SignedHttpClient, p: { bucket: string;
   return { errors: deleteErrorsOf(rootOf(a)) };
 }
 
-export async function deleteObject(http: SignedHttpClient, p: { bucket: string; key: string }, signal: AbortSignal): Promise<void> {
+export async function deleteObject(http: SignedHttpClient, p: { bucket: string; key: string }, signal: StopSignal): Promise<void> {
   await http.call({ method: 'DELETE', bucket: p.bucket, key: p.key }, signal);
 }
 
-export async function createMultipartUpload(http: SignedHttpClient, p: CreateMultipartUploadInput, signal: AbortSignal): Promise<{ uploadId: string | undefined }> {
+export async function createMultipartUpload(http: SignedHttpClient, p: CreateMultipartUploadInput, signal: StopSignal): Promise<{ uploadId: string | undefined }> {
   const a = await http.call({ method: 'POST', bucket: p.bucket, key: p.key, query: { uploads: '' }, headers: objectHeaders(p.contentType, p.metadata, p.headers) }, signal);
   return { uploadId: textOf(rootOf(a), 'UploadId') };
 }
@@ -144,7 +145,7 @@ export function completeXml(parts: CompleteMultipartUploadInput['parts']): strin
   return `${xml}</CompleteMultipartUpload>`;
 }
 
-export async function completeMultipartUpload(http: SignedHttpClient, p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput> {
+export async function completeMultipartUpload(http: SignedHttpClient, p: CompleteMultipartUploadInput, signal: StopSignal): Promise<CompleteMultipartUploadOutput> {
   const body = Buffer.from(completeXml(p.parts), 'utf8');
   const headers: Record<string, string> = { 'content-type': 'application/xml' };
   addSseCHeaders(headers, p.sseC);
@@ -154,7 +155,7 @@ export async function completeMultipartUpload(http: SignedHttpClient, p: Complet
   return defined({ etag: textOf(root, 'ETag'), sse: one(a.headers['x-amz-server-side-encryption']) });
 }
 
-export async function abortMultipartUpload(http: SignedHttpClient, p: { bucket: string; key: string; uploadId: string }, signal: AbortSignal): Promise<void> {
+export async function abortMultipartUpload(http: SignedHttpClient, p: { bucket: string; key: string; uploadId: string }, signal: StopSignal): Promise<void> {
   await http.call({ method: 'DELETE', bucket: p.bucket, key: p.key, query: { uploadId: p.uploadId } }, signal);
 }
 
@@ -171,7 +172,7 @@ function uploadsOf(root: XmlElement): ListMultipartUploadsOutput {
   };
 }
 
-export async function listMultipartUploads(http: SignedHttpClient, p: ListMultipartUploadsInput, signal: AbortSignal): Promise<ListMultipartUploadsOutput> {
+export async function listMultipartUploads(http: SignedHttpClient, p: ListMultipartUploadsInput, signal: StopSignal): Promise<ListMultipartUploadsOutput> {
   const query: Record<string, string> = { uploads: '' };
   if (p.keyMarker !== undefined) query['key-marker'] = p.keyMarker;
   if (p.prefix) query.prefix = p.prefix;
@@ -193,7 +194,7 @@ function partsOf(root: XmlElement): ListPartsOutput {
   };
 }
 
-export async function listParts(http: SignedHttpClient, p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput> {
+export async function listParts(http: SignedHttpClient, p: ListPartsInput, signal: StopSignal): Promise<ListPartsOutput> {
   const query: Record<string, string> = { uploadId: p.uploadId };
   if (p.partNumberMarker !== undefined) query['part-number-marker'] = String(p.partNumberMarker);
   const a = await http.call({ method: 'GET', bucket: p.bucket, key: p.key, query }, signal);
@@ -201,13 +202,13 @@ export async function listParts(http: SignedHttpClient, p: ListPartsInput, signa
 }
 
 /** ListBuckets: GET / on the service (path style: no bucket in the path). */
-export async function listBuckets(http: SignedHttpClient, signal: AbortSignal): Promise<void> {
+export async function listBuckets(http: SignedHttpClient, signal: StopSignal): Promise<void> {
   const a = await http.call({ method: 'GET', bucket: '', key: '' }, signal);
   rootOf(a);
 }
 
 /** GetBucketVersioning: `<VersioningConfiguration><Status>Enabled</Status>…` (no Status: never enabled). */
-export async function getBucketVersioning(http: SignedHttpClient, p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> {
+export async function getBucketVersioning(http: SignedHttpClient, p: { bucket: string }, signal: StopSignal): Promise<{ status: string | undefined }> {
   const a = await http.call({ method: 'GET', bucket: p.bucket, key: '', query: { versioning: '' } }, signal);
   return { status: textOf(rootOf(a), 'Status') };
 }

@@ -36,6 +36,7 @@ import { LeanHttp, LeanUnsupported } from './lean-http.js';
 import { rawGet, RawGetUnsupported } from './raw-get.js';
 import { decodeXmlText } from './s3-xml.js';
 import { rfc3986, SigV4Signer } from './sigv4.js';
+import type { StopSignal } from './stop-signal.js';
 
 type HeaderBag = Record<string, string>;
 type QueryParameterBag = Readonly<Record<string, string>>;
@@ -303,7 +304,7 @@ export class SignedHttpClient {
   close(): void { this.lean?.close(); }
 
   /** PutObject; resolves once the (empty) response body is drained and the socket is back in the pool. */
-  async putObject(p: PutObjectParams, signal: AbortSignal): Promise<PutResult> {
+  async putObject(p: PutObjectParams, signal: StopSignal): Promise<PutResult> {
     objectKey(p.key);
     const headers: HeaderBag = {
       'content-length': String(p.contentLength),
@@ -319,7 +320,7 @@ export class SignedHttpClient {
   }
 
   /** UploadPart; resolves once the response body is drained. */
-  async uploadPart(p: UploadPartParams, signal: AbortSignal): Promise<PutResult> {
+  async uploadPart(p: UploadPartParams, signal: StopSignal): Promise<PutResult> {
     objectKey(p.key);
     const partNumber = String(p.partNumber);
     const headers: HeaderBag = {
@@ -336,7 +337,7 @@ export class SignedHttpClient {
    * GetObject (whole or an inclusive byte range); resolves at the response headers. The signal
    * stays armed until the body closes: aborting destroys the body with the signal's reason.
    */
-  async getObject(p: GetObjectParams, signal: AbortSignal): Promise<GetObjectResult> {
+  async getObject(p: GetObjectParams, signal: StopSignal): Promise<GetObjectResult> {
     objectKey(p.key);
     const headers: HeaderBag = { 'x-amz-content-sha256': EMPTY_SHA256 };
     if (p.range !== undefined) {
@@ -379,7 +380,7 @@ export class SignedHttpClient {
    */
   private async small(
     method: 'PUT' | 'GET', bucket: string, key: string, query: QueryParameterBag, queryString: string,
-    headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal, onBodySent?: () => void,
+    headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: StopSignal, onBodySent?: () => void,
   ): Promise<Answer> {
     const keepBody = method === 'GET';
     if (typeof body === 'function' || !this.leanOk) {
@@ -409,7 +410,7 @@ export class SignedHttpClient {
 
   private rawGetOff = false;
 
-  private async rawGetObject(p: GetObjectParams, headers: HeaderBag, signal: AbortSignal): Promise<GetObjectResult> {
+  private async rawGetObject(p: GetObjectParams, headers: HeaderBag, signal: StopSignal): Promise<GetObjectResult> {
     if (signal.aborted) throw signal.reason;
     const { hostname, path, signedHeaders } = await this.signed('GET', p.bucket, p.key, NO_QUERY, headers);
     try {
@@ -424,7 +425,7 @@ export class SignedHttpClient {
    * A control-plane call; resolves with a 2xx answer's whole body, rejects like the data calls.
    * Bodies are not hashed (UNSIGNED-PAYLOAD, as for PUTs); a GET/HEAD/DELETE signs the empty body.
    */
-  async call(c: SignedCall, signal: AbortSignal): Promise<SignedAnswer> {
+  async call(c: SignedCall, signal: StopSignal): Promise<SignedAnswer> {
     const query = c.query ?? {};
     const headers: HeaderBag = { ...c.headers, 'x-amz-content-sha256': c.body ? UNSIGNED_PAYLOAD : EMPTY_SHA256 };
     if (c.body) headers['content-length'] = String(c.body.length);
@@ -439,7 +440,7 @@ export class SignedHttpClient {
    */
   private async exchange(
     method: string, bucket: string, key: string, query: QueryParameterBag, queryString: string,
-    headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal, keepBody: boolean,
+    headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: StopSignal, keepBody: boolean,
     onBodySent?: () => void,
   ): Promise<http.IncomingMessage> {
     const { hostname, path, signedHeaders } = await this.prepare(method, bucket, key, query, queryString, headers, body, contentLength, signal);
@@ -453,7 +454,7 @@ export class SignedHttpClient {
    */
   private async prepare(
     method: string, bucket: string, key: string, query: QueryParameterBag, queryString: string,
-    headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: AbortSignal,
+    headers: HeaderBag, body: SignedBody | undefined, contentLength: number, signal: StopSignal,
   ): Promise<{ hostname: string; path: string; signedHeaders: HeaderBag }> {
     if (signal.aborted) throw signal.reason;
     checkLength(body, contentLength);
@@ -465,7 +466,7 @@ export class SignedHttpClient {
   /** Sends a signed request over node:http; resolves and rejects as `exchange`. */
   private sendNode(
     method: string, hostname: string, path: string, signedHeaders: HeaderBag,
-    body: SignedBody | undefined, contentLength: number, signal: AbortSignal, keepBody: boolean, onBodySent?: () => void,
+    body: SignedBody | undefined, contentLength: number, signal: StopSignal, keepBody: boolean, onBodySent?: () => void,
   ): Promise<http.IncomingMessage> {
     return new Promise<http.IncomingMessage>((resolve, reject) => {
       let done = false;

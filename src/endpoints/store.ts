@@ -17,6 +17,7 @@ import type {
   GetObjectOutput, HeadObjectInput, HeadObjectOutput, ListMultipartUploadsInput, ListMultipartUploadsOutput, ListObjectsInput, ListObjectsPage,
   ListPartsInput, ListPartsOutput, ObjectStore, PutObjectInput, PutOutput, UploadPartInput,
 } from './object-store.js';
+import type { StopSignal } from './stop-signal.js';
 
 export type * from './object-store.js';
 
@@ -51,19 +52,19 @@ export class S3Store implements ObjectStore {
 
   private get http(): SignedHttpClient | undefined { return this.clients.http; }
 
-  async putObject(p: PutObjectInput, signal: AbortSignal): Promise<PutOutput> {
+  async putObject(p: PutObjectInput, signal: StopSignal): Promise<PutOutput> {
     if (!this.http) { const { sdk, client } = await viaSdk(this.clients); return sdk.putObject(client, p, signal); }
     const r = await this.http.putObject(p, signal);
     return { etag: r.etag, ...defined({ sse: r.sse, sseCustomerAlgorithm: r.sseCustomerAlgorithm }) };
   }
 
-  async uploadPart(p: UploadPartInput, signal: AbortSignal): Promise<PutOutput> {
+  async uploadPart(p: UploadPartInput, signal: StopSignal): Promise<PutOutput> {
     if (!this.http) { const { sdk, client } = await viaSdk(this.clients); return sdk.uploadPart(client, p, signal); }
     const r = await this.http.uploadPart(p, signal);
     return { etag: r.etag, ...defined({ sse: r.sse, sseCustomerAlgorithm: r.sseCustomerAlgorithm }) };
   }
 
-  async getObject(p: GetObjectInput, signal: AbortSignal): Promise<GetObjectOutput> {
+  async getObject(p: GetObjectInput, signal: StopSignal): Promise<GetObjectOutput> {
     const { bucket, key, range, sseC, bulk } = p;
     if (!this.http) { const { sdk, client } = await viaSdk(this.clients); return sdk.getObject(client, p, signal); }
     const r = await this.http.getObject({ bucket, key, ...(range && { range }), ...(sseC && { sseC }), ...(bulk && { bulk }) }, signal);
@@ -81,67 +82,67 @@ export class S3Store implements ObjectStore {
     };
   }
 
-  async headObject(p: HeadObjectInput, signal: AbortSignal): Promise<HeadObjectOutput> {
+  async headObject(p: HeadObjectInput, signal: StopSignal): Promise<HeadObjectOutput> {
     if (this.http) return signed.headObject(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.headObject(client, p, signal);
   }
 
-  async listObjectsV2(p: ListObjectsInput, signal: AbortSignal): Promise<ListObjectsPage> {
+  async listObjectsV2(p: ListObjectsInput, signal: StopSignal): Promise<ListObjectsPage> {
     if (this.http) return signed.listObjectsV2(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.listObjectsV2(client, p, signal);
   }
 
-  async deleteObjects(p: { bucket: string; keys: readonly string[] }, signal: AbortSignal): Promise<DeleteObjectsOutput> {
+  async deleteObjects(p: { bucket: string; keys: readonly string[] }, signal: StopSignal): Promise<DeleteObjectsOutput> {
     if (this.http) return signed.deleteObjects(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.deleteObjects(client, p, signal);
   }
 
-  async deleteObject(p: { bucket: string; key: string }, signal: AbortSignal): Promise<void> {
+  async deleteObject(p: { bucket: string; key: string }, signal: StopSignal): Promise<void> {
     if (this.http) return signed.deleteObject(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.deleteObject(client, p, signal);
   }
 
-  async createMultipartUpload(p: CreateMultipartUploadInput, signal: AbortSignal): Promise<{ uploadId: string | undefined }> {
+  async createMultipartUpload(p: CreateMultipartUploadInput, signal: StopSignal): Promise<{ uploadId: string | undefined }> {
     if (this.http) return signed.createMultipartUpload(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.createMultipartUpload(client, p, signal);
   }
 
-  async completeMultipartUpload(p: CompleteMultipartUploadInput, signal: AbortSignal): Promise<CompleteMultipartUploadOutput> {
+  async completeMultipartUpload(p: CompleteMultipartUploadInput, signal: StopSignal): Promise<CompleteMultipartUploadOutput> {
     if (this.http) return signed.completeMultipartUpload(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.completeMultipartUpload(client, p, signal);
   }
 
-  async abortMultipartUpload(p: { bucket: string; key: string; uploadId: string }, signal: AbortSignal): Promise<void> {
+  async abortMultipartUpload(p: { bucket: string; key: string; uploadId: string }, signal: StopSignal): Promise<void> {
     if (this.http) return signed.abortMultipartUpload(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.abortMultipartUpload(client, p, signal);
   }
 
-  async listMultipartUploads(p: ListMultipartUploadsInput, signal: AbortSignal): Promise<ListMultipartUploadsOutput> {
+  async listMultipartUploads(p: ListMultipartUploadsInput, signal: StopSignal): Promise<ListMultipartUploadsOutput> {
     if (this.http) return signed.listMultipartUploads(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.listMultipartUploads(client, p, signal);
   }
 
-  async listParts(p: ListPartsInput, signal: AbortSignal): Promise<ListPartsOutput> {
+  async listParts(p: ListPartsInput, signal: StopSignal): Promise<ListPartsOutput> {
     if (this.http) return signed.listParts(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.listParts(client, p, signal);
   }
 
-  async getBucketVersioning(p: { bucket: string }, signal: AbortSignal): Promise<{ status: string | undefined }> {
+  async getBucketVersioning(p: { bucket: string }, signal: StopSignal): Promise<{ status: string | undefined }> {
     if (this.http) return signed.getBucketVersioning(this.http, p, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.getBucketVersioning(client, p, signal);
   }
 
-  async listBuckets(signal: AbortSignal): Promise<void> {
+  async listBuckets(signal: StopSignal): Promise<void> {
     if (this.http) return signed.listBuckets(this.http, signal);
     const { sdk, client } = await viaSdk(this.clients);
     return sdk.listBuckets(client, signal);

@@ -12,6 +12,7 @@
  * (≤ 64 KiB, ./limited-store.ts) per aborted request, and the invariant stays trivially true.
  */
 import { clampTimerMs } from '../config/units.js';
+import type { StopSignal } from './stop-signal.js';
 
 /** The clock and timers a bucket uses (tests inject a fake one). */
 export interface BucketClock {
@@ -69,7 +70,7 @@ export class TokenBucket {
    * Resolves once `n` tokens are the caller's, after every earlier taker; rejects at once with
    * the signal's reason when `signal` aborts (Ctrl-C, the request's deadline, a closed body).
    */
-  take(n: number, signal?: AbortSignal): Promise<void> {
+  take(n: number, signal?: StopSignal): Promise<void> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     const waitMs = this.reserve(n);
     if (waitMs <= 0 && this.queue.length === 0) return Promise.resolve();

@@ -5,6 +5,7 @@
  */
 import { clampTimerMs } from '../config/units.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
+import { AttemptStop } from '../endpoints/stop-signal.js';
 
 /**
  * A copy that answered: its result, its endpoint, its own duration, whether it was a hedge;
@@ -38,7 +39,7 @@ export interface HedgeHooks<T> {
   /** may a hedge go now (a write: only once its bucket's versioning is known to be off) */
   mayHedge(): boolean;
   /** sends a hedge aborted by `ac`: its answer (undefined: cut or failed), or why it did not go */
-  sendHedge(ac: AbortController): { sent: true; answer: Promise<Answer<T> | undefined> } | { sent: false; refused: HedgeRefusal };
+  sendHedge(ac: AttemptStop): { sent: true; answer: Promise<Answer<T> | undefined> } | { sent: false; refused: HedgeRefusal };
   /** a large write's allowed wait after its body, ms (undefined while its endpoint has too few samples) */
   afterBodyWaitMs(): number | undefined;
   /** the first copy answered while hedges of it were in flight: they were sent too early */
@@ -51,7 +52,7 @@ export class HedgedAttempt<T> {
   private done = false;
   private firstError: { err: unknown } | undefined;
   /** one per hedge sent, made then: aborting a controller nobody listens to costs an Error per request */
-  private readonly hedges: AbortController[] = [];
+  private readonly hedges: AttemptStop[] = [];
   /** hedges sent and not settled yet (one the budget or the pool refused is never tracked) */
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -103,7 +104,7 @@ export class HedgedAttempt<T> {
 
   private fire(): void {
     if (this.done || !this.hooks.mayHedge()) return;
-    const ac = new AbortController();
+    const ac = new AttemptStop();
     const hedge = this.hooks.sendHedge(ac);
     if (!hedge.sent) {
       // cut: the first copy rejects, and the race with it
@@ -122,7 +123,7 @@ export class HedgedAttempt<T> {
     });
   }
 
-  private finish(settle: () => void, winner?: AbortController): void {
+  private finish(settle: () => void, winner?: AttemptStop): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);

@@ -1,7 +1,7 @@
 /**
  * The request wrapper every S3 request passes through: route → deadline → send → learn →
  * retry → report. One attempt = one fresh body (the `send` callback builds it), one
- * AbortController whose timer is the whole-request deadline from the endpoint's estimator.
+ * AttemptStop (../endpoints/stop-signal.ts) whose timer is the whole-request deadline from the endpoint's estimator.
  * An attempt that runs past its endpoint's p95 may be hedged (./hedge-policy.ts): more copies,
  * the first answer taken, the others aborted (./hedged-attempt.ts).
  */
@@ -10,6 +10,7 @@ import { DEFAULT_HEDGE, THROTTLE_BUDGET_MS, type HedgeConfig, type RetryConfig }
 import { clampTimerMs, mbps } from '../config/units.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { EndpointPool } from '../endpoints/pool.js';
+import { AttemptStop, type StopSignal } from '../endpoints/stop-signal.js';
 import type { Logger } from '../logger.js';
 import {
   backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
@@ -128,7 +129,7 @@ export interface RequestSpec<T> {
    */
   hedge?: boolean;
   /** sends one attempt; must build a fresh body each time and honour `signal` */
-  send(endpoint: Endpoint, signal: AbortSignal, progress: AttemptProgress): Promise<T>;
+  send(endpoint: Endpoint, signal: StopSignal, progress: AttemptProgress): Promise<T>;
 }
 
 /** Thrown when a request gives up; carries the decision and the report. */
@@ -171,7 +172,7 @@ export class RequestEngine {
   /** performance.now() when made: reports' `startMs` count from it */
   private readonly createdAt = performance.now();
   /** the controllers of the attempts in flight: one listener on the run signal aborts them all */
-  private readonly attempts = new Set<AbortController>();
+  private readonly attempts = new Set<AttemptStop>();
   /** hedges sent, hedges that answered first, payload bytes of the hedges sent (sent twice) */
   hedged = 0;
   hedgeWon = 0;
@@ -237,7 +238,7 @@ export class RequestEngine {
         ? spec.deadlineMs * ep.estimator.config.backoff ** attempt
         : ep.estimator.deadlineMs(spec.bytes, attempt, startConcurrency, ep.limitedTransferMs(spec.bytes, kind), this.tailDeadlineAllowed(spec, ep));
       tries.deadlinesMs.push(Math.round(deadlineMs));
-      const ac = new AbortController();
+      const ac = new AttemptStop();
       const timer = this.armDeadline(spec, ep, ac, tries, { deadlineMs, attempt, startConcurrency, kind });
       this.attempts.add(ac);
       // aborted while the endpoint was acquired: the listener above has already run
@@ -269,7 +270,7 @@ export class RequestEngine {
         return answer.result;
       } catch (raw) {
         // An abort surfaces as the SDK's AbortError; the real cause is the signal's reason.
-        const err: unknown = ac.signal.aborted ? ac.signal.reason : raw;
+        const err: unknown = ac.aborted ? ac.reason : raw;
         if (err instanceof Interrupted || this.runSignal.aborted) throw new Interrupted();
         ep.stats.errors++;
         // A request cut by its deadline took at least that long: learn the lower bound, so an
@@ -307,7 +308,7 @@ export class RequestEngine {
    * now (a run's first parts start before the other 15), it is sized again for them, not cut:
    * fault-free 10 × 64 MiB runs cut their first parts at ~1.4× the median part time.
    */
-  private armDeadline(spec: RequestSpec<unknown>, ep: Endpoint, ac: AbortController, tries: Tries, a: { deadlineMs: number; attempt: number; startConcurrency: number; kind: 'read' | 'write' }): { current: NodeJS.Timeout } {
+  private armDeadline(spec: RequestSpec<unknown>, ep: Endpoint, ac: AttemptStop, tries: Tries, a: { deadlineMs: number; attempt: number; startConcurrency: number; kind: 'read' | 'write' }): { current: NodeJS.Timeout } {
     const t0 = performance.now();
     const regrow = spec.deadlineMs === undefined && ep.estimator.isLarge(spec.bytes);
     let currentMs = a.deadlineMs;
@@ -396,16 +397,15 @@ export class RequestEngine {
    * Resolves with the first answer; rejects with the first copy's error once no copy can answer.
    * The caller aborts the first copy when a hedge won; losing hedges are aborted by the race.
    */
-  private send<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AbortController, concurrency: number, tries: Tries): Promise<Answer<T>> {
-    const { signal } = ac;
-    const t0 = performance.now();
+  private send<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AttemptStop, concurrency: number, tries: Tries): Promise<Answer<T>> {
+        const t0 = performance.now();
     ep.latestStartMs = t0;
     let bodySentAt: number | undefined;
     let race: HedgedAttempt<T> | undefined;
     // large bodies only: a small one is all sent at once, and a listener per request costs CPU
     const progress: AttemptProgress = !ep.estimator.isLarge(spec.bytes) ? NO_PROGRESS
       : { bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); } };
-    const first = spec.send(ep, signal, progress).then((result): Answer<T> => {
+    const first = spec.send(ep, ac, progress).then((result): Answer<T> => {
       const now = performance.now();
       ep.answered(t0);
       return { result, ep, ms: now - t0, hedge: false, ...(bodySentAt !== undefined && { afterBodyMs: now - bodySentAt }) };
@@ -456,7 +456,7 @@ export class RequestEngine {
   }
 
   /** The hedge of a slow attempt on `ep`, sent to `hep` (takeHedgePlace). Undefined when cut or failed. */
-  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, hep: Endpoint, ac: AbortController, tries: Tries): Promise<Answer<T> | undefined> {
+  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, hep: Endpoint, ac: AttemptStop, tries: Tries): Promise<Answer<T> | undefined> {
     this.hedged++;
     this.hedgeBytes += spec.bytes;
     tries.hedged++;
@@ -473,14 +473,14 @@ export class RequestEngine {
     let outcome: Outcome = 'neutral';
     let reason: string | undefined;
     try {
-      const result = await spec.send(hep, ac.signal, NO_PROGRESS);
+      const result = await spec.send(hep, ac, NO_PROGRESS);
       const ms = performance.now() - t0;
       hep.answered(t0);
       outcome = 'success';
       hep.estimator.record(spec.bytes, ms, (concurrency + hep.stats.inFlight) / 2);
       return { result, ep: hep, ms, hedge: true };
     } catch (raw) {
-      const err: unknown = ac.signal.aborted ? ac.signal.reason : raw;
+      const err: unknown = ac.aborted ? ac.reason : raw;
       if (!(err instanceof HedgeLost) && !(err instanceof Interrupted)) {
         const facts = errorFacts(err);
         hep.stats.errors++;
@@ -505,7 +505,7 @@ export class RequestEngine {
    * --retries 0. Without it, stragglers beyond the budget (bench H3: 1 answer in 20 held 1 s,
    * hedges counted, is 5.3% of requests against a 5% budget) waited for their deadline, 9× the median.
    */
-  private resendRefused(spec: RequestSpec<unknown>, ep: Endpoint, ac: AbortController, tries: Tries, startedAtMs: number, refused: HedgeRefusal): boolean {
+  private resendRefused(spec: RequestSpec<unknown>, ep: Endpoint, ac: AttemptStop, tries: Tries, startedAtMs: number, refused: HedgeRefusal): boolean {
     if (tries.resent || refused !== 'budget') return false;
     const cutAfterMs = ep.estimator.cutAfterMs(spec.bytes);
     const elapsedMs = performance.now() - startedAtMs;

@@ -30,6 +30,7 @@ import type { SseCustomerKey } from '../config/object-headers.js';
 import { mbps } from '../config/units.js';
 import { describeLocalError, UsageError } from '../errors.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
+import type { StopSignal } from '../endpoints/stop-signal.js';
 import { selectKeys, type KeySelection, type PrefixOptions } from '../fs/key-prefix.js';
 import { bareEtag, etagIsNotMd5, md5FromEtag } from '../fs/md5.js';
 import { writeNewFile } from '../fs/new-file.js';
@@ -377,7 +378,7 @@ export class Downloader {
   }
 
   /** One GET attempt of the whole object into memory, checked for length and MD5. */
-  private async getBuffered(ep: Endpoint, signal: AbortSignal, o: ListedObject): Promise<{ data: Buffer; lastModified?: Date }> {
+  private async getBuffered(ep: Endpoint, signal: StopSignal, o: ListedObject): Promise<{ data: Buffer; lastModified?: Date }> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: o.key, sseC: this.opts.sseC }, signal);
     let data: Buffer;
     try {
@@ -397,7 +398,7 @@ export class Downloader {
    * One copy of the GET of the whole object, streamed into a new file of its own (removed if the
    * copy fails); its progress is taken back if it fails. Returns the file and the Last-Modified.
    */
-  private async getStreamed(ep: Endpoint, signal: AbortSignal, o: ListedObject, copies: CopyFiles): Promise<{ path: string; lastModified: Date | undefined }> {
+  private async getStreamed(ep: Endpoint, signal: StopSignal, o: ListedObject, copies: CopyFiles): Promise<{ path: string; lastModified: Date | undefined }> {
     // the file first: a refused directory costs no GET
     const file = await copies.open();
     let written = 0;
@@ -483,7 +484,7 @@ export class Downloader {
    * the MD5); a hedge, sent while that one runs, reads into memory and returns the bytes, which
    * reach the file and the MD5 only if it wins (commitPart). Undefined: written already.
    */
-  private getPartCopy(ep: Endpoint, signal: AbortSignal, file: RangedFile, i: number, start: number, end: number): Promise<Buffer | undefined> {
+  private getPartCopy(ep: Endpoint, signal: StopSignal, file: RangedFile, i: number, start: number, end: number): Promise<Buffer | undefined> {
     if (file.direct[i] !== undefined) return this.getPartBuffered(ep, signal, file, start, end);
     const direct = this.getPart(ep, signal, file, i, start, end).then(() => { file.partDone[i] = true; return undefined; });
     const settled = direct.then(() => {}, () => {}).then(() => { if (file.direct[i] === settled) file.direct[i] = undefined; });
@@ -506,7 +507,7 @@ export class Downloader {
   }
 
   /** A hedge of a part: the range read into memory and checked like getPart's, nothing written. */
-  private async getPartBuffered(ep: Endpoint, signal: AbortSignal, file: RangedFile, start: number, end: number): Promise<Buffer> {
+  private async getPartBuffered(ep: Endpoint, signal: StopSignal, file: RangedFile, start: number, end: number): Promise<Buffer> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC, bulk: end - start + 1 >= BULK_MIN_BYTES }, signal);
     const len = end - start + 1;
     try {
@@ -542,7 +543,7 @@ export class Downloader {
    * One GET attempt of part `i`, bytes start–end, written at their offset, checked by
    * checkPartAnswer; progress taken back if it fails.
    */
-  private async getPart(ep: Endpoint, signal: AbortSignal, file: RangedFile, i: number, start: number, end: number): Promise<void> {
+  private async getPart(ep: Endpoint, signal: StopSignal, file: RangedFile, i: number, start: number, end: number): Promise<void> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC, bulk: end - start + 1 >= BULK_MIN_BYTES }, signal);
     const len = end - start + 1;
     let written = 0;

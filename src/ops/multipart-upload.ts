@@ -12,6 +12,7 @@ import { readHashPool } from '../fs/read-hash.js';
 import type { FileEntry } from '../fs/walk.js';
 import type { Endpoint } from '../endpoints/endpoint.js';
 import type { UploadedPart } from '../endpoints/store.js';
+import type { StopSignal } from '../endpoints/stop-signal.js';
 import { partRange, planParts, type PartPlan } from '../config/multipart.js';
 import { Interrupted, type RequestEngine } from '../engine/request.js';
 import { errorFacts } from '../engine/retry-policy.js';
@@ -336,7 +337,7 @@ export class MultipartUpload {
   }
 
   /** After a Complete attempt that may have completed the upload: is the object (HEAD) the one these parts make? */
-  private async completedEarlier(ep: Endpoint, signal: AbortSignal, sent: SentParts): Promise<Stored | undefined> {
+  private async completedEarlier(ep: Endpoint, signal: StopSignal, sent: SentParts): Promise<Stored | undefined> {
     const { f, key } = this;
     const head = await ep.store.headObject({ bucket: this.ctx.bucket, key, sseC: this.fields.sseC }, signal).catch(() => undefined);
     const enc = { ...sent.enc, ...encryption(head?.sse, head?.sseCustomerAlgorithm) };
