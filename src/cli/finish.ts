@@ -15,7 +15,9 @@ export interface RunEnd {
 }
 
 /** Each request as it ends: an NDJSON line with --json, kept for the table with --table. */
-export function reportSink(ctx: CliContext, flags: { table?: boolean; json?: boolean }, reports: RequestReport[]): (r: RequestReport) => void {
+export function reportSink(ctx: CliContext, flags: { table?: boolean; json?: boolean }, reports: RequestReport[]): ((r: RequestReport) => void) | undefined {
+  // none wanted: the engine then builds no report per request
+  if (!flags.json && !flags.table) return undefined;
   return (r) => {
     if (flags.json) ctx.out(`${JSON.stringify({ type: 'request', ...r })}\n`);
     if (flags.table) reports.push(r);

@@ -25,7 +25,7 @@ export class AttemptStop implements StopSignal {
   /** made on the first call of signal(): it follows this stop */
   private controller: AbortController | undefined;
 
-  addEventListener(_type: 'abort', listener: () => void): void {
+  addEventListener(_type: 'abort', listener: () => void, _options?: { once?: boolean }): void {
     if (this.aborted) return; // as an AbortSignal: its event has been dispatched already
     const list = (this.listeners ??= []);
     if (!list.includes(listener)) list.push(listener);

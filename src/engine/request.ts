@@ -177,6 +177,9 @@ export class RequestEngine {
   hedged = 0;
   hedgeWon = 0;
   hedgeBytes = 0;
+  /** requests finished (preflight checks are not counted), and their attempts beyond the first */
+  requests = 0;
+  retries = 0;
   private readonly budget: HedgeBudget;
   private readonly hedge: HedgeConfig;
   /** per bucket (and endpoint, when they do not share storage): may writes be hedged (versioning not enabled), or 'asking' */
@@ -188,7 +191,8 @@ export class RequestEngine {
     private readonly retry: RetryConfig,
     private readonly runSignal: AbortSignal,
     private readonly logger: Logger,
-    private readonly onReport: (r: RequestReport) => void = () => {},
+    /** one report per finished request; none is built without a listener */
+    private readonly onReport?: ((r: RequestReport) => void) | undefined,
     hedgeConfig: HedgeConfig | undefined = NO_HEDGE,
   ) {
     this.hedge = hedgeConfig ?? NO_HEDGE;
@@ -227,7 +231,7 @@ export class RequestEngine {
         // every endpoint stayed down past the bounded wait: nothing in this run can progress
         const facts = errorFacts(err);
         const report = this.report(spec, this.pool.primary, tries, 0, start, false, facts.code);
-        if (!spec.unreported) this.onReport(report);
+        if (!spec.unreported) this.finished(tries, report);
         throw new RequestFailed(facts, 'fatal', report, this.pool.primary);
       }
       // --tpslimit: the token is waited for before the deadline starts (a queue is not a stall)
@@ -266,7 +270,7 @@ export class RequestEngine {
           winner.stats.hedgeWon++;
         }
         winner.stats.bytes += spec.bytes;
-        if (!spec.unreported) this.onReport(this.report(spec, winner, tries, answer.ms, start, true));
+        if (!spec.unreported) this.finished(tries, this.onReport && this.report(spec, winner, tries, answer.ms, start, true));
         return answer.result;
       } catch (raw) {
         // An abort surfaces as the SDK's AbortError; the real cause is the signal's reason.
@@ -282,7 +286,7 @@ export class RequestEngine {
         reason = facts.code;
         if (next.waitMs === undefined) {
           const report = this.report(spec, ep, tries, performance.now() - t0, start, false, facts.code);
-          if (!spec.unreported) this.onReport(report);
+          if (!spec.unreported) this.finished(tries, report);
           throw new RequestFailed(facts, next.decision, report, ep);
         }
         ep.stats.retries++;
@@ -374,6 +378,13 @@ export class RequestEngine {
       this.pool.release(ep, bytes, 'neutral');
       throw new Interrupted();
     }
+  }
+
+  /** A finished request: counted, and its report (built only for a listener) passed on. */
+  private finished(tries: Tries, report: RequestReport | undefined): void {
+    this.requests++;
+    this.retries += tries.sent - 1;
+    if (report) this.onReport?.(report);
   }
 
   /** `startedAt`: performance.now() when the request started (its total time runs from there). */

@@ -324,7 +324,7 @@ export class Downloader {
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'BadDigest' || round >= run.conn.retry.retries || run.signal.aborted) throw err;
         run.logger.info({ key: o.key, round: round + 1, error: (err as Error).message }, 'MD5 mismatch after ranged GETs: fetching the object again');
-        run.retries++;
+        run.refetches++;
         await fs.promises.unlink(tmp);
       }
     }

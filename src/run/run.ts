@@ -42,10 +42,8 @@ export class Run {
   readonly startedMs = performance.now();
   /** Date.now() at the start (compared with file timestamps) */
   readonly startedWallMs = Date.now();
-  /** requests reported (one per request, however many attempts) */
-  requests = 0;
-  /** attempts beyond the first, over all reported requests */
-  retries = 0;
+  /** whole-object fetches again after a ranged download's MD5 mismatch (counted as retries) */
+  refetches = 0;
   /** objects found but not attempted (or whose state is unknown) because the run stopped */
   notAttempted = 0;
   /** the first error that stopped the whole run */
@@ -64,12 +62,7 @@ export class Run {
     this.logger = o.logger ?? silentLogger;
     this.callerSignal = o.signal;
     this.signal = o.signal ? AbortSignal.any([o.signal, this.fatalStop.signal]) : this.fatalStop.signal;
-    // the summary counts exactly the requests it reports (preflight checks are not among them)
-    const onReport = (r: RequestReport): void => {
-      this.requests++;
-      this.retries += r.attempts - 1;
-      o.onReport?.(r);
-    };
+    const onReport = o.onReport;
     const retry = o.retries === undefined ? conn.retry : { ...conn.retry, retries: o.retries };
     this.engine = new RequestEngine(pool, retry, this.signal, this.logger, onReport, conn.hedge);
     this.cleanup = new RequestEngine(pool, { ...conn.retry, retries: 2 }, new AbortController().signal, this.logger, onReport);
@@ -127,6 +120,12 @@ export class Run {
   endpoints(perStore?: PerStore): EndpointSummary[] {
     return endpointSummaries(this.pool, perStore);
   }
+
+  /** requests reported (one per request, however many attempts; preflight checks are not among them) */
+  get requests(): number { return this.engine.requests + this.cleanup.requests; }
+
+  /** attempts beyond the first, over all reported requests, and whole-object fetches again */
+  get retries(): number { return this.engine.retries + this.cleanup.retries + this.refetches; }
 
   /** What every summary reports, `objectsDone` giving objectsPerSec. */
   totals(objectsDone: number, perStore?: PerStore): RunTotals {

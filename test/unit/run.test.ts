@@ -18,7 +18,7 @@ const cleanups: Array<() => unknown> = [];
 afterEach(() => { while (cleanups.length) cleanups.pop()!(); });
 
 /** A Run over one endpoint per fake store (no server behind any), in pool mode. */
-function setup(opts: { stores?: FakeStore[]; retries?: number; signal?: AbortSignal; logger?: Logger } = {}) {
+function setup(opts: { stores?: FakeStore[]; retries?: number; signal?: AbortSignal; logger?: Logger; listen?: boolean } = {}) {
   const stores = opts.stores ?? [new FakeStore('ep1')];
   const estimator = { ...DEFAULT_ESTIMATOR };
   const specs = stores.map((store, i) => ({
@@ -31,7 +31,7 @@ function setup(opts: { stores?: FakeStore[]; retries?: number; signal?: AbortSig
   const retry: RetryConfig = { retries: opts.retries ?? 3, backoffBaseMs: 1, backoffCapMs: 5 };
   const reports: RequestReport[] = [];
   const run = new Run({ pool: { ...poolSpec, endpoints: specs, source: 'test' }, concurrency: 4, retry, estimator }, pool, 'b', {
-    onReport: (r) => reports.push(r), logger: opts.logger ?? silentLogger, signal: opts.signal,
+    onReport: opts.listen === false ? undefined : (r) => reports.push(r), logger: opts.logger ?? silentLogger, signal: opts.signal,
   });
   cleanups.push(() => run.close());
   return { run, stores, reports };
@@ -102,6 +102,19 @@ describe('Run: the counters', () => {
     expect(totals.objectsPerSec).toBeCloseTo(4 / (totals.wallMs / 1000), 0);
     expect(totals).toMatchObject({ notAttempted: 0, interrupted: false });
     expect(totals.fatal).toBeUndefined();
+  });
+
+  it('counts the same with no report listener (the engine then builds no report), cleanup requests included', async () => {
+    const stores = [new FakeStore('ep1').script({ error: s3Error('InternalError', 500) }, { error: s3Error('SlowDown', 503) })];
+    const { run, reports } = setup({ stores, listen: false });
+    await Promise.allSettled(['a', 'b', 'c'].map((k) => run.engine.run(put(k))));
+    await run.cleanup.run(put('z'));
+    await run.engine.run({ ...put('x'), unreported: true });
+    expect(reports).toHaveLength(0);
+    const totals = run.totals(4);
+    expect(totals.requests).toBe(4);
+    expect(totals.retries).toBe(2);
+    expect(totals.endpoints.reduce((n, e) => n + e.retries, 0)).toBe(2);
   });
 
   it('a retries override applies to every request of the run', async () => {
