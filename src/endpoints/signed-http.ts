@@ -91,10 +91,7 @@ function putResult(res: Answer): PutResult {
   const one = (v: string | string[] | undefined): string | undefined => (Array.isArray(v) ? v[0] : v);
   const sse = one(res.headers['x-amz-server-side-encryption']);
   const sseCustomerAlgorithm = one(res.headers['x-amz-server-side-encryption-customer-algorithm']);
-  return {
-    etag: res.headers.etag, status: res.status,
-    ...(sse !== undefined && { sse }), ...(sseCustomerAlgorithm !== undefined && { sseCustomerAlgorithm }),
-  };
+  return { etag: res.headers.etag, status: res.status, sse, sseCustomerAlgorithm };
 }
 
 /**

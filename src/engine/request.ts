@@ -219,12 +219,9 @@ export class RequestEngine {
       if (this.runSignal.aborted) throw new Interrupted();
       let ep: Endpoint;
       try {
+        // fields left undefined rather than spread in: no temporary objects, one shape for every call
         ep = await this.pool.acquire({
-          bytes: spec.bytes, kind,
-          ...(spec.bucket !== undefined && { bucket: spec.bucket }),
-          ...(spec.endpoint && { pinned: spec.endpoint }),
-          ...(failedOn && { avoid: failedOn }),
-          ...(fallbackRead && { fallbackIndex: attempt }),
+          bytes: spec.bytes, kind, bucket: spec.bucket, pinned: spec.endpoint, avoid: failedOn, fallbackIndex: fallbackRead ? attempt : undefined,
         }, this.runSignal);
       } catch (err) {
         if (this.runSignal.aborted) throw new Interrupted();
@@ -419,7 +416,7 @@ export class RequestEngine {
     const first = spec.send(ep, ac, progress).then((result): Answer<T> => {
       const now = performance.now();
       ep.answered(t0);
-      return { result, ep, ms: now - t0, hedge: false, ...(bodySentAt !== undefined && { afterBodyMs: now - bodySentAt }) };
+      return { result, ep, ms: now - t0, hedge: false, afterBodyMs: bodySentAt !== undefined ? now - bodySentAt : undefined };
     });
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
     const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;

@@ -55,12 +55,12 @@ function send(ctx: SendContext, f: FileEntry, key: string, target: Endpoint | un
   const contentMd5 = digest.toString('base64');
   const { contentType, metadata, headers } = objectFields(ctx, f);
   return ctx.engine.run({
-    op: 'PutObject', key, bytes: f.size, bucket, ...(target && { endpoint: target }),
+    op: 'PutObject', key, bytes: f.size, bucket, endpoint: target,
     // the same buffer, or the file read afresh, per copy: two copies at once store one object
     hedge: true,
     send: async (ep, signal, progress): Promise<Stored> => {
       const put = (body: Buffer | FileRange) => ep.store.putObject({
-        bucket, key, contentLength: f.size, contentType, contentMd5, metadata, ...(headers && { headers }), onBodySent: progress.bodySent, body,
+        bucket, key, contentLength: f.size, contentType, contentMd5, metadata, headers, onBodySent: progress.bodySent, body,
       }, signal);
       const r = await (buffered ? put(buffered) : sendingRange(f, () => put(new FileRange(f.path, 0, f.size))));
       return { ep, etag: r.etag, enc: encryption(r.sse, r.sseCustomerAlgorithm) };
