@@ -1,7 +1,8 @@
 /**
  * The request wrapper every S3 request passes through: route → deadline → send → learn →
- * retry → report. One attempt = one fresh body (the `send` callback builds it), one
- * AttemptStop (../endpoints/stop-signal.ts) whose timer is the whole-request deadline from the endpoint's estimator.
+ * retry → report. One attempt = one fresh body (the `send` callback builds it), one AttemptStop
+ * (../endpoints/stop-signal.ts) whose timer is the whole-request deadline from the endpoint's
+ * estimator.
  * An attempt that runs past its endpoint's p95 may be hedged (./hedge-policy.ts): more copies,
  * the first answer taken, the others aborted (./hedged-attempt.ts).
  */
@@ -406,7 +407,7 @@ export class RequestEngine {
    * The caller aborts the first copy when a hedge won; losing hedges are aborted by the race.
    */
   private send<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AttemptStop, concurrency: number, tries: Tries): Promise<Answer<T>> {
-        const t0 = performance.now();
+    const t0 = performance.now();
     ep.latestStartMs = t0;
     let bodySentAt: number | undefined;
     let race: HedgedAttempt<T> | undefined;
