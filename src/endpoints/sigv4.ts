@@ -48,6 +48,15 @@ function amzDate(at: Date): { long: string; short: string } {
   return lastAmzDate;
 }
 
+/** Whitespace a canonical header value must lose: a run of it, or any but a plain space. */
+const SQUEEZABLE = /\s\s|[^\S ]/;
+
+/** A header value as the canonical request has it: trimmed, each run of whitespace one space (the test spares most values the replace). */
+function canonicalValue(value: string): string {
+  const trimmed = value.trim();
+  return SQUEEZABLE.test(trimmed) ? trimmed.replace(/\s+/g, ' ') : trimmed;
+}
+
 /** Canonical query: encoded names and values sorted by name; a bare name signs as `name=`. */
 function canonicalQuery(query: Readonly<Record<string, string>>): string {
   const pairs: string[] = [];
@@ -69,7 +78,7 @@ export class SigV4Signer {
     if (creds.sessionToken) headers['x-amz-security-token'] = creds.sessionToken;
     const names = Object.keys(headers).filter((n) => !UNSIGNABLE.has(n)).sort();
     let canonicalHeaders = '';
-    for (const n of names) canonicalHeaders += `${n}:${String(headers[n]).trim().replace(/\s+/g, ' ')}\n`;
+    for (const n of names) canonicalHeaders += `${n}:${canonicalValue(String(headers[n]))}\n`;
     const signedHeaders = names.join(';');
     const payloadHash = headers['x-amz-content-sha256'];
     if (payloadHash === undefined) throw new TypeError('sigv4: x-amz-content-sha256 is required');

@@ -41,6 +41,10 @@ describe('SigV4Signer signs as @smithy/signature-v4', () => {
       method: 'PUT', path: '/bucket/dir/a%20b%2B%26c.txt', query: {},
       headers: { host: '127.0.0.1:7480', 'content-length': '3', 'content-type': 'text/plain', 'content-md5': 'kAFQmDzST7DWlj99KOF/cg==', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-meta-s3x-mtime': '  1 2   3 ' },
     }],
+    ['header values with a tab, a lone tab among spaces and a single space', {
+      method: 'PUT', path: '/b/k', query: {},
+      headers: { host: 'h', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD', 'x-amz-meta-a': 'a\tb', 'x-amz-meta-b': ' c \t d\t', 'x-amz-meta-c': 'e f' },
+    }],
     ['an UploadPart', { method: 'PUT', path: '/b/k', query: { partNumber: '7', uploadId: '2~abc/def+ghi=' }, headers: { host: 'h', 'content-length': '5', 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } }],
     ['a ranged GET', { method: 'GET', path: '/b/%E6%97%A5/%F0%9F%98%80', query: {}, headers: { host: 'h', range: 'bytes=0-99', 'x-amz-content-sha256': EMPTY } }],
     ['a listing with a token, prefix and delimiter', {
