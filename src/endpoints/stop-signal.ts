@@ -4,8 +4,9 @@
  * signal, with a listener added and removed, cost 2,000 small PUTs ~190-220 ms of client CPU
  * (8-9% of the run; two rounds of 8 alternating runs, docs/benchmarks.md), though a loop of the
  * same calls alone takes ~12 µs each.
- * A real AbortSignal is made only for an API that needs one (node:http, the SDK,
- * AbortSignal.any): abortSignalOf().
+ * A real AbortSignal is made only for an API that needs one, with abortSignalOf(): the SDK
+ * (./sdk-store.ts) and AbortSignal.any under limits (./limited-store.ts); the HTTP clients of
+ * ./signed-http.ts, ./lean-http.ts and ./raw-get.ts only add and remove a listener.
  */
 
 /** The part of AbortSignal a store call uses (a real AbortSignal is one). */

@@ -62,10 +62,9 @@ export class Run {
     this.logger = o.logger ?? silentLogger;
     this.callerSignal = o.signal;
     this.signal = o.signal ? AbortSignal.any([o.signal, this.fatalStop.signal]) : this.fatalStop.signal;
-    const onReport = o.onReport;
     const retry = o.retries === undefined ? conn.retry : { ...conn.retry, retries: o.retries };
-    this.engine = new RequestEngine(pool, retry, this.signal, this.logger, onReport, conn.hedge);
-    this.cleanup = new RequestEngine(pool, { ...conn.retry, retries: 2 }, new AbortController().signal, this.logger, onReport);
+    this.engine = new RequestEngine(pool, retry, this.signal, this.logger, o.onReport, conn.hedge);
+    this.cleanup = new RequestEngine(pool, { ...conn.retry, retries: 2 }, new AbortController().signal, this.logger, o.onReport);
     this.slots = new Limiter(conn.concurrency);
   }
 
