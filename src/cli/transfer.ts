@@ -12,6 +12,7 @@ import type { CliContext } from './context.js';
 import { printable } from './printable.js';
 import { finishRun, reportSink } from './finish.js';
 import { createProgress, renderUploadSummary } from './render.js';
+import { tierUpForRun } from './tier-up.js';
 
 export interface TransferFlags extends CommonFlags {
   priority?: string[];
@@ -63,6 +64,7 @@ export async function startTransfer(ctx: CliContext, dir: string, bucket: string
   const { conn, logger } = connectionFromFlags(flags, ctx.signal);
   const reports: RequestReport[] = [];
   const progress = await createProgress(flags.progress && !flags.json);
+  const tierUp = tierUpForRun(logger);
   const opts: UploadOptions = {
     ...conn, dir, bucket, prefix,
     ...(flags.include && { include: flags.include }),
@@ -74,7 +76,7 @@ export async function startTransfer(ctx: CliContext, dir: string, bucket: string
     verify: flags.verify ?? false,
     ...(flags.priority && { priorities: flags.priority.map(parsePriority) }),
     ...(flags.shard !== undefined && { shard: parseShard(flags.shard) }),
-    onProgress: (p) => progress.update(p),
+    onProgress: (p) => { tierUp(p); progress.update(p); },
     onReport: reportSink(ctx, flags, reports),
     onPlan: (p) => ctx.out(flags.json
       ? `${JSON.stringify({ type: 'plan', ...p })}\n`

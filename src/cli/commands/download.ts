@@ -10,6 +10,7 @@ import { finishRun, reportSink } from '../finish.js';
 import { createSpinner, renderDownloadSummary } from '../render-objects.js';
 import type { CliContext } from '../context.js';
 import { parseDownloadArgs } from '../target.js';
+import { tierUpForRun } from '../tier-up.js';
 
 interface DownloadFlags extends CommonFlags, SseCFlags {
   rawPrefix?: boolean;
@@ -56,6 +57,7 @@ Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is nam
     const sseC = sseCFromFlags(flags);
     const { conn, logger } = connectionFromFlags(flags, ctx.signal);
     const reports: RequestReport[] = [];
+    const tierUp = tierUpForRun(logger);
     const spinner = await createSpinner(flags.progress && !flags.json, (p: DownloadProgress) => {
       const rate = p.elapsedMs > 0 ? p.bytesDone / 1e6 / (p.elapsedMs / 1000) : 0;
       return `${p.filesDone}${p.listDone ? `/${p.filesFound}` : ` (${p.filesFound} listed)`} files, ${formatBytes(p.bytesDone)}, ${rate.toFixed(1)} MB/s` +
@@ -71,7 +73,7 @@ Exit codes: 0 all downloaded; 1 some objects failed or were refused (each is nam
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
       // not given: download() picks the threshold by whether the MD5 is checked (ops/fetch-mode.ts)
       ...(cmd.getOptionValueSource('multipartThreshold') !== 'default' && { multipartThresholdBytes: threshold }),
-      onProgress: (p) => spinner.update(p),
+      onProgress: (p) => { tierUp(p); spinner.update(p); },
       onReport: reportSink(ctx, flags, reports),
     };
     let summary;

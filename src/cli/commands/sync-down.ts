@@ -10,6 +10,7 @@ import { objectHeadersFromFlags, type ObjectHeaderFlags } from '../object-header
 import { printable } from '../printable.js';
 import { createSpinner, plural, renderDownloadSummary } from '../render-objects.js';
 import type { TransferFlags } from '../transfer.js';
+import { tierUpForRun } from '../tier-up.js';
 
 /** The flags of `sync`, both directions (./sync.ts registers them). */
 export interface SyncFlags extends TransferFlags, ObjectHeaderFlags {
@@ -41,6 +42,7 @@ export async function runSyncDown(ctx: CliContext, bucket: string, prefix: strin
   }
   const { conn, logger } = connectionFromFlags(flags, ctx.signal);
   const reports: RequestReport[] = [];
+  const tierUp = tierUpForRun(logger);
   const deleting = (flags.delete ?? false) || (flags.deleteAll ?? false);
   const spinner = await createSpinner(flags.progress && !flags.json, (p: DownloadProgress) =>
     `${p.filesDone}${p.listDone ? `/${p.filesFound}` : ` (${p.filesFound} to fetch)`} files, ${formatBytes(p.bytesDone)}` + (p.filesFailed ? `, ${p.filesFailed} failed` : ''));
@@ -54,7 +56,7 @@ export async function runSyncDown(ctx: CliContext, bucket: string, prefix: strin
       delete: flags.delete ?? false, deleteAll: flags.deleteAll ?? false, dryRun: flags.dryRun ?? false,
       partSizeBytes: parseSizeBytes(flags.partSize, '--part-size'),
       ...(thresholdGiven && { multipartThresholdBytes: parseSizeBytes(flags.multipartThreshold, '--multipart-threshold') }),
-      onProgress: (p) => spinner.update(p),
+      onProgress: (p) => { tierUp(p); spinner.update(p); },
       onReport: reportSink(ctx, flags, reports),
       onPlan: (p) => ctx.out(flags.json
         ? `${JSON.stringify({ type: 'plan', ...p })}\n`
