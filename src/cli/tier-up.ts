@@ -19,7 +19,7 @@ import type { Logger } from '../index.js';
 export const DEFAULT_INTERRUPT_BUDGET = 67_584;
 /** The budget while a run's objects are small on average. */
 export const SMALL_RUN_INTERRUPT_BUDGET = 8 * DEFAULT_INTERRUPT_BUDGET;
-/** Runs of fewer files gain less than a worker started later would cost. */
+/** A run of fewer files has few functions hot enough to compile (a chosen line, not a measured one). */
 export const MIN_FILES_FOUND = 500;
 /** Files done before the budget is raised: download's writer threads start at its 4th file. */
 export const MIN_FILES_DONE = 32;
