@@ -69,8 +69,13 @@ export function tierUpForRun(
 ): (p: RunShape) => void {
   if (!v8Version.startsWith('11.3.') || env.S3X_V8_TIER_UP === 'default') return () => {};
   const policy = new TierUpPolicy((budget) => {
-    setBudget(budget);
-    logger.debug({ interruptBudget: budget }, 'V8 tier-up budget set');
+    // a tuning only: a flag V8 refuses must not stop the transfer it is called from
+    try {
+      setBudget(budget);
+      logger.debug({ interruptBudget: budget }, 'V8 tier-up budget set');
+    } catch (err) {
+      logger.debug({ interruptBudget: budget, err: err instanceof Error ? err.message : String(err) }, 'V8 tier-up budget not set');
+    }
   });
   return (p) => policy.observe(p);
 }

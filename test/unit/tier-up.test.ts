@@ -78,6 +78,11 @@ describe('tierUpForRun', () => {
     expect(run('11.3.244.8-node.33', {})).toEqual([SMALL_RUN_INTERRUPT_BUDGET]);
   });
 
+  it('a setter that throws does not reach the transfer', () => {
+    const observe = tierUpForRun(silentLogger, {}, '11.3.244.8-node.33', () => { throw new Error('flags frozen'); });
+    expect(() => observe(small(2000, 100))).not.toThrow();
+  });
+
   it('leaves another V8, and S3X_V8_TIER_UP=default, alone', () => {
     expect(run('12.4.254.21-node.33', {})).toEqual([]);
     expect(run('11.3.244.8-node.33', { S3X_V8_TIER_UP: 'default' })).toEqual([]);
