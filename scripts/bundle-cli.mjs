@@ -14,11 +14,10 @@
 // from import.meta (../../package.json, ../../scripts/ceph-rgw.sh) point at the same files.
 import { build } from 'esbuild';
 import { execFile } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { startStandInS3 } from './stand-in-s3.mjs';
 
 const root = path.resolve(import.meta.dirname, '..');
 const outdir = path.join(root, 'dist/s3x');
@@ -100,25 +99,16 @@ await writeCodeCache(path.join(outdir, 'main.cjs.cache'));
  * `--version` (a warning says so).
  */
 async function writeCodeCache(cacheFile) {
+  const { server, endpoint } = await startStandInS3();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-build-'));
-  const server = http.createServer((req, res) => {
-    const md5 = crypto.createHash('md5');
-    req.on('data', (c) => md5.update(c));
-    req.on('end', () => {
-      if (req.method === 'PUT') res.writeHead(200, { etag: `"${md5.digest('hex')}"` }).end();
-      else res.writeHead(200, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>s3x-build</Name><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>');
-    });
-  });
   const run = (args) => new Promise((resolve) => execFile(process.execPath, [path.join(root, 'bin/s3x.js'), ...args], {
     cwd: tmp, timeout: 60_000,
     // nothing of the builder's own configuration: no ~/.aws, no proxy, no CA bundle
     env: { PATH: process.env.PATH, HOME: tmp, AWS_ACCESS_KEY_ID: 'AKIDBUILD', AWS_SECRET_ACCESS_KEY: 'build-secret', AWS_REGION: 'us-east-1', S3X_WRITE_CODE_CACHE: cacheFile },
   }, (err, _out, stderr) => { if (err) console.warn(`bundle-cli: s3x ${args[0]}: ${stderr.trim() || err.message}`); resolve(!err && fs.existsSync(cacheFile)); }));
   try {
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
     fs.mkdirSync(path.join(tmp, 'src'));
     fs.writeFileSync(path.join(tmp, 'src/a.txt'), 'a');
-    const endpoint = `http://127.0.0.1:${server.address().port}`;
     if (await run(['upload', path.join(tmp, 'src'), 's3x-build', 'p', '--endpoint-url', endpoint, '--no-progress'])) return;
     console.warn('bundle-cli: warning: the upload that makes the code cache failed; the cache holds --version only');
     if (!(await run(['--version']))) throw new Error('bundle-cli: bin/s3x.js wrote no code cache');

@@ -8,13 +8,12 @@
  * Needs `npm run build` (as `npm test` does first).
  */
 import { spawn } from 'node:child_process';
-import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startStandInS3 } from '../../scripts/stand-in-s3.mjs';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
 let dir: string;
@@ -22,20 +21,9 @@ let probe: string;
 let server: http.Server;
 let endpoint: string;
 
-/** Just enough S3 for one ls and one single-PUT upload: empty listings, PUTs answered with their MD5. */
-function fakeS3(req: http.IncomingMessage, res: http.ServerResponse): void {
-  const hash = crypto.createHash('md5');
-  req.on('data', (c: Buffer) => hash.update(c));
-  req.on('end', () => {
-    if (req.method === 'PUT') res.writeHead(200, { etag: `"${hash.digest('hex')}"` }).end();
-    else res.writeHead(200, { 'content-type': 'application/xml' }).end('<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><Name>b</Name><Prefix></Prefix><KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>');
-  });
-}
-
 beforeAll(async () => {
-  server = http.createServer(fakeS3);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  // the build's stand-in S3 (empty listings, PUTs answered with their MD5)
+  ({ server, endpoint } = await startStandInS3());
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-startup-'));
   probe = path.join(dir, 'probe.cjs');
   // at exit: which of them this process loaded, and whether V8 took the bundle's code cache
