@@ -99,21 +99,23 @@ await writeCodeCache(path.join(outdir, 'main.cjs.cache'));
  * `--version` (a warning says so).
  */
 async function writeCodeCache(cacheFile) {
-  const { server, endpoint } = await startStandInS3();
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-build-'));
   const run = (args) => new Promise((resolve) => execFile(process.execPath, [path.join(root, 'bin/s3x.js'), ...args], {
     cwd: tmp, timeout: 60_000,
     // nothing of the builder's own configuration: no ~/.aws, no proxy, no CA bundle
     env: { PATH: process.env.PATH, HOME: tmp, AWS_ACCESS_KEY_ID: 'AKIDBUILD', AWS_SECRET_ACCESS_KEY: 'build-secret', AWS_REGION: 'us-east-1', S3X_WRITE_CODE_CACHE: cacheFile },
   }, (err, _out, stderr) => { if (err) console.warn(`bundle-cli: s3x ${args[0]}: ${stderr.trim() || err.message}`); resolve(!err && fs.existsSync(cacheFile)); }));
+  let server;
   try {
+    let endpoint;
+    ({ server, endpoint } = await startStandInS3());
     fs.mkdirSync(path.join(tmp, 'src'));
     fs.writeFileSync(path.join(tmp, 'src/a.txt'), 'a');
     if (await run(['upload', path.join(tmp, 'src'), 's3x-build', 'p', '--endpoint-url', endpoint, '--no-progress'])) return;
     console.warn('bundle-cli: warning: the upload that makes the code cache failed; the cache holds --version only');
     if (!(await run(['--version']))) throw new Error('bundle-cli: bin/s3x.js wrote no code cache');
   } finally {
-    server.close();
+    server?.close();
     fs.rmSync(tmp, { recursive: true, force: true });
   }
 }

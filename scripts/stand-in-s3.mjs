@@ -11,7 +11,7 @@ const EMPTY_LISTING = '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult><
   '<KeyCount>0</KeyCount><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated></ListBucketResult>';
 
 /** Answers a request once its body is read: a PUT with the body's MD5, anything else with an empty listing. */
-export function standInS3Handler(req, res) {
+function standInS3Handler(req, res) {
   const md5 = crypto.createHash('md5');
   req.on('data', (c) => md5.update(c));
   req.on('end', () => {
