@@ -29,7 +29,9 @@
  * through the fault proxy, with and without `--no-hedge`, against the same run fault-free; each run's
  * `--json` gives the hedges, retries (false deadline cuts on a healthy endpoint), bytes sent twice,
  * the slowest straggler's total time ÷ the median undisturbed request, and when each straggler was
- * first cut (`cutMs`: its first hedge or deadline) ÷ that median.
+ * first cut (`cutMs`: its first hedge or deadline) ÷ that median. H5 runs 10 reps whatever
+ * `--reps` says, hedging twice per rep (an A/A pair beside the A/B one), and reports the median of
+ * per-rep ratios: a few percent is all there is to see, and one tool's wall moves that much alone.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -80,7 +82,8 @@ Object.assign(SCENARIOS, {
   H2: { what: '500 × 4 KiB, 5% of PUTs stalled vs none (target ≤ 1.5)', files: 500, size: 4096, dirs: 5, faults: true, hedge: 'H2' },
   H3: { what: '2,000 × 4 KiB, every 20th answer 1 s late (slow, not stalled) vs none', files: 2000, size: 4096, dirs: 20, faults: true, hedge: 'H3' },
   H4: { what: '10 × 64 MiB (16 MiB parts), 1 part in 20 stalled mid-body: straggler ÷ expected (target ≤ 3)', files: 10, size: 64 * 1024 * 1024, dirs: 0, faults: true, hedge: 'H4' },
-  H5: { what: '2,000 × 4 KiB, healthy endpoint: hedging vs --no-hedge (hedges ≤ 5%, false cuts < 1%)', files: 2000, size: 4096, dirs: 20, faults: true, hedge: 'H5' },
+  // 10 reps and an A/A pair: hedging's cost is a few percent at most, and one tool's wall moves ±5% from rep to rep here
+  H5: { what: '2,000 × 4 KiB, healthy endpoint: hedging vs --no-hedge (hedges ≤ 5%, false cuts < 1%)', files: 2000, size: 4096, dirs: 20, faults: true, hedge: 'H5', reps: 10, pairs: true },
   H5l: { what: '10 × 64 MiB (16 MiB parts), healthy endpoint: hedging vs --no-hedge (hedges ≤ 5%, false cuts < 1%, bytes sent twice)', files: 10, size: 64 * 1024 * 1024, dirs: 0, faults: true, hedge: 'H5l' },
 });
 const groups = { S6: ['S6s', 'S6l'], S7: ['S7a', 'S7b'], S8: ['S8a', 'S8b'], S9: ['S9u', 'S9d', 'S9t'], H: ['H1', 'H2', 'H3', 'H4', 'H5', 'H5l'] };
@@ -273,7 +276,7 @@ const hedgeTools = {
     hedgeTool('s3x, every 20th 1 s late, --no-hedge', late20, ['--no-hedge'])],
   H4: [noFaults, hedgeTool('s3x, 1 part in 20 stalled mid-body', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 })),
     hedgeTool('s3x, 1 part in 20 stalled mid-body, --no-hedge', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 }), ['--no-hedge'])],
-  H5: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge'])],
+  H5: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge']), hedgeTool('s3x, no faults, again', () => ({}))],
   H5l: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge'])],
 };
 /**
@@ -474,7 +477,7 @@ for (const sc of chosen) {
       const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${into}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
       const ok = rc === 0 && count === spec.files && bytes === spec.files * spec.size;
       if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${count}/${spec.files} objects, ${bytes} bytes — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
-      else runs[t.name].push({ wall, cpu: user + sys, serverSec, rssKiB, ...(t.json && { hedge: hedgeFigures(jsonOut, faultedKeys(proxy.faultLog().slice(faults0), bucket)) }) });
+      else runs[t.name].push({ rep, wall, cpu: user + sys, serverSec, rssKiB, ...(t.json && { hedge: hedgeFigures(jsonOut, faultedKeys(proxy.faultLog().slice(faults0), bucket)) }) });
       const h = ok && t.json ? runs[t.name].at(-1).hedge : undefined;
       const stalls = (spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '') +
         (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up, ${h.over3} over 3×; ${h.stragglers} stragglers, ${h.cutLate} cut after 3×, worst first cut ${h.worstCut.toFixed(1)}×; made by the proxy ${h.made}, cut late ${h.madeLate} (worst ${h.madeWorst.toFixed(1)}×); the gateway's own ${h.own}, late ${h.ownLate}, overtaken by none ${h.ownPaused}; ${h.hedgeBytesPct.toFixed(1)}% bytes twice; p95 ${h.p95x.toFixed(1)}×, p99 ${h.p99x.toFixed(1)}× the median)` : '');
@@ -494,7 +497,7 @@ for (const sc of chosen) {
       wall: median(r.map((x) => x.wall)), wallMin: Math.min(...r.map((x) => x.wall)), wallMax: Math.max(...r.map((x) => x.wall)),
       cpuMsPerFile: (median(r.map((x) => x.cpu)) * 1000) / spec.files, serverSec: median(r.map((x) => x.serverSec)),
       mbps: (spec.files * spec.size) / 1e6 / median(r.map((x) => x.wall)), objPerSec: spec.files / median(r.map((x) => x.wall)),
-      rssMiB: median(r.map((x) => x.rssKiB ?? 0)) / 1024,
+      rssMiB: median(r.map((x) => x.rssKiB ?? 0)) / 1024, perRep: r,
       ...(r[0].hedge && {
         hedgedPct: median(r.map((x) => x.hedge.hedgedPct)), wonPct: median(r.map((x) => x.hedge.wonPct)),
         retriedPct: median(r.map((x) => x.hedge.retriedPct)), maxStraggler: Math.max(...r.map((x) => x.hedge.maxStraggler)), maxStragglerWarm: Math.max(...r.map((x) => x.hedge.maxStragglerWarm)), over3: Math.max(...r.map((x) => x.hedge.over3)),
@@ -517,6 +520,19 @@ lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os
 lines.push('');
 lines.push('| scenario | tool | wall s | MB/s | objects/s | client CPU ms/file | server CPU s | s3x ÷ this (wall) |');
 lines.push('|---|---|---|---|---|---|---|---|');
+/**
+ * Ratios of `a` to `b` run next to each other (the same rep, tools alternating): the median of the
+ * per-rep ratios of wall and client CPU, with their range. Beside the same tool against itself
+ * (H5's "again") it shows how much of a difference this machine can tell from noise.
+ */
+const pairedRow = (sc, a, b) => {
+  const pairs = a.perRep.map((x) => [x, b.perRep.find((y) => y.rep === x.rep)]).filter(([, y]) => y);
+  if (pairs.length === 0) return;
+  const walls = pairs.map(([x, y]) => x.wall / y.wall);
+  const cpus = pairs.map(([x, y]) => x.cpu / y.cpu);
+  const show = (xs) => `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
+  lines.push(`| ${sc} | **${a.tool} ÷ no faults, paired per rep (${pairs.length} pairs): wall ${show(walls)}, client CPU ${show(cpus)}** | **${median(walls).toFixed(3)}** | | | | | |`);
+};
 const ratioRow = (sc, label, a, b) => { if (a && b) lines.push(`| ${sc} | **${label}** | **${(a.wall / b.wall).toFixed(2)}** | | | | | |`); };
 for (const sc of chosen) {
   const rows = results.filter((r) => r.scenario === sc);
@@ -553,6 +569,7 @@ for (const sc of chosen) {
     const base = rows.find((r) => r.tool === 's3x, no faults');
     for (const r of rows.filter((x) => !x.tool.endsWith('@base'))) {
       if (r !== base) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
+      if (r !== base && spec.pairs) pairedRow(sc, r, base);
       lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); of them made by the proxy / cut late, per rep ${r.made.join(', ')} (worst ${r.madeWorst.toFixed(1)}×); the gateway's own / late / overtaken by no later request ${r.own.join(', ')}; bytes sent twice ${r.hedgeBytesPct.toFixed(1)}%; whole times at p95 ${r.p95x.toFixed(1)}×, p99 ${r.p99x.toFixed(1)}× the median (medians; worst over reps) | | | | | | |`);
     }
     continue;
