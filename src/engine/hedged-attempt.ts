@@ -40,6 +40,8 @@ export interface HedgeHooks<T> {
   mayHedge(): boolean;
   /** sends a hedge aborted by `ac`: its answer (undefined: cut or failed), or why it did not go */
   sendHedge(ac: AttemptStop): { sent: true; answer: Promise<Answer<T> | undefined> } | { sent: false; refused: HedgeRefusal };
+  /** a large request's hedge time, ms from its start, sized for the requests sharing its endpoint now (undefined: as first set) */
+  hedgeAfterMsNow(): number | undefined;
   /** a large write's allowed wait after its body, ms (undefined while its endpoint has too few samples) */
   afterBodyWaitMs(): number | undefined;
   /** the first copy answered while hedges of it were in flight: they were sent too early */
@@ -57,6 +59,9 @@ export class HedgedAttempt<T> {
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private recheck: NodeJS.Timeout | undefined;
+  /** performance.now() when the race started; whether the timer is set from the body's end instead (bodySent) */
+  private startedAt = 0;
+  private timedByBody = false;
   private resolve!: (a: Answer<T>) => void;
   private reject!: (err: unknown) => void;
 
@@ -65,6 +70,7 @@ export class HedgedAttempt<T> {
 
   /** The first answer of `first` and its hedges; rejects with the first copy's error once no copy can answer. */
   race(first: Promise<Answer<T>>): Promise<Answer<T>> {
+    this.startedAt = performance.now();
     return new Promise<Answer<T>>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -98,12 +104,14 @@ export class HedgedAttempt<T> {
       return;
     }
     const hedgeAt = sentAt + waitMs;
+    this.timedByBody = true;
     clearTimeout(this.timer);
     this.timer = setTimeout(() => this.fire(), clampTimerMs(hedgeAt - performance.now()));
   }
 
   private fire(): void {
     if (this.done || !this.hooks.mayHedge()) return;
+    if (this.hedges.length === 0 && !this.timedByBody && this.regrown()) return;
     const ac = new AttemptStop();
     const hedge = this.hooks.sendHedge(ac);
     if (!hedge.sent) {
@@ -121,6 +129,21 @@ export class HedgedAttempt<T> {
       if (a) this.finish(() => this.resolve(a), ac);
       else if (this.firstError && this.inFlight === 0) this.finish(() => this.reject(this.firstError!.err));
     });
+  }
+
+  /**
+   * A large copy's hedge time is sized for the requests sharing its endpoint when it started;
+   * when more share it now, it is later (as its deadline is: engine/request.ts armDeadline). True
+   * when the timer is set again for that. Bench H5l probes: parts started between waves (3-9 in
+   * flight) were hedged at 0.4-0.7× their time once 16 shared the endpoint, and every hedge lost.
+   */
+  private regrown(): boolean {
+    const afterMs = this.hooks.hedgeAfterMsNow();
+    if (afterMs === undefined) return false;
+    const leftMs = this.startedAt + afterMs - performance.now();
+    if (leftMs <= 1) return false;
+    this.timer = setTimeout(() => this.fire(), clampTimerMs(leftMs));
+    return true;
   }
 
   private finish(settle: () => void, winner?: AttemptStop): void {

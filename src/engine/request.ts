@@ -431,6 +431,8 @@ export class RequestEngine {
         const hep = this.takeHedgePlace(spec, ep, t0);
         return typeof hep === 'string' ? { sent: false, refused: hep } : { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries) };
       },
+      hedgeAfterMsNow: () => (ep.estimator.isLarge(spec.bytes) && ep.stats.inFlight > concurrency
+        ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, ep.stats.inFlight) : undefined),
       afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),

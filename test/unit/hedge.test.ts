@@ -433,6 +433,25 @@ describe('RequestEngine: large requests', () => {
     expect(r.attempts).toBe(1);
     expect(r.deadlinesMs[0]).toBeGreaterThan(700);
   });
+
+  it('a large request\'s hedge time grows with the requests that came to share its endpoint after it started: no hedge for a part on time', async () => {
+    const store = new FakeStore('ep1');
+    // 4 MiB at 40 MB/s alone: ~105 ms; hedged (before 20 parts are measured) at 1.5 × its expected time
+    const { engine, reports } = setup([store], {}, undefined, { minMs: 50, expectedMBps: 40, expectedLatencyMs: 0 });
+    for (let i = 0; i < 4; i++) {
+      store.script({ op: 'uploadPart', afterMs: 105 });
+      await engine.run(part('warm', i + 1));
+    }
+    store.script({ op: 'uploadPart', afterMs: 700 });
+    const first = engine.run(part('first', 1));
+    // 7 more start at once: 8 share the endpoint, so ~840 ms each is on time
+    await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 700 });
+    const rest = Array.from({ length: 7 }, (_, i) => engine.run(part('rest', i + 2)));
+    await Promise.all([first, ...rest]);
+    expect(store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'first')).toHaveLength(1);
+    expect(reports.find((x) => x.key === 'first')).toMatchObject({ ok: true, attempts: 1, hedged: 0 });
+  });
 });
 
 describe('--hedge-after and the table', () => {
