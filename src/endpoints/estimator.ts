@@ -89,7 +89,7 @@ export class DeadlineEstimator {
   private bandwidthSamples = 0;
   /** small requests' times, ms */
   private readonly smallMs = new LatencyHistogram();
-  /** large writes: ms from the last body byte handed to the socket to the answer */
+  /** large writes: ms from the last body byte handed to the socket to the answer, per share of the endpoint */
   private readonly afterBodyMs = new LatencyHistogram();
   /** large requests' ms per MB per share of the endpoint */
   private readonly largeMsPerMB = new LatencyHistogram({ ...DEFAULT_HISTOGRAM, minValue: 0.01, maxValue: 1e7 });
@@ -170,12 +170,15 @@ export class DeadlineEstimator {
 
   /**
    * How long a large write may wait for its answer once its body is all sent before it is
-   * hedged, ms: AFTER_BODY_MARGIN × the q-quantile of such waits here. Undefined for small
-   * requests and while too few samples say it.
+   * hedged while `concurrency` requests share its endpoint, ms: AFTER_BODY_MARGIN × the
+   * q-quantile of such waits here per share × concurrency. Undefined for small requests and while
+   * too few samples say it. Per share: what is left of a body in the buffers on its way drains
+   * at the endpoint's rate, shared (bench H5l probes: 60-455 ms at 2.5-9 in flight, the run's
+   * first samples, then 500-1,400 ms at 12-16, 25-90 ms per share throughout).
    */
-  hedgeAfterBodyMs(bytes: number, q: number): number | undefined {
+  hedgeAfterBodyMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (!this.isLarge(bytes) || this.afterBodyMs.samples < AFTER_BODY_MIN_SAMPLES) return undefined;
-    return Math.max(AFTER_BODY_FLOOR_MS, this.afterBodyMs.quantile(q)! * AFTER_BODY_MARGIN * this.hedgeStretch);
+    return Math.max(AFTER_BODY_FLOOR_MS, this.afterBodyMs.quantile(q)! * Math.max(1, concurrency) * AFTER_BODY_MARGIN * this.hedgeStretch);
   }
 
   /** A hedge sent after `hedgeAfterMs` won (the first copy was a straggler) or lost (it was not). */
@@ -195,7 +198,7 @@ export class DeadlineEstimator {
     if (!(elapsedMs >= 0) || !(bytes >= 0)) return;
     const c = Math.max(1, concurrency);
     if (!censored) this.recordTail(bytes, elapsedMs, c);
-    if (!censored && afterBodyMs !== undefined && afterBodyMs >= 0 && large) this.afterBodyMs.record(afterBodyMs);
+    if (!censored && afterBodyMs !== undefined && afterBodyMs >= 0 && large) this.afterBodyMs.record(afterBodyMs / c);
     if (large) {
       this.bandwidthSamples++;
       const w = Math.max(alpha, 1 / this.bandwidthSamples);

@@ -433,7 +433,7 @@ export class RequestEngine {
       },
       hedgeAfterMsNow: () => (ep.estimator.isLarge(spec.bytes) && ep.stats.inFlight > concurrency
         ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, ep.stats.inFlight) : undefined),
-      afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile),
+      afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, Math.max(concurrency, ep.stats.inFlight)),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
     }, afterMs, ep.estimator.isLarge(spec.bytes) ? 1 : SMALL_MAX_HEDGES);

@@ -150,20 +150,31 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     expect(e.deadlineMs(mb16, 0, 1)).toBeCloseTo(3 * e.expectedMs(mb16, 1), 6);
   });
 
-  it('a large write\'s wait after its body: known after 8 uncut samples, hedged past 1.5 × its p95, never before 100 ms', () => {
+  it('a large write\'s wait after its body: known after 8 uncut samples, hedged past 1.5 × its p95 (at the concurrency it was learnt at), never before 100 ms', () => {
     const e = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20 }));
     const mb16 = 16e6;
     for (let i = 0; i < 7; i++) e.record(mb16, 1000, 4, false, 300 + i * 10);
     e.record(mb16, 5000, 4, true, 4000); // cut: a lower bound, not a sample
-    expect(e.hedgeAfterBodyMs(mb16, 0.95)).toBeUndefined();
+    expect(e.hedgeAfterBodyMs(mb16, 0.95, 4)).toBeUndefined();
     e.record(mb16, 1000, 4, false, 370);
-    const ms = e.hedgeAfterBodyMs(mb16, 0.95)!;
+    const ms = e.hedgeAfterBodyMs(mb16, 0.95, 4)!;
     expect(ms).toBeGreaterThan(1.5 * 370 * 0.97);
     expect(ms).toBeLessThan(1.5 * 370 * 1.03);
     expect(e.hedgeAfterBodyMs(4096, 0.95)).toBeUndefined(); // small bodies are sent at once
     const quick = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20 }));
     for (let i = 0; i < 8; i++) quick.record(mb16, 1000, 4, false, 5);
-    expect(quick.hedgeAfterBodyMs(mb16, 0.95)).toBe(100);
+    expect(quick.hedgeAfterBodyMs(mb16, 0.95, 4)).toBe(100);
+  });
+
+  it('a large write\'s wait after its body is learnt per share of the endpoint: with more bodies in flight it is longer', () => {
+    const e = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20 }));
+    const mb16 = 16e6;
+    // the waits the bench H5l probes saw: ~40 ms per request sharing the endpoint
+    for (let i = 0; i < 8; i++) e.record(mb16, 1000, 4, false, 160);
+    const alone = e.hedgeAfterBodyMs(mb16, 0.95, 4)!;
+    expect(alone).toBeGreaterThan(1.5 * 160 * 0.97);
+    expect(alone).toBeLessThan(1.5 * 160 * 1.03);
+    expect(e.hedgeAfterBodyMs(mb16, 0.95, 16)).toBeCloseTo(4 * alone, 6);
   });
 
   it('hedges that lose stretch the hedge delay (up to 4× the quantile); one that wins puts it back', () => {
