@@ -19,7 +19,7 @@ export class HedgeLost extends Error {
   constructor() { super('the other copy answered first'); this.name = 'HedgeLost'; }
 }
 
-/** How often a large write whose body is all sent asks again for its endpoint's usual wait after a body, ms. */
+/** How often a large request asks again for its hedge time, or once its body is all sent for its endpoint's usual wait after a body, while too few samples say it, ms. */
 const AFTER_BODY_RECHECK_MS = 100;
 /**
  * A hedge the budget or the pool refused (or held back while no later request had answered on
@@ -40,7 +40,7 @@ export interface HedgeHooks<T> {
   mayHedge(): boolean;
   /** sends a hedge aborted by `ac`: its answer (undefined: cut or failed), or why it did not go */
   sendHedge(ac: AttemptStop): { sent: true; answer: Promise<Answer<T> | undefined> } | { sent: false; refused: HedgeRefusal };
-  /** a large request's hedge time, ms from its start, sized for the requests sharing its endpoint now (undefined: as first set) */
+  /** the hedge time, ms from the first copy's start (a large request's sized for the requests sharing its endpoint now); undefined while its endpoint has too few samples */
   hedgeAfterMsNow(): number | undefined;
   /** a large write's allowed wait after its body, ms (undefined while its endpoint has too few samples) */
   afterBodyWaitMs(): number | undefined;
@@ -65,8 +65,12 @@ export class HedgedAttempt<T> {
   private resolve!: (a: Answer<T>) => void;
   private reject!: (err: unknown) => void;
 
-  /** `afterMs`: the hedge time, from now; `maxHedges`: hedges at most (a hedge as slow as its first copy gets one of its own). */
-  constructor(private readonly hooks: HedgeHooks<T>, private readonly afterMs: number, private readonly maxHedges: number) {}
+  /**
+   * `afterMs`: the hedge time, from now (undefined: not known yet, a large request early in a run:
+   * asked again every AFTER_BODY_RECHECK_MS); `maxHedges`: hedges at most (a hedge as slow as its
+   * first copy gets one of its own).
+   */
+  constructor(private readonly hooks: HedgeHooks<T>, private afterMs: number | undefined, private readonly maxHedges: number) {}
 
   /** The first answer of `first` and its hedges; rejects with the first copy's error once no copy can answer. */
   race(first: Promise<Answer<T>>): Promise<Answer<T>> {
@@ -84,7 +88,7 @@ export class HedgedAttempt<T> {
           if (this.inFlight === 0) this.finish(() => reject(err));
         },
       );
-      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
+      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs ?? AFTER_BODY_RECHECK_MS));
     });
   }
 
@@ -111,19 +115,20 @@ export class HedgedAttempt<T> {
 
   private fire(): void {
     if (this.done || !this.hooks.mayHedge()) return;
-    if (this.hedges.length === 0 && !this.timedByBody && this.regrown()) return;
+    if (this.hedges.length === 0 && !this.timedByBody && this.notDue()) return;
+    const afterMs = this.afterMs ?? AFTER_BODY_RECHECK_MS;
     const ac = new AttemptStop();
     const hedge = this.hooks.sendHedge(ac);
     if (!hedge.sent) {
       // cut: the first copy rejects, and the race with it
       if (this.inFlight === 0 && this.hooks.cutInstead(hedge.refused)) return;
-      this.timer = setTimeout(() => this.fire(), clampTimerMs(Math.max(ASK_AGAIN_MIN_MS, this.afterMs * ASK_AGAIN_SHARE)));
+      this.timer = setTimeout(() => this.fire(), clampTimerMs(Math.max(ASK_AGAIN_MIN_MS, afterMs * ASK_AGAIN_SHARE)));
       return;
     }
     this.hedges.push(ac);
     this.inFlight++;
     // a hedge as slow as its first copy is a straggler too: one more after as long again
-    if (this.hedges.length < this.maxHedges) this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs));
+    if (this.hedges.length < this.maxHedges) this.timer = setTimeout(() => this.fire(), clampTimerMs(afterMs));
     void hedge.answer.then((a) => {
       this.inFlight--;
       if (a) this.finish(() => this.resolve(a), ac);
@@ -132,15 +137,19 @@ export class HedgedAttempt<T> {
   }
 
   /**
-   * A large copy's hedge time is sized for the requests sharing its endpoint when it started;
-   * when more share it now, it is later (as its deadline is: engine/request.ts armDeadline). True
-   * when the timer is set again for that. Bench H5l probes: parts started between waves (3-9 in
-   * flight) were hedged at 0.4-0.7× their time once 16 shared the endpoint, and every hedge lost.
+   * Is the first copy's hedge not due yet? Then the timer is set again and true is returned.
+   * - A large copy's hedge time is sized for the requests sharing its endpoint when it started;
+   *   when more share it now, it is later (as its deadline is: engine/request.ts armDeadline).
+   *   Bench H5l probes: parts started between waves (3-9 in flight) were hedged at 0.4-0.7× their
+   *   time once 16 shared the endpoint, and every hedge lost.
+   * - A large copy that started before its endpoint had measured enough parts waits for them
+   *   (bench H4 probes: a part stalled in a run's first wave was cut only by the deadline made
+   *   from the prior, 10-20 s, at 13-29× the run's median part, in 2 of 12 runs).
    */
-  private regrown(): boolean {
+  private notDue(): boolean {
     const afterMs = this.hooks.hedgeAfterMsNow();
-    if (afterMs === undefined) return false;
-    const leftMs = this.startedAt + afterMs - performance.now();
+    const leftMs = afterMs === undefined ? AFTER_BODY_RECHECK_MS : this.startedAt + afterMs - performance.now();
+    if (afterMs !== undefined) this.afterMs = afterMs;
     if (leftMs <= 1) return false;
     this.timer = setTimeout(() => this.fire(), clampTimerMs(leftMs));
     return true;

@@ -420,8 +420,10 @@ export class RequestEngine {
       return { result, ep, ms: now - t0, hedge: false, afterBodyMs: bodySentAt !== undefined ? now - bodySentAt : undefined };
     });
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
+    const large = ep.estimator.isLarge(spec.bytes);
     const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
-    if (!kind || afterMs === undefined) return first;
+    // a large request may run long enough for its endpoint to learn its hedge time meanwhile
+    if (!kind || (afterMs === undefined && !large)) return first;
     // a write asks the bucket's versioning as soon as it could be hedged; the race asks again
     // when a hedge is due, so the first slow write is hedged when the answer came in the meantime
     if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return first;
@@ -431,12 +433,11 @@ export class RequestEngine {
         const hep = this.takeHedgePlace(spec, ep, t0);
         return typeof hep === 'string' ? { sent: false, refused: hep } : { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries) };
       },
-      hedgeAfterMsNow: () => (ep.estimator.isLarge(spec.bytes) && ep.stats.inFlight > concurrency
-        ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, ep.stats.inFlight) : undefined),
+      hedgeAfterMsNow: () => (large ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, Math.max(concurrency, ep.stats.inFlight)) : afterMs),
       afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, Math.max(concurrency, ep.stats.inFlight)),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
-    }, afterMs, ep.estimator.isLarge(spec.bytes) ? 1 : SMALL_MAX_HEDGES);
+    }, afterMs, large ? 1 : SMALL_MAX_HEDGES);
     return race.race(first);
   }
 

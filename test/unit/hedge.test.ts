@@ -434,6 +434,18 @@ describe('RequestEngine: large requests', () => {
     expect(r.deadlinesMs[0]).toBeGreaterThan(700);
   });
 
+  it('a part stalled before its endpoint had measured any part is hedged once it has: not left to the deadline the prior made', async () => {
+    const store = new FakeStore('ep1');
+    // the prior (10 MB/s) makes a 4 MiB part's deadline ~1.4 s; the endpoint does one in ~100 ms
+    const { engine, reports } = setup([store]);
+    store.script({ op: 'uploadPart', hang: 'reason' });
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 100 });
+    await Promise.all([engine.run(part('stalled', 1)), ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 2)))]);
+    const r = reports.find((x) => x.key === 'stalled')!;
+    expect(r).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    expect(r.cutMs!).toBeLessThan(r.deadlinesMs[0]! / 2);
+  });
+
   it('a large request\'s hedge time grows with the requests that came to share its endpoint after it started: no hedge for a part on time', async () => {
     const store = new FakeStore('ep1');
     // 4 MiB at 40 MB/s alone: ~105 ms; hedged (before 20 parts are measured) at 1.5 × its expected time
