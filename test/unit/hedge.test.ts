@@ -384,6 +384,15 @@ function part(key: string, n: number): RequestSpec<PutOutput> {
   };
 }
 
+/** Part 'first' starts alone; 20 ms later 7 more join it (8 share the endpoint); every one takes `afterMs`. */
+async function firstThenSeven(engine: RequestEngine, store: FakeStore, afterMs: number): Promise<void> {
+  store.script({ op: 'uploadPart', afterMs });
+  const first = engine.run(part('first', 1));
+  await new Promise((r) => setTimeout(r, 20));
+  for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs });
+  await Promise.all([first, ...Array.from({ length: 7 }, (_, i) => engine.run(part('rest', i + 2)))]);
+}
+
 describe('RequestEngine: large requests', () => {
   it('a part whose body is all sent and then gets no answer is hedged after the endpoint\'s usual wait after a body, not its whole time', async () => {
     const store = new FakeStore('ep1');
@@ -422,13 +431,8 @@ describe('RequestEngine: large requests', () => {
     const store = new FakeStore('ep1');
     // 4 MiB at 40 MB/s alone: ~100 ms expected, a 300 ms deadline for a request that starts alone
     const { engine, reports } = setup([store], { enabled: false }, undefined, { minMs: 50, expectedMBps: 40, expectedLatencyMs: 0 });
-    store.script({ op: 'uploadPart', afterMs: 700 });
-    const first = engine.run(part('first', 1));
     // 7 more start at once: 8 share the endpoint, each gets 1/8 of it
-    await new Promise((r) => setTimeout(r, 20));
-    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 700 });
-    const rest = Array.from({ length: 7 }, (_, i) => engine.run(part('rest', i + 2)));
-    await Promise.all([first, ...rest]);
+    await firstThenSeven(engine, store, 700);
     const r = reports.find((x) => x.key === 'first')!;
     expect(r.attempts).toBe(1);
     expect(r.deadlinesMs[0]).toBeGreaterThan(700);
@@ -454,13 +458,8 @@ describe('RequestEngine: large requests', () => {
       store.script({ op: 'uploadPart', afterMs: 105 });
       await engine.run(part('warm', i + 1));
     }
-    store.script({ op: 'uploadPart', afterMs: 700 });
-    const first = engine.run(part('first', 1));
     // 7 more start at once: 8 share the endpoint, so ~840 ms each is on time
-    await new Promise((r) => setTimeout(r, 20));
-    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 700 });
-    const rest = Array.from({ length: 7 }, (_, i) => engine.run(part('rest', i + 2)));
-    await Promise.all([first, ...rest]);
+    await firstThenSeven(engine, store, 700);
     expect(store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'first')).toHaveLength(1);
     expect(reports.find((x) => x.key === 'first')).toMatchObject({ ok: true, attempts: 1, hedged: 0 });
   });
