@@ -19,8 +19,12 @@ export class HedgeLost extends Error {
   constructor() { super('the other copy answered first'); this.name = 'HedgeLost'; }
 }
 
-/** How often a large request asks again for its hedge time, or once its body is all sent for its endpoint's usual wait after a body, while too few samples say it, ms. */
-const AFTER_BODY_RECHECK_MS = 100;
+/**
+ * How often a race asks again, ms, while what it needs is not known yet: a large request's hedge
+ * time or (its body all sent) its endpoint's usual wait after a body, while too few samples say
+ * it; a write's bucket versioning, while that is being asked.
+ */
+const RECHECK_MS = 100;
 /**
  * A hedge the budget or the pool refused (or held back while no later request had answered on
  * its endpoint) is asked for again after this share of the hedge time
@@ -36,8 +40,8 @@ export type HedgeRefusal = 'budget' | 'place' | 'limit';
 
 /** What the race needs from the engine. */
 export interface HedgeHooks<T> {
-  /** may a hedge go now (a write: only once its bucket's versioning is known to be off) */
-  mayHedge(): boolean;
+  /** may a hedge go now (a write: only once its bucket's versioning is known to be off); undefined while that is being asked */
+  mayHedge(): boolean | undefined;
   /** sends a hedge aborted by `ac`: its answer (undefined: cut or failed), or why it did not go */
   sendHedge(ac: AttemptStop): { sent: true; answer: Promise<Answer<T> | undefined> } | { sent: false; refused: HedgeRefusal };
   /** the hedge time, ms from the first copy's start (a large request's sized for the requests sharing its endpoint now); undefined while its endpoint has too few samples */
@@ -67,7 +71,7 @@ export class HedgedAttempt<T> {
 
   /**
    * `afterMs`: the hedge time, from now (undefined: not known yet, a large request early in a run:
-   * asked again every AFTER_BODY_RECHECK_MS); `maxHedges`: hedges at most (a hedge as slow as its
+   * asked again every RECHECK_MS); `maxHedges`: hedges at most (a hedge as slow as its
    * first copy gets one of its own).
    */
   constructor(private readonly hooks: HedgeHooks<T>, private afterMs: number | undefined, private readonly maxHedges: number) {}
@@ -88,7 +92,7 @@ export class HedgedAttempt<T> {
           if (this.inFlight === 0) this.finish(() => reject(err));
         },
       );
-      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs ?? AFTER_BODY_RECHECK_MS));
+      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs ?? RECHECK_MS));
     });
   }
 
@@ -98,13 +102,13 @@ export class HedgedAttempt<T> {
    * shows as silence after the last byte; bench H4), sooner or later than its time: a body that
    * went slowly and then waits as usual is no straggler, and a copy would only send it again
    * (healthy 64 MiB uploads hedged parts at their time, none won). Early in a run that wait is
-   * not known yet: asked again every AFTER_BODY_RECHECK_MS until it is.
+   * not known yet: asked again every RECHECK_MS until it is.
    */
   bodySent(sentAt: number): void {
     if (this.done || this.hedges.length > 0) return;
     const waitMs = this.hooks.afterBodyWaitMs();
     if (waitMs === undefined) {
-      this.recheck = setTimeout(() => this.bodySent(sentAt), AFTER_BODY_RECHECK_MS);
+      this.recheck = setTimeout(() => this.bodySent(sentAt), RECHECK_MS);
       return;
     }
     const hedgeAt = sentAt + waitMs;
@@ -114,9 +118,13 @@ export class HedgedAttempt<T> {
   }
 
   private fire(): void {
-    if (this.done || !this.hooks.mayHedge()) return;
+    if (this.done) return;
+    const may = this.hooks.mayHedge();
+    // a far endpoint's versioning answer may come after the hedge time: asked again until it does
+    if (may === undefined) this.timer = setTimeout(() => this.fire(), RECHECK_MS);
+    if (may !== true) return;
     if (this.hedges.length === 0 && !this.timedByBody && this.notDue()) return;
-    const afterMs = this.afterMs ?? AFTER_BODY_RECHECK_MS;
+    const afterMs = this.afterMs ?? RECHECK_MS;
     const ac = new AttemptStop();
     const hedge = this.hooks.sendHedge(ac);
     if (!hedge.sent) {
@@ -148,7 +156,7 @@ export class HedgedAttempt<T> {
    */
   private notDue(): boolean {
     const afterMs = this.hooks.hedgeAfterMsNow();
-    const leftMs = afterMs === undefined ? AFTER_BODY_RECHECK_MS : this.startedAt + afterMs - performance.now();
+    const leftMs = afterMs === undefined ? RECHECK_MS : this.startedAt + afterMs - performance.now();
     if (afterMs !== undefined) this.afterMs = afterMs;
     if (leftMs <= 1) return false;
     this.timer = setTimeout(() => this.fire(), clampTimerMs(leftMs));

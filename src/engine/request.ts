@@ -425,10 +425,13 @@ export class RequestEngine {
     // a large request may run long enough for its endpoint to learn its hedge time meanwhile
     if (!kind || (afterMs === undefined && !large)) return first;
     // a write asks the bucket's versioning as soon as it could be hedged; the race asks again
-    // when a hedge is due, so the first slow write is hedged when the answer came in the meantime
+    // when a hedge is due and while the answer is pending, so the first slow writes are hedged
     if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return first;
     race = new HedgedAttempt<T>({
-      mayHedge: () => kind !== 'write' || this.writeHedgeAllowed(spec.bucket, ep) === true,
+      mayHedge: () => {
+        const allowed = kind !== 'write' || this.writeHedgeAllowed(spec.bucket, ep);
+        return allowed === 'asking' ? undefined : allowed;
+      },
       sendHedge: (ac) => {
         const hep = this.takeHedgePlace(spec, ep, t0);
         return typeof hep === 'string' ? { sent: false, refused: hep } : { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries) };

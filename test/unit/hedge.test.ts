@@ -450,6 +450,18 @@ describe('RequestEngine: large requests', () => {
     expect(r.cutMs!).toBeLessThan(r.deadlinesMs[0]! / 2);
   });
 
+  it('a write whose hedge is due while its bucket\'s versioning is still being asked is hedged once the answer comes', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    // a far endpoint: the versioning answer takes longer than the parts' hedge time
+    store.script({ op: 'getBucketVersioning', afterMs: 300 }, { op: 'uploadPart', hang: 'reason' });
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 100 });
+    await Promise.all([engine.run(part('stalled', 1)), ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 2)))]);
+    const r = reports.find((x) => x.key === 'stalled')!;
+    expect(r).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    expect(r.cutMs!).toBeGreaterThanOrEqual(290);
+  });
+
   it('a large request\'s hedge time grows with the requests that came to share its endpoint after it started: no hedge for a part on time', async () => {
     const store = new FakeStore('ep1');
     // 4 MiB at 40 MB/s alone: ~105 ms; hedged (before 20 parts are measured) at 1.5 × its expected time
