@@ -176,7 +176,7 @@ export class DeadlineEstimator {
    * at the endpoint's rate, shared (bench H5l probes: 60-455 ms at 2.5-9 in flight, the run's
    * first samples, then 500-1,400 ms at 12-16, 25-90 ms per share throughout).
    */
-  hedgeAfterBodyMs(bytes: number, q: number, concurrency = 1): number | undefined {
+  hedgeAfterBodyMs(bytes: number, q: number, concurrency: number): number | undefined {
     if (!this.isLarge(bytes) || this.afterBodyMs.samples < AFTER_BODY_MIN_SAMPLES) return undefined;
     return Math.max(AFTER_BODY_FLOOR_MS, this.afterBodyMs.quantile(q)! * Math.max(1, concurrency) * AFTER_BODY_MARGIN * this.hedgeStretch);
   }

@@ -120,9 +120,12 @@ export class HedgedAttempt<T> {
   private fire(): void {
     if (this.done) return;
     const may = this.hooks.mayHedge();
-    // a far endpoint's versioning answer may come after the hedge time: asked again until it does
-    if (may === undefined) this.timer = setTimeout(() => this.fire(), RECHECK_MS);
-    if (may !== true) return;
+    if (may === undefined) {
+      // a far endpoint's versioning answer may come after the hedge time: asked again until it does
+      this.timer = setTimeout(() => this.fire(), RECHECK_MS);
+      return;
+    }
+    if (!may) return;
     if (this.hedges.length === 0 && !this.timedByBody && this.notDue()) return;
     const afterMs = this.afterMs ?? RECHECK_MS;
     const ac = new AttemptStop();

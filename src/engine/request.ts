@@ -421,6 +421,8 @@ export class RequestEngine {
     });
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
     const large = ep.estimator.isLarge(spec.bytes);
+    // requests sharing the endpoint, sized for when the hedge is due (never fewer than at the start)
+    const sharing = (): number => Math.max(concurrency, ep.stats.inFlight);
     const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
     // a large request may run long enough for its endpoint to learn its hedge time meanwhile
     if (!kind || (afterMs === undefined && !large)) return first;
@@ -436,8 +438,8 @@ export class RequestEngine {
         const hep = this.takeHedgePlace(spec, ep, t0);
         return typeof hep === 'string' ? { sent: false, refused: hep } : { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries) };
       },
-      hedgeAfterMsNow: () => (large ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, Math.max(concurrency, ep.stats.inFlight)) : afterMs),
-      afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, Math.max(concurrency, ep.stats.inFlight)),
+      hedgeAfterMsNow: () => (large ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, sharing()) : afterMs),
+      afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, sharing()),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
     }, afterMs, large ? 1 : SMALL_MAX_HEDGES);

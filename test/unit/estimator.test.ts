@@ -160,7 +160,7 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     const ms = e.hedgeAfterBodyMs(mb16, 0.95, 4)!;
     expect(ms).toBeGreaterThan(1.5 * 370 * 0.97);
     expect(ms).toBeLessThan(1.5 * 370 * 1.03);
-    expect(e.hedgeAfterBodyMs(4096, 0.95)).toBeUndefined(); // small bodies are sent at once
+    expect(e.hedgeAfterBodyMs(4096, 0.95, 4)).toBeUndefined(); // small bodies are sent at once
     const quick = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20 }));
     for (let i = 0; i < 8; i++) quick.record(mb16, 1000, 4, false, 5);
     expect(quick.hedgeAfterBodyMs(mb16, 0.95, 4)).toBe(100);
