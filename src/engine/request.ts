@@ -411,8 +411,9 @@ export class RequestEngine {
     ep.latestStartMs = t0;
     let bodySentAt: number | undefined;
     let race: HedgedAttempt<T> | undefined;
+    const large = ep.estimator.isLarge(spec.bytes);
     // large bodies only: a small one is all sent at once, and a listener per request costs CPU
-    const progress: AttemptProgress = !ep.estimator.isLarge(spec.bytes) ? NO_PROGRESS
+    const progress: AttemptProgress = !large ? NO_PROGRESS
       : { bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); } };
     const first = spec.send(ep, ac, progress).then((result): Answer<T> => {
       const now = performance.now();
@@ -420,15 +421,14 @@ export class RequestEngine {
       return { result, ep, ms: now - t0, hedge: false, afterBodyMs: bodySentAt !== undefined ? now - bodySentAt : undefined };
     });
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
-    const large = ep.estimator.isLarge(spec.bytes);
-    // requests sharing the endpoint, sized for when the hedge is due (never fewer than at the start)
-    const sharing = (): number => Math.max(concurrency, ep.stats.inFlight);
     const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
     // a large request may run long enough for its endpoint to learn its hedge time meanwhile
     if (!kind || (afterMs === undefined && !large)) return first;
     // a write asks the bucket's versioning as soon as it could be hedged; the race asks again
     // when a hedge is due and while the answer is pending, so the first slow writes are hedged
     if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return first;
+    // requests sharing the endpoint, sized for when the hedge is due (never fewer than at the start)
+    const sharing = (): number => Math.max(concurrency, ep.stats.inFlight);
     race = new HedgedAttempt<T>({
       mayHedge: () => {
         const allowed = kind !== 'write' || this.writeHedgeAllowed(spec.bucket, ep);
