@@ -49,6 +49,11 @@ const LARGE_MIN_SAMPLES = 20;
  * Until then, once LARGE_COLD_SAMPLES have taught the EWMA, a large request is hedged after
  * LARGE_COLD_FACTOR × its expected time: a run has few parts (bench H4: 40), and without this its
  * first stalled part waited for the deadline (3× expected) and then a retry, 4-5× in all.
+ * Expected at the slower of two rates: the EWMA's, and the endpoint's rate as served (large bytes
+ * answered ÷ the span from the first one's start to the last answer). Parts started together are
+ * not served alike, and the first answers are the fastest: bench S6l (16 parts of 16 MiB at once)
+ * answered its first 4 in 130-270 ms and its median in 430-680 ms, and the EWMA alone hedged 2 of
+ * the 16 at 0.72-0.83× the median in 5 of 8 runs, every hedge lost.
  */
 const LARGE_COLD_SAMPLES = 4;
 const LARGE_COLD_FACTOR = 1.5;
@@ -97,8 +102,13 @@ export class DeadlineEstimator {
   private smallMbpsEst: number;
   /** × the hedge quantile: 1 after a hedge won, stretched by each hedge that lost */
   private hedgeStretch = 1;
+  /** large requests answered while cold: bytes, and the span from the first one's start to the last answer (ms) */
+  private coldBytes = 0;
+  private coldFromMs = Infinity;
+  private coldToMs = -Infinity;
 
-  constructor(readonly config: EstimatorConfig = DEFAULT_ESTIMATOR) {
+  /** `nowMs`: the clock the cold span is read on (tests pass their own). */
+  constructor(readonly config: EstimatorConfig = DEFAULT_ESTIMATOR, private readonly nowMs: () => number = () => performance.now()) {
     this.latencyMsEst = config.expectedLatencyMs;
     this.secondsPerByteEst = 1 / (config.expectedMBps * 1e6);
     this.smallMbpsEst = config.expectedMBps;
@@ -149,7 +159,7 @@ export class DeadlineEstimator {
    * When a request of `bytes` among `concurrency` has run past quantile `q` of its kind on this
    * endpoint, ms: the small requests' q-quantile time (at most HEDGE_MEDIAN_CAP × their median),
    * or latency + bytes × c × the q-quantile ms per MB of the large ones (before 20 of them, 1.5 ×
-   * the EWMA's expected time). Undefined while too few samples say it.
+   * the expected time at the slower of the EWMA's rate and the rate served, LARGE_COLD_FACTOR). Undefined while too few samples say it.
    */
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (!this.isLarge(bytes)) {
@@ -157,7 +167,9 @@ export class DeadlineEstimator {
       return Math.min(this.smallMs.quantile(q)!, HEDGE_MEDIAN_CAP * this.smallMs.quantile(0.5)!) * this.hedgeStretch;
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
-      return this.bandwidthSamples >= LARGE_COLD_SAMPLES ? this.expectedMs(bytes, concurrency) * LARGE_COLD_FACTOR * this.hedgeStretch : undefined;
+      if (this.bandwidthSamples < LARGE_COLD_SAMPLES) return undefined;
+      const servedMs = this.coldBytes > 0 ? this.latencyMsEst + bytes * Math.max(1, concurrency) * ((this.coldToMs - this.coldFromMs) / this.coldBytes) : 0;
+      return Math.max(this.expectedMs(bytes, concurrency), servedMs) * LARGE_COLD_FACTOR * this.hedgeStretch;
     }
     return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)! * this.hedgeStretch;
   }
@@ -215,6 +227,12 @@ export class DeadlineEstimator {
 
   private recordTail(bytes: number, elapsedMs: number, c: number): void {
     if (this.isLarge(bytes)) {
+      if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
+        const nowMs = this.nowMs();
+        this.coldBytes += bytes;
+        this.coldFromMs = Math.min(this.coldFromMs, nowMs - elapsedMs);
+        this.coldToMs = Math.max(this.coldToMs, nowMs);
+      }
       this.largeMsPerMB.record(elapsedMs / (bytes / 1e6) / c);
       return;
     }

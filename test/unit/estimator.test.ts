@@ -150,6 +150,25 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     expect(e.deadlineMs(mb16, 0, 1)).toBeCloseTo(3 * e.expectedMs(mb16, 1), 6);
   });
 
+  it('a cold large request is hedged at the rate the endpoint served, not only at its first (fastest) answers\' rate', () => {
+    let nowMs = 0;
+    const e = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20, expectedLatencyMs: 0 }), () => nowMs);
+    const mb16 = 16e6;
+    // bench S6l's shape: 16 parts started together at 0 ms, not served alike; one of them stalls
+    const answersMs = [130, 150, 200, 270, 330, 380, 420, 450, 480, 520, 560, 600, 640, 670, 700];
+    const medianMs = 450;
+    const answer = (ms: number): void => { nowMs = ms; e.record(mb16, ms, 16); };
+    answersMs.slice(0, 4).forEach(answer);
+    // the EWMA of the first four alone says 1.5 × ~190 ms: healthy parts would be hedged before the median
+    expect(1.5 * e.expectedMs(mb16, 16)).toBeLessThan(medianMs);
+    expect(e.hedgeAfterMs(mb16, 0.95, 16)!).toBeGreaterThan(answersMs.at(-1)!);
+    answersMs.slice(4).forEach(answer);
+    // the stalled 16th part is still hedged within 3× the wave's median, and after its last healthy answer
+    const stallHedgeMs = e.hedgeAfterMs(mb16, 0.95, 16)!;
+    expect(stallHedgeMs).toBeGreaterThan(answersMs.at(-1)!);
+    expect(stallHedgeMs).toBeLessThan(3 * medianMs);
+  });
+
   it('a large write\'s wait after its body: known after 8 uncut samples, hedged past 1.5 × its p95 (at the concurrency it was learnt at), never before 100 ms', () => {
     const e = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20 }));
     const mb16 = 16e6;
