@@ -159,7 +159,8 @@ export class DeadlineEstimator {
    * When a request of `bytes` among `concurrency` has run past quantile `q` of its kind on this
    * endpoint, ms: the small requests' q-quantile time (at most HEDGE_MEDIAN_CAP × their median),
    * or latency + bytes × c × the q-quantile ms per MB of the large ones (before 20 of them, 1.5 ×
-   * the expected time at the slower of the EWMA's rate and the rate served, LARGE_COLD_FACTOR). Undefined while too few samples say it.
+   * the expected time at the slower of the EWMA's rate and the rate served: LARGE_COLD_FACTOR).
+   * Undefined while too few samples say it.
    */
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (!this.isLarge(bytes)) {
