@@ -4,10 +4,12 @@
  *   expectedMs(bytes, c)     = latencyMs + bytes × secondsPerByte × c × 1000
  *   deadlineMs(bytes, n, c)  = clamp(fraction × expectedMs(bytes, c), minMs, maxMs) × backoff^n
  *
- * secondsPerByte is the ENDPOINT's (aggregate) rate and c the number of requests in flight on
- * it (this one included, default 1): c requests share the endpoint's bandwidth, so each gets
- * 1/c of it. Without c, twelve 16 MiB requests sharing a 16 MB/s endpoint were all cut at a
- * deadline sized for one request alone, resent, cut again (bench S3: 28 s instead of 13 s).
+ * (a large request's while the endpoint is cold: at the slower of this rate and the rate served,
+ * coldLargeExpectedMs). secondsPerByte is the ENDPOINT's (aggregate) rate and c the number of
+ * requests in flight on it (this one included, default 1): c requests share the endpoint's
+ * bandwidth, so each gets 1/c of it. Without c, twelve 16 MiB requests sharing a 16 MB/s
+ * endpoint were all cut at a deadline sized for one request alone, resent, cut again (bench S3:
+ * 28 s instead of 13 s).
  *
  * where n is the 0-based attempt number: the first attempt gets the plain budget, every retry
  * gets `backoff` times the previous one (s3-algo copies its attempt counter per try, so its
@@ -131,11 +133,24 @@ export class DeadlineEstimator {
    */
   deadlineMs(bytes: number, attempt: number, concurrency = 1, limitedMs = 0, useTail = true): number {
     const { fraction, minMs, maxMs, backoff } = this.config;
-    const expected = Math.max(this.expectedMs(bytes, concurrency), this.latencyMsEst + limitedMs);
+    const expected = Math.max(this.coldLargeExpectedMs(bytes, concurrency), this.latencyMsEst + limitedMs);
     // a limited body's wait is never cut as a stall; otherwise the tail decides once it is known
     const tail = limitedMs > 0 || !useTail ? undefined : this.tailDeadlineMs(bytes);
     const base = Math.max(fraction * limitedMs, tail ?? Math.min(maxMs, Math.max(minMs, fraction * expected)));
     return base * backoff ** attempt;
+  }
+
+  /**
+   * expectedMs, but for a large request while fewer than LARGE_MIN_SAMPLES are measured, at the
+   * slower of the EWMA's rate and the rate the endpoint served (LARGE_COLD_SAMPLES): its deadline
+   * too, or a healthy part that started as a wave's first answers came in was cut (10 × 64 MiB
+   * downloads: 16 MiB parts given 500-680 ms, taking 400-800; up to 5 of 40 cut and fetched again).
+   */
+  private coldLargeExpectedMs(bytes: number, concurrency: number): number {
+    const ewmaMs = this.expectedMs(bytes, concurrency);
+    if (!this.isLarge(bytes) || this.largeMsPerMB.samples >= LARGE_MIN_SAMPLES || this.coldBytes === 0) return ewmaMs;
+    const servedMsPerByte = (this.coldToMs - this.coldFromMs) / this.coldBytes;
+    return Math.max(ewmaMs, this.latencyMsEst + bytes * Math.max(1, concurrency) * servedMsPerByte);
   }
 
   /** A small request's first deadline from the p99 of its endpoint's small requests; undefined until known. */
@@ -169,8 +184,7 @@ export class DeadlineEstimator {
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
       if (this.bandwidthSamples < LARGE_COLD_SAMPLES) return undefined;
-      const servedMs = this.coldBytes > 0 ? this.latencyMsEst + bytes * Math.max(1, concurrency) * ((this.coldToMs - this.coldFromMs) / this.coldBytes) : 0;
-      return Math.max(this.expectedMs(bytes, concurrency), servedMs) * LARGE_COLD_FACTOR * this.hedgeStretch;
+      return this.coldLargeExpectedMs(bytes, concurrency) * LARGE_COLD_FACTOR * this.hedgeStretch;
     }
     return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)! * this.hedgeStretch;
   }

@@ -150,7 +150,7 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     expect(e.deadlineMs(mb16, 0, 1)).toBeCloseTo(3 * e.expectedMs(mb16, 1), 6);
   });
 
-  it('a cold large request is hedged at the rate the endpoint served, not only at its first (fastest) answers\' rate', () => {
+  it('a cold large request is hedged and cut at the rate the endpoint served, not only at its first (fastest) answers\' rate', () => {
     let nowMs = 0;
     const e = new DeadlineEstimator(cfg({ bandwidthSampleBytes: 1 << 20, expectedLatencyMs: 0 }), () => nowMs);
     const mb16 = 16e6;
@@ -162,6 +162,9 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     // the EWMA of the first four alone says 1.5 × ~190 ms: healthy parts would be hedged before the median
     expect(1.5 * e.expectedMs(mb16, 16)).toBeLessThan(medianMs);
     expect(e.hedgeAfterMs(mb16, 0.95, 16)!).toBeGreaterThan(answersMs.at(-1)!);
+    // and a part starting now, as the 16th in flight, is not cut before the wave's slowest healthy time
+    expect(3 * e.expectedMs(mb16, 16)).toBeLessThan(answersMs.at(-1)!);
+    expect(e.deadlineMs(mb16, 0, 16)).toBeGreaterThan(answersMs.at(-1)!);
     answersMs.slice(4).forEach(answer);
     // the stalled 16th part is still hedged within 3× the wave's median, and after its last healthy answer
     const stallHedgeMs = e.hedgeAfterMs(mb16, 0.95, 16)!;
