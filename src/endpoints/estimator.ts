@@ -105,9 +105,9 @@ export class DeadlineEstimator {
   /** × the hedge quantile: 1 after a hedge won, stretched by each hedge that lost */
   private hedgeStretch = 1;
   /** large requests answered while cold: bytes, and the span from the first one's start to the last answer (ms) */
-  private coldBytes = 0;
-  private coldFromMs = Infinity;
-  private coldToMs = -Infinity;
+  private servedBytes = 0;
+  private servedFromMs = Infinity;
+  private servedToMs = -Infinity;
 
   /** `nowMs`: the clock the cold span is read on (tests pass their own). */
   constructor(readonly config: EstimatorConfig = DEFAULT_ESTIMATOR, private readonly nowMs: () => number = () => performance.now()) {
@@ -148,9 +148,14 @@ export class DeadlineEstimator {
    */
   private coldLargeExpectedMs(bytes: number, concurrency: number): number {
     const ewmaMs = this.expectedMs(bytes, concurrency);
-    if (!this.isLarge(bytes) || this.largeMsPerMB.samples >= LARGE_MIN_SAMPLES || this.coldBytes === 0) return ewmaMs;
-    const servedMsPerByte = (this.coldToMs - this.coldFromMs) / this.coldBytes;
-    return Math.max(ewmaMs, this.latencyMsEst + bytes * Math.max(1, concurrency) * servedMsPerByte);
+    if (!this.isLarge(bytes) || this.largeMsPerMB.samples >= LARGE_MIN_SAMPLES) return ewmaMs;
+    return Math.max(ewmaMs, this.servedExpectedMs(bytes, concurrency) ?? 0);
+  }
+
+  /** A large request's expected time at the rate the endpoint served while cold (LARGE_COLD_SAMPLES), ms; undefined before any answer. */
+  private servedExpectedMs(bytes: number, concurrency: number): number | undefined {
+    if (this.servedBytes === 0) return undefined;
+    return this.latencyMsEst + bytes * Math.max(1, concurrency) * ((this.servedToMs - this.servedFromMs) / this.servedBytes);
   }
 
   /** A small request's first deadline from the p99 of its endpoint's small requests; undefined until known. */
@@ -163,6 +168,11 @@ export class DeadlineEstimator {
   /** A large request (at least `bandwidthSampleBytes`): timed by bandwidth; a small one by its latency. */
   isLarge(bytes: number): boolean {
     return bytes >= this.config.bandwidthSampleBytes;
+  }
+
+  /** Has the EWMA learnt the bandwidth from LARGE_COLD_SAMPLES large requests (else it is the prior's)? */
+  bandwidthKnown(): boolean {
+    return this.bandwidthSamples >= LARGE_COLD_SAMPLES;
   }
 
   /** Would a request of `bytes` get its deadline from the tail (small, enough samples)? No quantile computed. */
@@ -244,9 +254,9 @@ export class DeadlineEstimator {
     if (this.isLarge(bytes)) {
       if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
         const nowMs = this.nowMs();
-        this.coldBytes += bytes;
-        this.coldFromMs = Math.min(this.coldFromMs, nowMs - elapsedMs);
-        this.coldToMs = Math.max(this.coldToMs, nowMs);
+        this.servedBytes += bytes;
+        this.servedFromMs = Math.min(this.servedFromMs, nowMs - elapsedMs);
+        this.servedToMs = Math.max(this.servedToMs, nowMs);
       }
       this.largeMsPerMB.record(elapsedMs / (bytes / 1e6) / c);
       return;

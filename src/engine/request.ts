@@ -97,6 +97,8 @@ const NO_PROGRESS: AttemptProgress = {};
  * endpoint (a hedged 8 MiB GET on a loaded machine got a second hedge as its first ran normally).
  */
 const SMALL_MAX_HEDGES = 2;
+/** How often a large request's deadline that the prior sized asks whether its endpoint has learnt the bandwidth (armDeadline). */
+const RELEARN_MS = 100;
 
 export interface RequestSpec<T> {
   op: Operation;
@@ -308,7 +310,10 @@ export class RequestEngine {
    * The attempt's deadline timer (`current`: the live one). A large request's deadline counts
    * the requests sharing the endpoint when it started; when it runs out while more share it
    * now (a run's first parts start before the other 15), it is sized again for them, not cut:
-   * fault-free 10 × 64 MiB runs cut their first parts at ~1.4× the median part time.
+   * fault-free 10 × 64 MiB runs cut their first parts at ~1.4× the median part time. One sized
+   * by the prior (the endpoint had learnt no bandwidth yet) is sized again, once, when it has:
+   * a run's first stalled part otherwise waited 3 × its time at 10 MB/s (10-80 s for 16 MiB)
+   * whenever no hedge cut it (`--no-hedge`, or its hedge stalled too).
    */
   private armDeadline(spec: RequestSpec<unknown>, ep: Endpoint, ac: AttemptStop, tries: Tries, a: { deadlineMs: number; attempt: number; startConcurrency: number; kind: 'read' | 'write' }): { current: NodeJS.Timeout } {
     const t0 = performance.now();
@@ -316,21 +321,33 @@ export class RequestEngine {
     let currentMs = a.deadlineMs;
     // requests sharing the endpoint that the current deadline was sized for
     let sizedFor = a.startConcurrency;
-    const timer = { current: setTimeout(function expire(): void {
+    let fromPrior = regrow && !ep.estimator.bandwidthKnown();
+    const resize = (ms: number, now: number): void => {
+      currentMs = ms;
+      tries.deadlinesMs[tries.deadlinesMs.length - 1] = Math.round(ms);
+      timer.current = setTimeout(expire, clampTimerMs(fromPrior ? Math.min(RELEARN_MS, ms - (now - t0)) : ms - (now - t0)));
+    };
+    function expire(): void {
       const now = performance.now();
+      if (fromPrior && ep.estimator.bandwidthKnown()) {
+        fromPrior = false;
+        sizedFor = Math.max(sizedFor, ep.stats.inFlight);
+        resize(Math.min(currentMs, ep.estimator.deadlineMs(spec.bytes, a.attempt, sizedFor, ep.limitedTransferMs(spec.bytes, a.kind))), now);
+        return;
+      }
+      if (now - t0 < currentMs - 1) { resize(currentMs, now); return; }
       if (regrow && ep.stats.inFlight > sizedFor) {
         const grownMs = ep.estimator.deadlineMs(spec.bytes, a.attempt, ep.stats.inFlight, ep.limitedTransferMs(spec.bytes, a.kind));
         if (grownMs > now - t0 + 1) {
           sizedFor = ep.stats.inFlight;
-          currentMs = grownMs;
-          tries.deadlinesMs[tries.deadlinesMs.length - 1] = Math.round(grownMs);
-          timer.current = setTimeout(expire, clampTimerMs(grownMs - (now - t0)));
+          resize(grownMs, now);
           return;
         }
       }
       tries.cutAt ??= now;
       ac.abort(new DeadlineExceeded(currentMs));
-    }, clampTimerMs(a.deadlineMs)) };
+    }
+    const timer = { current: setTimeout(expire, clampTimerMs(fromPrior ? Math.min(RELEARN_MS, a.deadlineMs) : a.deadlineMs)) };
     return timer;
   }
 

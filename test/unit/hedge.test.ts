@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_ESTIMATOR, DEFAULT_HEDGE, type EstimatorConfig, type HedgeConfig } from '../../src/config/defaults.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
+import { DeadlineEstimator } from '../../src/endpoints/estimator.js';
 import { makeLimits, type Limits } from '../../src/endpoints/limits.js';
 import { EndpointPool } from '../../src/endpoints/pool.js';
 import { HedgeBudget, hedgeKind, overtaken } from '../../src/engine/hedge-policy.js';
@@ -448,6 +449,20 @@ describe('RequestEngine: large requests', () => {
     const r = reports.find((x) => x.key === 'stalled')!;
     expect(r).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
     expect(r.cutMs!).toBeLessThan(r.deadlinesMs[0]! / 2);
+  });
+
+  it('with hedging off, a part stalled before its endpoint had measured any part is cut once it has: not left to the deadline the prior made', async () => {
+    const store = new FakeStore('ep1');
+    // the prior (10 MB/s, 50 ms) gives a 4 MiB part 3 × (50 + 419) ms at least; the endpoint does one in ~100 ms
+    expect(new DeadlineEstimator(DEFAULT_ESTIMATOR).deadlineMs(4 << 20, 0, 1)).toBeGreaterThan(1400);
+    const { engine, reports } = setup([store], { enabled: false });
+    store.script({ op: 'uploadPart', hang: 'reason' });
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 100 });
+    await Promise.all([engine.run(part('stalled', 1)), ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 2)))]);
+    expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 2, hedged: 0 });
+    const cut = store.calls.find((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'stalled')!;
+    expect((cut.abortReason as Error).name).toBe('DeadlineExceeded');
+    expect(cut.endedMs! - cut.startedMs).toBeLessThan(800);
   });
 
   it('a write whose hedge is due while its bucket\'s versioning is still being asked is hedged once the answer comes', async () => {
