@@ -4,12 +4,12 @@
  *   expectedMs(bytes, c)     = latencyMs + bytes × secondsPerByte × c × 1000
  *   deadlineMs(bytes, n, c)  = clamp(fraction × expectedMs(bytes, c), minMs, maxMs) × backoff^n
  *
- * (a large request's while the endpoint is cold: at the slower of this rate and the rate served,
- * coldLargeExpectedMs). secondsPerByte is the ENDPOINT's (aggregate) rate and c the number of
- * requests in flight on it (this one included, default 1): c requests share the endpoint's
- * bandwidth, so each gets 1/c of it. Without c, twelve 16 MiB requests sharing a 16 MB/s
- * endpoint were all cut at a deadline sized for one request alone, resent, cut again (bench S3:
- * 28 s instead of 13 s).
+ * secondsPerByte is the ENDPOINT's (aggregate) rate and c the number of requests in flight on
+ * it (this one included, default 1): c requests share the endpoint's bandwidth, so each gets
+ * 1/c of it. Without c, twelve 16 MiB requests sharing a 16 MB/s endpoint were all cut at a
+ * deadline sized for one request alone, resent, cut again (bench S3: 28 s instead of 13 s).
+ * While the endpoint is cold, a large request's expected time is taken at the slower of this
+ * rate and the rate the endpoint served (coldLargeExpectedMs).
  *
  * where n is the 0-based attempt number: the first attempt gets the plain budget, every retry
  * gets `backoff` times the previous one (s3-algo copies its attempt counter per try, so its
