@@ -266,15 +266,17 @@ const faultTools = [
 ];
 // H1–H5: `faults(rep)` is the proxy's FaultSpec for a run; `json`: the run's --json goes to a file
 // (timed.sh discards stdout) and its summary is read back.
-const jsonCmd = (extra) => (d, b, p, ep, jsonOut) => ['bash', '-c', 'exec "$@" >"$0"', jsonOut, ...s3xCmd([...extra, '--json'])(d, b, p, ep)];
+/** `argv` with its stdout (s3x's --json) into the file `jsonOut` */
+const stdoutTo = (jsonOut, argv) => ['bash', '-c', 'exec "$@" >"$0"', jsonOut, ...argv];
+const jsonCmd = (extra) => (d, b, p, ep, jsonOut) => stdoutTo(jsonOut, s3xCmd([...extra, '--json'])(d, b, p, ep));
 const stalledPuts = (fraction) => (rep) => ({ match: /^PUT /, stallFraction: fraction, seed: rep + 1 });
 const hedgeTool = (name, faults, extra = []) => ({ name, faults, json: true, noBase: true, cmd: jsonCmd(extra) });
 const noFaults = hedgeTool('s3x, no faults', () => ({}));
 /** H5d: `s3x download` straight to the gateway, its --json into `jsonOut` */
 const dlHedgeTool = (name, extra = []) => ({
   name, json: true, noBase: true,
-  cmd: (b, p, o, jsonOut) => ['bash', '-c', 'exec "$@" >"$0"', jsonOut, process.execPath, path.join(ROOT, 'bin/s3x.js'), 'download', b, p, o,
-    '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress', '--no-verify', '--json', ...extra],
+  cmd: (b, p, o, jsonOut) => stdoutTo(jsonOut, [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'download', b, p, o,
+    '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress', '--no-verify', '--json', ...extra]),
 });
 const late20 = () => ({ match: /^PUT /, responseDelayEvery: 20, responseDelayMs: 1000 });
 const hedgeTools = {
@@ -419,7 +421,7 @@ for (const sc of chosen) {
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
     : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor, lsFloor]
-      : spec.hedge ? hedgeTools[spec.hedge] : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
+      : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
         : sc === 'S1' ? [...tools, nodeFloor] : tools);
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
   if (spec.op === 'sync') seed(dir, `${sc}/synced`, spec.files);

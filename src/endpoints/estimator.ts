@@ -193,7 +193,7 @@ export class DeadlineEstimator {
       return Math.min(this.smallMs.quantile(q)!, HEDGE_MEDIAN_CAP * this.smallMs.quantile(0.5)!) * this.hedgeStretch;
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
-      if (this.bandwidthSamples < LARGE_COLD_SAMPLES) return undefined;
+      if (!this.bandwidthKnown()) return undefined;
       return this.coldLargeExpectedMs(bytes, concurrency) * LARGE_COLD_FACTOR * this.hedgeStretch;
     }
     return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)! * this.hedgeStretch;

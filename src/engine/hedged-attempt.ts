@@ -22,9 +22,10 @@ export class HedgeLost extends Error {
 /**
  * How often a race asks again, ms, while what it needs is not known yet: a large request's hedge
  * time or (its body all sent) its endpoint's usual wait after a body, while too few samples say
- * it; a write's bucket versioning, while that is being asked.
+ * it; a write's bucket versioning, while that is being asked. The deadline of a large request
+ * that the prior sized asks as often whether its endpoint has learnt (engine/request.ts).
  */
-const RECHECK_MS = 100;
+export const RECHECK_MS = 100;
 /**
  * A hedge the budget or the pool refused (or held back while no later request had answered on
  * its endpoint) is asked for again after this share of the hedge time

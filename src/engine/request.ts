@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import {
   backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
 } from './retry-policy.js';
-import { HedgedAttempt, HedgeLost, type Answer, type HedgeRefusal } from './hedged-attempt.js';
+import { HedgedAttempt, HedgeLost, RECHECK_MS, type Answer, type HedgeRefusal } from './hedged-attempt.js';
 import { HedgeBudget, hedgeKind, overtaken, type Operation } from './hedge-policy.js';
 
 export type { Operation };
@@ -97,8 +97,6 @@ const NO_PROGRESS: AttemptProgress = {};
  * endpoint (a hedged 8 MiB GET on a loaded machine got a second hedge as its first ran normally).
  */
 const SMALL_MAX_HEDGES = 2;
-/** How often a large request's deadline that the prior sized asks whether its endpoint has learnt the bandwidth (armDeadline). */
-const RELEARN_MS = 100;
 
 export interface RequestSpec<T> {
   op: Operation;
@@ -313,7 +311,7 @@ export class RequestEngine {
    * fault-free 10 × 64 MiB runs cut their first parts at ~1.4× the median part time. One sized
    * by the prior (the endpoint had learnt no bandwidth yet) is sized again, once, when it has:
    * a run's first stalled part otherwise waited 3 × its time at 10 MB/s (10-80 s for 16 MiB)
-   * whenever no hedge cut it (`--no-hedge`, or its hedge stalled too).
+   * whenever no hedge cut it (`--no-hedge`, or its hedge stalled too); it asks every RECHECK_MS.
    */
   private armDeadline(spec: RequestSpec<unknown>, ep: Endpoint, ac: AttemptStop, tries: Tries, a: { deadlineMs: number; attempt: number; startConcurrency: number; kind: 'read' | 'write' }): { current: NodeJS.Timeout } {
     const t0 = performance.now();
@@ -322,10 +320,13 @@ export class RequestEngine {
     // requests sharing the endpoint that the current deadline was sized for
     let sizedFor = a.startConcurrency;
     let fromPrior = regrow && !ep.estimator.bandwidthKnown();
+    const timer = {} as { current: NodeJS.Timeout };
+    // the deadline is `ms` from t0; the timer fires then, or sooner to ask again while fromPrior
     const resize = (ms: number, now: number): void => {
       currentMs = ms;
       tries.deadlinesMs[tries.deadlinesMs.length - 1] = Math.round(ms);
-      timer.current = setTimeout(expire, clampTimerMs(fromPrior ? Math.min(RELEARN_MS, ms - (now - t0)) : ms - (now - t0)));
+      const leftMs = ms - (now - t0);
+      timer.current = setTimeout(expire, clampTimerMs(fromPrior ? Math.min(RECHECK_MS, leftMs) : leftMs));
     };
     function expire(): void {
       const now = performance.now();
@@ -347,7 +348,7 @@ export class RequestEngine {
       tries.cutAt ??= now;
       ac.abort(new DeadlineExceeded(currentMs));
     }
-    const timer = { current: setTimeout(expire, clampTimerMs(fromPrior ? Math.min(RELEARN_MS, a.deadlineMs) : a.deadlineMs)) };
+    resize(a.deadlineMs, t0);
     return timer;
   }
 
