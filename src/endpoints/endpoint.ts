@@ -33,6 +33,11 @@ export interface EndpointStats {
 
 /** S3 refuses signing times over 15 min off (5 min on some stores); under a minute the Date header (1 s resolution) cannot be the cause. */
 const CLOCK_CORRECTION_MIN_MS = 60_000;
+/**
+ * No read here received bytes for this long: the endpoint paused as a whole, and its reads'
+ * silence until then is not held against any one of them (engine/hedged-attempt.ts SILENT_MS).
+ */
+const RECEIVE_PAUSE_MS = 250;
 
 export class Endpoint {
   /**
@@ -72,6 +77,13 @@ export class Endpoint {
    */
   latestStartMs = -Infinity;
   latestAnsweredStartMs = -Infinity;
+  /**
+   * performance.now() when a large read's first copy here last received body bytes, and since
+   * when reads here have received bytes with no pause of RECEIVE_PAUSE_MS (engine/request.ts: a
+   * read silent while the others went on receiving has stalled)
+   */
+  lastReceivedMs = -Infinity;
+  receivingSinceMs = -Infinity;
   /** error code of the last health failure, for messages */
   lastError: string | undefined;
   private readonly agent: http.Agent;
@@ -113,6 +125,12 @@ export class Endpoint {
   /** The most time the byte limits of its direction can hold a body of `bytes` back, ms (0: unlimited; ./limits.ts). */
   limitedTransferMs(bytes: number, kind: 'read' | 'write'): number {
     return bytes > 0 ? limitedTransferMs(bytes, kind === 'read' ? this.limits.down : this.limits.up) : 0;
+  }
+
+  /** A large read here received body bytes at `nowMs` (performance.now()). */
+  received(nowMs: number): void {
+    if (nowMs - this.lastReceivedMs >= RECEIVE_PAUSE_MS) this.receivingSinceMs = nowMs;
+    this.lastReceivedMs = nowMs;
   }
 
   /** A request (first copy or hedge) that started at `startedAtMs` answered here. */

@@ -35,6 +35,14 @@ export const RECHECK_MS = 100;
  */
 const ASK_AGAIN_SHARE = 0.25;
 const ASK_AGAIN_MIN_MS = 10;
+/**
+ * A large read whose body has begun and then heard nothing for SILENT_MS while its endpoint went
+ * on sending bytes to other reads has stalled, whatever its hedge time says: it is hedged then
+ * (asked every RECHECK_MS). Healthy 16 MiB parts, 16 at a time on the local gateway, went silent
+ * mid-body for 0.5 s at most (160 parts); before their first byte they waited up to 1.4 s while
+ * the others streamed (the gateway queues them), so silence before it tells nothing.
+ */
+export const SILENT_MS = 1000;
 
 /** Why a hedge did not go: the budget had none, no endpoint had a hedge place, or --tpslimit/--bwlimit holds its endpoint. */
 export type HedgeRefusal = 'budget' | 'place' | 'limit';
@@ -53,6 +61,8 @@ export interface HedgeHooks<T> {
   hedgesLost(): void;
   /** a hedge was refused (`refused`) and none is in flight: cut the first copy to be sent again instead (the engine decides whether); true when it did */
   cutInstead(refused: HedgeRefusal): boolean;
+  /** a large read: ms its endpoint has gone on sending bytes to other reads since this copy's last byte (0 before its first) */
+  silentMs?: () => number;
 }
 
 export class HedgedAttempt<T> {
@@ -66,6 +76,8 @@ export class HedgedAttempt<T> {
   private recheck: NodeJS.Timeout | undefined;
   /** performance.now() when the race started; whether the timer is set from the body's end instead (bodySent) */
   private startedAt = 0;
+  /** performance.now() when the hedge time, as last asked, runs out (a large read is looked at sooner for its silence) */
+  private dueAt = 0;
   private timedByBody = false;
   private resolve!: (a: Answer<T>) => void;
   private reject!: (err: unknown) => void;
@@ -93,7 +105,8 @@ export class HedgedAttempt<T> {
           if (this.inFlight === 0) this.finish(() => reject(err));
         },
       );
-      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.afterMs ?? RECHECK_MS));
+      this.dueAt = this.startedAt + (this.afterMs ?? RECHECK_MS);
+      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.untilCheckMs(this.dueAt - this.startedAt)));
     });
   }
 
@@ -159,12 +172,24 @@ export class HedgedAttempt<T> {
    *   from the prior, 10-20 s, at 13-29× the run's median part, in 2 of 12 runs).
    */
   private notDue(): boolean {
+    if (this.hooks.silentMs && this.hooks.silentMs() >= SILENT_MS) return false;
+    const now = performance.now();
+    // looked at for its silence only: the hedge time is asked again when it runs out, as before
+    if (now < this.dueAt - 1) {
+      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.untilCheckMs(this.dueAt - now)));
+      return true;
+    }
     const afterMs = this.hooks.hedgeAfterMsNow();
-    const leftMs = afterMs === undefined ? RECHECK_MS : this.startedAt + afterMs - performance.now();
+    this.dueAt = afterMs === undefined ? now + RECHECK_MS : this.startedAt + afterMs;
     if (afterMs !== undefined) this.afterMs = afterMs;
-    if (leftMs <= 1) return false;
-    this.timer = setTimeout(() => this.fire(), clampTimerMs(leftMs));
+    if (this.dueAt - now <= 1) return false;
+    this.timer = setTimeout(() => this.fire(), clampTimerMs(this.untilCheckMs(this.dueAt - now)));
     return true;
+  }
+
+  /** When to look again, ms from now: `leftMs`, or sooner to hear whether a large read has gone silent. */
+  private untilCheckMs(leftMs: number): number {
+    return this.hooks.silentMs ? Math.min(leftMs, RECHECK_MS) : leftMs;
   }
 
   private finish(settle: () => void, winner?: AttemptStop): void {

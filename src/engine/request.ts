@@ -88,6 +88,8 @@ interface Tries {
 export interface AttemptProgress {
   /** the whole request body is handed to the socket: pass it on as a store call's `onBodySent` (set for large bodies only) */
   bodySent?: () => void;
+  /** bytes of the answer's body arrived: call it as they are consumed (set for large bodies only; a read's silence hedges it) */
+  received?: () => void;
 }
 const NO_PROGRESS: AttemptProgress = {};
 /**
@@ -430,9 +432,13 @@ export class RequestEngine {
     let bodySentAt: number | undefined;
     let race: HedgedAttempt<T> | undefined;
     const large = ep.estimator.isLarge(spec.bytes);
+    // when this copy last received body bytes (none yet: undefined)
+    let receivedAt: number | undefined;
     // large bodies only: a small one is all sent at once, and a listener per request costs CPU
-    const progress: AttemptProgress = !large ? NO_PROGRESS
-      : { bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); } };
+    const progress: AttemptProgress = !large ? NO_PROGRESS : {
+      bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); },
+      received: () => { receivedAt = performance.now(); ep.received(receivedAt); },
+    };
     const first = spec.send(ep, ac, progress).then((result): Answer<T> => {
       const now = performance.now();
       ep.answered(t0);
@@ -460,6 +466,8 @@ export class RequestEngine {
       afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, sharing()),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
+      // how long other large reads on the endpoint have gone on receiving bytes since this one's last
+      ...(large && kind === 'read' && { silentMs: () => (receivedAt === undefined ? 0 : ep.lastReceivedMs - Math.max(receivedAt, ep.receivingSinceMs)) }),
     }, afterMs, large ? 1 : SMALL_MAX_HEDGES);
     return race.race(first);
   }

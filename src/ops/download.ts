@@ -46,7 +46,7 @@ import { keptBySelection, listThrough, stopOnListingFailure, type ListedObject, 
 import { listAfterPreflight, PreflightFailed } from './preflight-listing.js';
 import { partRange, planParts } from '../config/multipart.js';
 import { Run } from '../run/run.js';
-import { Interrupted, RequestFailed, type RequestReport } from '../engine/request.js';
+import { Interrupted, RequestFailed, type AttemptProgress, type RequestReport } from '../engine/request.js';
 import type { RunTotals } from '../run/summary.js';
 
 /**
@@ -365,7 +365,7 @@ export class Downloader {
           op: 'GetObject', key: o.key, bytes: o.bytes, kind: 'read', bucket: this.bucket,
           // each copy writes only its own file: the loser's never reaches the one renamed
           hedge: true,
-          send: (ep, signal) => this.getStreamed(ep, signal, o, copies),
+          send: (ep, signal, progress) => this.getStreamed(ep, signal, o, copies, progress),
         });
       });
     } catch (err) {
@@ -398,7 +398,7 @@ export class Downloader {
    * One copy of the GET of the whole object, streamed into a new file of its own (removed if the
    * copy fails); its progress is taken back if it fails. Returns the file and the Last-Modified.
    */
-  private async getStreamed(ep: Endpoint, signal: StopSignal, o: ListedObject, copies: CopyFiles): Promise<{ path: string; lastModified: Date | undefined }> {
+  private async getStreamed(ep: Endpoint, signal: StopSignal, o: ListedObject, copies: CopyFiles, progress: AttemptProgress): Promise<{ path: string; lastModified: Date | undefined }> {
     // the file first: a refused directory costs no GET
     const file = await copies.open();
     let written = 0;
@@ -414,6 +414,7 @@ export class Downloader {
       const n = await drainTo(res.body, {
         fh: file.fh, position: 0, maxBytes, tooLong: () => tooLong(o.key, maxBytes),
         onBytes: (d) => { written += d; this.progress.bytesDone += d; hash?.wrote(d); },
+        onChunk: progress.received,
       });
       checkLength(o.key, n, res.contentLength);
       if (hash) checkMd5(o.key, want, await hash.digest());
@@ -459,7 +460,7 @@ export class Downloader {
           op: 'GetObject', key: o.key, part: i + 1, bytes: end - start + 1, kind: 'read', bucket: this.bucket,
           // a hedge reads into memory (getPartCopy): parts up to HEDGE_PART_MAX_BYTES
           hedge: end - start + 1 <= HEDGE_PART_MAX_BYTES,
-          send: (ep, signal) => this.getPartCopy(ep, signal, file, i, start, end),
+          send: (ep, signal, progress) => this.getPartCopy(ep, signal, file, i, start, end, progress),
         }).catch((err: unknown) => { partFailed = true; throw err; });
         if (won) await this.commitPart(file, i, start, won);
         bytesBefore += end - start + 1;
@@ -484,9 +485,9 @@ export class Downloader {
    * the MD5); a hedge, sent while that one runs, reads into memory and returns the bytes, which
    * reach the file and the MD5 only if it wins (commitPart). Undefined: written already.
    */
-  private getPartCopy(ep: Endpoint, signal: StopSignal, file: RangedFile, i: number, start: number, end: number): Promise<Buffer | undefined> {
+  private getPartCopy(ep: Endpoint, signal: StopSignal, file: RangedFile, i: number, start: number, end: number, progress: AttemptProgress): Promise<Buffer | undefined> {
     if (file.direct[i] !== undefined) return this.getPartBuffered(ep, signal, file, start, end);
-    const direct = this.getPart(ep, signal, file, i, start, end).then(() => { file.partDone[i] = true; return undefined; });
+    const direct = this.getPart(ep, signal, file, i, start, end, progress).then(() => { file.partDone[i] = true; return undefined; });
     const settled = direct.then(() => {}, () => {}).then(() => { if (file.direct[i] === settled) file.direct[i] = undefined; });
     file.direct[i] = settled;
     return direct;
@@ -543,7 +544,7 @@ export class Downloader {
    * One GET attempt of part `i`, bytes start–end, written at their offset, checked by
    * checkPartAnswer; progress taken back if it fails.
    */
-  private async getPart(ep: Endpoint, signal: StopSignal, file: RangedFile, i: number, start: number, end: number): Promise<void> {
+  private async getPart(ep: Endpoint, signal: StopSignal, file: RangedFile, i: number, start: number, end: number, progress: AttemptProgress): Promise<void> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC, bulk: end - start + 1 >= BULK_MIN_BYTES }, signal);
     const len = end - start + 1;
     let written = 0;
@@ -553,6 +554,7 @@ export class Downloader {
       const n = await drainTo(res.body, {
         fh: file.fh, position: start, maxBytes: len, tooLong: () => tooLong(file.key, len),
         onBytes: (d) => { written += d; this.progress.bytesDone += d; file.md5?.wrote(i, d); },
+        onChunk: progress.received,
       });
       checkLength(file.key, n, len);
     } catch (err) {

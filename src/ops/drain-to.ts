@@ -21,6 +21,8 @@ export interface DrainTarget {
   maxBytes: number;
   /** bytes written, after each write */
   onBytes: (n: number) => void;
+  /** a chunk of the body arrived, before it waits for its batch's write (engine/request.ts: a read's silence) */
+  onChunk?: (() => void) | undefined;
   /** the error for a body longer than maxBytes */
   tooLong: () => Error;
 }
@@ -92,6 +94,7 @@ class Batch {
     if (this.written + this.bytes + b.length > this.t.maxBytes) throw this.t.tooLong();
     this.bufs.push(b);
     this.bytes += b.length;
+    this.t.onChunk?.();
   }
 
   /**

@@ -125,6 +125,25 @@ describe('hedged downloads streamed to the file', () => {
     expectFiles(out, sets.rg!);
   });
 
+  it('a ranged part that stops mid-body while the others stream is hedged for its silence before any hedge time is known, and the hedge wins', async () => {
+    // the big object alone: its 3 parts are the run's first large requests, each at 2 MiB/s through
+    // the proxy (2.5 s a part); the 2nd to arrive sends 1 MiB, then nothing. With 2 parts measured
+    // at most, no hedge time is known (src/endpoints/estimator.ts): only its silence, while the
+    // others stream, gets it hedged; otherwise it waits for its deadline (10 × its time here) and is sent again.
+    const p = await proxy({ match: /^GET \/[^/?]+\/rg\/zbig/, stallNth: [2], stallAfterBytes: MIB, throttleBytesPerSecPerConn: 2 * MIB });
+    const out = outDir();
+    const r = await runCli(env, ['download', bucket, 'rg/zbig', out, '--raw-prefix', '--endpoint-url', p.url, '--json', '-c', '4', ...lateDeadline, ...ranged]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const parts = records(r.stdout).filter((x) => x.type === 'request' && x.op === 'GetObject');
+    expect(p.stats().stalled).toBe(1);
+    expect(parts.map((x) => x.part).sort()).toEqual([1, 2, 3]);
+    expect(parts.filter((x) => x.hedged! > 0)).toMatchObject([{ attempts: 1, hedged: 1, hedgeWon: true }]);
+    expect(parts.every((x) => x.attempts === 1)).toBe(true);
+    expect(await eventually(() => p.stats().stalledClosedByClient === 1)).toBe(true);
+    expectFiles(out, { 'zbig.bin': sets.rg!['zbig.bin']! });
+  });
+
   it('--no-hedge sends none: the stalled part and the stalled streamed GET wait for their deadline and are retried', async () => {
     const p = await proxy({ match: /^GET \/[^/?]+\/rg\/(zbig|m039)/, stallEvery: 3, stallAfterBytes: MIB / 4 });
     const out = outDir();

@@ -394,6 +394,31 @@ async function firstThenSeven(engine: RequestEngine, store: FakeStore, afterMs: 
   await Promise.all([first, ...Array.from({ length: 7 }, (_, i) => engine.run(part('rest', i + 2)))]);
 }
 
+/**
+ * A ranged GET of 4 MiB: its body arrives in pieces every 50 ms from `firstByteMs`, none in
+ * [`silentFromMs`, `silentToMs`), and it answers at `answerMs` (never: it hangs until aborted).
+ * A hedge (no `received` to call) answers in 100 ms. Each copy is noted in `copies`.
+ */
+interface RangedCopy { key: string; hedge: boolean; startedMs: number; endedMs?: number; how?: string }
+function ranged(key: string, n: number, copies: RangedCopy[], t: { answerMs?: number; firstByteMs?: number; silentFromMs?: number; silentToMs?: number }): RequestSpec<string> {
+  const { answerMs, firstByteMs = 0, silentFromMs = Infinity, silentToMs = Infinity } = t;
+  return {
+    op: 'GetObject', key, part: n, bytes: 4 << 20, kind: 'read', bucket: 'b', hedge: true,
+    send: (_ep, signal, progress) => new Promise<string>((resolve, reject) => {
+      const copy: RangedCopy = { key, hedge: !progress.received, startedMs: performance.now() };
+      copies.push(copy);
+      const end = (how: string): void => { copy.endedMs = performance.now(); copy.how = how; clearInterval(pieces); clearTimeout(done); };
+      const pieces = setInterval(() => {
+        const ms = performance.now() - copy.startedMs;
+        if (ms >= firstByteMs && (ms < silentFromMs || ms >= silentToMs)) progress.received?.();
+      }, 50);
+      const doneMs = copy.hedge ? 100 : answerMs;
+      const done = doneMs === undefined ? undefined : setTimeout(() => { end('answered'); resolve(key); }, doneMs);
+      signal.addEventListener('abort', () => { end((signal.reason as Error).name); reject(signal.reason); }, { once: true });
+    }),
+  };
+}
+
 describe('RequestEngine: large requests', () => {
   it('a part whose body is all sent and then gets no answer is hedged after the endpoint\'s usual wait after a body, not its whole time', async () => {
     const store = new FakeStore('ep1');
@@ -463,6 +488,40 @@ describe('RequestEngine: large requests', () => {
     const cut = store.calls.find((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'stalled')!;
     expect((cut.abortReason as Error).name).toBe('DeadlineExceeded');
     expect(cut.endedMs! - cut.startedMs).toBeLessThan(800);
+  });
+
+  it('a part whose body stops while its endpoint sends bytes to the others is hedged after a second of silence, before any hedge time is known', async () => {
+    const { engine, reports } = setup([new FakeStore('ep1')]);
+    const copies: RangedCopy[] = [];
+    // 8 parts start at once (a download's first wave) and take 3 s; one hears nothing after 200 ms
+    await Promise.all([
+      engine.run(ranged('stalled', 1, copies, { silentFromMs: 200 })),
+      ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 3000 }))),
+    ]);
+    const r = reports.find((x) => x.key === 'stalled')!;
+    expect(r).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    // its last piece at ~150-200 ms: hedged 1 s later (asked every 100 ms), long before the others end
+    expect(r.cutMs!).toBeGreaterThanOrEqual(1150);
+    expect(r.cutMs!).toBeLessThan(1700);
+    expect(copies.find((c) => c.key === 'stalled' && !c.hedge)!.how).toBe('HedgeLost');
+    expect(reports.filter((x) => x.key === 'others').every((x) => x.hedged === 0)).toBe(true);
+  });
+
+  it('a part still waiting for its first byte while the others stream (the gateway queues it) is not hedged for it; nor are parts silent all at once', async () => {
+    for (const wave of ['queued', 'paused'] as const) {
+      const { engine, reports } = setup([new FakeStore('ep1')]);
+      const copies: RangedCopy[] = [];
+      // queued: its body begins at 1.3 s, while 7 others stream from the start;
+      // paused: all 8 hear nothing from 200 ms to 1.5 s
+      const first = wave === 'queued' ? { firstByteMs: 1300 } : { silentFromMs: 200, silentToMs: 1500 };
+      const rest = wave === 'queued' ? {} : first;
+      await Promise.all([
+        engine.run(ranged(wave, 1, copies, { ...first, answerMs: 1800 })),
+        ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { ...rest, answerMs: 1800 }))),
+      ]);
+      expect(copies.filter((c) => c.how === 'answered' && c.endedMs! - c.startedMs >= 1790)).toHaveLength(8);
+      expect(reports.map((x) => x.hedged)).toEqual(Array(8).fill(0));
+    }
   });
 
   it('a write whose hedge is due while its bucket\'s versioning is still being asked is hedged once the answer comes', async () => {
