@@ -15,7 +15,7 @@
  * Endpoints: S3X_BENCH_ENDPOINT (+ AWS_* credentials), else scripts/ceph-rgw.sh up (one gateway).
  * Peers found on PATH are included: aws-cli (`aws s3 cp --recursive`), rclone (`copy`); the
  * plain-SDK baseline (sdk-plain.mjs) always runs for uploads, and for S1 Node's floor (put-floor.mjs:
- * bare signed PUTs over http.request, no s3x code; not a peer). S5 (delete): aws-cli `s3 rm --recursive`,
+ * bare signed PUTs over http.request, no s3x code; not a peer; for S7 too, its peak RSS beside s3x's). S5 (delete): aws-cli `s3 rm --recursive`,
  * rclone `delete`, s3cmd `del --recursive`; the 10,000 objects are seeded again (by s3x upload, untimed)
  * before every run. S6 (download): aws-cli `s3 cp --recursive`, rclone `copy`, s3cmd `get --recursive`
  * from a set uploaded once, and for S6s Node's floor (small-get-floor.mjs: bare signed GETs over
@@ -168,7 +168,7 @@ if (have('rclone')) {
   });
 }
 
-// S1 only: Node's floor, 2,000 bare signed PUTs with no s3x code (put-floor.mjs); not a peer
+// S1 and S7: Node's floor, bare signed PUTs with no s3x code (put-floor.mjs); not a peer
 const nodeFloor = { name: 'node floor (bare http PUTs)', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/put-floor.mjs'), d, endpoint, b, p] };
 // S6s only: Node's floor for small GETs written to files, with no s3x code (small-get-floor.mjs); not a peer
 const getFloor = { name: 'node floor (bare http GETs)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/small-get-floor.mjs'), endpoint, b, p, o] };
@@ -419,7 +419,7 @@ for (const sc of chosen) {
     continue;
   }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
-  const scTools = withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? tools.filter((t) => t.name === 's3x') : spec.op === 'delete' ? deleteTools
+  const scTools = withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? [...tools.filter((t) => t.name === 's3x'), nodeFloor] : spec.op === 'delete' ? deleteTools
     : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor, lsFloor]
       : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
         : sc === 'S1' ? [...tools, nodeFloor] : tools);
