@@ -25,7 +25,7 @@
  * S0 (ls): Node's floors `node -e 0` and ls-floor.mjs (one bare signed listing, printed; not peers).
  * S9 (S9u, S9d, S9t): s3x alone under --bwlimit 20MiB/s (upload, download) and --tpslimit 50, ~10 s
  * each; the rate the run reports about itself ÷ the limit (target within 5%).
- * H1–H5, H5l, H5d (hedged requests, issue 14; not in the default set: `--scenarios H`): s3x alone
+ * H1–H5, H4d, H5l, H5d (hedged requests, issue 14; not in the default set: `--scenarios H`): s3x alone
  * through the fault proxy, with and without `--no-hedge`, against the same run fault-free; each run's
  * `--json` gives the hedges, retries (false deadline cuts on a healthy endpoint), bytes sent twice,
  * the slowest straggler's total time ÷ the median undisturbed request, and when each straggler was
@@ -33,7 +33,10 @@
  * `--reps` says, hedging twice per rep (an A/A pair beside the A/B one), and reports the median of
  * per-rep ratios: a few percent is all there is to see, and one tool's wall moves that much alone.
  * H5d: a healthy download of 10 × 64 MiB in 16 MiB ranged parts (`--no-verify`), straight to the
- * gateway, with and without `--no-hedge`: hedges and retries of parts no fault slowed.
+ * gateway, with and without `--no-hedge`: hedges and retries of parts no fault slowed. H4d: the
+ * same download through the fault proxy, 1 part GET in 20 stalled after 4 MiB of its body, every
+ * part counted (a run's first wave included); the proxy's log has no Range, so the stragglers it
+ * made are not told apart from the gateway's own there.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -89,8 +92,9 @@ Object.assign(SCENARIOS, {
   H5l: { what: '10 × 64 MiB (16 MiB parts), healthy endpoint: hedging vs --no-hedge (hedges ≤ 5%, false cuts < 1%, bytes sent twice)', files: 10, size: 64 * 1024 * 1024, dirs: 0, faults: true, hedge: 'H5l' },
   // a download's parts start in waves of 16 and are not served alike: the first answers are the fastest
   H5d: { what: 'download 10 × 64 MiB (16 MiB ranged parts, --no-verify), healthy endpoint: hedging vs --no-hedge (hedges ≤ 5%, false cuts < 1%)', files: 10, size: 64 * 1024 * 1024, dirs: 0, op: 'download', hedge: 'H5d' },
+  H4d: { what: 'download 10 × 64 MiB (16 MiB ranged parts, --no-verify), 1 part GET in 20 stalled mid-body, the first wave counted: straggler ÷ expected (target ≤ 3)', files: 10, size: 64 * 1024 * 1024, dirs: 0, op: 'download', faults: true, hedge: 'H4d', noWarmUp: true },
 });
-const groups = { S6: ['S6s', 'S6l'], S7: ['S7a', 'S7b'], S8: ['S8a', 'S8b'], S9: ['S9u', 'S9d', 'S9t'], H: ['H1', 'H2', 'H3', 'H4', 'H5', 'H5l', 'H5d'] };
+const groups = { S6: ['S6s', 'S6l'], S7: ['S7a', 'S7b'], S8: ['S8a', 'S8b'], S9: ['S9u', 'S9d', 'S9t'], H: ['H1', 'H2', 'H3', 'H4', 'H4d', 'H5', 'H5l', 'H5d'] };
 const chosen = opt('scenarios', 'S0,S1,S2,S3,S3s,S4,S5,S6,S7,S8').split(',').flatMap((s) => groups[s] ?? [s]);
 const have = (cmd) => { try { execFileSync('bash', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }); return true; } catch { return false; } };
 const sh = (cmd, a, o = {}) => execFileSync(cmd, a, { encoding: 'utf8', ...o });
@@ -272,12 +276,13 @@ const jsonCmd = (extra) => (d, b, p, ep, jsonOut) => stdoutTo(jsonOut, s3xCmd([.
 const stalledPuts = (fraction) => (rep) => ({ match: /^PUT /, stallFraction: fraction, seed: rep + 1 });
 const hedgeTool = (name, faults, extra = []) => ({ name, faults, json: true, noBase: true, cmd: jsonCmd(extra) });
 const noFaults = hedgeTool('s3x, no faults', () => ({}));
-/** H5d: `s3x download` straight to the gateway, its --json into `jsonOut` */
-const dlHedgeTool = (name, extra = []) => ({
-  name, json: true, noBase: true,
-  cmd: (b, p, o, jsonOut) => stdoutTo(jsonOut, [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'download', b, p, o,
-    '--endpoint-url', endpoint, '-c', String(CONC), '--no-progress', '--no-verify', '--json', ...extra]),
+/** H5d, H4d: `s3x download` to `ep` (H5d: the gateway; H4d: the fault proxy, with `faults`), its --json into `jsonOut` */
+const dlHedgeTool = (name, extra = [], faults = undefined) => ({
+  name, json: true, noBase: true, faults,
+  cmd: (b, p, o, jsonOut, ep) => stdoutTo(jsonOut, [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'download', b, p, o,
+    '--endpoint-url', ep, '-c', String(CONC), '--no-progress', '--no-verify', '--json', ...extra]),
 });
+const stalledGets = () => ({ match: /^GET \/[^/?]+\/H4d\/source\//, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 });
 const late20 = () => ({ match: /^PUT /, responseDelayEvery: 20, responseDelayMs: 1000 });
 const hedgeTools = {
   H1: [noFaults, hedgeTool('s3x, 2% stalled', stalledPuts(0.02)), hedgeTool('s3x, 5% stalled', stalledPuts(0.05)),
@@ -291,6 +296,8 @@ const hedgeTools = {
   H5: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge']), hedgeTool('s3x, no faults, again', () => ({}))],
   H5l: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge'])],
   H5d: [dlHedgeTool('s3x, no faults'), dlHedgeTool('s3x --no-hedge, no faults', ['--no-hedge'])],
+  H4d: [dlHedgeTool('s3x, no faults', [], () => ({})), dlHedgeTool('s3x, 1 part GET in 20 stalled mid-body', [], stalledGets),
+    dlHedgeTool('s3x, 1 part GET in 20 stalled mid-body, --no-hedge', ['--no-hedge'], stalledGets)],
 };
 /**
  * `${key}#${part}` of each request the proxy stalled or held in this run (`faultLog` entries, each
@@ -306,9 +313,10 @@ function faultedKeys(entries, bucketName) {
 }
 /**
  * What one H run's --json says: hedges and retries per request, and the worst straggler's ratio.
- * `faulted`: faultedKeys() of the run (a request stalled or held by the proxy, any of its copies).
+ * `faulted`: faultedKeys() of the run (a request stalled or held by the proxy, any of its copies);
+ * `warmUp` false: the requests of the estimator's warm-up are counted too.
  */
-function hedgeFigures(jsonPath, faulted = new Set()) {
+function hedgeFigures(jsonPath, faulted = new Set(), warmUp = true) {
   const recs = fs.readFileSync(jsonPath, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
   const summary = recs.at(-1);
   const reqs = recs.filter((r) => r.type === 'request' && (r.op === 'PutObject' || r.op === 'UploadPart' || r.op === 'GetObject'));
@@ -319,7 +327,8 @@ function hedgeFigures(jsonPath, faulted = new Set()) {
   // after the estimator's warm-up (src/endpoints/estimator.ts: a small request's tail is known after
   // 100 of them, a part is hedged after 4): before it, a straggler can only be cut at the 500 ms floor.
   // In start order (`startMs`), and every request, hedged or not: a late answer nobody hedged is a straggler too.
-  const warmFrom = (op) => (op === 'PutObject' ? 100 : 4) + CONC; // H5d's GETs are parts
+  // H4d counts every request: a large read's silence hedges it before any hedge time is known
+  const warmFrom = (op) => (!warmUp ? 0 : (op === 'PutObject' ? 100 : 4) + CONC); // H5d's GETs are parts
   const byStart = [...reqs].sort((a, b) => (a.startMs ?? 0) - (b.startMs ?? 0));
   const seen = {};
   const warmReqs = byStart.filter((r) => (seen[r.op] = (seen[r.op] ?? 0) + 1) > warmFrom(r.op));
@@ -456,7 +465,7 @@ for (const sc of chosen) {
         const target = path.join(work, `dl-${sc}-${rep}`); // download only
         if (spec.op === 'download') fs.mkdirSync(target);
         const cpu0 = serverCpuSec();
-        await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(bucket, spec.op === 'delete' ? prefix : `${sc}/source`, target, `${out}.json`)], { env: { ...cleanEnv(home), ...t.env } });
+        await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(bucket, spec.op === 'delete' ? prefix : `${sc}/source`, target, `${out}.json`, spec.faults ? proxy.url : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
         const serverSec = serverCpuSec() - cpu0;
         const [rc, wall, user, sys] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
         let ok;
@@ -474,7 +483,7 @@ for (const sc of chosen) {
           fs.rmSync(target, { recursive: true, force: true });
         }
         if (!ok) console.error(`${sc} ${t.name} rep ${rep}: exit ${rc}, ${detail} — not counted\n${fs.readFileSync(`${out}.stderr`, 'utf8').slice(0, 2000)}`);
-        else runs[t.name].push({ rep, wall, cpu: user + sys, serverSec, ...(t.json && { hedge: hedgeFigures(`${out}.json`) }) });
+        else runs[t.name].push({ rep, wall, cpu: user + sys, serverSec, ...(t.json && { hedge: hedgeFigures(`${out}.json`, undefined, !spec.noWarmUp) }) });
         const h = ok && t.json ? runs[t.name].at(-1).hedge : undefined;
         const hedging = h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, ${h.hedgeBytesPct.toFixed(1)}% bytes twice` : '';
         console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(spec.files / wall).toFixed(0)} objects/s, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${hedging}${ok ? '' : ' (FAILED)'}`);
