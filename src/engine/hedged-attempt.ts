@@ -44,6 +44,22 @@ const ASK_AGAIN_MIN_MS = 10;
  */
 export const SILENT_MS = 1000;
 
+/** When a large read's copy last received body bytes, against the other reads on its endpoint (SILENT_MS). */
+export class ReadSilence {
+  private receivedAt: number | undefined;
+  constructor(private readonly ep: Endpoint) {}
+  /** bytes of its body arrived now: pass it on as the copy's AttemptProgress.received */
+  readonly heard = (): void => {
+    this.receivedAt = performance.now();
+    this.ep.received(this.receivedAt);
+  };
+
+  /** ms the endpoint's other reads have gone on receiving bytes since this copy's last (0 before its first) */
+  silentMs(): number {
+    return this.receivedAt === undefined ? 0 : this.ep.lastReceivedMs - Math.max(this.receivedAt, this.ep.receivingSinceMs);
+  }
+}
+
 /** Why a hedge did not go: the budget had none, no endpoint had a hedge place, or --tpslimit/--bwlimit holds its endpoint. */
 export type HedgeRefusal = 'budget' | 'place' | 'limit';
 
@@ -51,8 +67,8 @@ export type HedgeRefusal = 'budget' | 'place' | 'limit';
 export interface HedgeHooks<T> {
   /** may a hedge go now (a write: only once its bucket's versioning is known to be off); undefined while that is being asked */
   mayHedge(): boolean | undefined;
-  /** sends a hedge aborted by `ac`: its answer (undefined: cut or failed), or why it did not go */
-  sendHedge(ac: AttemptStop): { sent: true; answer: Promise<Answer<T> | undefined> } | { sent: false; refused: HedgeRefusal };
+  /** sends a hedge aborted by `ac`: its answer (undefined: cut or failed) and, a large read, its silence; or why it did not go */
+  sendHedge(ac: AttemptStop): { sent: true; answer: Promise<Answer<T> | undefined>; silence?: ReadSilence | undefined } | { sent: false; refused: HedgeRefusal };
   /** the hedge time, ms from the first copy's start (a large request's sized for the requests sharing its endpoint now); undefined while its endpoint has too few samples */
   hedgeAfterMsNow(): number | undefined;
   /** a large write's allowed wait after its body, ms (undefined while its endpoint has too few samples) */
@@ -154,6 +170,7 @@ export class HedgedAttempt<T> {
     this.inFlight++;
     // a hedge as slow as its first copy is a straggler too: one more after as long again
     if (this.hedges.length < this.maxHedges) this.timer = setTimeout(() => this.fire(), clampTimerMs(afterMs));
+    else if (hedge.silence && this.hedges.length === this.maxHedges) this.watchBothSilent(hedge.silence);
     void hedge.answer.then((a) => {
       this.inFlight--;
       if (a) this.finish(() => this.resolve(a), ac);
@@ -185,6 +202,19 @@ export class HedgedAttempt<T> {
     if (this.dueAt - now <= 1) return false;
     this.timer = setTimeout(() => this.fire(), clampTimerMs(this.untilCheckMs(this.dueAt - now)));
     return true;
+  }
+
+  /**
+   * A large read's hedge that stops too, while its first copy is still silent, gets one more: both
+   * would otherwise wait for the first copy's deadline (bench H4d: the proxy stalls 1 part GET in
+   * 20, hedges included). Looked at every RECHECK_MS.
+   */
+  private watchBothSilent(hedge: ReadSilence): void {
+    this.timer = setTimeout(() => {
+      if (this.done || this.inFlight === 0) return;
+      if (hedge.silentMs() >= SILENT_MS && this.hooks.silentMs!() >= SILENT_MS) this.fire();
+      else this.watchBothSilent(hedge);
+    }, RECHECK_MS);
   }
 
   /** When to look again, ms from now: `leftMs`, or sooner to hear whether a large read has gone silent. */

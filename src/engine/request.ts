@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import {
   backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
 } from './retry-policy.js';
-import { HedgedAttempt, HedgeLost, RECHECK_MS, type Answer, type HedgeRefusal } from './hedged-attempt.js';
+import { HedgedAttempt, HedgeLost, ReadSilence, RECHECK_MS, type Answer, type HedgeRefusal } from './hedged-attempt.js';
 import { HedgeBudget, hedgeKind, overtaken, type Operation } from './hedge-policy.js';
 
 export type { Operation };
@@ -432,12 +432,11 @@ export class RequestEngine {
     let bodySentAt: number | undefined;
     let race: HedgedAttempt<T> | undefined;
     const large = ep.estimator.isLarge(spec.bytes);
-    // when this copy last received body bytes (none yet: undefined)
-    let receivedAt: number | undefined;
+    const silence = large && spec.kind === 'read' ? new ReadSilence(ep) : undefined;
     // large bodies only: a small one is all sent at once, and a listener per request costs CPU
     const progress: AttemptProgress = !large ? NO_PROGRESS : {
       bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); },
-      received: () => { receivedAt = performance.now(); ep.received(receivedAt); },
+      ...(silence && { received: silence.heard }),
     };
     const first = spec.send(ep, ac, progress).then((result): Answer<T> => {
       const now = performance.now();
@@ -460,14 +459,15 @@ export class RequestEngine {
       },
       sendHedge: (ac) => {
         const hep = this.takeHedgePlace(spec, ep, t0);
-        return typeof hep === 'string' ? { sent: false, refused: hep } : { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries) };
+        if (typeof hep === 'string') return { sent: false, refused: hep };
+        const heard = silence && new ReadSilence(hep);
+        return { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries, heard ? { received: heard.heard } : NO_PROGRESS), silence: heard };
       },
       hedgeAfterMsNow: () => (large ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, sharing()) : afterMs),
       afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, sharing()),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
-      // how long other large reads on the endpoint have gone on receiving bytes since this one's last
-      ...(large && kind === 'read' && { silentMs: () => (receivedAt === undefined ? 0 : ep.lastReceivedMs - Math.max(receivedAt, ep.receivingSinceMs)) }),
+      ...(silence && { silentMs: () => silence.silentMs() }),
     }, afterMs, large ? 1 : SMALL_MAX_HEDGES);
     return race.race(first);
   }
@@ -499,7 +499,7 @@ export class RequestEngine {
   }
 
   /** The hedge of a slow attempt on `ep`, sent to `hep` (takeHedgePlace). Undefined when cut or failed. */
-  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, hep: Endpoint, ac: AttemptStop, tries: Tries): Promise<Answer<T> | undefined> {
+  private async hedgeCopy<T>(spec: RequestSpec<T>, ep: Endpoint, hep: Endpoint, ac: AttemptStop, tries: Tries, progress: AttemptProgress): Promise<Answer<T> | undefined> {
     this.hedged++;
     this.hedgeBytes += spec.bytes;
     tries.hedged++;
@@ -516,7 +516,7 @@ export class RequestEngine {
     let outcome: Outcome = 'neutral';
     let reason: string | undefined;
     try {
-      const result = await spec.send(hep, ac, NO_PROGRESS);
+      const result = await spec.send(hep, ac, progress);
       const ms = performance.now() - t0;
       hep.answered(t0);
       outcome = 'success';

@@ -486,7 +486,7 @@ export class Downloader {
    * reach the file and the MD5 only if it wins (commitPart). Undefined: written already.
    */
   private getPartCopy(ep: Endpoint, signal: StopSignal, file: RangedFile, i: number, start: number, end: number, progress: AttemptProgress): Promise<Buffer | undefined> {
-    if (file.direct[i] !== undefined) return this.getPartBuffered(ep, signal, file, start, end);
+    if (file.direct[i] !== undefined) return this.getPartBuffered(ep, signal, file, start, end, progress);
     const direct = this.getPart(ep, signal, file, i, start, end, progress).then(() => { file.partDone[i] = true; return undefined; });
     const settled = direct.then(() => {}, () => {}).then(() => { if (file.direct[i] === settled) file.direct[i] = undefined; });
     file.direct[i] = settled;
@@ -508,7 +508,7 @@ export class Downloader {
   }
 
   /** A hedge of a part: the range read into memory and checked like getPart's, nothing written. */
-  private async getPartBuffered(ep: Endpoint, signal: StopSignal, file: RangedFile, start: number, end: number): Promise<Buffer> {
+  private async getPartBuffered(ep: Endpoint, signal: StopSignal, file: RangedFile, start: number, end: number, progress: AttemptProgress): Promise<Buffer> {
     const res = await ep.store.getObject({ bucket: this.bucket, key: file.key, range: { start, end }, sseC: this.opts.sseC, bulk: end - start + 1 >= BULK_MIN_BYTES }, signal);
     const len = end - start + 1;
     try {
@@ -517,6 +517,7 @@ export class Downloader {
       let n = 0;
       for await (const c of res.body) {
         const b = toBuffer(c);
+        progress.received?.();
         if (n + b.length > len) throw coded('IncompleteBody', `${file.key}: the server sent more than the expected ${len} bytes`);
         b.copy(data, n);
         n += b.length;

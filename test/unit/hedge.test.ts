@@ -397,23 +397,26 @@ async function firstThenSeven(engine: RequestEngine, store: FakeStore, afterMs: 
 /**
  * A ranged GET of 4 MiB: its body arrives in pieces every 50 ms from `firstByteMs`, none in
  * [`silentFromMs`, `silentToMs`), and it answers at `answerMs` (never: it hangs until aborted).
- * A hedge (no `received` to call) answers in 100 ms. Each copy is noted in `copies`.
+ * A hedge (every copy after the first) answers in 100 ms, unless it is one of the first
+ * `stalledHedges`: those hear pieces for 200 ms, then nothing, and hang. Each copy is noted in `copies`.
  */
 interface RangedCopy { key: string; hedge: boolean; startedMs: number; endedMs?: number; how?: string }
-function ranged(key: string, n: number, copies: RangedCopy[], t: { answerMs?: number; firstByteMs?: number; silentFromMs?: number; silentToMs?: number }): RequestSpec<string> {
-  const { answerMs, firstByteMs = 0, silentFromMs = Infinity, silentToMs = Infinity } = t;
+function ranged(key: string, n: number, copies: RangedCopy[], t: { answerMs?: number; firstByteMs?: number; silentFromMs?: number; silentToMs?: number; stalledHedges?: number }): RequestSpec<string> {
+  let sent = 0;
   return {
     op: 'GetObject', key, part: n, bytes: 4 << 20, kind: 'read', bucket: 'b', hedge: true,
     send: (_ep, signal, progress) => new Promise<string>((resolve, reject) => {
-      const copy: RangedCopy = { key, hedge: !progress.received, startedMs: performance.now() };
+      const hedgeNo = sent++;
+      const stalledHedge = hedgeNo > 0 && hedgeNo <= (t.stalledHedges ?? 0);
+      const { answerMs, firstByteMs = 0, silentFromMs = Infinity, silentToMs = Infinity } = hedgeNo === 0 ? t : stalledHedge ? { silentFromMs: 200 } : { answerMs: 100 };
+      const copy: RangedCopy = { key, hedge: hedgeNo > 0, startedMs: performance.now() };
       copies.push(copy);
       const end = (how: string): void => { copy.endedMs = performance.now(); copy.how = how; clearInterval(pieces); clearTimeout(done); };
       const pieces = setInterval(() => {
         const ms = performance.now() - copy.startedMs;
         if (ms >= firstByteMs && (ms < silentFromMs || ms >= silentToMs)) progress.received?.();
       }, 50);
-      const doneMs = copy.hedge ? 100 : answerMs;
-      const done = doneMs === undefined ? undefined : setTimeout(() => { end('answered'); resolve(key); }, doneMs);
+      const done = answerMs === undefined ? undefined : setTimeout(() => { end('answered'); resolve(key); }, answerMs);
       signal.addEventListener('abort', () => { end((signal.reason as Error).name); reject(signal.reason); }, { once: true });
     }),
   };
@@ -505,6 +508,30 @@ describe('RequestEngine: large requests', () => {
     expect(r.cutMs!).toBeLessThan(1700);
     expect(copies.find((c) => c.key === 'stalled' && !c.hedge)!.how).toBe('HedgeLost');
     expect(reports.filter((x) => x.key === 'others').every((x) => x.hedged === 0)).toBe(true);
+  });
+
+  it('a part whose hedge stops too, while the part is still silent, gets one more hedge, and no third', async () => {
+    for (const stalledHedges of [1, 2]) {
+      const { engine, reports } = setup([new FakeStore('ep1')]);
+      const copies: RangedCopy[] = [];
+      await Promise.all([
+        engine.run(ranged('stalled', 1, copies, { silentFromMs: 200, stalledHedges })),
+        ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 4000 }))),
+      ]);
+      const mine = copies.filter((c) => c.key === 'stalled');
+      // the second hedge ~1 s after the first went silent
+      expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeGreaterThanOrEqual(1150);
+      expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeLessThan(1700);
+      if (stalledHedges === 1) {
+        // it answered: the first copy and the first hedge aborted
+        expect(mine.map((c) => c.how)).toEqual(['HedgeLost', 'HedgeLost', 'answered']);
+        expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 2, hedgeWon: true });
+      } else {
+        // both hedges stopped: no third; the first copy's deadline cut the attempt, sent again
+        expect(mine.map((c) => c.how)).toEqual(['DeadlineExceeded', 'DeadlineExceeded', 'DeadlineExceeded', 'answered']);
+        expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 2, hedged: 2, hedgeWon: false });
+      }
+    }
   });
 
   it('a part still waiting for its first byte while the others stream (the gateway queues it) is not hedged for it; nor are parts silent all at once', async () => {
