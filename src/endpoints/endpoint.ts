@@ -78,7 +78,7 @@ export class Endpoint {
   latestStartMs = -Infinity;
   latestAnsweredStartMs = -Infinity;
   /**
-   * performance.now() when a large read's first copy here last received body bytes, and since
+   * performance.now() when a large read's copy (first or hedge) here last received body bytes, and since
    * when reads here have received bytes with no pause of RECEIVE_PAUSE_MS (engine/request.ts: a
    * read silent while the others went on receiving has stalled)
    */

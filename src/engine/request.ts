@@ -467,7 +467,7 @@ export class RequestEngine {
       afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, sharing()),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
-      ...(silence && { silentMs: () => silence.silentMs() }),
+      silence,
     }, afterMs, large ? 1 : SMALL_MAX_HEDGES);
     return race.race(first);
   }
