@@ -282,6 +282,7 @@ const dlHedgeTool = (name, extra = [], faults = undefined) => ({
   cmd: (b, p, o, jsonOut, ep) => stdoutTo(jsonOut, [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'download', b, p, o,
     '--endpoint-url', ep, '-c', String(CONC), '--no-progress', '--no-verify', '--json', ...extra]),
 });
+const stalledParts = () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 });
 const stalledGets = () => ({ match: /^GET \/[^/?]+\/H4d\/source\//, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 });
 const late20 = () => ({ match: /^PUT /, responseDelayEvery: 20, responseDelayMs: 1000 });
 const hedgeTools = {
@@ -291,8 +292,8 @@ const hedgeTools = {
   H3: [noFaults, hedgeTool('s3x, every 20th 1 s late', late20),
     hedgeTool('s3x, every 20th 1 s late, --hedge-budget 10%', late20, ['--hedge-budget', '10%']),
     hedgeTool('s3x, every 20th 1 s late, --no-hedge', late20, ['--no-hedge'])],
-  H4: [noFaults, hedgeTool('s3x, 1 part in 20 stalled mid-body', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 })),
-    hedgeTool('s3x, 1 part in 20 stalled mid-body, --no-hedge', () => ({ match: /^PUT .*partNumber=/, stallEvery: 20, stallAfterBytes: 4 * 1024 * 1024 }), ['--no-hedge'])],
+  H4: [noFaults, hedgeTool('s3x, 1 part in 20 stalled mid-body', stalledParts),
+    hedgeTool('s3x, 1 part in 20 stalled mid-body, --no-hedge', stalledParts, ['--no-hedge'])],
   H5: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge']), hedgeTool('s3x, no faults, again', () => ({}))],
   H5l: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge'])],
   H5d: [dlHedgeTool('s3x, no faults'), dlHedgeTool('s3x --no-hedge, no faults', ['--no-hedge'])],
