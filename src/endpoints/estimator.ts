@@ -82,6 +82,14 @@ const HEDGE_MAX_STRETCH = 4;
  */
 const HEDGE_MEDIAN_CAP = 2;
 /**
+ * Stretched by lost hedges, a small request's hedge time stays under HEDGE_STRETCHED_CAP × the
+ * median: past the healthy gateway's p99 (2.2× the median, bench H3 fault-free), so healthy
+ * requests are still hedged rarely, and a straggler's hedge leaves time for a late timer within
+ * 3× (bench H3 probes: the gateway's own stragglers lost their hedges, stretching the hedge time
+ * to 2.2-3.2× the median, and the stragglers of the proxy were first cut at 3.0-3.5×).
+ */
+const HEDGE_STRETCHED_CAP = 2.5;
+/**
  * A small straggler whose hedge was refused is cut and sent again once it has run CUT_MEDIANS ×
  * its endpoint's median (then stretched as the hedge time): past the healthy gateway's p95
  * (1.7-2.0× the median, bench H5), and the cut time does not follow the p95 down as cut requests
@@ -190,7 +198,8 @@ export class DeadlineEstimator {
   hedgeAfterMs(bytes: number, q: number, concurrency = 1): number | undefined {
     if (!this.isLarge(bytes)) {
       if (!this.tailKnown(bytes)) return undefined;
-      return Math.min(this.smallMs.quantile(q)!, HEDGE_MEDIAN_CAP * this.smallMs.quantile(0.5)!) * this.hedgeStretch;
+      const medianMs = this.smallMs.quantile(0.5)!;
+      return Math.min(Math.min(this.smallMs.quantile(q)!, HEDGE_MEDIAN_CAP * medianMs) * this.hedgeStretch, HEDGE_STRETCHED_CAP * medianMs);
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
       if (!this.bandwidthKnown()) return undefined;
