@@ -44,19 +44,35 @@ const ASK_AGAIN_MIN_MS = 10;
  */
 export const SILENT_MS = 1000;
 
+/**
+ * A hedge of a silent read that has not heard its first byte HEDGE_FIRST_BYTE_MS after it was
+ * sent, while its endpoint went on sending bytes to other reads, is silent too (watchBothSilent):
+ * 2× the longest wait for a first byte among healthy parts (1.4 s, the probe of SILENT_MS), so a
+ * hedge the gateway queues is not taken for a stall. A first copy's wait is not counted: it is
+ * hedged only once its body has begun and stopped.
+ */
+export const HEDGE_FIRST_BYTE_MS = 3000;
+
 /** When a large read's copy last received body bytes, against the other reads on its endpoint (SILENT_MS). */
 export class ReadSilence {
   private receivedAt: number | undefined;
-  constructor(private readonly ep: Endpoint) {}
+  private readonly sentAt = performance.now();
+  /** `hedge`: the copy is a hedge, whose wait for its first byte counts past HEDGE_FIRST_BYTE_MS */
+  constructor(private readonly ep: Endpoint, private readonly hedge = false) {}
   /** bytes of its body arrived now: pass it on as the copy's AttemptProgress.received */
   readonly heard = (): void => {
     this.receivedAt = performance.now();
     this.ep.received(this.receivedAt);
   };
 
-  /** ms the endpoint's other reads have gone on receiving bytes since this copy's last (0 before its first) */
+  /**
+   * ms the endpoint's other reads have gone on receiving bytes since this copy's last; before its
+   * first, 0 (a hedge: counted from HEDGE_FIRST_BYTE_MS − SILENT_MS after it was sent)
+   */
   silentMs(): number {
-    return this.receivedAt === undefined ? 0 : this.ep.lastReceivedMs - Math.max(this.receivedAt, this.ep.receivingSinceMs);
+    if (this.receivedAt !== undefined) return this.ep.lastReceivedMs - Math.max(this.receivedAt, this.ep.receivingSinceMs);
+    if (!this.hedge) return 0;
+    return Math.max(0, this.ep.lastReceivedMs - Math.max(this.sentAt + HEDGE_FIRST_BYTE_MS - SILENT_MS, this.ep.receivingSinceMs));
   }
 }
 

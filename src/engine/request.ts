@@ -460,7 +460,7 @@ export class RequestEngine {
       sendHedge: (ac) => {
         const hep = this.takeHedgePlace(spec, ep, t0);
         if (typeof hep === 'string') return { sent: false, refused: hep };
-        const heard = silence && new ReadSilence(hep);
+        const heard = silence && new ReadSilence(hep, true);
         return { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries, heard ? { received: heard.heard } : NO_PROGRESS), silence: heard };
       },
       hedgeAfterMsNow: () => (large ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, sharing()) : afterMs),

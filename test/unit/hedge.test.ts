@@ -398,17 +398,18 @@ async function firstThenSeven(engine: RequestEngine, store: FakeStore, afterMs: 
  * A ranged GET of 4 MiB: its body arrives in pieces every 50 ms from `firstByteMs`, none in
  * [`silentFromMs`, `silentToMs`), and it answers at `answerMs` (never: it hangs until aborted).
  * A hedge (every copy after the first) answers in 100 ms, unless it is one of the first
- * `stalledHedges`: those hear pieces for 200 ms, then nothing, and hang. Each copy is noted in `copies`.
+ * `stalledHedges`: those hear pieces for 200 ms, then nothing, and hang (`hedgesHearNothing`: not
+ * even a first piece). Each copy is noted in `copies`.
  */
 interface RangedCopy { key: string; hedge: boolean; startedMs: number; endedMs?: number; how?: string }
-function ranged(key: string, n: number, copies: RangedCopy[], t: { answerMs?: number; firstByteMs?: number; silentFromMs?: number; silentToMs?: number; stalledHedges?: number }): RequestSpec<string> {
+function ranged(key: string, n: number, copies: RangedCopy[], t: { answerMs?: number; firstByteMs?: number; silentFromMs?: number; silentToMs?: number; stalledHedges?: number; hedgesHearNothing?: boolean }): RequestSpec<string> {
   let sent = 0;
   return {
     op: 'GetObject', key, part: n, bytes: 4 << 20, kind: 'read', bucket: 'b', hedge: true,
     send: (_ep, signal, progress) => new Promise<string>((resolve, reject) => {
       const copyNo = sent++;
       const stalledHedge = copyNo > 0 && copyNo <= (t.stalledHedges ?? 0);
-      const { answerMs, firstByteMs = 0, silentFromMs = Infinity, silentToMs = Infinity } = copyNo === 0 ? t : stalledHedge ? { silentFromMs: 200 } : { answerMs: 100 };
+      const { answerMs, firstByteMs = 0, silentFromMs = Infinity, silentToMs = Infinity } = copyNo === 0 ? t : stalledHedge ? (t.hedgesHearNothing ? { firstByteMs: Infinity } : { silentFromMs: 200 }) : { answerMs: 100 };
       const copy: RangedCopy = { key, hedge: copyNo > 0, startedMs: performance.now() };
       copies.push(copy);
       const end = (how: string): void => { copy.endedMs = performance.now(); copy.how = how; clearInterval(pieces); clearTimeout(done); };
@@ -535,6 +536,21 @@ describe('RequestEngine: large requests', () => {
         expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 2, hedged: 2, hedgeWon: false });
       }
     }
+  });
+
+  it('a silent part\'s hedge that hears no first byte for 3 s while the others stream gets one more hedge', async () => {
+    const { engine, reports } = setup([new FakeStore('ep1')]);
+    const copies: RangedCopy[] = [];
+    await Promise.all([
+      engine.run(ranged('stalled', 1, copies, { silentFromMs: 200, stalledHedges: 1, hedgesHearNothing: true })),
+      ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 5000 }))),
+    ]);
+    const mine = copies.filter((c) => c.key === 'stalled');
+    // HEDGE_FIRST_BYTE_MS after the first hedge was sent (asked every 100 ms), not the first copy's deadline
+    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeGreaterThanOrEqual(2950);
+    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeLessThan(3600);
+    expect(mine.map((c) => c.how)).toEqual(['HedgeLost', 'HedgeLost', 'answered']);
+    expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 2, hedgeWon: true });
   });
 
   it('a part still waiting for its first byte while the others stream (the gateway queues it) is not hedged for it; nor are parts silent all at once', async () => {
