@@ -86,7 +86,7 @@ const HEDGE_MEDIAN_CAP = 2;
  * median: past the healthy gateway's p99 (2.2× the median, bench H3 fault-free), so healthy
  * requests are still hedged rarely, and a straggler's hedge leaves time for a late timer within
  * 3× (bench H3 probes: the gateway's own stragglers lost their hedges, stretching the hedge time
- * to 2.2-3.2× the median, and the stragglers of the proxy were first cut at 3.0-3.5×).
+ * up to 3.2× the median, and the stragglers of the proxy were first cut at 3.0-3.7×).
  */
 const HEDGE_STRETCHED_CAP = 2.5;
 /**
