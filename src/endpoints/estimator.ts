@@ -91,7 +91,7 @@ const HEDGE_MEDIAN_CAP = 2;
 const HEDGE_STRETCHED_CAP = 2.5;
 /**
  * A small straggler whose hedge was refused is cut and sent again once it has run CUT_MEDIANS ×
- * its endpoint's median (then stretched as the hedge time): past the healthy gateway's p95
+ * its endpoint's median (then stretched and capped as the hedge time): past the healthy gateway's p95
  * (1.7-2.0× the median, bench H5), and the cut time does not follow the p95 down as cut requests
  * leave the tail uncounted.
  */
@@ -208,10 +208,11 @@ export class DeadlineEstimator {
     return this.latencyMsEst + (bytes / 1e6) * Math.max(1, concurrency) * this.largeMsPerMB.quantile(q)! * this.hedgeStretch;
   }
 
-  /** When a small request whose hedge was refused is cut and sent again, ms (engine/request.ts resendRefused); undefined for large ones and while too few samples say it. */
+  /** When a small request whose hedge was refused is cut and sent again, ms (engine/request.ts resendRefused), stretched and capped as its hedge time; undefined for large ones and while too few samples say it. */
   cutAfterMs(bytes: number): number | undefined {
     if (!this.tailKnown(bytes)) return undefined;
-    return CUT_MEDIANS * this.smallMs.quantile(0.5)! * this.hedgeStretch;
+    const medianMs = this.smallMs.quantile(0.5)!;
+    return Math.min(CUT_MEDIANS * medianMs * this.hedgeStretch, HEDGE_STRETCHED_CAP * medianMs);
   }
 
   /**

@@ -209,6 +209,8 @@ describe('DeadlineEstimator tail (latency distribution)', () => {
     for (let i = 0; i < 50; i++) e.hedgeOutcome(false);
     // stretched 4× the p95 (~38 ms) would be ~150 ms, 5× the median: a timer late by a median cut stragglers past 3×
     expect(e.hedgeAfterMs(small, 0.95)!).toBeCloseTo(2.5 * medianMs, 6);
+    // a straggler the budget refused a hedge is cut and sent again by the same bound
+    expect(e.cutAfterMs(small)!).toBeCloseTo(2.5 * medianMs, 6);
     const deadline = e.deadlineMs(small, 0);
     e.hedgeOutcome(true);
     expect(e.hedgeAfterMs(small, 0.95)!).toBe(base);
