@@ -2,8 +2,7 @@
  * Bounded FIFO queue with three priority lanes between the directory walk and the uploaders:
  * HIGH files (e.g. manifests) are dispatched before NORMAL before LOW among those the walk has
  * found so far. The bound keeps memory flat: the walk waits when `capacity` files are queued, so
- * ordering is best effort within that window (upload's `priorityWindow`: 2,000 files by default
- * with priorities, 512 without).
+ * ordering is best effort within that window (upload's `priorityWindow`, 2,000 files by default).
  */
 export const PRIORITIES = ['HIGH', 'NORMAL', 'LOW'] as const;
 export type Priority = (typeof PRIORITIES)[number];

@@ -84,7 +84,7 @@ export interface UploadOptions extends ConnectionOptions {
    * the files found so far (the walk runs at most `priorityWindow` files ahead)
    */
   priorities?: Array<{ priority: Priority; glob: string }>;
-  /** how many found files may wait for dispatch; default 2,000 with `priorities`, else 512 (each is promoted garbage later: bench S7) */
+  /** how many found files may wait for dispatch; default 2,000 (each is promoted garbage later: bench S7) */
   priorityWindow?: number;
   /**
    * headers of every object (--content-type, --cache-control, --metadata, --sse-c…); the config
@@ -172,16 +172,6 @@ interface Resolved {
   headersFor: HeadersFor | undefined;
 }
 
-/**
- * How far the walk may run ahead of the uploads, in files: with `priorities`, far enough for a
- * HIGH file found late to overtake; without, only a buffer against the walk's pauses. Each file
- * waiting survives young collections and grows the heap: bench S7's 100,000-file peak went from
- * 104.3 to 99.1 MiB with 64 instead of 2,000 (seventh session of 2026-12-03). 512 is not below
- * cli/tier-up.ts's MIN_FILES_FOUND, so a run of small files still raises V8's budget at once.
- */
-const PRIORITY_WINDOW_FILES = 2_000;
-const WALK_AHEAD_FILES = 512;
-
 async function resolveUpload(opts: UploadOptions): Promise<Resolved> {
   resolveConnection(opts); // checked in a dry run too
   const { partSizeBytes, thresholdBytes } = resolveMultipart(opts.partSizeBytes, opts.multipartThresholdBytes);
@@ -191,7 +181,7 @@ async function resolveUpload(opts: UploadOptions): Promise<Resolved> {
   const prefix = normalizePrefix(opts.prefix);
   await checkDir(opts.dir);
   const inShard = shardFilter(opts.shard);
-  const windowFiles = opts.priorityWindow ?? (opts.priorities?.length ? PRIORITY_WINDOW_FILES : WALK_AHEAD_FILES);
+  const windowFiles = opts.priorityWindow ?? 2_000;
   // a window of 0 would never let the walk hand over a file
   if (!Number.isInteger(windowFiles) || windowFiles < 1) throw new UsageError(`priorityWindow must be a whole number ≥ 1, got ${windowFiles}`);
   const rules = headerRulesOf(opts.configFile);
