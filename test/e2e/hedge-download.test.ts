@@ -144,6 +144,29 @@ describe('hedged downloads streamed to the file', () => {
     expectFiles(out, { 'zbig.bin': sets.rg!['zbig.bin']! });
   });
 
+  it('a silent part\'s hedge that hears no first byte for 3 s while the others stream gets one more hedge, and it wins', async () => {
+    // two proxies in a row. The outer paces every GET of the big object at 0.75 MiB/s (a 5 MiB
+    // part: ~6.7 s) and stalls the 2nd to arrive after 1 MiB; the inner never answers the 4th GET,
+    // the hedge. Its copy hears nothing, not even a first byte: without the first-byte rule both
+    // copies waited for the first copy's deadline (~16 s here) and the part was sent again.
+    const match = /^GET \/[^/?]+\/rg\/zbig/;
+    const inner = await startFaultProxy({ target: env.endpoints[0]!, faults: { match, stallNth: [4] } });
+    proxies.push(inner);
+    const outer = await startFaultProxy({ target: inner.url, faults: { match, stallNth: [2], stallAfterBytes: MIB, throttleBytesPerSecPerConn: 0.75 * MIB } });
+    proxies.push(outer);
+    const out = outDir();
+    const r = await runCli(env, ['download', bucket, 'rg/zbig', out, '--raw-prefix', '--endpoint-url', outer.url, '--json', '-c', '4', ...lateDeadline, ...ranged]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const parts = records(r.stdout).filter((x) => x.type === 'request' && x.op === 'GetObject');
+    expect(outer.stats().stalled).toBe(1);
+    expect(inner.stats().stalled).toBe(1);
+    expect(parts.filter((x) => x.hedged! > 0)).toMatchObject([{ attempts: 1, hedged: 2, hedgeWon: true }]);
+    expect(parts.every((x) => x.attempts === 1)).toBe(true);
+    expect(await eventually(() => outer.stats().stalledClosedByClient === 1)).toBe(true);
+    expectFiles(out, { 'zbig.bin': sets.rg!['zbig.bin']! });
+  });
+
   it('--no-hedge sends none: the stalled part and the stalled streamed GET wait for their deadline and are retried', async () => {
     const p = await proxy({ match: /^GET \/[^/?]+\/rg\/(zbig|m039)/, stallEvery: 3, stallAfterBytes: MIB / 4 });
     const out = outDir();
