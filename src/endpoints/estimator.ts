@@ -199,7 +199,7 @@ export class DeadlineEstimator {
     if (!this.isLarge(bytes)) {
       if (!this.tailKnown(bytes)) return undefined;
       const medianMs = this.smallMs.quantile(0.5)!;
-      return Math.min(Math.min(this.smallMs.quantile(q)!, HEDGE_MEDIAN_CAP * medianMs) * this.hedgeStretch, HEDGE_STRETCHED_CAP * medianMs);
+      return this.stretchedSmallMs(Math.min(this.smallMs.quantile(q)!, HEDGE_MEDIAN_CAP * medianMs), medianMs);
     }
     if (this.largeMsPerMB.samples < LARGE_MIN_SAMPLES) {
       if (!this.bandwidthKnown()) return undefined;
@@ -212,7 +212,12 @@ export class DeadlineEstimator {
   cutAfterMs(bytes: number): number | undefined {
     if (!this.tailKnown(bytes)) return undefined;
     const medianMs = this.smallMs.quantile(0.5)!;
-    return Math.min(CUT_MEDIANS * medianMs * this.hedgeStretch, HEDGE_STRETCHED_CAP * medianMs);
+    return this.stretchedSmallMs(CUT_MEDIANS * medianMs, medianMs);
+  }
+
+  /** A small request's hedge or cut time `ms`, stretched by the hedges lost, at most HEDGE_STRETCHED_CAP × the median. */
+  private stretchedSmallMs(ms: number, medianMs: number): number {
+    return Math.min(ms * this.hedgeStretch, HEDGE_STRETCHED_CAP * medianMs);
   }
 
   /**

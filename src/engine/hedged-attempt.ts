@@ -56,9 +56,12 @@ export const HEDGE_FIRST_BYTE_MS = 3000;
 /** When a large read's copy last received body bytes, against the other reads on its endpoint (SILENT_MS). */
 export class ReadSilence {
   private receivedAt: number | undefined;
-  private readonly sentAt = performance.now();
+  /** before its first byte, silence counts from this performance.now() (never for a first copy) */
+  private readonly firstByteSilentFromMs: number;
   /** `hedge`: the copy is a hedge, whose wait for its first byte counts past HEDGE_FIRST_BYTE_MS */
-  constructor(private readonly ep: Endpoint, private readonly hedge = false) {}
+  constructor(private readonly ep: Endpoint, hedge = false) {
+    this.firstByteSilentFromMs = hedge ? performance.now() + HEDGE_FIRST_BYTE_MS - SILENT_MS : Infinity;
+  }
   /** bytes of its body arrived now: pass it on as the copy's AttemptProgress.received */
   readonly heard = (): void => {
     this.receivedAt = performance.now();
@@ -71,8 +74,7 @@ export class ReadSilence {
    */
   silentMs(): number {
     if (this.receivedAt !== undefined) return this.ep.lastReceivedMs - Math.max(this.receivedAt, this.ep.receivingSinceMs);
-    if (!this.hedge) return 0;
-    return Math.max(0, this.ep.lastReceivedMs - Math.max(this.sentAt + HEDGE_FIRST_BYTE_MS - SILENT_MS, this.ep.receivingSinceMs));
+    return Math.max(0, this.ep.lastReceivedMs - Math.max(this.firstByteSilentFromMs, this.ep.receivingSinceMs));
   }
 }
 

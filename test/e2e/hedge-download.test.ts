@@ -65,8 +65,9 @@ afterAll(async () => {
 
 type Rec = { type: string; op?: string; key?: string; part?: number; attempts?: number; hedged?: number; hedgeWon?: boolean | number; hedgeBytes?: number; retries?: number };
 
-async function proxy(faults: FaultSpec): Promise<FaultProxy> {
-  const p = await startFaultProxy({ target: env.endpoints[0]!, faults });
+/** A fault proxy in front of the first gateway (or of `target`: another proxy), closed after the file. */
+async function proxy(faults: FaultSpec, target = env.endpoints[0]!): Promise<FaultProxy> {
+  const p = await startFaultProxy({ target, faults });
   proxies.push(p);
   return p;
 }
@@ -77,6 +78,15 @@ function outDir(): string {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 's3x-hedge-dl-'));
   dirs.push(out);
   return out;
+}
+
+/** The big object alone, downloaded in ranged parts through `url`: a clean exit, its directory and its part GETs' records. */
+async function downloadBig(url: string): Promise<{ out: string; parts: Rec[] }> {
+  const out = outDir();
+  const r = await runCli(env, ['download', bucket, 'rg/zbig', out, '--raw-prefix', '--endpoint-url', url, '--json', '-c', '4', ...lateDeadline, ...ranged]);
+  expect(r.stderr).toBe('');
+  expect(r.code).toBe(0);
+  return { out, parts: records(r.stdout).filter((x) => x.type === 'request' && x.op === 'GetObject') };
 }
 
 /** Exactly the objects' files, byte-exact: nothing else (no temporary file) in the directory. */
@@ -131,11 +141,7 @@ describe('hedged downloads streamed to the file', () => {
     // at most, no hedge time is known (src/endpoints/estimator.ts): only its silence, while the
     // others stream, gets it hedged; otherwise it waits for its deadline (10 × its time here) and is sent again.
     const p = await proxy({ match: /^GET \/[^/?]+\/rg\/zbig/, stallNth: [2], stallAfterBytes: MIB, throttleBytesPerSecPerConn: 2 * MIB });
-    const out = outDir();
-    const r = await runCli(env, ['download', bucket, 'rg/zbig', out, '--raw-prefix', '--endpoint-url', p.url, '--json', '-c', '4', ...lateDeadline, ...ranged]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const parts = records(r.stdout).filter((x) => x.type === 'request' && x.op === 'GetObject');
+    const { out, parts } = await downloadBig(p.url);
     expect(p.stats().stalled).toBe(1);
     expect(parts.map((x) => x.part).sort()).toEqual([1, 2, 3]);
     expect(parts.filter((x) => x.hedged! > 0)).toMatchObject([{ attempts: 1, hedged: 1, hedgeWon: true }]);
@@ -150,15 +156,9 @@ describe('hedged downloads streamed to the file', () => {
     // the hedge. Its copy hears nothing, not even a first byte: without the first-byte rule both
     // copies waited for the first copy's deadline (~16 s here) and the part was sent again.
     const match = /^GET \/[^/?]+\/rg\/zbig/;
-    const inner = await startFaultProxy({ target: env.endpoints[0]!, faults: { match, stallNth: [4] } });
-    proxies.push(inner);
-    const outer = await startFaultProxy({ target: inner.url, faults: { match, stallNth: [2], stallAfterBytes: MIB, throttleBytesPerSecPerConn: 0.75 * MIB } });
-    proxies.push(outer);
-    const out = outDir();
-    const r = await runCli(env, ['download', bucket, 'rg/zbig', out, '--raw-prefix', '--endpoint-url', outer.url, '--json', '-c', '4', ...lateDeadline, ...ranged]);
-    expect(r.stderr).toBe('');
-    expect(r.code).toBe(0);
-    const parts = records(r.stdout).filter((x) => x.type === 'request' && x.op === 'GetObject');
+    const inner = await proxy({ match, stallNth: [4] });
+    const outer = await proxy({ match, stallNth: [2], stallAfterBytes: MIB, throttleBytesPerSecPerConn: 0.75 * MIB }, inner.url);
+    const { out, parts } = await downloadBig(outer.url);
     expect(outer.stats().stalled).toBe(1);
     expect(inner.stats().stalled).toBe(1);
     expect(parts.filter((x) => x.hedged! > 0)).toMatchObject([{ attempts: 1, hedged: 2, hedgeWon: true }]);

@@ -409,7 +409,8 @@ function ranged(key: string, n: number, copies: RangedCopy[], t: { answerMs?: nu
     send: (_ep, signal, progress) => new Promise<string>((resolve, reject) => {
       const copyNo = sent++;
       const stalledHedge = copyNo > 0 && copyNo <= (t.stalledHedges ?? 0);
-      const { answerMs, firstByteMs = 0, silentFromMs = Infinity, silentToMs = Infinity } = copyNo === 0 ? t : stalledHedge ? (t.hedgesHearNothing ? { firstByteMs: Infinity } : { silentFromMs: 200 }) : { answerMs: 100 };
+      const stalled: typeof t = t.hedgesHearNothing ? { firstByteMs: Infinity } : { silentFromMs: 200 };
+      const { answerMs, firstByteMs = 0, silentFromMs = Infinity, silentToMs = Infinity } = copyNo === 0 ? t : stalledHedge ? stalled : { answerMs: 100 };
       const copy: RangedCopy = { key, hedge: copyNo > 0, startedMs: performance.now() };
       copies.push(copy);
       const end = (how: string): void => { copy.endedMs = performance.now(); copy.how = how; clearInterval(pieces); clearTimeout(done); };
