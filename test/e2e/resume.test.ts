@@ -54,10 +54,10 @@ async function proxy(faults: FaultSpec = {}): Promise<FaultProxy> {
   return p;
 }
 
-/** Part numbers of the UploadPart requests the proxy saw for `key`, sorted. */
+/** The part numbers of `key` sent through `p` (its UploadPart requests), sorted, each once: a part hedged or retried under load is still one part sent. */
 function partsSent(p: FaultProxy, key: string): number[] {
   const re = new RegExp(`^PUT /${bucket}/${key}\\?(?:.*&)?partNumber=(\\d+)`);
-  return p.requestLog().flatMap((l) => { const m = re.exec(l); return m ? [Number(m[1])] : []; }).sort((a, b) => a - b);
+  return [...new Set(p.requestLog().flatMap((l) => { const m = re.exec(l); return m ? [Number(m[1])] : []; }))].sort((a, b) => a - b);
 }
 
 function creates(p: FaultProxy, key: string): number {
