@@ -15,7 +15,8 @@
  * Endpoints: S3X_BENCH_ENDPOINT (+ AWS_* credentials), else scripts/ceph-rgw.sh up (one gateway).
  * Peers found on PATH are included: aws-cli (`aws s3 cp --recursive`), rclone (`copy`); the
  * plain-SDK baseline (sdk-plain.mjs) always runs for uploads, and for S1 Node's floor (put-floor.mjs:
- * bare signed PUTs over http.request, no s3x code; not a peer; for S7 too, its peak RSS beside s3x's). S5 (delete): aws-cli `s3 rm --recursive`,
+ * bare signed PUTs over http.request, no s3x code; not a peer; for S7 too, its peak RSS beside s3x's), and for S2 put-large-floor.mjs
+ * (multipart uploads of 16 MiB parts over http.request, each part read once and its MD5 sent). S5 (delete): aws-cli `s3 rm --recursive`,
  * rclone `delete`, s3cmd `del --recursive`; the 10,000 objects are seeded again (by s3x upload, untimed)
  * before every run. S6 (download): aws-cli `s3 cp --recursive`, rclone `copy`, s3cmd `get --recursive`
  * from a set uploaded once, and for S6s Node's floor (small-get-floor.mjs: bare signed GETs over
@@ -174,6 +175,9 @@ if (have('rclone')) {
 
 // S1 and S7: Node's floor, bare signed PUTs with no s3x code (put-floor.mjs); not a peer
 const nodeFloor = { name: 'node floor (bare http PUTs)', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/put-floor.mjs'), d, endpoint, b, p] };
+// S2 only: Node's floor for multipart uploads of 16 MiB parts (s3x's part size) through
+// http.request, each part read once and its MD5 sent (put-large-floor.mjs); not a peer
+const largePutFloor = { name: 'node floor (bare http multipart PUTs)', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/put-large-floor.mjs'), d, '16', endpoint, b, p] };
 // S6s only: Node's floor for small GETs written to files, with no s3x code (small-get-floor.mjs); not a peer
 const getFloor = { name: 'node floor (bare http GETs)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/small-get-floor.mjs'), endpoint, b, p, o] };
 // S6l only: Node's floor for ranged GETs of 16 MiB (s3x's part size) read into pooled buffers by a
@@ -186,7 +190,7 @@ const rangedMd5WorkerFloor = { name: 'node floor (raw ranged GETs, MD5 on a work
 const startFloor = { name: 'node floor (node -e 0)', cmd: () => [process.execPath, '-e', '0'] };
 // S0 only: an ES module doing the listing with bare signed GETs and printing it (ls-floor.mjs); not a peer
 const lsFloor = { name: 'node floor (bare ListObjectsV2)', cmd: (b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/ls-floor.mjs'), endpoint, b, `${p}/`] };
-const floors = [nodeFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name, lsFloor.name];
+const floors = [nodeFloor.name, largePutFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name, lsFloor.name];
 /** S6l's floors against the peer doing the same: rclone verifies MD5, s5cmd does not */
 const floorPeer = { [rangedFloor.name]: 's5cmd', [rangedMd5Floor.name]: 'rclone', [rangedMd5WorkerFloor.name]: 'rclone' };
 
@@ -432,7 +436,7 @@ for (const sc of chosen) {
   const scTools = withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? [...tools.filter((t) => t.name === 's3x'), nodeFloor] : spec.op === 'delete' ? deleteTools
     : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor, lsFloor]
       : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
-        : sc === 'S1' ? [...tools, nodeFloor] : tools);
+        : sc === 'S1' ? [...tools, nodeFloor] : sc === 'S2' ? [...tools, largePutFloor] : tools);
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
   if (spec.op === 'sync') seed(dir, `${sc}/synced`, spec.files);
   if (spec.throttled && !throttleProxies) {
