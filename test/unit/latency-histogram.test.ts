@@ -42,6 +42,19 @@ describe('LatencyHistogram', () => {
     expect(h.samples).toBe(1800);
   });
 
+  it('answers a quantile again until the samples have grown by 1/32 since it was scanned, then scans anew', () => {
+    const h = new LatencyHistogram({ ...DEFAULT_HISTOGRAM, halfLifeSamples: Infinity });
+    for (let i = 0; i < 320; i++) h.record(10);
+    expect(h.quantile(0.99)!).toBeCloseTo(10, -1);
+    // 9 samples of 1 s (2.7%): the p99 now, but fewer than 320/32 new samples, so the last answer holds
+    for (let i = 0; i < 9; i++) h.record(1000);
+    expect(h.quantile(0.99)!).toBeCloseTo(10, -1);
+    // a quantile not asked before is scanned at once
+    expect(h.quantile(0.999)!).toBeGreaterThan(900);
+    for (let i = 0; i < 2; i++) h.record(1000);
+    expect(h.quantile(0.99)!).toBeGreaterThan(900);
+  });
+
   it('clamps values outside its range to its end buckets', () => {
     const h = new LatencyHistogram({ ...DEFAULT_HISTOGRAM, halfLifeSamples: Infinity });
     h.record(0);
