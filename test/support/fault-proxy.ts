@@ -50,6 +50,8 @@ export interface FaultSpec {
   stallFraction?: number;
   /** Stall exactly the matching requests with these numbers (1-based, arrival order), e.g. [1]: a key's first GET, not its hedge. */
   stallNth?: readonly number[];
+  /** Stall the first matching request for each path (the URL without its query): a key's first copy, never its hedge or resend, however many copies came before. */
+  stallFirstPerPath?: boolean;
   /** Latency added before forwarding each matching request that is forwarded, in milliseconds. */
   delayMs?: number;
   /**
@@ -457,6 +459,8 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
 
   let spec = checkSpec(opts.faults ?? {});
   let matchCount = 0;
+  /** paths already seen by a matching request (stallFirstPerPath) */
+  const pathsSeen = new Set<string>();
   let rand = mulberry32(spec.seed ?? 1);
   // streams of their own, so delayed responses do not shift which requests stallFraction picks
   let delayRand = mulberry32((spec.seed ?? 1) ^ 0x3d1a7);
@@ -506,6 +510,8 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     const s = spec;
     if (s.match && !testAgainst(s.match, req)) return { matched: false, action: 'forward', delayResponse: false };
     const n = ++matchCount;
+    const firstOfPath = s.stallFirstPerPath === true && !pathsSeen.has((req.url ?? '').split('?')[0]!);
+    if (s.stallFirstPerPath) pathsSeen.add((req.url ?? '').split('?')[0]!);
     if (s.pauseMs !== undefined && n === (s.pauseAfter ?? 0) + 1) pauseEndMs = performance.now() + s.pauseMs;
     // Draw once per matching request whatever else happens, so the sequence only depends on the order.
     const draw = s.stallFraction !== undefined ? rand() : 1;
@@ -513,7 +519,7 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     const every = (k: number | undefined): boolean => k !== undefined && n % k === 0;
     const picked = s.responseDelayEvery !== undefined || s.responseDelayFraction !== undefined;
     const delayResponse = !picked || every(s.responseDelayEvery) || delayDraw < (s.responseDelayFraction ?? 0);
-    return { matched: true, action: pickAction(s, n, draw, every), delayResponse };
+    return { matched: true, action: firstOfPath ? (s.stallAfterBytes !== undefined ? 'stallBody' : 'stall') : pickAction(s, n, draw, every), delayResponse };
   };
 
   const pickAction = (s: FaultSpec, n: number, draw: number, every: (k: number | undefined) => boolean): Action => {

@@ -270,6 +270,25 @@ describe('fault-proxy', () => {
     await expect(startFaultProxy({ target: 'http://127.0.0.1:1', faults: { stallNth: [0] } })).rejects.toThrow(/stallNth/);
   });
 
+  it('stallFirstPerPath stalls the first request for each path only, whatever came before it', async () => {
+    const up = await startUpstream();
+    const p = await proxyFor(up, { stallFirstPerPath: true });
+    // a: stalled, then passes twice (a hedge and its own hedge); b: stalled, then passes; a query does not make a new path
+    const paths = ['/bkt/a', '/bkt/a', '/bkt/a?x=1', '/bkt/b', '/bkt/b'];
+    const stalled: string[] = [];
+    for (const [i, path] of paths.entries()) {
+      try {
+        const r = await send(p.url, { path, body: Buffer.from(`body-${i}`), timeoutMs: 300 });
+        expect(r.status).toBe(200);
+      } catch (e) {
+        expect((e as Error).name).toBe('AbortError');
+        stalled.push(`${i}`);
+      }
+    }
+    expect(stalled).toEqual(['0', '3']);
+    expect(p.stats()).toMatchObject({ requests: 5, matched: 5, stalled: 2, forwarded: 3 });
+  });
+
   it('stallFraction with a seed is reproducible across proxies', async () => {
     const up = await startUpstream();
     const spec: FaultSpec = { stallFraction: 0.4, seed: 42 };
