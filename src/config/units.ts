@@ -59,8 +59,13 @@ export function mbps(bytes: number, ms: number): number {
 /** Node fires a timer above 2^31−1 ms (or NaN, or Infinity) after 1 ms: every computed wait goes through clampTimerMs. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/**
+ * A wait for setTimeout: within Node's range, and in whole ms, rounded up. Node keeps one list of
+ * timers per distinct duration: fractional durations (every request's deadline and hedge time)
+ * made a list per timer, put into and taken out of a heap each time.
+ */
 export function clampTimerMs(ms: number): number {
-  return ms > 0 ? Math.min(ms, MAX_TIMER_MS) : 0;
+  return ms > 0 ? Math.min(Math.ceil(ms), MAX_TIMER_MS) : 0;
 }
 
 /**

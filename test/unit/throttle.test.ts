@@ -168,6 +168,9 @@ describe('timers above 2^31−1 ms', () => {
     expect(clampTimerMs(-5)).toBe(0);
     expect(clampTimerMs(Number.NaN)).toBe(0);
     expect(clampTimerMs(1234)).toBe(1234);
+    // whole ms, rounded up: timers of one duration share Node's list for it; none fires before its time
+    expect(clampTimerMs(78.3)).toBe(79);
+    expect(clampTimerMs(0.2)).toBe(1);
     // a backoff cap or a Retry-After beyond the range is a wait of 2^31−1 ms, not of 1 ms
     expect(backoffMs(0, 100, 1e12, 1e11)).toBe(MAX_TIMER_MS);
   });
