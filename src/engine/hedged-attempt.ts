@@ -95,8 +95,6 @@ export interface HedgeHooks<T> {
   hedgesLost(): void;
   /** a hedge was refused (`refused`) and none is in flight: cut the first copy to be sent again instead (the engine decides whether); true when it did */
   cutInstead(refused: HedgeRefusal): boolean;
-  /** a large read: what its first copy last heard */
-  silence?: ReadSilence | undefined;
 }
 
 export class HedgedAttempt<T> {
@@ -121,7 +119,17 @@ export class HedgedAttempt<T> {
    * asked again every RECHECK_MS); `maxHedges`: hedges at most (a hedge as slow as its
    * first copy gets one of its own).
    */
-  constructor(private readonly hooks: HedgeHooks<T>, private afterMs: number | undefined, private readonly maxHedges: number) {}
+  /**
+   * `makeHooks` is called once, when they are first needed: most small requests answer before
+   * their hedge time and never need them (seven closures a request otherwise). `silence`: a large
+   * read's first copy, what it last heard.
+   */
+  constructor(private readonly makeHooks: () => HedgeHooks<T>, private afterMs: number | undefined, private readonly maxHedges: number, private readonly silence?: ReadSilence) {}
+
+  private hooksMade: HedgeHooks<T> | undefined;
+  private get hooks(): HedgeHooks<T> {
+    return (this.hooksMade ??= this.makeHooks());
+  }
 
   /** The first answer of `first` and its hedges; rejects with the first copy's error once no copy can answer. */
   race(first: Promise<Answer<T>>): Promise<Answer<T>> {
@@ -207,7 +215,7 @@ export class HedgedAttempt<T> {
    *   from the prior, 10-20 s, at 13-29× the run's median part, in 2 of 12 runs).
    */
   private notDue(): boolean {
-    if (this.hooks.silence && this.hooks.silence.silentMs() >= SILENT_MS) return false;
+    if (this.silence && this.silence.silentMs() >= SILENT_MS) return false;
     const now = performance.now();
     // the hedge time is asked again only when it runs out; before that only the silence is looked
     // at (asked every RECHECK_MS, a momentary dip of it hedged healthy parts: 4 of 19 downloads)
@@ -229,14 +237,14 @@ export class HedgedAttempt<T> {
   private watchBothSilent(hedge: ReadSilence): void {
     this.timer = setTimeout(() => {
       if (this.done || this.inFlight === 0) return;
-      if (hedge.silentMs() >= SILENT_MS && (this.hooks.silence?.silentMs() ?? 0) >= SILENT_MS) this.fire();
+      if (hedge.silentMs() >= SILENT_MS && (this.silence?.silentMs() ?? 0) >= SILENT_MS) this.fire();
       else this.watchBothSilent(hedge);
     }, RECHECK_MS);
   }
 
   /** When to look again, ms from now: `leftMs`, or sooner to hear whether a large read has gone silent. */
   private untilCheckMs(leftMs: number): number {
-    return this.hooks.silence ? Math.min(leftMs, RECHECK_MS) : leftMs;
+    return this.silence ? Math.min(leftMs, RECHECK_MS) : leftMs;
   }
 
   private finish(settle: () => void, winner?: AttemptStop): void {

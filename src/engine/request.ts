@@ -16,7 +16,7 @@ import type { Logger } from '../logger.js';
 import {
   backoffMs, decide, errorFacts, feedsBreaker, isClockSkew, isThrottle, type Decision, type ErrorFacts,
 } from './retry-policy.js';
-import { HedgedAttempt, HedgeLost, ReadSilence, RECHECK_MS, type Answer, type HedgeRefusal } from './hedged-attempt.js';
+import { HedgedAttempt, HedgeLost, ReadSilence, RECHECK_MS, type Answer, type HedgeHooks, type HedgeRefusal } from './hedged-attempt.js';
 import { HedgeBudget, hedgeKind, overtaken, type Operation } from './hedge-policy.js';
 
 export type { Operation };
@@ -450,9 +450,18 @@ export class RequestEngine {
     // a write asks the bucket's versioning as soon as it could be hedged; the race asks again
     // when a hedge is due and while the answer is pending, so the first slow writes are hedged
     if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return first;
+    // the hooks are made only if the race needs them (most small requests answer before their hedge time)
+    race = new HedgedAttempt<T>(() => this.hedgeHooks(spec, ep, ac, tries, { t0, kind, afterMs, large, concurrency, silence }), afterMs, large ? 1 : SMALL_MAX_HEDGES, silence);
+    return race.race(first);
+  }
+
+  /** What the race of an attempt on `ep` (sent at `a.t0`) needs from the engine (./hedged-attempt.ts HedgeHooks). */
+  private hedgeHooks<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AttemptStop, tries: Tries,
+    a: { t0: number; kind: 'read' | 'write'; afterMs: number | undefined; large: boolean; concurrency: number; silence: ReadSilence | undefined }): HedgeHooks<T> {
+    const { t0, kind, afterMs, large, concurrency, silence } = a;
     // requests sharing the endpoint, sized for when the hedge is due (never fewer than at the start)
     const sharing = (): number => Math.max(concurrency, ep.stats.inFlight);
-    race = new HedgedAttempt<T>({
+    return {
       mayHedge: () => {
         const allowed = kind !== 'write' || this.writeHedgeAllowed(spec.bucket, ep);
         return allowed === 'asking' ? undefined : allowed;
@@ -467,9 +476,7 @@ export class RequestEngine {
       afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, sharing()),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
-      silence,
-    }, afterMs, large ? 1 : SMALL_MAX_HEDGES);
-    return race.race(first);
+    };
   }
 
   /**
