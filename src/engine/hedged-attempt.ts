@@ -113,20 +113,17 @@ export class HedgedAttempt<T> {
   private timedByBody = false;
   private resolve!: (a: Answer<T>) => void;
   private reject!: (err: unknown) => void;
+  private hooksMade: HedgeHooks<T> | undefined;
 
   /**
-   * `afterMs`: the hedge time, from now (undefined: not known yet, a large request early in a run:
-   * asked again every RECHECK_MS); `maxHedges`: hedges at most (a hedge as slow as its
-   * first copy gets one of its own).
-   */
-  /**
    * `makeHooks` is called once, when they are first needed: most small requests answer before
-   * their hedge time and never need them (seven closures a request otherwise). `silence`: a large
-   * read's first copy, what it last heard.
+   * their hedge time and never need them (seven closures a request otherwise). `afterMs`: the
+   * hedge time, from now (undefined: not known yet, a large request early in a run: asked again
+   * every RECHECK_MS); `maxHedges`: hedges at most (a hedge as slow as its first copy gets one
+   * of its own); `silence`: a large read's first copy, what it last heard.
    */
   constructor(private readonly makeHooks: () => HedgeHooks<T>, private afterMs: number | undefined, private readonly maxHedges: number, private readonly silence?: ReadSilence) {}
 
-  private hooksMade: HedgeHooks<T> | undefined;
   private get hooks(): HedgeHooks<T> {
     return (this.hooksMade ??= this.makeHooks());
   }

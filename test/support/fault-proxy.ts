@@ -510,8 +510,9 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     const s = spec;
     if (s.match && !testAgainst(s.match, req)) return { matched: false, action: 'forward', delayResponse: false };
     const n = ++matchCount;
-    const firstOfPath = s.stallFirstPerPath === true && !pathsSeen.has((req.url ?? '').split('?')[0]!);
-    if (s.stallFirstPerPath) pathsSeen.add((req.url ?? '').split('?')[0]!);
+    const path = (req.url ?? '').split('?')[0]!;
+    const firstOfPath = s.stallFirstPerPath === true && !pathsSeen.has(path);
+    if (s.stallFirstPerPath) pathsSeen.add(path);
     if (s.pauseMs !== undefined && n === (s.pauseAfter ?? 0) + 1) pauseEndMs = performance.now() + s.pauseMs;
     // Draw once per matching request whatever else happens, so the sequence only depends on the order.
     const draw = s.stallFraction !== undefined ? rand() : 1;
