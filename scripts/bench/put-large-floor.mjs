@@ -41,8 +41,9 @@ function call(method, key, query, headers, body) {
 }
 
 /** Every file of DIR with its key, size and multipart upload (created as its first part is due). */
-const files = fs.readdirSync(dir, { recursive: true }).map((rel) => path.join(dir, String(rel))).filter((f) => fs.statSync(f).isFile())
-  .map((f) => ({ file: f, key: `${prefix}/${path.relative(dir, f)}`, bytes: fs.statSync(f).size, uploadId: undefined, etags: [] }));
+const files = fs.readdirSync(dir, { recursive: true }).map((rel) => ({ file: path.join(dir, String(rel)), key: `${prefix}/${String(rel)}` }))
+  .map((f) => ({ ...f, st: fs.statSync(f.file) })).filter((f) => f.st.isFile())
+  .map(({ file, key, st }) => ({ file, key, bytes: st.size, uploadId: undefined, etags: [] }));
 const jobs = files.flatMap((f) => Array.from({ length: Math.max(1, Math.ceil(f.bytes / partBytes)) }, (_, i) => ({ f, i })));
 
 async function uploadIdOf(f) {

@@ -520,17 +520,17 @@ export async function startFaultProxy(opts: StartFaultProxyOptions): Promise<Fau
     const every = (k: number | undefined): boolean => k !== undefined && n % k === 0;
     const picked = s.responseDelayEvery !== undefined || s.responseDelayFraction !== undefined;
     const delayResponse = !picked || every(s.responseDelayEvery) || delayDraw < (s.responseDelayFraction ?? 0);
-    return { matched: true, action: firstOfPath ? (s.stallAfterBytes !== undefined ? 'stallBody' : 'stall') : pickAction(s, n, draw, every), delayResponse };
+    return { matched: true, action: pickAction(s, n, draw, every, firstOfPath), delayResponse };
   };
 
-  const pickAction = (s: FaultSpec, n: number, draw: number, every: (k: number | undefined) => boolean): Action => {
+  const pickAction = (s: FaultSpec, n: number, draw: number, every: (k: number | undefined) => boolean, firstOfPath: boolean): Action => {
     if (s.slowDownStormMs !== undefined && n > (s.slowDownStormAfter ?? 0)) {
       stormStartMs ??= performance.now();
       if (performance.now() - stormStartMs < s.slowDownStormMs) return 'slowDown';
     }
     if (every(s.slowDownEvery)) return 'slowDown';
     if (s.failAfter !== undefined && n > s.failAfter) return 'fail';
-    if (every(s.stallEvery) || s.stallNth?.includes(n) || (s.stallFraction !== undefined && draw < s.stallFraction)) return s.stallAfterBytes !== undefined ? 'stallBody' : 'stall';
+    if (firstOfPath || every(s.stallEvery) || s.stallNth?.includes(n) || (s.stallFraction !== undefined && draw < s.stallFraction)) return s.stallAfterBytes !== undefined ? 'stallBody' : 'stall';
     if (every(s.resetEvery)) return 'reset';
     if (every(s.corruptEvery)) return 'corrupt';
     if (every(s.corruptResponseEvery)) return 'corruptResponse';
