@@ -97,56 +97,78 @@ export interface HedgeHooks<T> {
   cutInstead(refused: HedgeRefusal): boolean;
 }
 
+/**
+ * The race of one attempt whose first copy straggles: started with the copy for a large request
+ * (start()), and by the engine's StragglerWatch (./straggler-watch.ts) for a small one once it
+ * has run past its hedge time (hedgeNow()): most small requests answer before it, and a race,
+ * its promise and its timer for each of them cost ~3% of a 2,000-file upload's client CPU (20
+ * alternating pairs against uploads that made none). The engine passes the first copy's
+ * settling in (firstAnswered, firstFailed); a hedge that answers first aborts the first copy
+ * with HedgeLost, and its answer is what the first copy's promise settles with.
+ */
 export class HedgedAttempt<T> {
   private done = false;
   private firstError: { err: unknown } | undefined;
+  /** a hedge's answer that came first */
+  private winner: Answer<T> | undefined;
+  /** the first copy failed while hedges ran: settled by the hedges' end */
+  private afterFirst: { resolve: (a: Answer<T>) => void; reject: (err: unknown) => void } | undefined;
   /** one per hedge sent, made then: aborting a controller nobody listens to costs an Error per request */
   private readonly hedges: AttemptStop[] = [];
   /** hedges sent and not settled yet (one the budget or the pool refused is never tracked) */
   private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   private recheck: NodeJS.Timeout | undefined;
-  /** performance.now() when the race started; whether the timer is set from the body's end instead (bodySent) */
-  private startedAt = 0;
   /** performance.now() when the hedge time, as last asked, runs out (a large read is looked at sooner for its silence) */
-  private dueAt = 0;
+  private dueAt: number;
+  /** whether the timer is set from the body's end instead (bodySent) */
   private timedByBody = false;
-  private resolve!: (a: Answer<T>) => void;
-  private reject!: (err: unknown) => void;
   private hooksMade: HedgeHooks<T> | undefined;
 
   /**
-   * `makeHooks` is called once, when they are first needed: most small requests answer before
-   * their hedge time and never need them (seven closures a request otherwise). `afterMs`: the
-   * hedge time, from now (undefined: not known yet, a large request early in a run: asked again
-   * every RECHECK_MS); `maxHedges`: hedges at most (a hedge as slow as its first copy gets one
-   * of its own); `silence`: a large read's first copy, what it last heard.
+   * `makeHooks` is called once, when they are first needed (a large request's race mostly ends
+   * without). `afterMs`: the hedge time, from `startedAt` (performance.now() when the first copy
+   * was sent; undefined: not known yet, a large request early in a run: asked again every
+   * RECHECK_MS); `maxHedges`: hedges at most (a hedge as slow as its first copy gets one of its
+   * own); `first`: the first copy's stop; `silence`: a large read's first copy, what it last heard.
    */
-  constructor(private readonly makeHooks: () => HedgeHooks<T>, private afterMs: number | undefined, private readonly maxHedges: number, private readonly silence?: ReadSilence) {}
+  constructor(private readonly makeHooks: () => HedgeHooks<T>, private afterMs: number | undefined, private readonly maxHedges: number,
+    private readonly first: AttemptStop, private readonly startedAt: number, private readonly silence?: ReadSilence) {
+    this.dueAt = startedAt + (afterMs ?? RECHECK_MS);
+  }
 
   private get hooks(): HedgeHooks<T> {
     return (this.hooksMade ??= this.makeHooks());
   }
 
-  /** The first answer of `first` and its hedges; rejects with the first copy's error once no copy can answer. */
-  race(first: Promise<Answer<T>>): Promise<Answer<T>> {
-    this.startedAt = performance.now();
-    return new Promise<Answer<T>>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-      first.then(
-        (answer) => this.finish(() => {
-          if (this.inFlight > 0) this.hooks.hedgesLost();
-          resolve(answer);
-        }),
-        (err: unknown) => {
-          this.firstError = { err };
-          if (this.inFlight === 0) this.finish(() => reject(err));
-        },
-      );
-      this.dueAt = this.startedAt + (this.afterMs ?? RECHECK_MS);
-      this.timer = setTimeout(() => this.fire(), clampTimerMs(this.untilCheckMs(this.dueAt - this.startedAt)));
-    });
+  /** Arms the hedge timer (a large request, from its start). */
+  start(): void {
+    this.timer = setTimeout(() => this.fire(), clampTimerMs(this.untilCheckMs(this.dueAt - performance.now())));
+  }
+
+  /** The first copy has run past its hedge time: hedge it now (a small request, from the StragglerWatch). */
+  hedgeNow(): void {
+    this.fire();
+  }
+
+  /** The first copy answered: the answer its request takes (a hedge's, when one came first). */
+  firstAnswered(answer: Answer<T>): Answer<T> {
+    if (this.winner) return this.winner;
+    const lost = this.inFlight > 0;
+    this.finish();
+    if (lost) this.hooks.hedgesLost();
+    return answer;
+  }
+
+  /** The first copy failed (or was aborted for a hedge that came first): a hedge's answer, or its error once no copy can answer. */
+  firstFailed(err: unknown): Promise<Answer<T>> {
+    if (this.winner) return Promise.resolve(this.winner);
+    this.firstError = { err };
+    if (this.inFlight === 0 || this.done) {
+      this.finish();
+      return Promise.reject(err);
+    }
+    return new Promise<Answer<T>>((resolve, reject) => { this.afterFirst = { resolve, reject }; });
   }
 
   /**
@@ -196,8 +218,15 @@ export class HedgedAttempt<T> {
     else if (hedge.silence && this.hedges.length === this.maxHedges) this.watchBothSilent(hedge.silence);
     void hedge.answer.then((a) => {
       this.inFlight--;
-      if (a) this.finish(() => this.resolve(a), ac);
-      else if (this.firstError && this.inFlight === 0) this.finish(() => this.reject(this.firstError!.err));
+      if (a && !this.done) {
+        this.winner = a;
+        this.finish(ac);
+        this.first.abort(new HedgeLost());
+        this.afterFirst?.resolve(a);
+      } else if (!a && this.firstError && this.inFlight === 0 && !this.done) {
+        this.finish();
+        this.afterFirst?.reject(this.firstError.err);
+      }
     });
   }
 
@@ -244,12 +273,12 @@ export class HedgedAttempt<T> {
     return this.silence ? Math.min(leftMs, RECHECK_MS) : leftMs;
   }
 
-  private finish(settle: () => void, winner?: AttemptStop): void {
+  /** The race is over: its timers cleared, every hedge but `winner` aborted. */
+  private finish(winner?: AttemptStop): void {
     if (this.done) return;
     this.done = true;
     clearTimeout(this.timer);
     clearTimeout(this.recheck);
     for (const h of this.hedges) if (h !== winner) h.abort(new HedgeLost());
-    settle();
   }
 }

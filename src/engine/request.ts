@@ -18,6 +18,7 @@ import {
 } from './retry-policy.js';
 import { HedgedAttempt, HedgeLost, ReadSilence, RECHECK_MS, type Answer, type HedgeHooks, type HedgeRefusal } from './hedged-attempt.js';
 import { HedgeBudget, hedgeKind, overtaken, type Operation } from './hedge-policy.js';
+import { StragglerWatch, type Watched } from './straggler-watch.js';
 
 export type { Operation };
 
@@ -99,6 +100,13 @@ const NO_PROGRESS: AttemptProgress = {};
  * endpoint (a hedged 8 MiB GET on a loaded machine got a second hedge as its first ran normally).
  */
 const SMALL_MAX_HEDGES = 2;
+/**
+ * A small request's hedge time is at least this, ms: Node's timers have 1 ms steps and fire a
+ * turn of the event loop late, so a shorter one hedges answers that are on their way (unit
+ * tests: fake stores answering in ~1 ms had a warm-up request hedged now and then); real stores
+ * answer a small request in 10 ms and more (the local gateway's median is 10-30 ms).
+ */
+const SMALL_HEDGE_MIN_MS = 3;
 
 export interface RequestSpec<T> {
   op: Operation;
@@ -171,6 +179,24 @@ function underLimit(ep: Endpoint, spec: RequestSpec<unknown>): boolean {
   return ep.limits.requests.length > 0 || ep.limitedTransferMs(spec.bytes, spec.kind ?? 'write') > 0;
 }
 
+/**
+ * A small request's first copy, watched by the engine's StragglerWatch: its race (at most
+ * SMALL_MAX_HEDGES hedges) is made only if it runs past its hedge time.
+ */
+class SmallCopy<T> implements Watched {
+  race: HedgedAttempt<T> | undefined;
+  settled = false;
+  /** `dueAt`: performance.now() when its hedge time (`afterMs` from its start) runs out */
+  constructor(readonly dueAt: number, private readonly afterMs: number, private readonly stop: AttemptStop, private readonly hooks: () => HedgeHooks<T>) {}
+
+  straggled(): void {
+    // cut by its deadline, its rejection not yet handled
+    if (this.stop.aborted) return;
+    this.race = new HedgedAttempt<T>(this.hooks, this.afterMs, SMALL_MAX_HEDGES, this.stop, this.dueAt - this.afterMs);
+    this.race.hedgeNow();
+  }
+}
+
 export class RequestEngine {
   /** performance.now() when made: reports' `startMs` count from it */
   private readonly createdAt = performance.now();
@@ -187,6 +213,8 @@ export class RequestEngine {
   private readonly hedge: HedgeConfig;
   /** per bucket (and endpoint, when they do not share storage): may writes be hedged (versioning not enabled), or 'asking' */
   private readonly writeHedging = new Map<string, boolean | 'asking'>();
+  /** small first copies that may be hedged, until they answer */
+  private readonly stragglers = new StragglerWatch();
 
   constructor(
     /** the pool requests are routed through (listings in fallback mode walk its endpoints) */
@@ -422,9 +450,10 @@ export class RequestEngine {
 
   /**
    * One attempt on `ep`; when it runs past its endpoint's `afterQuantile` time (or, a large write,
-   * waits too long after its body) and the request may be hedged, the race of ./hedged-attempt.ts.
+   * waits too long after its body) and the request may be hedged, the race of ./hedged-attempt.ts
+   * (a large request's made at its start; a small one's by the StragglerWatch, when it is due).
    * Resolves with the first answer; rejects with the first copy's error once no copy can answer.
-   * The caller aborts the first copy when a hedge won; losing hedges are aborted by the race.
+   * A hedge that answers first aborts the first copy; losing copies are aborted by the race.
    */
   private send<T>(spec: RequestSpec<T>, ep: Endpoint, ac: AttemptStop, concurrency: number, tries: Tries): Promise<Answer<T>> {
     const t0 = performance.now();
@@ -438,21 +467,40 @@ export class RequestEngine {
       bodySent: () => { bodySentAt ??= performance.now(); race?.bodySent(bodySentAt); },
       ...(silence && { received: silence.heard }),
     };
-    const first = spec.send(ep, ac, progress).then((result): Answer<T> => {
+    const sent = spec.send(ep, ac, progress);
+    const toAnswer = (result: T): Answer<T> => {
       const now = performance.now();
       ep.answered(t0);
       return { result, ep, ms: now - t0, hedge: false, afterBodyMs: bodySentAt !== undefined ? now - bodySentAt : undefined };
-    });
+    };
     const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
     const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
-    // a large request may run long enough for its endpoint to learn its hedge time meanwhile
-    if (!kind || (afterMs === undefined && !large)) return first;
-    // a write asks the bucket's versioning as soon as it could be hedged; the race asks again
-    // when a hedge is due and while the answer is pending, so the first slow writes are hedged
-    if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return first;
-    // the hooks are made only if the race needs them (most small requests answer before their hedge time)
-    race = new HedgedAttempt<T>(() => this.hedgeHooks(spec, ep, ac, tries, { t0, kind, afterMs, large, concurrency, silence }), afterMs, large ? 1 : SMALL_MAX_HEDGES, silence);
-    return race.race(first);
+    // a large request may run long enough for its endpoint to learn its hedge time meanwhile;
+    // a write asks the bucket's versioning as soon as it could be hedged, and its race asks
+    // again when a hedge is due and while the answer is pending, so the first slow writes are hedged
+    if (!kind || (afterMs === undefined && !large) || (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false)) return sent.then(toAnswer);
+    // the hooks are made only if the race needs them
+    const hooks = (): HedgeHooks<T> => this.hedgeHooks(spec, ep, ac, tries, { t0, kind, afterMs, large, concurrency, silence });
+    if (large) {
+      const r = (race = new HedgedAttempt<T>(hooks, afterMs, 1, ac, t0, silence));
+      r.start();
+      return sent.then((result) => r.firstAnswered(toAnswer(result)), (err: unknown) => r.firstFailed(err));
+    }
+    const copyAfterMs = Math.max(afterMs!, SMALL_HEDGE_MIN_MS);
+    const copy = new SmallCopy<T>(t0 + copyAfterMs, copyAfterMs, ac, hooks);
+    this.stragglers.add(copy);
+    return sent.then(
+      (result) => {
+        copy.settled = true;
+        const answer = toAnswer(result);
+        return copy.race ? copy.race.firstAnswered(answer) : answer;
+      },
+      (err: unknown) => {
+        copy.settled = true;
+        if (copy.race) return copy.race.firstFailed(err);
+        throw err;
+      },
+    );
   }
 
   /** What the race of an attempt on `ep` (sent at `a.t0`) needs from the engine (./hedged-attempt.ts HedgeHooks). */

@@ -3,7 +3,7 @@
  * scripted fake stores: a slow copy loses to its hedge and is aborted; control calls and writes to
  * a versioned bucket are never hedged; the budget bounds hedges when every request is slow.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_ESTIMATOR, DEFAULT_HEDGE, type EstimatorConfig, type HedgeConfig } from '../../src/config/defaults.js';
 import { Endpoint } from '../../src/endpoints/endpoint.js';
 import { DeadlineEstimator } from '../../src/endpoints/estimator.js';
@@ -104,6 +104,23 @@ describe('RequestEngine: hedged requests', () => {
     expect(reports.at(-1)).toMatchObject({ key: 'slow', ok: true, attempts: 1, hedged: 1, hedgeWon: true });
     expect([engine.hedged, engine.hedgeWon, engine.hedgeBytes]).toEqual([1, 1, 3]);
     expect(store.calls.filter((c) => c.op === 'getBucketVersioning')).toHaveLength(1);
+  });
+
+  it('a small request that answers before its hedge time has no timer but its deadline: one watch looks at them all', async () => {
+    const store = new FakeStore('ep1');
+    const { engine } = setup([store]);
+    await warm(engine);
+    const timers = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      await Promise.all(Array.from({ length: 8 }, async (_, w) => {
+        for (let i = 0; i < 25; i++) await engine.run(put(`quick${w}-${i}`));
+      }));
+      // each of the 200: its deadline and the fake store's answer (a race and its timer each made 3)
+      expect(timers.mock.calls.length).toBeGreaterThanOrEqual(400);
+      expect(timers.mock.calls.length).toBeLessThan(450);
+    } finally {
+      timers.mockRestore();
+    }
   });
 
   it('a hedge as slow as its first copy gets one of its own; the third copy wins, both slow ones are aborted; never a fourth', async () => {
