@@ -184,16 +184,29 @@ function underLimit(ep: Endpoint, spec: RequestSpec<unknown>): boolean {
  * SMALL_MAX_HEDGES hedges) is made only if it runs past its hedge time.
  */
 class SmallCopy<T> implements Watched {
-  race: HedgedAttempt<T> | undefined;
+  private race: HedgedAttempt<T> | undefined;
   settled = false;
   /** `dueAt`: performance.now() when its hedge time (`afterMs` from its start) runs out */
-  constructor(readonly dueAt: number, private readonly afterMs: number, private readonly stop: AttemptStop, private readonly hooks: () => HedgeHooks<T>) {}
+  constructor(readonly dueAt: number, private readonly afterMs: number, private readonly stop: AttemptStop, private hooks: (() => HedgeHooks<T>) | undefined) {}
 
   straggled(): void {
     // cut by its deadline, its rejection not yet handled
-    if (this.stop.aborted) return;
+    if (this.stop.aborted || !this.hooks) return;
     this.race = new HedgedAttempt<T>(this.hooks, this.afterMs, SMALL_MAX_HEDGES, this.stop, this.dueAt - this.afterMs);
     this.race.hedgeNow();
+  }
+
+  /**
+   * The first copy answered, failed or was cut: its race, if it has one. The watch drops the copy
+   * at its next look; what the copy held (through the hooks, the request and its buffered body,
+   * up to 1 MiB) is let go now, not then.
+   */
+  settle(): HedgedAttempt<T> | undefined {
+    const race = this.race;
+    this.settled = true;
+    this.race = undefined;
+    this.hooks = undefined;
+    return race;
   }
 }
 
@@ -491,13 +504,13 @@ export class RequestEngine {
     this.stragglers.add(copy);
     return sent.then(
       (result) => {
-        copy.settled = true;
+        const straggled = copy.settle();
         const answer = toAnswer(result);
-        return copy.race ? copy.race.firstAnswered(answer) : answer;
+        return straggled ? straggled.firstAnswered(answer) : answer;
       },
       (err: unknown) => {
-        copy.settled = true;
-        if (copy.race) return copy.race.firstFailed(err);
+        const straggled = copy.settle();
+        if (straggled) return straggled.firstFailed(err);
         throw err;
       },
     );
