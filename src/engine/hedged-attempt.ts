@@ -100,9 +100,10 @@ export interface HedgeHooks<T> {
 /**
  * The race of one attempt whose first copy straggles: started with the copy for a large request
  * (start()), and by the engine's StragglerWatch (./straggler-watch.ts) for a small one once it
- * has run past its hedge time (hedgeNow()): most small requests answer before it, and a race,
- * its promise and its timer for each of them cost ~3% of a 2,000-file upload's client CPU (20
- * alternating pairs against uploads that made none). The engine passes the first copy's
+ * has run past its hedge time (hedgeNow()): most small requests answer before it (a 2,000-file
+ * upload made 1,886 races, 3-4 of whose timers fired). In an engine microbenchmark that took
+ * hedging's own work from 8.2 to 5.1 us a request; the CLI's client CPU did not move (30 pairs,
+ * docs/benchmarks.md, second session of 2026-12-04). The engine passes the first copy's
  * settling in (firstAnswered, firstFailed); a hedge that answers first aborts the first copy
  * with HedgeLost, and its answer is what the first copy's promise settles with.
  */

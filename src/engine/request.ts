@@ -302,8 +302,7 @@ export class RequestEngine {
           outcome = 'success';
           if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, answer.ms, (startConcurrency + ep.stats.inFlight) / 2, false, answer.afterBodyMs);
         } else {
-          // the hedge answered first: this copy is cut, and its time so far is a lower bound of its endpoint's
-          ac.abort(new HedgeLost());
+          // the hedge answered first (the race has cut this copy): its time so far is a lower bound of its endpoint's
           if (spec.deadlineMs === undefined) ep.estimator.record(spec.bytes, performance.now() - t0, (startConcurrency + ep.stats.inFlight) / 2, true);
           tries.hedgeWon = true;
           ep.estimator.hedgeOutcome(true);

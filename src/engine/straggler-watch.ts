@@ -20,9 +20,9 @@ export interface Watched {
 
 export class StragglerWatch {
   /**
-   * The copies added since the last look, and those it kept, in the order they were sent: an
-   * array, not a Set (a Set gives every copy an identity hash, which cost more than the race
-   * this replaces). A settled copy is dropped at the next look.
+   * The copies added since the last look, and those it kept, in the order they were sent. A
+   * settled copy is dropped at the next look, so nothing is deleted by key: an array, not a Set
+   * (a version with a Set measured 1.018× the client CPU of the races it replaced, 20 pairs).
    */
   private waiting: Watched[] = [];
   private timer: NodeJS.Timeout | undefined;
