@@ -42,19 +42,20 @@ export class StragglerWatch {
   private arm(dueAt: number): void {
     clearTimeout(this.timer);
     this.timerDueAt = dueAt;
-    this.timer = setTimeout(this.check, clampTimerMs(dueAt - performance.now()));
+    this.timer = setTimeout(this.sweep, clampTimerMs(dueAt - performance.now()));
     // the copies' own sockets and deadlines keep a run alive; an idle watch must not
     this.timer.unref();
   }
 
-  /** The timer fired: the copies are looked at once the answers already waiting on sockets are read. */
-  private readonly check = (): void => {
-    this.timer = undefined;
-    setImmediate(this.sweep);
-  };
-
+  /**
+   * The timer fired: every copy now past its time is handed on, in the timers' phase, before the
+   * answers waiting on sockets are read. A look put off until they were (setImmediate) came a
+   * busy turn late: bench H3 had up to 16 of the proxy's stragglers a rep first cut past 3x the
+   * median, against none (docs/benchmarks.md, third session of 2026-12-04). An answer read just
+   * after its copy was hedged makes the hedge a lost one (the race aborts it).
+   */
   private readonly sweep = (): void => {
-    if (this.timer !== undefined) return;
+    this.timer = undefined;
     this.timerDueAt = Infinity;
     const now = performance.now();
     const looked = this.waiting;
