@@ -196,12 +196,24 @@ class SmallCopy<T> implements Watched {
     this.race.hedgeNow();
   }
 
+  /** The first copy answered: the answer its request takes (its race's, when it has one). */
+  answered(answer: Answer<T>): Answer<T> {
+    const race = this.settle();
+    return race ? race.firstAnswered(answer) : answer;
+  }
+
+  /** The first copy failed or was cut: its race's answer or error, when it has one; else `err`, thrown (a rejection handler's). */
+  failed(err: unknown): Promise<Answer<T>> {
+    const race = this.settle();
+    if (race) return race.firstFailed(err);
+    throw err;
+  }
+
   /**
-   * The first copy answered, failed or was cut: its race, if it has one. The watch drops the copy
-   * at its next look; what the copy held (through the hooks, the request and its buffered body,
-   * up to 1 MiB) is let go now, not then.
+   * Its race, if it has one. The watch drops a settled copy at its next look; what the copy held
+   * (through the hooks, the request and its buffered body, up to 1 MiB) is let go now, not then.
    */
-  settle(): HedgedAttempt<T> | undefined {
+  private settle(): HedgedAttempt<T> | undefined {
     const race = this.race;
     this.settled = true;
     this.race = undefined;
@@ -501,18 +513,7 @@ export class RequestEngine {
     const copyAfterMs = Math.max(afterMs!, SMALL_HEDGE_MIN_MS);
     const copy = new SmallCopy<T>(t0 + copyAfterMs, copyAfterMs, ac, hooks);
     this.stragglers.add(copy);
-    return sent.then(
-      (result) => {
-        const straggled = copy.settle();
-        const answer = toAnswer(result);
-        return straggled ? straggled.firstAnswered(answer) : answer;
-      },
-      (err: unknown) => {
-        const straggled = copy.settle();
-        if (straggled) return straggled.firstFailed(err);
-        throw err;
-      },
-    );
+    return sent.then((result) => copy.answered(toAnswer(result)), (err: unknown) => copy.failed(err));
   }
 
   /** What the race of an attempt on `ep` (sent at `a.t0`) needs from the engine (./hedged-attempt.ts HedgeHooks). */
