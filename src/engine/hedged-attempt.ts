@@ -93,8 +93,12 @@ export interface HedgeHooks<T> {
   afterBodyWaitMs(): number | undefined;
   /** the first copy answered while hedges of it were in flight: they were sent too early */
   hedgesLost(): void;
-  /** a hedge was refused (`refused`) and none is in flight: cut the first copy to be sent again instead (the engine decides whether); true when it did */
-  cutInstead(refused: HedgeRefusal): boolean;
+  /**
+   * a hedge was refused (`refused`) and none is in flight: cut the first copy to be sent again
+   * instead (the engine decides whether). True when it did; else ms from now when it may (the
+   * race asks again by then), or undefined when it may not.
+   */
+  cutInstead(refused: HedgeRefusal): true | number | undefined;
 }
 
 /**
@@ -208,8 +212,10 @@ export class HedgedAttempt<T> {
     const hedge = this.hooks.sendHedge(ac);
     if (!hedge.sent) {
       // cut: the first copy rejects, and the race with it
-      if (this.inFlight === 0 && this.hooks.cutInstead(hedge.refused)) return;
-      this.timer = setTimeout(() => this.fire(), clampTimerMs(Math.max(ASK_AGAIN_MIN_MS, afterMs * ASK_AGAIN_SHARE)));
+      const cut = this.inFlight === 0 ? this.hooks.cutInstead(hedge.refused) : undefined;
+      if (cut === true) return;
+      const askAgainMs = Math.max(ASK_AGAIN_MIN_MS, afterMs * ASK_AGAIN_SHARE);
+      this.timer = setTimeout(() => this.fire(), clampTimerMs(cut === undefined ? askAgainMs : Math.min(askAgainMs, cut)));
       return;
     }
     this.hedges.push(ac);
