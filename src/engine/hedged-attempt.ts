@@ -182,19 +182,22 @@ export class HedgedAttempt<T> {
    * shows as silence after the last byte; bench H4), sooner or later than its time: a body that
    * went slowly and then waits as usual is no straggler, and a copy would only send it again
    * (healthy 64 MiB uploads hedged parts at their time, none won). Early in a run that wait is
-   * not known yet: asked again every RECHECK_MS until it is.
+   * not known yet. Asked again every RECHECK_MS: the wait is sized for the requests sharing the
+   * endpoint now, and shrinks as they finish (bench H4 probes: a stalled part's body went in
+   * 60-400 ms among 16, its wait was sized 1.8-2.7 s for them, and it was hedged at 2.4-3.9× the
+   * median part with 2 or 3 left in flight).
    */
   bodySent(sentAt: number): void {
     if (this.done || this.hedges.length > 0) return;
     const waitMs = this.hooks.afterBodyWaitMs();
-    if (waitMs === undefined) {
-      this.recheck = setTimeout(() => this.bodySent(sentAt), RECHECK_MS);
-      return;
+    if (waitMs !== undefined) {
+      this.timedByBody = true;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+      if (performance.now() >= sentAt + waitMs - 1) return this.fire();
     }
-    const hedgeAt = sentAt + waitMs;
-    this.timedByBody = true;
-    clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.fire(), clampTimerMs(hedgeAt - performance.now()));
+    clearTimeout(this.recheck);
+    this.recheck = setTimeout(() => this.bodySent(sentAt), clampTimerMs(waitMs === undefined ? RECHECK_MS : Math.min(RECHECK_MS, sentAt + waitMs - performance.now())));
   }
 
   private fire(): void {

@@ -534,7 +534,8 @@ export class RequestEngine {
         return { sent: true, answer: this.hedgeCopy(spec, ep, hep, ac, tries, heard ? { received: heard.heard } : NO_PROGRESS), silence: heard };
       },
       hedgeAfterMsNow: () => (large ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, sharing()) : afterMs),
-      afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, sharing()),
+      // what is left of a body drains at the endpoint's rate shared by those in flight now, fewer as a run ends
+      afterBodyWaitMs: () => ep.estimator.hedgeAfterBodyMs(spec.bytes, this.hedge.afterQuantile, ep.stats.inFlight),
       hedgesLost: () => ep.estimator.hedgeOutcome(false),
       cutInstead: (refused) => this.resendRefused(spec, ep, ac, tries, t0, refused),
     };

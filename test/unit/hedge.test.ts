@@ -461,18 +461,37 @@ describe('RequestEngine: large requests', () => {
     expect(reports.find((r) => r.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
   });
 
+  it('a part whose body is all sent waits after it as long as the parts in flight now need, not those in flight when its body went', async () => {
+    const store = new FakeStore('ep1');
+    const { engine, reports } = setup([store]);
+    // 8 at a time, parts take 400 ms, the last 300 of them after the body: ~37 ms a share, ~450 ms for 8
+    for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 100 });
+    for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
+    // its body goes in 20 ms among 7 others, which answer at 100 ms: then it is alone
+    store.script({ op: 'uploadPart', bodySentAfterMs: 20, hang: 'reason' });
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 100, bodySentAfterMs: 50 });
+    await Promise.all([engine.run(part('stalled', 1)), ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 1)))]);
+    const calls = store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'stalled');
+    expect(calls).toHaveLength(2);
+    // alone from 100 ms: hedged by the next look (every 100 ms) past the 100 ms floor, not at 20 + ~450 ms
+    expect(calls[1]!.startedMs - calls[0]!.startedMs).toBeLessThan(350);
+    expect(reports.find((r) => r.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+  });
+
   it('a part whose body went slowly and whose wait after it is the endpoint\'s usual is not hedged at its time: a copy would send the body again for nothing', async () => {
     const store = new FakeStore('ep1');
     const { engine, reports } = setup([store]);
     // parts take 400 ms: 100 ms to send the body, then a usual 300 ms wait for the answer
     for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 100 });
     for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
-    // this one's body takes 700 ms (its time to be hedged is ~1.9 × 400 ms here), then the usual 300 ms
+    // these bodies take 700 ms (a part's time to be hedged is ~1.9 × 400 ms here), then the usual
+    // 300 ms for 8 sharing the endpoint (the wait is sized for those in flight when it runs)
     store.script({ op: 'uploadPart', afterMs: 1000, bodySentAfterMs: 700 });
-    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 100 });
+    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 1000, bodySentAfterMs: 700 });
     await Promise.all([engine.run(part('slowbody', 1)), ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 1)))]);
     expect(store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'slowbody')).toHaveLength(1);
     expect(reports.find((r) => r.key === 'slowbody')).toMatchObject({ ok: true, attempts: 1, hedged: 0 });
+    expect(engine.hedged).toBe(0);
   });
 
   it('a large request\'s deadline grows with the requests that came to share its endpoint after it started', async () => {
