@@ -497,12 +497,9 @@ export class RequestEngine {
       ep.answered(t0);
       return { result, ep, ms: now - t0, hedge: false, afterBodyMs: bodySentAt !== undefined ? now - bodySentAt : undefined };
     };
-    const kind = this.hedge.enabled && spec.hedge === true && !spec.unreported && spec.deadlineMs === undefined && !underLimit(ep, spec) ? hedgeKind(spec.op) : false;
-    const afterMs = kind ? ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency) : undefined;
-    // a large request may run long enough for its endpoint to learn its hedge time meanwhile;
-    // a write asks the bucket's versioning as soon as it could be hedged, and its race asks
-    // again when a hedge is due and while the answer is pending, so the first slow writes are hedged
-    if (!kind || (afterMs === undefined && !large) || (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false)) return sent.then(toAnswer);
+    const plan = this.hedgePlan(spec, ep, concurrency, large);
+    if (!plan) return sent.then(toAnswer);
+    const { kind, afterMs } = plan;
     // the hooks are made only if the race needs them
     const hooks = (): HedgeHooks<T> => this.hedgeHooks(spec, ep, ac, tries, { t0, kind, afterMs, large, concurrency, silence });
     if (large) {
@@ -514,6 +511,23 @@ export class RequestEngine {
     const copy = new SmallCopy<T>(t0 + copyAfterMs, copyAfterMs, ac, hooks);
     this.stragglers.add(copy);
     return sent.then((result) => copy.answered(toAnswer(result)), (err: unknown) => copy.failed(err));
+  }
+
+  /**
+   * May an attempt of `spec` on `ep` be hedged, as what kind, and after how long (undefined: a
+   * large request's, not known yet)? Undefined when it may not. A large request may run long
+   * enough for its endpoint to learn its hedge time meanwhile; a write asks the bucket's
+   * versioning as soon as it could be hedged, and its race asks again when a hedge is due and
+   * while the answer is pending, so the first slow writes are hedged.
+   */
+  private hedgePlan(spec: RequestSpec<unknown>, ep: Endpoint, concurrency: number, large: boolean): { kind: 'read' | 'write'; afterMs: number | undefined } | undefined {
+    if (!this.hedge.enabled || spec.hedge !== true || spec.unreported || spec.deadlineMs !== undefined || underLimit(ep, spec)) return undefined;
+    const kind = hedgeKind(spec.op);
+    if (!kind) return undefined;
+    const afterMs = ep.estimator.hedgeAfterMs(spec.bytes, this.hedge.afterQuantile, concurrency);
+    if (afterMs === undefined && !large) return undefined;
+    if (kind === 'write' && this.writeHedgeAllowed(spec.bucket, ep) === false) return undefined;
+    return { kind, afterMs };
   }
 
   /** What the race of an attempt on `ep` (sent at `a.t0`) needs from the engine (./hedged-attempt.ts HedgeHooks). */
