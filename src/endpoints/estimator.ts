@@ -83,12 +83,13 @@ const HEDGE_MAX_STRETCH = 4;
 const HEDGE_MEDIAN_CAP = 2;
 /**
  * Stretched by lost hedges, a small request's hedge time stays under HEDGE_STRETCHED_CAP × the
- * median: past the healthy gateway's p99 (2.2× the median, bench H3 fault-free), so healthy
- * requests are still hedged rarely, and a straggler's hedge leaves time for a late timer within
- * 3× (bench H3 probes: the gateway's own stragglers lost their hedges, stretching the hedge time
- * up to 3.2× the median, and the stragglers of the proxy were first cut at 3.0-3.7×).
+ * median: at the healthy gateway's p99 (1.9-2.2× the median, bench H3 fault-free), so healthy
+ * requests are still hedged rarely (bench H5: 0.2-0.3%, as with 2.5), and a straggler's hedge
+ * leaves time for a timer late by the client's wait for a core (bench H3 probes: 20-40 ms, with a
+ * median of ~27 ms; 5 of 20 runs had a proxy straggler first cut past 3× the median, against 12
+ * of 20 with 2.5; docs/benchmarks.md, fourth session of 2026-12-04).
  */
-const HEDGE_STRETCHED_CAP = 2.5;
+const HEDGE_STRETCHED_CAP = 2.2;
 /**
  * A small straggler whose hedge was refused is cut and sent again once it has run CUT_MEDIANS ×
  * its endpoint's median (then stretched and capped as the hedge time): past the healthy gateway's p95

@@ -631,7 +631,7 @@ export class RequestEngine {
    * --retries 0. Without it, stragglers beyond the budget (bench H3: 1 answer in 20 held 1 s,
    * hedges counted, is 5.3% of requests against a 5% budget) waited for their deadline, 9× the median.
    * Before its cut time: the ms left, so the race asks again then, not a re-ask's step later
-   * (bench H3 probes: such cuts came at 3.0-3.3× the median, the cut time being 2.5×).
+   * (bench H3 probes: such cuts came at 3.0-3.3× the median, the cut time being 2.5× then).
    */
   private resendRefused(spec: RequestSpec<unknown>, ep: Endpoint, ac: AttemptStop, tries: Tries, startedAtMs: number, refused: HedgeRefusal): true | number | undefined {
     if (tries.resent || refused !== 'budget') return undefined;
