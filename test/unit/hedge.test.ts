@@ -441,13 +441,18 @@ function ranged(key: string, n: number, copies: RangedCopy[], t: { answerMs?: nu
   };
 }
 
+/** 24 parts, 8 at a time, each taking `afterMs` with its body all sent after `bodySentAfterMs`: the endpoint learns its usual wait after a body. */
+async function warmParts(engine: RequestEngine, store: FakeStore, afterMs: number, bodySentAfterMs: number): Promise<void> {
+  for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs, bodySentAfterMs });
+  for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
+}
+
 describe('RequestEngine: large requests', () => {
   it('a part whose body is all sent and then gets no answer is hedged after the endpoint\'s usual wait after a body, not its whole time', async () => {
     const store = new FakeStore('ep1');
     const { engine, reports } = setup([store]);
     // parts take 400 ms, 390 of them sending the body: the usual wait after it is ~10 ms
-    for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 390 });
-    for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
+    await warmParts(engine, store, 400, 390);
     // among 7 others like them (a part's whole time is read per share of the endpoint)
     store.script({ op: 'uploadPart', bodySentAfterMs: 20, hang: 'reason' });
     for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 390 });
@@ -465,8 +470,7 @@ describe('RequestEngine: large requests', () => {
     const store = new FakeStore('ep1');
     const { engine, reports } = setup([store]);
     // 8 at a time, parts take 400 ms, the last 300 of them after the body: ~37 ms a share, ~450 ms for 8
-    for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 100 });
-    for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
+    await warmParts(engine, store, 400, 100);
     // its body goes in 20 ms among 7 others, which answer at 100 ms: then it is alone
     store.script({ op: 'uploadPart', bodySentAfterMs: 20, hang: 'reason' });
     for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 100, bodySentAfterMs: 50 });
@@ -482,8 +486,7 @@ describe('RequestEngine: large requests', () => {
     const store = new FakeStore('ep1');
     const { engine, reports } = setup([store]);
     // parts take 400 ms: 100 ms to send the body, then a usual 300 ms wait for the answer
-    for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 100 });
-    for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
+    await warmParts(engine, store, 400, 100);
     // these bodies take 700 ms (a part's time to be hedged is ~1.9 × 400 ms here), then the usual
     // 300 ms for 8 sharing the endpoint (the wait is sized for those in flight when it runs)
     store.script({ op: 'uploadPart', afterMs: 1000, bodySentAfterMs: 700 });
