@@ -447,6 +447,14 @@ async function warmParts(engine: RequestEngine, store: FakeStore, afterMs: numbe
   for (let batch = 0; batch < 3; batch++) await Promise.all(Array.from({ length: 8 }, (_, i) => engine.run(part('warm', batch * 8 + i + 1))));
 }
 
+/** Part 'stalled' (its body all sent after 20 ms, then no answer) among 7 others taking `afterMs`, their bodies sent after `bodySentAfterMs`: the stalled part's calls. */
+async function stalledAmongSeven(engine: RequestEngine, store: FakeStore, afterMs: number, bodySentAfterMs: number) {
+  store.script({ op: 'uploadPart', bodySentAfterMs: 20, hang: 'reason' });
+  for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs, bodySentAfterMs });
+  await Promise.all([engine.run(part('stalled', 1)), ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 1)))]);
+  return store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'stalled');
+}
+
 describe('RequestEngine: large requests', () => {
   it('a part whose body is all sent and then gets no answer is hedged after the endpoint\'s usual wait after a body, not its whole time', async () => {
     const store = new FakeStore('ep1');
@@ -454,11 +462,7 @@ describe('RequestEngine: large requests', () => {
     // parts take 400 ms, 390 of them sending the body: the usual wait after it is ~10 ms
     await warmParts(engine, store, 400, 390);
     // among 7 others like them (a part's whole time is read per share of the endpoint)
-    store.script({ op: 'uploadPart', bodySentAfterMs: 20, hang: 'reason' });
-    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 400, bodySentAfterMs: 390 });
-    const stalled = engine.run(part('stalled', 1));
-    await Promise.all([stalled, ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 1)))]);
-    const calls = store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'stalled');
+    const calls = await stalledAmongSeven(engine, store, 400, 390);
     expect(calls).toHaveLength(2);
     expect((calls[0]!.abortReason as Error).name).toBe('HedgeLost');
     // body sent at 20 ms + max(100 ms floor, 1.5 × ~10 ms): well before the ~400 ms a part takes here
@@ -472,10 +476,7 @@ describe('RequestEngine: large requests', () => {
     // 8 at a time, parts take 400 ms, the last 300 of them after the body: ~37 ms a share, ~450 ms for 8
     await warmParts(engine, store, 400, 100);
     // its body goes in 20 ms among 7 others, which answer at 100 ms: then it is alone
-    store.script({ op: 'uploadPart', bodySentAfterMs: 20, hang: 'reason' });
-    for (let i = 0; i < 7; i++) store.script({ op: 'uploadPart', afterMs: 100, bodySentAfterMs: 50 });
-    await Promise.all([engine.run(part('stalled', 1)), ...Array.from({ length: 7 }, (_, i) => engine.run(part('others', i + 1)))]);
-    const calls = store.calls.filter((c) => c.op === 'uploadPart' && (c.input as { key: string }).key === 'stalled');
+    const calls = await stalledAmongSeven(engine, store, 100, 50);
     expect(calls).toHaveLength(2);
     // alone from 100 ms: hedged by the next look (every 100 ms) past the 100 ms floor, not at 20 + ~450 ms
     expect(calls[1]!.startedMs - calls[0]!.startedMs).toBeLessThan(350);
