@@ -22,8 +22,10 @@ export class HedgeLost extends Error {
 /**
  * How often a race asks again, ms, while what it needs is not known yet: a large request's hedge
  * time or (its body all sent) its endpoint's usual wait after a body, while too few samples say
- * it; a write's bucket versioning, while that is being asked. The deadline of a large request
- * that the prior sized asks as often whether its endpoint has learnt (engine/request.ts).
+ * it; a write's bucket versioning, while that is being asked. A large write whose body is all
+ * sent asks its wait again as often once it is known, sized for the requests in flight then
+ * (bodySent). The deadline of a large request that the prior sized asks as often whether its
+ * endpoint has learnt (engine/request.ts).
  */
 export const RECHECK_MS = 100;
 /**
@@ -89,7 +91,7 @@ export interface HedgeHooks<T> {
   sendHedge(ac: AttemptStop): { sent: true; answer: Promise<Answer<T> | undefined>; silence?: ReadSilence | undefined } | { sent: false; refused: HedgeRefusal };
   /** the hedge time, ms from the first copy's start (a large request's sized for the requests sharing its endpoint now); undefined while its endpoint has too few samples */
   hedgeAfterMsNow(): number | undefined;
-  /** a large write's allowed wait after its body, ms (undefined while its endpoint has too few samples) */
+  /** a large write's allowed wait after its body, ms, sized for the requests in flight on its endpoint now (undefined while it has too few samples) */
   afterBodyWaitMs(): number | undefined;
   /** the first copy answered while hedges of it were in flight: they were sent too early */
   hedgesLost(): void;
