@@ -37,7 +37,9 @@
  * gateway, with and without `--no-hedge`: hedges and retries of parts no fault slowed. H4d: the
  * same download through the fault proxy, 1 part GET in 20 stalled after 4 MiB of its body, every
  * part counted (a run's first wave included); the proxy's log has no Range, so the stragglers it
- * made are not told apart from the gateway's own there.
+ * made are not told apart from the gateway's own there. Every H run's s3x reports how long its main
+ * thread waited for a core (thread-wait.cjs); H3 runs once more with the client on a core of its own
+ * (taskset; the Ceph daemons and the proxy on the others), when there are 2 cores or more.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -118,18 +120,41 @@ if (!endpoint) {
   for (const m of envText.matchAll(/^export ([A-Z0-9_]+)="?([^"\n]*)"?$/gm)) process.env[m[1]] = m[2];
   endpoint = process.env.S3X_ENDPOINTS.split(' ')[0];
 }
+/** The Ceph daemons' pids (their pid files), when the bench knows the cluster's directory. */
+const serverPids = () => (!cephDir ? [] : fs.readdirSync(path.join(cephDir, 'run')).filter((n) => n.endsWith('.pid'))
+  .map((f) => fs.readFileSync(path.join(cephDir, 'run', f), 'utf8').trim()));
 const serverCpuSec = () => {
   if (!cephDir) return NaN;
   let ticks = 0;
-  for (const f of fs.readdirSync(path.join(cephDir, 'run')).filter((n) => n.endsWith('.pid'))) {
+  for (const pid of serverPids()) {
     try {
-      const pid = fs.readFileSync(path.join(cephDir, 'run', f), 'utf8').trim();
       const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
       ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
     } catch { /* daemon gone */ }
   }
   return ticks / 100;
 };
+/** The cores this process may run on ("0-2,5" from taskset), or none without taskset. */
+const cores = (() => {
+  if (!have('taskset')) return [];
+  const list = /list:\s*(\S+)/.exec(sh('taskset', ['-c', '-p', String(process.pid)]))?.[1] ?? '';
+  return list.split(',').flatMap((r) => { const [a, b = a] = r.split('-').map(Number); return Array.from({ length: b - a + 1 }, (_, i) => a + i); });
+})();
+/** A client can be given a core no server shares: 2 cores or more, and the servers' pids known. */
+const pinnable = () => cores.length >= 2 && serverPids().length > 0;
+/**
+ * Runs `run(prefix)` with the servers and this process (the fault proxy) on every core but the
+ * last; `prefix` (taskset) puts the client's command on that last one. Restored after.
+ */
+async function pinnedRun(run) {
+  const pinAll = (list) => { for (const pid of [...serverPids(), String(process.pid)]) sh('taskset', ['-a', '-c', '-p', list, pid], { stdio: 'ignore' }); };
+  pinAll(cores.slice(0, -1).join(','));
+  try {
+    return await run(['taskset', '-c', String(cores.at(-1))]);
+  } finally {
+    pinAll(cores.join(','));
+  }
+}
 
 const cephVersion = () => { try { return sh('radosgw', ['--version'], { stdio: ['ignore', 'pipe', 'ignore'] }).trim().split(' ').slice(0, 3).join(' '); } catch { return 'version unknown'; } };
 
@@ -278,11 +303,13 @@ const faultTools = [
 const stdoutTo = (jsonOut, argv) => ['bash', '-c', 'exec "$@" >"$0"', jsonOut, ...argv];
 const jsonCmd = (extra) => (d, b, p, ep, jsonOut) => stdoutTo(jsonOut, s3xCmd([...extra, '--json'])(d, b, p, ep));
 const stalledPuts = (fraction) => (rep) => ({ match: /^PUT /, stallFraction: fraction, seed: rep + 1 });
-const hedgeTool = (name, faults, extra = []) => ({ name, faults, json: true, noBase: true, cmd: jsonCmd(extra) });
+/** H runs: s3x with scripts/bench/thread-wait.cjs preloaded (its main thread's wait for a core, at exit) */
+const threadWaitEnv = { NODE_OPTIONS: `--require ${path.join(ROOT, 'scripts/bench/thread-wait.cjs')}` };
+const hedgeTool = (name, faults, extra = [], more = {}) => ({ name, faults, json: true, noBase: true, env: threadWaitEnv, cmd: jsonCmd(extra), ...more });
 const noFaults = hedgeTool('s3x, no faults', () => ({}));
 /** H5d, H4d: `s3x download` to `ep` (H5d: the gateway; H4d: the fault proxy, with `faults`), its --json into `jsonOut` */
 const dlHedgeTool = (name, extra = [], faults = undefined) => ({
-  name, json: true, noBase: true, faults,
+  name, json: true, noBase: true, faults, env: threadWaitEnv,
   cmd: (b, p, o, jsonOut, ep) => stdoutTo(jsonOut, [process.execPath, path.join(ROOT, 'bin/s3x.js'), 'download', b, p, o,
     '--endpoint-url', ep, '-c', String(CONC), '--no-progress', '--no-verify', '--json', ...extra]),
 });
@@ -295,7 +322,9 @@ const hedgeTools = {
   H2: [noFaults, hedgeTool('s3x, 5% stalled', stalledPuts(0.05)), hedgeTool('s3x, 5% stalled, --no-hedge', stalledPuts(0.05), ['--no-hedge'])],
   H3: [noFaults, hedgeTool('s3x, every 20th 1 s late', late20),
     hedgeTool('s3x, every 20th 1 s late, --hedge-budget 10%', late20, ['--hedge-budget', '10%']),
-    hedgeTool('s3x, every 20th 1 s late, --no-hedge', late20, ['--no-hedge'])],
+    hedgeTool('s3x, every 20th 1 s late, --no-hedge', late20, ['--no-hedge']),
+    // the same on a core no server shares (pinnedRun): a cut's lateness that is the client's own
+    ...(pinnable() ? [hedgeTool('s3x, every 20th 1 s late, client on a core of its own', late20, [], { pinned: true })] : [])],
   H4: [noFaults, hedgeTool('s3x, 1 part in 20 stalled mid-body', stalledParts),
     hedgeTool('s3x, 1 part in 20 stalled mid-body, --no-hedge', stalledParts, ['--no-hedge'])],
   H5: [noFaults, hedgeTool('s3x --no-hedge, no faults', () => ({}), ['--no-hedge']), hedgeTool('s3x, no faults, again', () => ({}))],
@@ -357,7 +386,11 @@ function hedgeFigures(jsonPath, faulted = new Set(), warmUp = true) {
   const mainOp = ['UploadPart', 'GetObject'].find((op) => reqs.some((r) => r.op === op)) ?? 'PutObject';
   const times = warmReqs.filter((r) => r.op === mainOp).map((r) => r.totalMs).sort((a, b) => a - b);
   const q = (p) => times.length ? times[Math.min(times.length - 1, Math.floor(p * times.length))] / calm(mainOp) : 0;
+  // scripts/bench/thread-wait.cjs's line in the run's stderr (beside its --json)
+  const stderrPath = jsonPath.replace(/\.json$/, '.stderr');
+  const wait = /main thread ran (\d+) ms, waited (\d+) ms/.exec(fs.existsSync(stderrPath) ? fs.readFileSync(stderrPath, 'utf8') : '');
   return {
+    ranMs: wait ? Number(wait[1]) : NaN, waitedMs: wait ? Number(wait[2]) : NaN,
     p95x: q(0.95), p99x: q(0.99),
     maxStragglerWarm: warm.length ? Math.max(...warm) : 0, over3,
     stragglers: strag.length, cutLate, worstCut: strag.length ? Math.max(...strag.map(cutRatio)) : 0,
@@ -500,7 +533,9 @@ for (const sc of chosen) {
       const faults0 = proxy?.faultLog().length ?? 0;
       const into = spec.op === 'sync' ? `${sc}/synced` : prefix; // sync: the stored tree, nothing to send
       const jsonOut = `${out}.json`;
-      await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(dir, bucket, into, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint, jsonOut)], { env: { ...cleanEnv(home), ...t.env } });
+      const argv = t.cmd(dir, bucket, into, spec.faults ? proxy.url : spec.throttled ? throttleProxies.map((x) => x.url) : endpoint, jsonOut);
+      const timed = (prefix = []) => runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...prefix, ...argv], { env: { ...cleanEnv(home), ...t.env } });
+      await (t.pinned ? pinnedRun(timed) : timed());
       const serverSec = serverCpuSec() - cpu0;
       const [rc, wall, user, sys, rssKiB] = fs.readFileSync(out, 'utf8').trim().split(' ').map(Number);
       const [count, bytes] = sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'count', endpoint, bucket, `${into}/`], { env: cleanEnv(home) }).trim().split(' ').map(Number);
@@ -509,7 +544,7 @@ for (const sc of chosen) {
       else runs[t.name].push({ rep, wall, cpu: user + sys, serverSec, rssKiB, ...(t.json && { hedge: hedgeFigures(jsonOut, faultedKeys(proxy.faultLog().slice(faults0), bucket)) }) });
       const h = ok && t.json ? runs[t.name].at(-1).hedge : undefined;
       const stalls = (spec.faults ? `, ${(proxy.stats().stalled - stalled0)} stalled` : '') +
-        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up, ${h.over3} over 3×; ${h.stragglers} stragglers, ${h.cutLate} cut after 3×, worst first cut ${h.worstCut.toFixed(1)}×; made by the proxy ${h.made}, cut late ${h.madeLate} (worst ${h.madeWorst.toFixed(1)}×); the gateway's own ${h.own}, late ${h.ownLate}, overtaken by none ${h.ownPaused}; ${h.hedgeBytesPct.toFixed(1)}% bytes twice; p95 ${h.p95x.toFixed(1)}×, p99 ${h.p99x.toFixed(1)}× the median)` : '');
+        (h ? `, hedged ${h.hedgedPct.toFixed(1)}% (won ${h.wonPct.toFixed(1)}%), retried ${h.retriedPct.toFixed(1)}%, worst straggler ${h.maxStraggler.toFixed(1)}× (${h.maxStragglerWarm.toFixed(1)}× after warm-up, ${h.over3} over 3×; ${h.stragglers} stragglers, ${h.cutLate} cut after 3×, worst first cut ${h.worstCut.toFixed(1)}×; made by the proxy ${h.made}, cut late ${h.madeLate} (worst ${h.madeWorst.toFixed(1)}×); the gateway's own ${h.own}, late ${h.ownLate}, overtaken by none ${h.ownPaused}; ${h.hedgeBytesPct.toFixed(1)}% bytes twice; p95 ${h.p95x.toFixed(1)}×, p99 ${h.p99x.toFixed(1)}× the median; main thread ran ${h.ranMs} ms, waited ${h.waitedMs} ms for a core)` : '');
       console.error(`${sc} ${t.name.padEnd(22)} rep ${rep}: ${wall.toFixed(2)} s wall, ${(user + sys).toFixed(2)} s client CPU, ${serverSec.toFixed(2)} s server CPU${stalls}${ok ? '' : ' (FAILED)'}`);
       // untimed: an upload's objects go once counted, so a long run does not fill a small test cluster
       if (spec.op !== 'sync' && spec.size * spec.files >= 64 * 1024 * 1024) {
@@ -522,7 +557,7 @@ for (const sc of chosen) {
     const r = runs[t.name];
     if (r.length === 0) continue;
     results.push({
-      scenario: sc, what: spec.what, tool: t.name, n: r.length,
+      scenario: sc, what: spec.what, tool: t.name, n: r.length, pinned: t.pinned === true,
       wall: median(r.map((x) => x.wall)), wallMin: Math.min(...r.map((x) => x.wall)), wallMax: Math.max(...r.map((x) => x.wall)),
       cpuMsPerFile: (median(r.map((x) => x.cpu)) * 1000) / spec.files, serverSec: median(r.map((x) => x.serverSec)),
       mbps: (spec.files * spec.size) / 1e6 / median(r.map((x) => x.wall)), objPerSec: spec.files / median(r.map((x) => x.wall)),
@@ -533,6 +568,7 @@ for (const sc of chosen) {
         stragglers: r.map((x) => x.hedge.stragglers), cutLate: r.map((x) => x.hedge.cutLate), worstCut: Math.max(...r.map((x) => x.hedge.worstCut)),
         made: r.map((x) => `${x.hedge.made}/${x.hedge.madeLate}`), madeWorst: Math.max(...r.map((x) => x.hedge.madeWorst)),
         own: r.map((x) => `${x.hedge.own}/${x.hedge.ownLate}/${x.hedge.ownPaused}`),
+        ranMs: median(r.map((x) => x.hedge.ranMs)), waitedMs: median(r.map((x) => x.hedge.waitedMs)),
         hedgeBytesPct: median(r.map((x) => x.hedge.hedgeBytesPct)), p95x: median(r.map((x) => x.hedge.p95x)), p99x: median(r.map((x) => x.hedge.p99x)),
       }),
     });
@@ -597,9 +633,10 @@ for (const sc of chosen) {
   if (spec.hedge) {
     const base = rows.find((r) => r.tool === 's3x, no faults');
     for (const r of rows.filter((x) => !x.tool.endsWith('@base'))) {
-      if (r !== base) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
+      // a pinned run's gateway has a core less: its wall is not comparable with the base's
+      if (r !== base && !r.pinned) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
       if (r !== base && spec.pairs) pairedRow(sc, r, base);
-      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); of them made by the proxy / cut late, per rep ${r.made.join(', ')} (worst ${r.madeWorst.toFixed(1)}×); the gateway's own / late / overtaken by no later request ${r.own.join(', ')}; bytes sent twice ${r.hedgeBytesPct.toFixed(1)}%; whole times at p95 ${r.p95x.toFixed(1)}×, p99 ${r.p99x.toFixed(1)}× the median (medians; worst over reps) | | | | | | |`);
+      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); of them made by the proxy / cut late, per rep ${r.made.join(', ')} (worst ${r.madeWorst.toFixed(1)}×); the gateway's own / late / overtaken by no later request ${r.own.join(', ')}; bytes sent twice ${r.hedgeBytesPct.toFixed(1)}%; whole times at p95 ${r.p95x.toFixed(1)}×, p99 ${r.p99x.toFixed(1)}× the median${Number.isNaN(r.waitedMs) ? '' : `; its main thread ran ${r.ranMs.toFixed(0)} ms and waited ${r.waitedMs.toFixed(0)} ms for a core`} (medians; worst over reps) | | | | | | |`);
     }
     continue;
   }
