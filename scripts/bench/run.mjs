@@ -393,7 +393,7 @@ function hedgeFigures(jsonPath, faulted = new Set(), warmUp = true) {
   const stderrPath = jsonPath.replace(/\.json$/, '.stderr');
   const wait = /main thread ran (\d+) ms, waited (\d+) ms/.exec(fs.existsSync(stderrPath) ? fs.readFileSync(stderrPath, 'utf8') : '');
   return {
-    ranMs: wait ? Number(wait[1]) : NaN, waitedMs: wait ? Number(wait[2]) : NaN,
+    ranMs: wait ? Number(wait[1]) : NaN, waitedMs: wait ? Number(wait[2]) : NaN, medianMs: Number(calm(mainOp)),
     p95x: q(0.95), p99x: q(0.99),
     maxStragglerWarm: warm.length ? Math.max(...warm) : 0, over3,
     stragglers: strag.length, cutLate, worstCut: strag.length ? Math.max(...strag.map(cutRatio)) : 0,
@@ -571,7 +571,7 @@ for (const sc of chosen) {
         stragglers: r.map((x) => x.hedge.stragglers), cutLate: r.map((x) => x.hedge.cutLate), worstCut: Math.max(...r.map((x) => x.hedge.worstCut)),
         made: r.map((x) => `${x.hedge.made}/${x.hedge.madeLate}`), madeWorst: Math.max(...r.map((x) => x.hedge.madeWorst)),
         own: r.map((x) => `${x.hedge.own}/${x.hedge.ownLate}/${x.hedge.ownPaused}`),
-        ranMs: median(r.map((x) => x.hedge.ranMs)), waitedMs: median(r.map((x) => x.hedge.waitedMs)),
+        medianMs: median(r.map((x) => x.hedge.medianMs)), ranMs: median(r.map((x) => x.hedge.ranMs)), waitedMs: median(r.map((x) => x.hedge.waitedMs)),
         hedgeBytesPct: median(r.map((x) => x.hedge.hedgeBytesPct)), p95x: median(r.map((x) => x.hedge.p95x)), p99x: median(r.map((x) => x.hedge.p99x)),
       }),
     });
@@ -639,7 +639,7 @@ for (const sc of chosen) {
       // a pinned run's gateway has a core less, a delayed one every request later: walls not comparable with the base's
       if (r !== base && !r.noRatio) ratioRow(sc, `${r.tool} ÷ no faults`, r, base);
       if (r !== base && spec.pairs) pairedRow(sc, r, base);
-      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); of them made by the proxy / cut late, per rep ${r.made.join(', ')} (worst ${r.madeWorst.toFixed(1)}×); the gateway's own / late / overtaken by no later request ${r.own.join(', ')}; bytes sent twice ${r.hedgeBytesPct.toFixed(1)}%; whole times at p95 ${r.p95x.toFixed(1)}×, p99 ${r.p99x.toFixed(1)}× the median${Number.isNaN(r.waitedMs) ? '' : `; its main thread ran ${r.ranMs.toFixed(0)} ms and waited ${r.waitedMs.toFixed(0)} ms for a core`} (medians; worst over reps) | | | | | | |`);
+      lines.push(`| ${sc} | ${r.tool}: hedged ${r.hedgedPct.toFixed(1)}% of requests (won ${r.wonPct.toFixed(1)}%), retried ${r.retriedPct.toFixed(1)}%, worst straggler ${r.maxStraggler.toFixed(1)}× the median request, ${r.maxStragglerWarm.toFixed(1)}× after the estimator's warm-up (the first 100 small requests or 4 parts started, + ${CONC} in flight; every request, hedged or not), ${r.over3} over 3× in the worst rep; stragglers per rep ${r.stragglers.join('/')}, cut later than 3× the median ${r.cutLate.join('/')} (worst first cut ${r.worstCut.toFixed(1)}×); of them made by the proxy / cut late, per rep ${r.made.join(', ')} (worst ${r.madeWorst.toFixed(1)}×); the gateway's own / late / overtaken by no later request ${r.own.join(', ')}; bytes sent twice ${r.hedgeBytesPct.toFixed(1)}%; whole times at p95 ${r.p95x.toFixed(1)}×, p99 ${r.p99x.toFixed(1)}× the median (${r.medianMs.toFixed(0)} ms)${Number.isNaN(r.waitedMs) ? '' : `; its main thread ran ${r.ranMs.toFixed(0)} ms and waited ${r.waitedMs.toFixed(0)} ms for a core`} (medians; worst over reps) | | | | | | |`);
     }
     continue;
   }
