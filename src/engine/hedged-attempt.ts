@@ -61,7 +61,7 @@ export class ReadSilence {
   /** before its first byte, silence counts from this performance.now() (never for a first copy) */
   private readonly firstByteSilentFromMs: number;
   /** `hedge`: the copy is a hedge, whose wait for its first byte counts past HEDGE_FIRST_BYTE_MS */
-  constructor(private readonly ep: Endpoint, hedge = false) {
+  constructor(readonly ep: Endpoint, hedge = false) {
     this.firstByteSilentFromMs = hedge ? performance.now() + HEDGE_FIRST_BYTE_MS - SILENT_MS : Infinity;
   }
   /** bytes of its body arrived now: pass it on as the copy's AttemptProgress.received */
@@ -77,6 +77,18 @@ export class ReadSilence {
   silentMs(): number {
     if (this.receivedAt !== undefined) return this.ep.lastReceivedMs - Math.max(this.receivedAt, this.ep.receivingSinceMs);
     return Math.max(0, this.ep.lastReceivedMs - Math.max(this.firstByteSilentFromMs, this.ep.receivingSinceMs));
+  }
+
+  /**
+   * ms since this copy's last bytes (counted as silentMs counts before the first), while the
+   * endpoint has no request in flight but `copies` (this race's on it); else 0. With no other read
+   * to compare with, silence is taken as it is: bench H4d probes, a part and its hedge both
+   * stalled at a run's end, when the other parts had ended, waited for the first copy's deadline
+   * (7.5 s, 14× the median part), their silence against the others stuck at ~0.8 s.
+   */
+  aloneSilentMs(copies: number): number {
+    if (this.ep.stats.inFlight > copies) return 0;
+    return Math.max(0, performance.now() - (this.receivedAt ?? this.firstByteSilentFromMs));
   }
 }
 
@@ -253,7 +265,7 @@ export class HedgedAttempt<T> {
    *   from the prior, 10-20 s, at 13-29× the run's median part, in 2 of 12 runs).
    */
   private notDue(): boolean {
-    if (this.silence && this.silence.silentMs() >= SILENT_MS) return false;
+    if (this.silence && (this.silence.silentMs() >= SILENT_MS || this.silence.aloneSilentMs(1) >= SILENT_MS)) return false;
     const now = performance.now();
     // the hedge time is asked again only when it runs out; before that only the silence is looked
     // at (asked every RECHECK_MS, a momentary dip of it hedged healthy parts: 4 of 19 downloads)
@@ -270,12 +282,17 @@ export class HedgedAttempt<T> {
   /**
    * A large read's hedge that stops too, while its first copy is still silent, gets one more: both
    * would otherwise wait for the first copy's deadline (bench H4d: the proxy stalls 1 part GET in
-   * 20, hedges included). Looked at every RECHECK_MS.
+   * 20, hedges included). Looked at every RECHECK_MS; silent against the endpoint's other reads,
+   * or as it is when the two copies are all their endpoints have in flight.
    */
   private watchBothSilent(hedge: ReadSilence): void {
     this.timer = setTimeout(() => {
       if (this.done || this.inFlight === 0) return;
-      if (hedge.silentMs() >= SILENT_MS && (this.silence?.silentMs() ?? 0) >= SILENT_MS) this.fire();
+      const first = this.silence;
+      // this race's copies on each one's endpoint
+      const copiesHere = first?.ep === hedge.ep ? 2 : 1;
+      const silent = (s: ReadSilence | undefined): boolean => s !== undefined && (s.silentMs() >= SILENT_MS || s.aloneSilentMs(copiesHere) >= SILENT_MS);
+      if (silent(hedge) && silent(first)) this.fire();
       else this.watchBothSilent(hedge);
     }, RECHECK_MS);
   }

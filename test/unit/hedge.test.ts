@@ -579,6 +579,38 @@ describe('RequestEngine: large requests', () => {
     }
   });
 
+  it('a part whose hedge stops too after the other parts have ended gets one more hedge a second later, not its deadline', async () => {
+    const { engine, reports } = setup([new FakeStore('ep1')]);
+    const copies: RangedCopy[] = [];
+    // the others end at 1.5 s, ~0.1 s after the hedge (sent at ~1.2 s) went silent: nothing left to compare with
+    await Promise.all([
+      engine.run(ranged('stalled', 1, copies, { silentFromMs: 200, stalledHedges: 1 })),
+      ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 1500 }))),
+    ]);
+    const mine = copies.filter((c) => c.key === 'stalled');
+    // the second hedge ~1 s after the first went silent (at ~200 ms of its own; asked every 100 ms)
+    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeGreaterThanOrEqual(1150);
+    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeLessThan(1700);
+    expect(mine.map((c) => c.how)).toEqual(['HedgeLost', 'HedgeLost', 'answered']);
+    expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 2, hedgeWon: true });
+  });
+
+  it('the last part in flight, silent mid-body, is hedged a second later', async () => {
+    const { engine, reports } = setup([new FakeStore('ep1')]);
+    const copies: RangedCopy[] = [];
+    // it goes silent at 2.1 s, 100 ms after the others end: its silence against them stays ~0,
+    // and its hedge time (its whole time at 2 s a part) is further off
+    await Promise.all([
+      engine.run(ranged('stalled', 1, copies, { silentFromMs: 2100 })),
+      ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 2000 }))),
+    ]);
+    const r = reports.find((x) => x.key === 'stalled')!;
+    expect(r).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    // its last piece at ~2.05-2.1 s: hedged ~1 s later (asked every 100 ms)
+    expect(r.cutMs!).toBeGreaterThanOrEqual(3000);
+    expect(r.cutMs!).toBeLessThan(3600);
+  });
+
   it('a silent part\'s hedge that hears no first byte for 3 s while the others stream gets one more hedge', async () => {
     const { engine, reports } = setup([new FakeStore('ep1')]);
     const copies: RangedCopy[] = [];
