@@ -37,7 +37,7 @@ const CLOCK_CORRECTION_MIN_MS = 60_000;
  * No read here received bytes for this long: the endpoint paused as a whole, and its reads'
  * silence until then is not held against any one of them (engine/hedged-attempt.ts SILENT_MS).
  */
-const RECEIVE_PAUSE_MS = 250;
+export const RECEIVE_PAUSE_MS = 250;
 
 export class Endpoint {
   /**

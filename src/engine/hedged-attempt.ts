@@ -4,7 +4,7 @@
  * Settles with the first answer; every copy that did not answer first is aborted with HedgeLost.
  */
 import { clampTimerMs } from '../config/units.js';
-import type { Endpoint } from '../endpoints/endpoint.js';
+import { RECEIVE_PAUSE_MS, type Endpoint } from '../endpoints/endpoint.js';
 import { AttemptStop } from '../endpoints/stop-signal.js';
 
 /**
@@ -75,7 +75,13 @@ export class ReadSilence {
    * first, 0 (a hedge: counted from HEDGE_FIRST_BYTE_MS − SILENT_MS after it was sent)
    */
   silentMs(): number {
-    if (this.receivedAt !== undefined) return this.ep.lastReceivedMs - Math.max(this.receivedAt, this.ep.receivingSinceMs);
+    if (this.receivedAt !== undefined) {
+      const againstOthersMs = this.ep.lastReceivedMs - Math.max(this.receivedAt, this.ep.receivingSinceMs);
+      // silent that long while others received, it is not the endpoint's pause: the quiet since the
+      // endpoint's last bytes counts too (H4d probes: two parts stalled at a run's end, the others
+      // done, each waited for the other to receive, 0.63 s of silence stuck, cut at 3.1-4.1x)
+      return againstOthersMs >= RECEIVE_PAUSE_MS ? againstOthersMs + performance.now() - this.ep.lastReceivedMs : againstOthersMs;
+    }
     return Math.max(0, this.ep.lastReceivedMs - Math.max(this.firstByteSilentFromMs, this.ep.receivingSinceMs));
   }
 

@@ -595,6 +595,24 @@ describe('RequestEngine: large requests', () => {
     expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 2, hedgeWon: true });
   });
 
+  it('two parts silent one after the other, the others then done, are each hedged about a second after they went silent', async () => {
+    const { engine, reports } = setup([new FakeStore('ep1')]);
+    const copies: RangedCopy[] = [];
+    // 'a' hears nothing from 200 ms, 'b' from 800 ms; the others end at 1 s: then nothing on the endpoint receives
+    await Promise.all([
+      engine.run(ranged('a', 1, copies, { silentFromMs: 200 })),
+      engine.run(ranged('b', 2, copies, { silentFromMs: 800 })),
+      ...Array.from({ length: 6 }, (_, i) => engine.run(ranged('others', i + 3, copies, { answerMs: 1000 }))),
+    ]);
+    const a = reports.find((x) => x.key === 'a')!;
+    const b = reports.find((x) => x.key === 'b')!;
+    expect(a).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    expect(b).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
+    // 'a': ~0.8 s of silence while others received, then the quiet counts too; 'b': its last piece at ~750-800 ms
+    expect(a.cutMs!).toBeLessThan(1500);
+    expect(b.cutMs!).toBeLessThan(2100);
+  });
+
   it('the last part in flight, silent mid-body, is hedged a second later', async () => {
     const { engine, reports } = setup([new FakeStore('ep1')]);
     const copies: RangedCopy[] = [];
