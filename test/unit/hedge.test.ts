@@ -441,6 +441,17 @@ function ranged(key: string, n: number, copies: RangedCopy[], t: { answerMs?: nu
   };
 }
 
+/** Part 'stalled' (timed by `t`, see ranged) among 7 others answering at `othersAnswerMs`: the reports, its own, and every copy. */
+async function silentAmongSeven(t: Parameters<typeof ranged>[3], othersAnswerMs: number) {
+  const { engine, reports } = setup([new FakeStore('ep1')]);
+  const copies: RangedCopy[] = [];
+  await Promise.all([
+    engine.run(ranged('stalled', 1, copies, t)),
+    ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: othersAnswerMs }))),
+  ]);
+  return { reports, r: reports.find((x) => x.key === 'stalled')!, copies };
+}
+
 /** 24 parts, 8 at a time, each taking `afterMs` with its body all sent after `bodySentAfterMs`: the endpoint learns its usual wait after a body. */
 async function warmParts(engine: RequestEngine, store: FakeStore, afterMs: number, bodySentAfterMs: number): Promise<void> {
   for (let i = 0; i < 24; i++) store.script({ op: 'uploadPart', afterMs, bodySentAfterMs });
@@ -539,14 +550,8 @@ describe('RequestEngine: large requests', () => {
   });
 
   it('a part whose body stops while its endpoint sends bytes to the others is hedged after a second of silence, before any hedge time is known', async () => {
-    const { engine, reports } = setup([new FakeStore('ep1')]);
-    const copies: RangedCopy[] = [];
     // 8 parts start at once (a download's first wave) and take 3 s; one hears nothing after 200 ms
-    await Promise.all([
-      engine.run(ranged('stalled', 1, copies, { silentFromMs: 200 })),
-      ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 3000 }))),
-    ]);
-    const r = reports.find((x) => x.key === 'stalled')!;
+    const { reports, r, copies } = await silentAmongSeven({ silentFromMs: 200 }, 3000);
     expect(r).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
     // its last piece at ~150-200 ms: hedged 1 s later (asked every 100 ms), long before the others end
     expect(r.cutMs!).toBeGreaterThanOrEqual(1150);
@@ -557,12 +562,7 @@ describe('RequestEngine: large requests', () => {
 
   it('a part whose hedge stops too, while the part is still silent, gets one more hedge, and no third', async () => {
     for (const stalledHedges of [1, 2]) {
-      const { engine, reports } = setup([new FakeStore('ep1')]);
-      const copies: RangedCopy[] = [];
-      await Promise.all([
-        engine.run(ranged('stalled', 1, copies, { silentFromMs: 200, stalledHedges })),
-        ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 4000 }))),
-      ]);
+      const { reports, copies } = await silentAmongSeven({ silentFromMs: 200, stalledHedges }, 4000);
       const mine = copies.filter((c) => c.key === 'stalled');
       // the second hedge ~1 s after the first went silent
       expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeGreaterThanOrEqual(1150);
@@ -577,22 +577,6 @@ describe('RequestEngine: large requests', () => {
         expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 2, hedged: 2, hedgeWon: false });
       }
     }
-  });
-
-  it('a part whose hedge stops too after the other parts have ended gets one more hedge a second later, not its deadline', async () => {
-    const { engine, reports } = setup([new FakeStore('ep1')]);
-    const copies: RangedCopy[] = [];
-    // the others end at 1.5 s, ~0.1 s after the hedge (sent at ~1.2 s) went silent: nothing left to compare with
-    await Promise.all([
-      engine.run(ranged('stalled', 1, copies, { silentFromMs: 200, stalledHedges: 1 })),
-      ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 1500 }))),
-    ]);
-    const mine = copies.filter((c) => c.key === 'stalled');
-    // the second hedge ~1 s after the first went silent (at ~200 ms of its own; asked every 100 ms)
-    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeGreaterThanOrEqual(1150);
-    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeLessThan(1700);
-    expect(mine.map((c) => c.how)).toEqual(['HedgeLost', 'HedgeLost', 'answered']);
-    expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 2, hedgeWon: true });
   });
 
   it('two parts silent one after the other, the others then done, are each hedged about a second after they went silent', async () => {
@@ -614,32 +598,26 @@ describe('RequestEngine: large requests', () => {
   });
 
   it('the last part in flight, silent mid-body, is hedged a second later', async () => {
-    const { engine, reports } = setup([new FakeStore('ep1')]);
-    const copies: RangedCopy[] = [];
     // it goes silent at 2.1 s, 100 ms after the others end: its silence against them stays ~0,
     // and its hedge time (its whole time at 2 s a part) is further off
-    await Promise.all([
-      engine.run(ranged('stalled', 1, copies, { silentFromMs: 2100 })),
-      ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 2000 }))),
-    ]);
-    const r = reports.find((x) => x.key === 'stalled')!;
+    const { r } = await silentAmongSeven({ silentFromMs: 2100 }, 2000);
     expect(r).toMatchObject({ ok: true, attempts: 1, hedged: 1, hedgeWon: true });
     // its last piece at ~2.05-2.1 s: hedged ~1 s later (asked every 100 ms)
     expect(r.cutMs!).toBeGreaterThanOrEqual(3000);
     expect(r.cutMs!).toBeLessThan(3600);
   });
 
-  it('a silent part\'s hedge that hears no first byte for 3 s while the others stream gets one more hedge', async () => {
-    const { engine, reports } = setup([new FakeStore('ep1')]);
-    const copies: RangedCopy[] = [];
-    await Promise.all([
-      engine.run(ranged('stalled', 1, copies, { silentFromMs: 200, stalledHedges: 1, hedgesHearNothing: true })),
-      ...Array.from({ length: 7 }, (_, i) => engine.run(ranged('others', i + 2, copies, { answerMs: 5000 }))),
-    ]);
+  // the others end at 1.5 s, ~0.1 s after the hedge (sent at ~1.2 s) went silent: nothing left to compare with;
+  // or they stream on while the hedge hears nothing
+  it.each([
+    ['stops after the other parts have ended gets one more ~1 s after it went silent (at ~200 ms of its own), not at the deadline', { silentFromMs: 200, stalledHedges: 1 }, 1500, 1150, 1700],
+    ['hears no first byte for 3 s while the others stream gets one more HEDGE_FIRST_BYTE_MS after it was sent', { silentFromMs: 200, stalledHedges: 1, hedgesHearNothing: true }, 5000, 2950, 3600],
+  ] as const)('a silent part\'s hedge that %s', async (_, t, othersAnswerMs, minMs, maxMs) => {
+    const { reports, copies } = await silentAmongSeven(t, othersAnswerMs);
     const mine = copies.filter((c) => c.key === 'stalled');
-    // HEDGE_FIRST_BYTE_MS after the first hedge was sent (asked every 100 ms), not the first copy's deadline
-    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeGreaterThanOrEqual(2950);
-    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeLessThan(3600);
+    // asked every 100 ms
+    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeGreaterThanOrEqual(minMs);
+    expect(mine[2]!.startedMs - mine[1]!.startedMs).toBeLessThan(maxMs);
     expect(mine.map((c) => c.how)).toEqual(['HedgeLost', 'HedgeLost', 'answered']);
     expect(reports.find((x) => x.key === 'stalled')).toMatchObject({ ok: true, attempts: 1, hedged: 2, hedgeWon: true });
   });
