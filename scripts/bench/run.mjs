@@ -17,7 +17,8 @@
  * plain-SDK baseline (sdk-plain.mjs) always runs for uploads, and for S1 Node's floor (put-floor.mjs:
  * bare signed PUTs over http.request, no s3x code; not a peer; for S7 too, its peak RSS beside s3x's), and for S2 put-large-floor.mjs
  * (multipart uploads of 16 MiB parts over http.request, each part read once and its MD5 sent). S5 (delete): aws-cli `s3 rm --recursive`,
- * rclone `delete`, s3cmd `del --recursive`; the 10,000 objects are seeded again (by s3x upload, untimed)
+ * rclone `delete`, s3cmd `del --recursive`, s5cmd `rm`, and Node's floor (delete-floor.mjs: bare list pages
+ * and DeleteObjects of 100 keys, 16 in flight; not a peer); the objects are seeded again (by s3x upload, untimed)
  * before every run. S6 (download): aws-cli `s3 cp --recursive`, rclone `copy`, s3cmd `get --recursive`
  * from a set uploaded once, and for S6s Node's floor (small-get-floor.mjs: bare signed GETs over
  * http.get, written with fs.promises.writeFile; not a peer) and for S6l (get-floor.mjs --raw: 16 MiB
@@ -216,7 +217,9 @@ const rangedMd5WorkerFloor = { name: 'node floor (raw ranged GETs, MD5 on a work
 const startFloor = { name: 'node floor (node -e 0)', cmd: () => [process.execPath, '-e', '0'] };
 // S0 only: an ES module doing the listing with bare signed GETs and printing it (ls-floor.mjs); not a peer
 const lsFloor = { name: 'node floor (bare ListObjectsV2)', cmd: (b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/ls-floor.mjs'), endpoint, b, `${p}/`] };
-const floors = [nodeFloor.name, largePutFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name, lsFloor.name];
+// S5 only: Node's floor for delete-prefix (delete-floor.mjs: bare list pages and DeleteObjects of 100 keys, 16 in flight); not a peer
+const deleteFloor = { name: 'node floor (bare DeleteObjects)', cmd: (b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/delete-floor.mjs'), endpoint, b, p] };
+const floors = [deleteFloor.name, nodeFloor.name, largePutFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name, lsFloor.name];
 /** S6l's floors against the peer doing the same: rclone verifies MD5, s5cmd does not */
 const floorPeer = { [rangedFloor.name]: 's5cmd', [rangedMd5Floor.name]: 'rclone', [rangedMd5WorkerFloor.name]: 'rclone' };
 
@@ -469,7 +472,7 @@ for (const sc of chosen) {
     continue;
   }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
-  const scTools = withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? [...tools.filter((t) => t.name === 's3x'), nodeFloor] : spec.op === 'delete' ? deleteTools
+  const scTools = withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? [...tools.filter((t) => t.name === 's3x'), nodeFloor] : spec.op === 'delete' ? [...deleteTools, deleteFloor]
     : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor, lsFloor]
       : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
         : sc === 'S1' ? [...tools, nodeFloor] : sc === 'S2' ? [...tools, largePutFloor] : tools);
