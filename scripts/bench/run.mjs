@@ -329,7 +329,7 @@ const hedgeTools = {
     hedgeTool('s3x, every 20th 1 s late, --no-hedge', late20, ['--no-hedge']),
     // the same on a core no server shares (pinnedRun): a cut's lateness that is the client's own.
     // Its gateway, on a core less, answers ~1.5× slower: the arm below has a slower median on shared cores
-    ...(pinnable() ? [hedgeTool('s3x, every 20th 1 s late, client on a core of its own', late20, [], { pinned: true })] : []),
+    ...(pinnable() ? [hedgeTool('s3x, every 20th 1 s late, client on a core of its own', late20, [], { pinned: true, noRatio: true })] : []),
     hedgeTool('s3x, every 20th 1 s late, every request 17 ms later', () => ({ ...late20(), delayMs: 17 }), [], { noRatio: true })],
   H4: [noFaults, hedgeTool('s3x, 1 part in 20 stalled mid-body', stalledParts),
     hedgeTool('s3x, 1 part in 20 stalled mid-body, --no-hedge', stalledParts, ['--no-hedge'])],
@@ -563,7 +563,7 @@ for (const sc of chosen) {
     const r = runs[t.name];
     if (r.length === 0) continue;
     results.push({
-      scenario: sc, what: spec.what, tool: t.name, n: r.length, noRatio: t.pinned === true || t.noRatio === true,
+      scenario: sc, what: spec.what, tool: t.name, n: r.length, noRatio: t.noRatio === true,
       wall: median(r.map((x) => x.wall)), wallMin: Math.min(...r.map((x) => x.wall)), wallMax: Math.max(...r.map((x) => x.wall)),
       cpuMsPerFile: (median(r.map((x) => x.cpu)) * 1000) / spec.files, serverSec: median(r.map((x) => x.serverSec)),
       mbps: (spec.files * spec.size) / 1e6 / median(r.map((x) => x.wall)), objPerSec: spec.files / median(r.map((x) => x.wall)),

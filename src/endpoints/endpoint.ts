@@ -35,7 +35,8 @@ export interface EndpointStats {
 const CLOCK_CORRECTION_MIN_MS = 60_000;
 /**
  * No read here received bytes for this long: the endpoint paused as a whole, and its reads'
- * silence until then is not held against any one of them (engine/hedged-attempt.ts SILENT_MS).
+ * silence until then is not held against any one of them, but for one already silent this long
+ * while the others received (engine/hedged-attempt.ts ReadSilence).
  */
 export const RECEIVE_PAUSE_MS = 250;
 

@@ -71,30 +71,22 @@ export class ReadSilence {
   };
 
   /**
-   * ms the endpoint's other reads have gone on receiving bytes since this copy's last; before its
-   * first, 0 (a hedge: counted from HEDGE_FIRST_BYTE_MS − SILENT_MS after it was sent)
+   * ms this copy has been silent: how long the endpoint's other reads went on receiving bytes
+   * since its last (before its first, 0; a hedge: counted from HEDGE_FIRST_BYTE_MS − SILENT_MS
+   * after it was sent). The quiet from its last bytes to now counts whole when:
+   * - the endpoint has no request in flight but `copies` (this race's on it): there is no other
+   *   read to compare with (bench H4d probes: a part and its hedge both stalled at a run's end,
+   *   the other parts done, waited for the first copy's deadline, 7.5 s, 14× the median part);
+   * - it was silent RECEIVE_PAUSE_MS while others received: that is no pause of the endpoint, and
+   *   the quiet after their last bytes counts too (H4d probes: two parts stalled at a run's end
+   *   each waited for the other to receive, 0.63 s of silence stuck, first cut at 3.1-4.1×).
    */
-  silentMs(): number {
-    if (this.receivedAt !== undefined) {
-      const againstOthersMs = this.ep.lastReceivedMs - Math.max(this.receivedAt, this.ep.receivingSinceMs);
-      // silent that long while others received, it is not the endpoint's pause: the quiet since the
-      // endpoint's last bytes counts too (H4d probes: two parts stalled at a run's end, the others
-      // done, each waited for the other to receive, 0.63 s of silence stuck, cut at 3.1-4.1x)
-      return againstOthersMs >= RECEIVE_PAUSE_MS ? againstOthersMs + performance.now() - this.ep.lastReceivedMs : againstOthersMs;
-    }
-    return Math.max(0, this.ep.lastReceivedMs - Math.max(this.firstByteSilentFromMs, this.ep.receivingSinceMs));
-  }
-
-  /**
-   * ms since this copy's last bytes (counted as silentMs counts before the first), while the
-   * endpoint has no request in flight but `copies` (this race's on it); else 0. With no other read
-   * to compare with, silence is taken as it is: bench H4d probes, a part and its hedge both
-   * stalled at a run's end, when the other parts had ended, waited for the first copy's deadline
-   * (7.5 s, 14× the median part), their silence against the others stuck at ~0.8 s.
-   */
-  aloneSilentMs(copies: number): number {
-    if (this.ep.stats.inFlight > copies) return 0;
-    return Math.max(0, performance.now() - (this.receivedAt ?? this.firstByteSilentFromMs));
+  silentMs(copies: number): number {
+    const now = performance.now();
+    const from = this.receivedAt ?? this.firstByteSilentFromMs;
+    if (this.ep.stats.inFlight <= copies) return Math.max(0, now - from);
+    const againstOthersMs = Math.max(0, this.ep.lastReceivedMs - Math.max(from, this.ep.receivingSinceMs));
+    return this.receivedAt !== undefined && againstOthersMs >= RECEIVE_PAUSE_MS ? againstOthersMs + now - this.ep.lastReceivedMs : againstOthersMs;
   }
 }
 
@@ -271,7 +263,7 @@ export class HedgedAttempt<T> {
    *   from the prior, 10-20 s, at 13-29× the run's median part, in 2 of 12 runs).
    */
   private notDue(): boolean {
-    if (this.silence && (this.silence.silentMs() >= SILENT_MS || this.silence.aloneSilentMs(1) >= SILENT_MS)) return false;
+    if (this.silence && this.silence.silentMs(1) >= SILENT_MS) return false;
     const now = performance.now();
     // the hedge time is asked again only when it runs out; before that only the silence is looked
     // at (asked every RECHECK_MS, a momentary dip of it hedged healthy parts: 4 of 19 downloads)
@@ -297,7 +289,7 @@ export class HedgedAttempt<T> {
       const first = this.silence;
       // this race's copies on each one's endpoint
       const copiesHere = first?.ep === hedge.ep ? 2 : 1;
-      const silent = (s: ReadSilence | undefined): boolean => s !== undefined && (s.silentMs() >= SILENT_MS || s.aloneSilentMs(copiesHere) >= SILENT_MS);
+      const silent = (s: ReadSilence | undefined): boolean => s !== undefined && s.silentMs(copiesHere) >= SILENT_MS;
       if (silent(hedge) && silent(first)) this.fire();
       else this.watchBothSilent(hedge);
     }, RECHECK_MS);
