@@ -6,7 +6,10 @@
  * the tool's whole process tree) and server CPU (Ceph daemons), and the ratio s3x / fastest peer.
  * Every run is verified by listing (object count and bytes) before its time counts.
  *
- *   npm run bench [-- --reps 3 --scenarios S1,S2 --concurrency 16 --out docs/benchmarks.md --baseline DIR]
+ *   npm run bench [-- --reps 3 --scenarios S1,S2 --concurrency 16 --out docs/benchmarks.md --baseline DIR --tools s3x,s5cmd]
+ *
+ * --tools a,b: only the tools whose names begin so (e.g. `s3x,s5cmd,node floor`: s3x, s3x --no-verify,
+ * the floors). Each ratio of two tools also shows the median and range of its per-rep ratios.
  *
  * --baseline DIR: a built checkout of an earlier commit (e.g. `git worktree add DIR HEAD~1`, npm ci,
  * npm run build); every s3x run is repeated with DIR/bin/s3x.js as "s3x @base", interleaved, and
@@ -275,6 +278,18 @@ const withBase = (list) => {
   return list.flatMap((t) => (t.name.startsWith('s3x') && !t.noBase ? [t, { ...t, name: `${t.name} @base`, base: true, cmd: (...a) => swap(t.cmd(...a)) }] : [t]));
 };
 /**
+ * Untimed, before every timed run: the previous run's files (a download's tree, removed after its
+ * check) still had dirty pages; their writeback then taxed the next tool's writes (by hand, S6l
+ * with `sync` between runs: no run's system CPU doubled; without it, a third of them).
+ */
+const flushDirtyPages = () => sh('sync', []);
+/**
+ * With --tools a,b: only the tools whose names start with one of them (case-insensitive), e.g.
+ * `--tools s3x,s5cmd,node floor` for many reps of s3x against its floor and the fastest peer.
+ */
+const TOOLS = opt('tools', undefined)?.split(',').map((x) => x.trim().toLowerCase()).filter(Boolean);
+const onlyChosenTools = (list) => (TOOLS ? list.filter((t) => TOOLS.some((x) => t.name.toLowerCase().startsWith(x))) : list);
+/**
  * Uploads `dir` to bucket/prefix with s3x over every gateway (untimed) and checks the count. Single
  * PUTs only (threshold 5 GiB): every seeded object's ETag is its MD5, so a download that verifies
  * really hashes (multipart ETags cannot be checked by rclone, nor by s3x without the part size).
@@ -472,10 +487,10 @@ for (const sc of chosen) {
     continue;
   }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
-  const scTools = withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? [...tools.filter((t) => t.name === 's3x'), nodeFloor] : spec.op === 'delete' ? [...deleteTools, deleteFloor]
+  const scTools = onlyChosenTools(withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? [...tools.filter((t) => t.name === 's3x'), nodeFloor] : spec.op === 'delete' ? [...deleteTools, deleteFloor]
     : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor, lsFloor]
       : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
-        : sc === 'S1' ? [...tools, nodeFloor] : sc === 'S2' ? [...tools, largePutFloor] : tools);
+        : sc === 'S1' ? [...tools, nodeFloor] : sc === 'S2' ? [...tools, largePutFloor] : tools));
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
   if (spec.op === 'sync') seed(dir, `${sc}/synced`, spec.files);
   if (spec.throttled && !throttleProxies) {
@@ -508,6 +523,7 @@ for (const sc of chosen) {
         if (spec.op === 'delete') seed(dir, prefix, spec.files);
         const target = path.join(work, `dl-${sc}-${rep}`); // download only
         if (spec.op === 'download') fs.mkdirSync(target);
+        flushDirtyPages();
         const cpu0 = serverCpuSec();
         await runAsync('bash', [path.join(ROOT, 'scripts/bench/timed.sh'), out, ...t.cmd(bucket, spec.op === 'delete' ? prefix : `${sc}/source`, target, `${out}.json`, spec.faults ? proxy.url : endpoint)], { env: { ...cleanEnv(home), ...t.env } });
         const serverSec = serverCpuSec() - cpu0;
@@ -534,6 +550,7 @@ for (const sc of chosen) {
         fs.rmSync(home, { recursive: true, force: true });
         continue;
       }
+      flushDirtyPages();
       const cpu0 = serverCpuSec();
       const stalled0 = proxy?.stats().stalled ?? 0;
       const faults0 = proxy?.faultLog().length ?? 0;
@@ -604,7 +621,18 @@ const pairedRow = (sc, a, b) => {
   const show = (xs) => `${median(xs).toFixed(3)} (${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)})`;
   lines.push(`| ${sc} | **${a.tool} ÷ no faults, paired per rep (${pairs.length} pairs): wall ${show(walls)}, client CPU ${show(cpus)}** | **${median(walls).toFixed(3)}** | | | | | |`);
 };
-const ratioRow = (sc, label, a, b) => { if (a && b) lines.push(`| ${sc} | **${label}** | **${(a.wall / b.wall).toFixed(2)}** | | | | | |`); };
+/**
+ * a's median wall ÷ b's; with 3 reps or more also the median and range of the per-rep ratios (the
+ * two run in the same rep, so a gateway slower in one rep moves both): a few percent between medians
+ * of 5 can be one slow rep, where the per-rep ratios show whether every rep agrees.
+ */
+const ratioRow = (sc, label, a, b) => {
+  if (!a || !b) return;
+  const pairs = (a.perRep ?? []).map((x) => [x, b.perRep?.find((y) => y.rep === x.rep)]).filter(([, y]) => y);
+  const walls = pairs.map(([x, y]) => x.wall / y.wall);
+  const paired = pairs.length >= 3 ? `; per rep ${median(walls).toFixed(2)} (${Math.min(...walls).toFixed(2)}–${Math.max(...walls).toFixed(2)}, ${pairs.length} reps)` : '';
+  lines.push(`| ${sc} | **${label}**${paired} | **${(a.wall / b.wall).toFixed(2)}** | | | | | |`);
+};
 for (const sc of chosen) {
   const rows = results.filter((r) => r.scenario === sc);
   const s3x = rows.find((r) => r.tool === 's3x');
