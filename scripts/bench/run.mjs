@@ -604,7 +604,7 @@ await Promise.all((throttleProxies ?? []).map((x) => x.close()));
 // --- report ----------------------------------------------------------------
 const lines = [];
 const peerVersions = [...new Set([...tools, ...deleteTools, ...downloadTools, ...lsTools].map((t) => t.name))].filter((n) => /\(/.test(n)).join(', ');
-lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; s3x ${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}; peers: ${peerVersions || 'none found'}; ${new Date().toISOString().slice(0, 10)}; server: Ceph RGW (${cephVersion()}) at ${endpoint}; concurrency ${CONC}; ${REPS} reps (S0: 10, S7/S8: 1), medians (min–max)${BASE ? `; @base = ${sh('git', ['-C', BASE, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).trim().slice(0, 80)}` : ''}`);
+lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}; s3x ${JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}; peers: ${peerVersions || 'none found'}; ${new Date().toISOString().slice(0, 10)}; server: Ceph RGW (${cephVersion()}) at ${endpoint}; concurrency ${CONC}; ${REPS} reps (S0: 10, S7/S8: 1), medians (min–max)${TOOLS ? `; only the tools named ${TOOLS.map((x) => `"${x}…"`).join(', ')} (--tools)` : ''}${BASE ? `; @base = ${sh('git', ['-C', BASE, 'log', '-1', '--format=%h %s'], { encoding: 'utf8' }).trim().slice(0, 80)}` : ''}`);
 lines.push('');
 lines.push('| scenario | tool | wall s | MB/s | objects/s | client CPU ms/file | server CPU s | s3x ÷ this (wall) |');
 lines.push('|---|---|---|---|---|---|---|---|');
