@@ -210,6 +210,8 @@ const nodeFloor = { name: 'node floor (bare http PUTs)', cmd: (d, b, p) => [proc
 const largePutFloor = { name: 'node floor (bare http multipart PUTs)', cmd: (d, b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/put-large-floor.mjs'), d, '16', endpoint, b, p] };
 // S6s only: Node's floor for small GETs written to files, with no s3x code (small-get-floor.mjs); not a peer
 const getFloor = { name: 'node floor (bare http GETs)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/small-get-floor.mjs'), endpoint, b, p, o] };
+// the same, each file written by one job on a worker thread, as s3x writes small files (--worker)
+const getWorkerFloor = { name: 'node floor (bare http GETs, files written on a worker)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/small-get-floor.mjs'), '--worker', endpoint, b, p, o] };
 // S6l only: Node's floor for ranged GETs of 16 MiB (s3x's part size) read into pooled buffers by a
 // bare socket and written as they fill, no MD5, no s3x code (get-floor.mjs --raw); not a peer
 const rangedFloor = { name: 'node floor (raw ranged GETs, no MD5)', cmd: (b, p, o) => [process.execPath, path.join(ROOT, 'scripts/bench/get-floor.mjs'), '--raw', o, '16', '--s3', endpoint, b, p] };
@@ -222,7 +224,7 @@ const startFloor = { name: 'node floor (node -e 0)', cmd: () => [process.execPat
 const lsFloor = { name: 'node floor (bare ListObjectsV2)', cmd: (b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/ls-floor.mjs'), endpoint, b, `${p}/`] };
 // S5 only: Node's floor for delete-prefix (delete-floor.mjs: bare list pages and DeleteObjects of 100 keys, 16 in flight); not a peer
 const deleteFloor = { name: 'node floor (bare DeleteObjects)', cmd: (b, p) => [process.execPath, path.join(ROOT, 'scripts/bench/delete-floor.mjs'), endpoint, b, p] };
-const floors = [deleteFloor.name, nodeFloor.name, largePutFloor.name, getFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name, lsFloor.name];
+const floors = [deleteFloor.name, nodeFloor.name, largePutFloor.name, getFloor.name, getWorkerFloor.name, rangedFloor.name, rangedMd5Floor.name, rangedMd5WorkerFloor.name, startFloor.name, lsFloor.name];
 /** S6l's floors against the peer doing the same: rclone verifies MD5, s5cmd does not */
 const floorPeer = { [rangedFloor.name]: 's5cmd', [rangedMd5Floor.name]: 'rclone', [rangedMd5WorkerFloor.name]: 'rclone' };
 
@@ -488,7 +490,7 @@ for (const sc of chosen) {
   }
   sh(process.execPath, [path.join(ROOT, 'scripts/s3-tool.mjs'), 'gen', dir, String(spec.files), String(spec.size), String(spec.dirs)]);
   const scTools = onlyChosenTools(withBase(spec.hedge ? hedgeTools[spec.hedge] : spec.op === 'sync' ? syncTools : spec.rss ? [...tools.filter((t) => t.name === 's3x'), nodeFloor] : spec.op === 'delete' ? [...deleteTools, deleteFloor]
-    : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor, lsFloor]
+    : spec.op === 'download' ? [...downloadTools, ...(sc === 'S6s' ? [getFloor, getWorkerFloor] : sc === 'S6l' ? [rangedFloor, rangedMd5Floor, rangedMd5WorkerFloor] : [])] : spec.op === 'ls' ? [...lsTools, startFloor, lsFloor]
       : spec.faults ? faultTools : spec.throttled === 'uneven' ? unevenTools : spec.throttled ? throttledTools
         : sc === 'S1' ? [...tools, nodeFloor] : sc === 'S2' ? [...tools, largePutFloor] : tools));
   if (spec.op === 'download' || spec.op === 'ls') seed(dir, `${sc}/source`, spec.files);
