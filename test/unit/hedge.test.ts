@@ -265,7 +265,11 @@ describe('RequestEngine: hedged requests', () => {
     const store = new FakeStore('ep1');
     const { engine, reports } = setup([store]);
     await warm(engine);
-    expect(reports.every((r) => r.cutMs === undefined)).toBe(true);
+    // on a loaded machine a warm-up request may itself be hedged: then it has a cutMs too
+    const neverCut = reports.filter((r) => r.hedged === 0 && r.attempts === 1);
+    expect(neverCut.length).toBeGreaterThan(reports.length / 2);
+    expect(neverCut.every((r) => r.cutMs === undefined)).toBe(true);
+    expect(reports.filter((r) => r.hedged > 0 || r.attempts > 1).every((r) => r.cutMs !== undefined)).toBe(true);
     store.script({ op: 'putObject', hang: 'reason' });
     await engine.run(put('hedged'));
     const hedged = reports.at(-1)!;
