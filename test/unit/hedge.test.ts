@@ -139,7 +139,13 @@ describe('RequestEngine: hedged requests', () => {
     await engine.run(put('stuck'));
     const stuck = store.calls.filter((c) => c.op === 'putObject' && (c.input as { key: string }).key === 'stuck');
     expect(stuck).toHaveLength(4);
-    expect(reports.at(-1)).toMatchObject({ key: 'stuck', ok: true, attempts: 2, hedged: 2 });
+    // calm: hedged 2, attempts 2. Under load the warm-ups are slower, the hedge time grows, and
+    // the 100 ms deadline can come before a hedge (hedged 1 or 0, seen beside 3 busy loops). Either
+    // way every call is an attempt or a hedge, and no attempt has a fourth copy (a fourth would answer).
+    const last = reports.at(-1)!;
+    expect(last).toMatchObject({ key: 'stuck', ok: true });
+    expect(last.hedged).toBeLessThanOrEqual(2);
+    expect(last.attempts + last.hedged).toBe(stuck.length);
   });
 
   it('a hedge refused for want of a place is asked again while its first copy runs, and goes once a place frees', async () => {
