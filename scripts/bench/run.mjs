@@ -610,13 +610,15 @@ lines.push(`Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? '?'}, ${(os
 lines.push('');
 lines.push('| scenario | tool | wall s | MB/s | objects/s | client CPU ms/file | server CPU s | s3x ÷ this (wall) |');
 lines.push('|---|---|---|---|---|---|---|---|');
+/** [a's run, b's run] for every rep both ran in (tools alternate within a rep) */
+const repPairs = (a, b) => (a.perRep ?? []).map((x) => [x, b.perRep?.find((y) => y.rep === x.rep)]).filter(([, y]) => y);
 /**
  * Ratios of `a` to `b` run next to each other (the same rep, tools alternating): the median of the
  * per-rep ratios of wall and client CPU, with their range. Beside the same tool against itself
  * (H5's "again") it shows how much of a difference this machine can tell from noise.
  */
 const pairedRow = (sc, a, b) => {
-  const pairs = a.perRep.map((x) => [x, b.perRep.find((y) => y.rep === x.rep)]).filter(([, y]) => y);
+  const pairs = repPairs(a, b);
   if (pairs.length === 0) return;
   const walls = pairs.map(([x, y]) => x.wall / y.wall);
   const cpus = pairs.map(([x, y]) => x.cpu / y.cpu);
@@ -630,7 +632,7 @@ const pairedRow = (sc, a, b) => {
  */
 const ratioRow = (sc, label, a, b) => {
   if (!a || !b) return;
-  const pairs = (a.perRep ?? []).map((x) => [x, b.perRep?.find((y) => y.rep === x.rep)]).filter(([, y]) => y);
+  const pairs = repPairs(a, b);
   const walls = pairs.map(([x, y]) => x.wall / y.wall);
   const paired = pairs.length >= 3 ? `; per rep ${median(walls).toFixed(2)} (${Math.min(...walls).toFixed(2)}–${Math.max(...walls).toFixed(2)}, ${pairs.length} reps)` : '';
   lines.push(`| ${sc} | **${label}**${paired} | **${(a.wall / b.wall).toFixed(2)}** | | | | | |`);

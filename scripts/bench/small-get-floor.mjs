@@ -20,7 +20,7 @@ import { encodePath, haveCredentials, listQuery, nextToken, sign, xmlText } from
 const onWorker = process.argv[2] === '--worker';
 const [endpoint, bucket, prefix, dir] = process.argv.slice(onWorker ? 3 : 2);
 if (!endpoint || !bucket || !prefix || !dir || !haveCredentials) {
-  console.error('usage: node scripts/bench/small-get-floor.mjs ENDPOINT BUCKET PREFIX DIR (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY set)');
+  console.error('usage: node scripts/bench/small-get-floor.mjs [--worker] ENDPOINT BUCKET PREFIX DIR (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY set)');
   process.exit(2);
 }
 const url = new URL(endpoint);
